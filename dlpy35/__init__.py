@@ -1,0 +1,33 @@
+"""dlpy35: Nielsen's "Neural Networks and Deep Learning" networks as symbolic PyTensor graphs.
+
+The data flows ``data`` (fetch, verify, parse, split) -> ``device`` (shared
+variables on the GPU or CPU) -> ``graph`` (symbolic network, ``pytensor.grad``)
+-> ``network`` (compiled steps and epochs, the book's training loop).
+``backprop`` is the hand-written BP1-BP4 that ``gradcheck`` compares the graph with.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# Public names, imported on first use so that ``python -m dlpy35.data`` and
+# ``python -m dlpy35.gradcheck`` do not import their own module twice.
+_EXPORTS = {
+    "DataError": "dlpy35.data", "fetch_mnist": "dlpy35.data", "load_mnist": "dlpy35.data",
+    "Device": "dlpy35.device", "DeviceError": "dlpy35.device", "resolve": "dlpy35.device",
+    "Network": "dlpy35.network", "TrainingDiverged": "dlpy35.network",
+}
+_MODULES = ("backprop", "data", "device", "gradcheck", "graph", "inputs", "mnist_loader", "network")
+__all__ = [*_EXPORTS, *_MODULES]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _MODULES:
+        return importlib.import_module(f"dlpy35.{name}")
+    raise AttributeError(f"module 'dlpy35' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,227 @@
+"""Where and how a network runs: backend choice, floatX, device-resident shared variables.
+
+This is the one module that knows about devices.  Everything else asks a
+:class:`Device` to create shared variables, to move arrays to and from the
+device, and to compile PyTensor functions.
+
+Two paths exist:
+
+* **CUDA** -- PyTensor's JAX backend on a JAX GPU device.  Shared variables
+  hold ``jax.Array`` objects placed there with ``jax.device_put``; compiled
+  functions run with ``trust_input=True`` on device arrays, so nothing is
+  copied between host and device per step.  (A shared variable that a JAX
+  function only *reads* would otherwise stay numpy and be copied on every
+  call; see ``shared/DESIGN.md``.)
+* **CPU** -- the fastest CPU mode we measured (:func:`cpu_default_mode`), or any
+  other PyTensor mode the user names (``NUMBA``, ``CVM``, ``JAX``...).
+  ``mode="JAX"`` on the CPU runs exactly the CUDA code path on JAX's CPU
+  device, which is how the tests exercise it without a GPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytensor
+
+DEVICES = ("auto", "cuda", "cpu")
+DTYPES = ("float32", "float64")
+
+
+class DeviceError(RuntimeError):
+    """The requested device or backend is not available on this machine."""
+
+
+def cache_dir() -> Path:
+    """Directory of dlpy35's on-disk compile caches (``$DLPY35_CACHE`` or ``~/.cache/dlpy35``)."""
+    return Path(os.environ.get("DLPY35_CACHE", Path.home() / ".cache" / "dlpy35"))
+
+
+def numba_cache_dir() -> Path:
+    """Where PyTensor's Numba backend caches compiled functions."""
+    return Path(pytensor.config.base_compiledir) / "numba"
+
+
+@functools.cache
+def _jax():
+    """Import JAX once, with its persistent compilation cache switched on; None if absent."""
+    try:
+        import jax
+    except ImportError:
+        return None
+    path = cache_dir() / "jax"
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return jax
+
+
+def cuda_devices() -> list:
+    """The GPU devices JAX can see (empty without JAX or without a GPU)."""
+    jax = _jax()
+    if jax is None:
+        return []
+    try:
+        return jax.devices("gpu")
+    except RuntimeError:  # no GPU backend initialised
+        return []
+
+
+def cpu_default_mode(dtype: str) -> str:
+    """The CPU mode used when none is named.
+
+    float32: ``JAX`` when it is installed -- the fastest whole-epoch path we
+    measured on our 2-core CPUs with the machine's BLAS settings, and the
+    cheapest to compile (see README, "Speed") -- else ``NUMBA``.
+    float64: ``NUMBA``, because the JAX backend switches ``jax_enable_x64`` on
+    for the whole process at its first float64 compile.
+    """
+    return "JAX" if dtype == "float32" and _jax() is not None else "NUMBA"
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where a network lives and which PyTensor mode compiles it.
+
+    Parameters
+    ----------
+    kind : {"cuda", "cpu"}
+        The hardware.
+    mode : str
+        The PyTensor mode (``"JAX"`` on CUDA).
+    dtype : {"float32", "float64"}
+        floatX of every graph built for this device.
+    note : str
+        How the choice was made (printed by the scripts).
+    """
+
+    kind: str
+    mode: str
+    dtype: str = "float32"
+    note: str = ""
+
+    @property
+    def uses_jax(self) -> bool:
+        return self.mode.upper() == "JAX"
+
+    @property
+    def jax_device(self):
+        """The ``jax.Device`` arrays are placed on (JAX path only)."""
+        jax = _jax()
+        return jax.devices("gpu")[0] if self.kind == "cuda" else jax.devices("cpu")[0]
+
+    def describe(self) -> str:
+        where = str(self.jax_device) if self.uses_jax else "host CPU"
+        return f"device={self.kind} ({where}), mode={self.mode}, dtype={self.dtype}"
+
+    # -- data movement ------------------------------------------------------
+    def put(self, array, dtype=None):
+        """Place `array` on the device (explicitly) and return the device array.
+
+        On the JAX path this is a ``jax.device_put`` -- an explicit transfer that
+        ``jax.transfer_guard("disallow")`` permits; elsewhere a C-contiguous
+        numpy array of the right dtype (what ``trust_input`` functions expect).
+        """
+        array = np.asarray(array, dtype=dtype, order="C")  # keeps 0-d scalars 0-d
+        if self.uses_jax:
+            if array.dtype == np.int64 and self.dtype == "float32":
+                array = array.astype(np.int32)  # JAX without x64 indexes in int32
+            return _jax().device_put(array, self.jax_device)
+        return array
+
+    def get(self, value) -> np.ndarray:
+        """A host numpy copy of a device value (explicit transfer)."""
+        if self.uses_jax:
+            return np.array(_jax().device_get(value))
+        return np.array(value)
+
+    def shared(self, array, name: str):
+        """A PyTensor shared variable whose storage lives on this device."""
+        var = pytensor.shared(np.asarray(array), name=name, borrow=False)
+        self.assign(var, array)
+        return var
+
+    def assign(self, var, array) -> None:
+        """Replace a shared variable's value with `array`, placed on the device.
+
+        ``set_value`` would turn a ``jax.Array`` back into numpy, so the JAX
+        path writes the container directly.
+        """
+        if self.uses_jax:
+            var.container.storage[0] = self.put(array, dtype=var.type.dtype)
+        else:
+            var.set_value(np.array(array, dtype=var.type.dtype), borrow=True)
+
+    def read(self, var) -> np.ndarray:
+        """A host numpy copy of a shared variable's current value."""
+        return self.get(var.container.storage[0])
+
+    def sync(self, var) -> None:
+        """Wait until the device has finished writing `var` (JAX dispatch is asynchronous)."""
+        if self.uses_jax:
+            var.container.storage[0].block_until_ready()
+
+    # -- compilation ----------------------------------------------------------
+    def function(self, inputs, outputs, updates=None, name=None):
+        """Compile a PyTensor function for this device with ``trust_input`` on.
+
+        Callers pass arrays made by :meth:`put`, so input validation and the
+        implicit host copies it would cause are skipped.
+        """
+        with pytensor.config.change_flags(floatX=self.dtype):
+            fn = pytensor.function(
+                inputs, outputs, updates=updates, mode=self.mode, name=name,
+                on_unused_input="ignore",
+            )
+        fn.trust_input = True
+        return fn
+
+
+def resolve(device: str = "auto", mode: str | None = None, dtype: str = "float32") -> Device:
+    """Choose where and how to run.
+
+    Parameters
+    ----------
+    device : {"auto", "cuda", "cpu"}
+        ``auto`` picks CUDA when JAX sees a GPU, else the CPU; ``cuda`` fails
+        with :class:`DeviceError` when there is no GPU.
+    mode : str, optional
+        A PyTensor mode for the CPU (default: :func:`cpu_default_mode`).
+        On CUDA only ``JAX`` is possible.
+    dtype : {"float32", "float64"}
+        floatX for the network.
+
+    Returns
+    -------
+    Device
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if mode is not None and not isinstance(mode, str):
+        raise ValueError(f"mode must be a PyTensor mode name such as 'NUMBA', 'JAX' or 'CVM', got {mode!r}")
+    mode = mode.upper() if mode else None
+    if device in ("auto", "cuda") and mode in (None, "JAX"):
+        if cuda_devices():
+            return Device("cuda", "JAX", dtype, note=f"{device}: JAX sees a GPU")
+        if device == "cuda":
+            why = "JAX is not installed" if _jax() is None else "JAX sees no GPU"
+            raise DeviceError(
+                f"--device cuda: {why}; install the CUDA build (pip install 'dlpy35[cuda]') "
+                "on a machine with an NVIDIA GPU, or use --device cpu"
+            )
+        note = "auto: no GPU visible to JAX, falling back to the CPU"
+    elif device == "cuda":
+        raise DeviceError(f"--device cuda runs only with mode JAX, got mode {mode!r}")
+    else:
+        note = f"{device}: CPU requested" if device == "cpu" else f"auto: mode {mode} runs on the CPU"
+    mode = mode or cpu_default_mode(dtype)
+    if mode == "JAX" and _jax() is None:
+        raise DeviceError("mode JAX needs JAX: pip install jax (or 'dlpy35[cuda]' for GPUs)")
+    return Device("cpu", mode, dtype, note=note)

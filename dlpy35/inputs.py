@@ -1,0 +1,131 @@
+"""Checking and converting what users pass to a network.
+
+The book passes data as lists of ``(x, y)`` pairs: ``x`` a (784, 1) column, ``y`` a
+(10, 1) one-hot column for training and an integer label for validation and test
+data.  dlpy35 also accepts a pair of arrays ``(X, Y)``: ``X`` (n, n_in) row-wise,
+``Y`` (n, n_out) one-hot or (n,) integer labels.  Everything is converted to
+row-wise arrays here, once, with errors that name the parameter and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+
+def _is_array_pair(data) -> bool:
+    return (
+        isinstance(data, tuple)
+        and len(data) == 2
+        and all(isinstance(d, np.ndarray) for d in data)
+        and data[0].ndim == 2
+    )
+
+
+def _split(data, name):
+    """``(X rows, raw targets)`` from either accepted form, without copying arrays twice."""
+    if _is_array_pair(data):
+        x, y = data
+        if len(x) != len(y):
+            raise ValueError(f"{name}: X has {len(x)} rows but Y has {len(y)}; give one target per example")
+        return x, np.asarray(y)
+    if isinstance(data, np.ndarray) or isinstance(data, (str, bytes)):
+        raise ValueError(f"{name}: expected a list of (x, y) pairs or a tuple (X, Y) of arrays, got {type(data).__name__}")
+    pairs = list(data)  # also materialises zip objects from older loaders
+    if not pairs:
+        raise ValueError(f"{name} is empty; give at least one (x, y) pair")
+    try:
+        xs = [np.asarray(x).reshape(-1) for x, _ in pairs]
+        ys = [np.asarray(y) for _, y in pairs]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: every item must be an (x, y) pair ({exc})") from None
+    widths = {x.size for x in xs}
+    if len(widths) != 1:
+        raise ValueError(f"{name}: inputs have different sizes {sorted(widths)}; all must be equal")
+    if ys[0].ndim == 0:  # integer labels, as in the book's validation and test data
+        return np.stack(xs), np.array([int(y) for y in ys])
+    return np.stack(xs), np.stack([y.reshape(-1) for y in ys])
+
+
+def _check_width(x, n_in, name):
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise ValueError(
+            f"{name}: inputs have {x.shape[1] if x.ndim == 2 else x.shape} values each, "
+            f"but the network's input layer sizes[0] is {n_in}; give inputs of width {n_in}"
+        )
+
+
+def _check_labels(labels, n_out, name):
+    if labels.size and (labels.min() < 0 or labels.max() >= n_out):
+        bad = labels[(labels < 0) | (labels >= n_out)][0]
+        raise ValueError(f"{name}: label {bad} is outside the output range; labels must be integers in 0..{n_out - 1}")
+
+
+def _as_labels(y, n_out, name):
+    """Integer labels from integer labels or one-hot rows."""
+    if y.ndim == 2:
+        if y.shape[1] != n_out:
+            raise ValueError(f"{name}: targets have {y.shape[1]} values each but the output layer has {n_out}")
+        return np.argmax(y, axis=1).astype(np.int64)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{name}: labels must be integers in 0..{n_out - 1} (or one-hot rows of width {n_out})")
+    labels = y.astype(np.int64)
+    _check_labels(labels, n_out, name)
+    return labels
+
+
+def training_arrays(data, n_in, n_out, dtype, name="training_data"):
+    """``(X, Y)``: X (n, n_in) and one-hot or target rows Y (n, n_out), both `dtype`."""
+    x, y = _split(data, name)
+    _check_width(x, n_in, name)
+    if y.ndim == 1:
+        labels = _as_labels(y, n_out, name)
+        y = np.zeros((len(labels), n_out), dtype=dtype)
+        y[np.arange(len(labels)), labels] = 1
+    elif y.ndim != 2 or y.shape[1] != n_out:
+        raise ValueError(f"{name}: targets must be one-hot rows of width {n_out} (sizes[-1]) or integer labels")
+    x = np.ascontiguousarray(x, dtype=dtype)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: inputs contain NaN or infinity; clean the data first")
+    return x, np.ascontiguousarray(y, dtype=dtype)
+
+
+def labelled_arrays(data, n_in, n_out, dtype, name="test_data"):
+    """``(X, labels)``: X (n, n_in) `dtype` and int64 labels in ``0..n_out-1``."""
+    x, y = _split(data, name)
+    _check_width(x, n_in, name)
+    return np.ascontiguousarray(x, dtype=dtype), _as_labels(y, n_out, name)
+
+
+def check_sizes(sizes):
+    """``sizes``: at least two layers, each a positive integer."""
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise ValueError(f"sizes must be a list of layer sizes such as [784, 30, 10], got {sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least two layers (input and output), such as [784, 30, 10]; got {sizes}")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, Integral) or s < 1:
+            raise ValueError(f"sizes must contain positive integers (neurons per layer); got {sizes}")
+    return [int(s) for s in sizes]
+
+
+def check_eta(eta):
+    """The learning rate: a finite number above 0."""
+    if isinstance(eta, bool) or not isinstance(eta, Real) or not math.isfinite(eta) or eta <= 0:
+        raise ValueError(f"eta (the learning rate) must be a finite number > 0, got {eta!r}")
+    return float(eta)
+
+
+def check_count(value, name, low, high=None):
+    """An integer in ``low..high`` (inclusive)."""
+    ok = isinstance(value, Integral) and not isinstance(value, bool) and value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        allowed = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an integer in {allowed}, got {value!r}")
+    return int(value)
