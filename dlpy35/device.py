@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,10 @@ def _jax():
         import jax
     except ImportError:
         return None
+    # PyTensor accumulates float32 sums in float64 and counts in int64; JAX without
+    # x64 computes them in 32 bits and warns at every trace.  That is the intended
+    # float32 behaviour on the device, so the warning is noise.
+    warnings.filterwarnings("ignore", message="Explicitly requested dtype .* is not available", category=UserWarning)
     path = cache_dir() / "jax"
     path.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(path))

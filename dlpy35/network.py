@@ -135,8 +135,7 @@ class Network:
         return self.device.function([batches, eta], [], updates=updates, name="sgd_epoch")
 
     def _build_status(self):
-        outputs = [self._cost_sum, graph.all_finite([*self._w, *self._b])]
-        return self.device.function([], outputs, updates=[(self._cost_sum, pt.zeros_like(self._cost_sum))])
+        return self.device.function([], [self._cost_sum, graph.all_finite([*self._w, *self._b])])
 
     def _build_count(self):
         return self.device.function([], graph.correct_count(self._eval_x, self._eval_y, self._w, self._b))
@@ -165,7 +164,8 @@ class Network:
         out = self.device.get(self._fn("forward")(self.device.put(cols.T)))
         return out.T.reshape((-1,)) if a.ndim == 1 else out.T
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *, progress=None, verbose=True):
+    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *, progress=None, on_epoch=None,
+            verbose=True):
         """Train by mini-batch stochastic gradient descent (the book's ``SGD``).
 
         Parameters
@@ -182,6 +182,8 @@ class Network:
             Evaluated after every epoch, printing ``Epoch j : correct / n``.
         progress : callable, optional
             ``progress(epoch, batches_done, n_batches)`` during each epoch.
+        on_epoch : callable, optional
+            ``on_epoch(record)`` after each epoch, with that epoch's history record.
         verbose : bool
             Print the book's per-epoch lines.
 
@@ -216,6 +218,9 @@ class Network:
         history = []
         for j in range(epochs):
             start = time.perf_counter()
+            # Reset from the host: a constant computed on the device would come back
+            # weakly typed from JAX and make the next call recompile.
+            dev.assign(self._cost_sum, 0)
             self._train_epoch(self.rng.permutation(n), m, eta_d, j, n_batches, progress)
             cost_sum, finite = (dev.get(v) for v in self._fn("status")())
             seconds = time.perf_counter() - start
@@ -235,6 +240,8 @@ class Network:
             elif verbose:
                 print(f"Epoch {j} complete", flush=True)
             history.append(record)
+            if on_epoch:
+                on_epoch(record)
         return history
 
     def _snapshot(self):
@@ -264,8 +271,9 @@ class Network:
         dev = self.device
         full = n // m
         if self.epoch_mode == "scan" and full:
-            rows = np.arange(full // self._chunks(full) * m).reshape(-1, m)
-            self._fn("epoch")(dev.put(rows), eta_d)
+            rows = dev.put(np.arange(full // self._chunks(full) * m).reshape(-1, m))
+            for _ in range(2):  # JAX's first run of an executable is slower than the rest
+                self._fn("epoch")(rows, eta_d)
         if self.epoch_mode == "step" or n % m:
             self._fn("step")(dev.put(np.arange(m if self.epoch_mode == "step" else n % m)), eta_d)
         self._fn("status")()
@@ -303,7 +311,6 @@ class Network:
         self.device.assign(self._data_x, x)
         self.device.assign(self._data_y, y)
         self._fn("step")(self.device.put(np.arange(len(x))), self.device.put(np.asarray(eta, dtype=self.dtype)))
-        self._fn("status")()  # resets the cost accumulator
 
     def backprop(self, x, y):
         """``(nabla_b, nabla_w)`` for input column(s) `x` and targets `y`: BP1-BP4 by hand.

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A prepared check for a CUDA machine with no network (the device image: Python 3.12, JAX with CUDA,
+# numba/scipy/numpy/pytest, no PyTensor). Run from the repository root; finishes within 5 minutes.
+#
+# Prepare here, where pip reaches the package index (wheels and MNIST travel with the checkout):
+#     scripts/gpu_check.sh --prepare
+# Then on the CUDA machine (carry .whl and data/mnist):
+#     bash scripts/gpu_check.sh
+# Output: the device, the GPU-marked tests, a short train_gpu.py --device cuda run (seconds per
+# epoch, accuracy); everything is also written to $OUT/gpu_check.log when $OUT is set.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--prepare" ]; then
+    grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+        -d .whl "pytensor==3.3.7" || exit 1
+    python3 -m dlpy35.data 2>/dev/null || PYENV_VERSION=3.12.1 python3.12 -m dlpy35.data || exit 1
+    ls -la .whl data/mnist
+    exit 0
+fi
+
+log=${OUT:-/tmp}/gpu_check.log
+exec > >(tee "$log") 2>&1
+export PYTHONUNBUFFERED=1
+if compgen -G ".whl/*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || { echo "gpu_check: installing the carried wheels failed"; exit 1; }
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+echo "== device"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+python3 -c "import jax, pytensor; print('jax', jax.__version__, jax.devices(), '| pytensor', pytensor.__version__)" || exit 1
+
+echo "== GPU-marked tests and the residency tests"
+timeout 120 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" tests/test_device.py
+status=$?
+
+echo "== train_gpu.py --device cuda (5 epochs, the book's settings)"
+timeout 150 python3 scripts/train_gpu.py --device cuda --epochs 5 --no-progress || status=1
+
+echo "== gpu_check: $([ $status -eq 0 ] && echo ok || echo FAILED)"
+exit $status
