@@ -4,8 +4,9 @@ This is the reference the symbolic gradients of :mod:`dlpy35.graph` are checked
 against (:mod:`dlpy35.gradcheck`).  Shapes follow the book: ``weights[l]`` is
 (n_out, n_in), ``biases[l]`` is (n_out, 1), and inputs are columns, one example
 ``x`` (n_in, 1) or a mini-batch ``X`` (n_in, m) of columns.  The cost is the
-quadratic cost ``C_x = ||y - a^L||^2 / 2``; for a batch the gradients are summed
-over its examples (as ``update_mini_batch`` sums ``nabla_b``, ``nabla_w``).
+quadratic cost ``C_x = ||y - a^L||^2 / 2`` unless another cost's BP1 is passed
+(:mod:`dlpy35.costs`); for a batch the gradients are summed over its examples
+(as ``update_mini_batch`` sums ``nabla_b``, ``nabla_w``).
 
 - BP1: ``delta^L = grad_a C * sigma'(z^L)``, with ``grad_a C = a^L - y``
 - BP2: ``delta^l = ((w^{l+1})^T delta^{l+1}) * sigma'(z^l)``
@@ -46,11 +47,18 @@ def forward(weights, biases, x):
     return zs, activations
 
 
-def backprop(weights, biases, x, y):
-    """Gradient of the quadratic cost for the columns of `x`, summed over them.
+def quadratic_delta(z, a, y):
+    """BP1 for the quadratic cost: ``(a - y) * sigma'(z)``."""
+    return cost_derivative(a, y) * sigmoid_prime(z)
+
+
+def backprop(weights, biases, x, y, delta=quadratic_delta):
+    """Gradient of the cost for the columns of `x`, summed over them.
 
     Works for one example (n_in, 1) -- the book's ``backprop`` -- and for a whole
     mini-batch (n_in, m) at once, the matrix form the book suggests as an exercise.
+    `delta(z, a, y)` is the output error of BP1 for the cost in use (a cost's
+    ``delta`` in :mod:`dlpy35.costs`; the quadratic cost by default).
 
     Returns
     -------
@@ -58,18 +66,18 @@ def backprop(weights, biases, x, y):
         Layer by layer, in the shapes of `biases` and `weights`.
     """
     zs, activations = forward(weights, biases, x)
-    delta = cost_derivative(activations[-1], y) * sigmoid_prime(zs[-1])  # BP1
+    d = delta(zs[-1], activations[-1], y)  # BP1
     nabla_b = [None] * len(weights)
     nabla_w = [None] * len(weights)
     for l in range(1, len(weights) + 1):  # l counts layers from the output, as in the book
         if l > 1:
-            delta = (weights[-l + 1].T @ delta) * sigmoid_prime(zs[-l])  # BP2
-        nabla_b[-l] = delta.sum(axis=1, keepdims=True)  # BP3
-        nabla_w[-l] = delta @ activations[-l - 1].T  # BP4
+            d = (weights[-l + 1].T @ d) * sigmoid_prime(zs[-l])  # BP2
+        nabla_b[-l] = d.sum(axis=1, keepdims=True)  # BP3
+        nabla_w[-l] = d @ activations[-l - 1].T  # BP4
     return nabla_b, nabla_w
 
 
-def backprop_per_example(weights, biases, x, y):
+def backprop_per_example(weights, biases, x, y, delta=quadratic_delta):
     """The book's algorithm literally: BP1-BP4 for each column in turn, then summed.
 
     Slower than :func:`backprop` on a batch, and the reference it is tested against.
@@ -77,7 +85,7 @@ def backprop_per_example(weights, biases, x, y):
     nabla_b = [np.zeros_like(b) for b in biases]
     nabla_w = [np.zeros_like(w) for w in weights]
     for k in range(x.shape[1]):
-        db, dw = backprop(weights, biases, x[:, k : k + 1], y[:, k : k + 1])
+        db, dw = backprop(weights, biases, x[:, k : k + 1], y[:, k : k + 1], delta)
         nabla_b = [nb + d for nb, d in zip(nabla_b, db)]
         nabla_w = [nw + d for nw, d in zip(nabla_w, dw)]
     return nabla_b, nabla_w

@@ -1,6 +1,6 @@
 """Three-way gradient check: ``pytensor.grad`` vs hand-written BP1-BP4 vs finite differences.
 
-All in float64.  The error between two gradients ``g1``, ``g2`` of one parameter
+All in float64, for the quadratic and the cross-entropy cost.  The error between two gradients ``g1``, ``g2`` of one parameter
 array is the relative norm ``||g1 - g2|| / max(||g1||, ||g2||)``; a check reports
 the largest over the network's parameters.  Finite differences are central,
 ``(C(p + h) - C(p - h)) / 2h``, over every entry of small networks and over a
@@ -18,6 +18,7 @@ import sys
 import numpy as np
 
 from dlpy35 import backprop as bp
+from dlpy35.costs import CrossEntropyCost, QuadraticCost
 
 SYMBOLIC_VS_HAND_TOL = 1e-8
 FD_TOL = 1e-5
@@ -36,8 +37,8 @@ def max_relative_error(grads_a, grads_b) -> float:
     return max(relative_error(a, b) for a, b in zip(grads_a, grads_b))
 
 
-def finite_difference(weights, biases, x, y, h=1e-6, max_entries=None, rng=None):
-    """Central-difference gradients of the summed quadratic cost.
+def finite_difference(weights, biases, x, y, h=1e-6, max_entries=None, rng=None, cost=QuadraticCost):
+    """Central-difference gradients of `cost` summed over the columns of `x`.
 
     Parameters
     ----------
@@ -54,6 +55,11 @@ def finite_difference(weights, biases, x, y, h=1e-6, max_entries=None, rng=None)
     weights = [np.array(w, np.float64) for w in weights]
     biases = [np.array(b, np.float64) for b in biases]
     rng = rng or np.random.default_rng(0)
+
+    def value():
+        zs, acts = bp.forward(weights, biases, x)
+        return cost.fn(acts[-1], y, zs[-1])
+
     grads, probed = [], []
     for p in (*biases, *weights):
         g = np.full(p.size, np.nan)
@@ -64,9 +70,9 @@ def finite_difference(weights, biases, x, y, h=1e-6, max_entries=None, rng=None)
         for i in idx:
             old = flat[i]
             flat[i] = old + h
-            up = bp.quadratic_cost(weights, biases, x, y)
+            up = value()
             flat[i] = old - h
-            down = bp.quadratic_cost(weights, biases, x, y)
+            down = value()
             flat[i] = old
             g[i] = (up - down) / (2 * h)
         grads.append(g.reshape(p.shape))
@@ -87,7 +93,7 @@ def check(net, x, y, max_entries=None, seed=0):
     sym_b, sym_w = net.symbolic_gradients(x, y)
     hand_b, hand_w = net.backprop(x, y)
     fd_b, fd_w, probed = finite_difference(net.weights, net.biases, x, y, max_entries=max_entries,
-                                           rng=np.random.default_rng(seed))
+                                           rng=np.random.default_rng(seed), cost=net.cost)
 
     def at_probes(grads):
         return [g.reshape(-1)[i] for g, i in zip(grads, probed)]
@@ -100,11 +106,11 @@ def check(net, x, y, max_entries=None, seed=0):
     }
 
 
-def random_problem(sizes, batch, seed):
-    """A float64 network and a random batch of columns for it (targets in [0, 1))."""
+def random_problem(sizes, batch, seed, cost=QuadraticCost):
+    """A float64 network with `cost` and a random batch of columns for it (targets in [0, 1))."""
     from dlpy35.network import Network
 
-    net = Network(sizes, seed=seed, dtype="float64", device="cpu")
+    net = Network(sizes, seed=seed, dtype="float64", device="cpu", cost=cost)
     rng = np.random.default_rng(seed + 1)
     # Small weights keep the sigmoids away from saturation, where gradients vanish.
     net.weights = [w / np.sqrt(w.shape[1]) for w in net.weights]
@@ -121,15 +127,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     failed = False
-    print(f"{'sizes':<20}{'symbolic vs hand':>18}{'symbolic vs FD':>16}{'hand vs FD':>12}")
-    for sizes in SHAPES:
-        net, x, y = random_problem(sizes, args.batch, args.seed)
-        errs = check(net, x, y, max_entries=args.max_entries, seed=args.seed)
-        bad = (errs["symbolic_vs_hand"] > SYMBOLIC_VS_HAND_TOL
-               or max(errs["symbolic_vs_fd"], errs["hand_vs_fd"]) > FD_TOL)
-        failed |= bad
-        print(f"{str(sizes):<20}{errs['symbolic_vs_hand']:>18.2e}{errs['symbolic_vs_fd']:>16.2e}"
-              f"{errs['hand_vs_fd']:>12.2e}{'  FAIL' if bad else ''}")
+    print(f"{'cost':<18}{'sizes':<20}{'symbolic vs hand':>18}{'symbolic vs FD':>16}{'hand vs FD':>12}")
+    for cost in (QuadraticCost, CrossEntropyCost):
+        for sizes in SHAPES:
+            net, x, y = random_problem(sizes, args.batch, args.seed, cost)
+            errs = check(net, x, y, max_entries=args.max_entries, seed=args.seed)
+            bad = (errs["symbolic_vs_hand"] > SYMBOLIC_VS_HAND_TOL
+                   or max(errs["symbolic_vs_fd"], errs["hand_vs_fd"]) > FD_TOL)
+            failed |= bad
+            print(f"{cost.name:<18}{str(sizes):<20}{errs['symbolic_vs_hand']:>18.2e}"
+                  f"{errs['symbolic_vs_fd']:>16.2e}{errs['hand_vs_fd']:>12.2e}{'  FAIL' if bad else ''}")
     print(f"tolerances: symbolic vs hand {SYMBOLIC_VS_HAND_TOL:g}, vs finite differences {FD_TOL:g}"
           f" -> {'FAIL' if failed else 'ok'}")
     return 1 if failed else 0

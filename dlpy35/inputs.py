@@ -49,7 +49,7 @@ def _split(data, name):
     return np.stack(xs), np.stack([y.reshape(-1) for y in ys])
 
 
-def _check_width(x, n_in, name):
+def check_width(x, n_in, name):
     if x.ndim != 2 or x.shape[1] != n_in:
         raise ValueError(
             f"{name}: inputs have {x.shape[1] if x.ndim == 2 else x.shape} values each, "
@@ -79,7 +79,7 @@ def _as_labels(y, n_out, name):
 def training_arrays(data, n_in, n_out, dtype, name="training_data"):
     """``(X, Y)``: X (n, n_in) and one-hot or target rows Y (n, n_out), both `dtype`."""
     x, y = _split(data, name)
-    _check_width(x, n_in, name)
+    check_width(x, n_in, name)
     if y.ndim == 1:
         labels = _as_labels(y, n_out, name)
         y = np.zeros((len(labels), n_out), dtype=dtype)
@@ -95,7 +95,7 @@ def training_arrays(data, n_in, n_out, dtype, name="training_data"):
 def labelled_arrays(data, n_in, n_out, dtype, name="test_data"):
     """``(X, labels)``: X (n, n_in) `dtype` and int64 labels in ``0..n_out-1``."""
     x, y = _split(data, name)
-    _check_width(x, n_in, name)
+    check_width(x, n_in, name)
     return np.ascontiguousarray(x, dtype=dtype), _as_labels(y, n_out, name)
 
 
@@ -118,6 +118,13 @@ def check_eta(eta):
     if isinstance(eta, bool) or not isinstance(eta, Real) or not math.isfinite(eta) or eta <= 0:
         raise ValueError(f"eta (the learning rate) must be a finite number > 0, got {eta!r}")
     return float(eta)
+
+
+def check_lmbda(lmbda):
+    """The regularisation parameter: a finite number >= 0."""
+    if isinstance(lmbda, bool) or not isinstance(lmbda, Real) or not math.isfinite(lmbda) or lmbda < 0:
+        raise ValueError(f"lmbda (the regularisation parameter) must be a finite number >= 0, got {lmbda!r}")
+    return float(lmbda)
 
 
 def check_count(value, name, low, high=None):
