@@ -1,0 +1,74 @@
+"""Training checkpoints: weights, RNG state, epoch, history and schedule, written atomically.
+
+One file, ``<dir>/checkpoint.npz``: the weights and biases as float arrays and a
+JSON document (``meta``) with everything else.  It is replaced atomically at the
+end of every epoch (:mod:`dlpy35.atomic`), so a crash or a kill during a save
+leaves the previous checkpoint loadable.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from dlpy35.atomic import atomic_write
+
+FILENAME = "checkpoint.npz"
+FORMAT = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, or that belongs to another network or run."""
+
+
+def path_in(directory) -> Path:
+    return Path(directory) / FILENAME
+
+
+def save(directory, weights, biases, meta: dict) -> Path:
+    """Write ``checkpoint.npz`` into `directory` atomically and return its path."""
+    arrays = {f"w{l}": np.asarray(w) for l, w in enumerate(weights)}
+    arrays.update({f"b{l}": np.asarray(b) for l, b in enumerate(biases)})
+    arrays["meta"] = np.array(json.dumps({"format": FORMAT, **meta}))
+    path = path_in(directory)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def load(directory):
+    """``(weights, biases, meta)`` from `directory`, or None when it holds no checkpoint.
+
+    Raises
+    ------
+    CheckpointError
+        The file exists but is not a readable checkpoint.
+    """
+    path = path_in(directory)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            n = len(meta["sizes"]) - 1
+            weights = [z[f"w{l}"] for l in range(n)]
+            biases = [z[f"b{l}"] for l in range(n)]
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"{path}: not a readable dlpy35 checkpoint ({exc}); delete it to start afresh") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT}")
+    return weights, biases, meta
+
+
+def check_compatible(meta: dict, expected: dict, path) -> None:
+    """Refuse to resume when the checkpoint's network or run settings differ from this run's."""
+    for key, want in expected.items():
+        got = meta.get(key)
+        if got != want:
+            raise CheckpointError(
+                f"{path}: cannot resume: the checkpoint has {key}={got!r} but this run has {key}={want!r}; "
+                f"use the checkpoint's settings or another --checkpoint-dir"
+            )
