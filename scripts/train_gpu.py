@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Train the book's sigmoid network on MNIST, on the GPU when there is one.
+"""Train the book's networks on MNIST, on the GPU when there is one.
 
-The defaults are the book's chapter-1 run: ``Network([784, 30, 10])``, 30 epochs,
-mini-batch 10, eta 3.0, evaluated on the 10,000 test images after every epoch.
-MNIST is fetched and verified on first use.  ``--device auto`` takes a CUDA GPU
-when JAX sees one and otherwise falls back to the CPU, saying so; ``--device
-cuda`` without a GPU exits with status 2.
+The defaults are the book's chapter-1 run: ``Network([784, 30, 10])``, quadratic
+cost, N(0, 1) weights, 30 epochs, mini-batch 10, eta 3.0, evaluated on the 10,000
+test images after every epoch.  Chapter 3's options -- ``--cost cross-entropy``,
+``--lmbda``, ``--monitor``, ``--early-stopping``, ``--lr-schedule`` -- train
+``dlpy35.network2.Network`` on the same device-resident path.  MNIST is fetched
+and verified on first use.  ``--device auto`` takes a CUDA GPU when JAX sees one
+and otherwise falls back to the CPU, saying so; ``--device cuda`` without a GPU
+exits with status 2.
 
-Example::
+Examples::
 
-    python scripts/train_gpu.py                     # the book's run
-    python scripts/train_gpu.py --epochs 1 --device cpu --mode NUMBA
+    python scripts/train_gpu.py                     # chapter 1: the book's run
+    python scripts/train_gpu.py --cost cross-entropy --eta 0.5 --lmbda 5.0 --plot runs/ch3.png
+    python scripts/train_gpu.py --sizes 784 100 10 --cost cross-entropy --eta 0.5 --lmbda 5.0 --then 60 0.1
+    python scripts/train_gpu.py --checkpoint-dir runs/ck   # Ctrl-C, then the same with --resume
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from dlpy35 import data  # noqa: E402
+from dlpy35.checkpoint import CheckpointError  # noqa: E402
 from dlpy35.device import DeviceError, cache_dir, numba_cache_dir  # noqa: E402
-from dlpy35.network import Network, TrainingDiverged  # noqa: E402
+from dlpy35.network2 import Network, TrainingDiverged  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -41,7 +47,36 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", type=Path, default=None, help="MNIST directory (default data/mnist or $DLPY35_DATA)")
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p.parse_args(argv)
+    ch3 = p.add_argument_group("chapter 3 (network2)")
+    ch3.add_argument("--cost", choices=["quadratic", "cross-entropy"], default="quadratic")
+    ch3.add_argument("--init", choices=["large", "default"], default=None,
+                     help="weights N(0,1) (large) or N(0,1/n_in) (default); default: large for the quadratic "
+                          "cost, default for cross-entropy, as in the book")
+    ch3.add_argument("--lmbda", type=float, default=0.0, help="regularisation parameter")
+    ch3.add_argument("--reg", choices=["l2", "l1"], default="l2")
+    ch3.add_argument("--evaluation", choices=["test", "validation"], default="test",
+                     help="data evaluated each epoch (early stopping and the schedule should use validation)")
+    ch3.add_argument("--monitor", action="store_true", help="also print training cost/accuracy and evaluation cost")
+    ch3.add_argument("--early-stopping", type=int, default=0, metavar="N",
+                     help="stop after N epochs without better evaluation accuracy")
+    ch3.add_argument("--lr-schedule", type=int, default=0, metavar="N",
+                     help="halve eta after N epochs without improvement; stop at eta/128")
+    ch3.add_argument("--then", nargs=2, action="append", default=[], metavar=("EPOCHS", "ETA"),
+                     help="continue with EPOCHS more epochs at ETA (repeatable)")
+    ch3.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
+    ch3.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
+    ch3.add_argument("--plot", type=Path, default=None, help="write a PNG of the monitored curves (needs matplotlib)")
+    ch3.add_argument("--save", type=Path, default=None, help="save the trained network (the book's JSON format)")
+    args = p.parse_args(argv)
+    try:
+        args.then = [(int(e), float(eta)) for e, eta in args.then]
+    except ValueError:
+        p.error("--then takes EPOCHS (an integer) and ETA (a number)")
+    if args.then and args.checkpoint_dir:
+        p.error("--then and --checkpoint-dir cannot be combined: a checkpoint belongs to one stage")
+    if args.resume and not args.checkpoint_dir:
+        p.error("--resume needs --checkpoint-dir")
+    return args
 
 
 class ProgressBar:
@@ -68,8 +103,10 @@ def cache_entries(path: Path) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    init = args.init or ("large" if args.cost == "quadratic" else "default")
     try:
-        net = Network(args.sizes, seed=args.seed, mode=args.mode, device=args.device, epoch_mode=args.epoch_mode)
+        net = Network(args.sizes, cost=args.cost, seed=args.seed, mode=args.mode, device=args.device,
+                      epoch_mode=args.epoch_mode, weight_init=init)
     except (DeviceError, ValueError) as exc:
         print(f"train_gpu.py: {exc}", file=sys.stderr)
         return 2
@@ -77,40 +114,80 @@ def main(argv=None) -> int:
     cache = cache_dir() / "jax" if net.device.uses_jax else numba_cache_dir()
     print(f"compile cache: {cache}")
     try:
-        (train_x, train_y), _, (test_x, test_y) = data.load_mnist(args.data_dir)
+        (train_x, train_y), validation, test = data.load_mnist(args.data_dir)
     except data.DataError as exc:
         print(f"train_gpu.py: {exc}", file=sys.stderr)
         return 2
     if args.n_train:
         train_x, train_y = train_x[: args.n_train], train_y[: args.n_train]
-    print(f"MNIST: {len(train_x)} training, {len(test_x)} test images; sizes {net.sizes}, "
-          f"{args.epochs} epochs, mini-batch {args.mini_batch_size}, eta {args.eta}, seed {args.seed}")
+    evaluation = test if args.evaluation == "test" else validation
+    stages = [(args.epochs, args.eta), *args.then]
+    print(f"MNIST: {len(train_x)} training, {len(evaluation[0])} {args.evaluation} images; sizes {net.sizes}, "
+          f"{net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
+          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in stages)}, lmbda {args.lmbda} ({args.reg}), "
+          f"seed {args.seed}")
     bar = ProgressBar(not args.no_progress)
+    results, offset = [], 0
 
     def report(record):
         bar.clear()
-        print(f"Epoch {record['epoch']} : {record['correct']} / {record['n_test']}  ({record['seconds']:.3f} s)",
-              flush=True)
+        print(f"Epoch {offset + record['epoch']} : {record['evaluation_accuracy']} / {record['n_eval']}  "
+              f"({record['seconds']:.3f} s)", flush=True)
+        if args.monitor:
+            print(f"  training cost {record['training_cost']:.4f}, training accuracy "
+                  f"{record['training_accuracy']} / {len(train_x)}, evaluation cost {record['evaluation_cost']:.4f}")
+        results.append({**record, "epoch": offset + record["epoch"]})
 
     before = cache_entries(cache)
+    compile_seconds = 0.0
+    merged = {k: [] for k in ("training_cost", "training_accuracy", "evaluation_cost", "evaluation_accuracy")}
     try:
-        history = net.SGD((train_x, train_y), args.epochs, args.mini_batch_size, args.eta,
-                          test_data=(test_x, test_y), progress=bar, on_epoch=report, verbose=False)
-    except (ValueError, TrainingDiverged) as exc:
+        for epochs, eta in stages:
+            net.SGD((train_x, train_y), epochs, args.mini_batch_size, eta, lmbda=args.lmbda,
+                    evaluation_data=evaluation, monitor_evaluation_accuracy=True,
+                    monitor_evaluation_cost=args.monitor, monitor_training_cost=args.monitor,
+                    monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
+                    reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
+                    resume=args.resume, progress=bar, on_epoch=report, verbose=False)
+            compile_seconds += net.compile_seconds or 0.0
+            offset = len(results)
+            for key in merged:
+                merged[key] += net.history[key]
+            if net.history["stopped"]:
+                print(net.history["stopped"])
+                break
+    except (ValueError, TrainingDiverged, CheckpointError) as exc:
         bar.clear()
         print(f"train_gpu.py: {exc}", file=sys.stderr)
         return 2
-    if net.compile_seconds is not None:
-        new = cache_entries(cache) - before
-        state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
-        print(f"compile: {net.compile_seconds:.2f} s ({state})")
-    if history:
-        seconds = [r["seconds"] for r in history]
-        best = max(history, key=lambda r: r["correct"])
-        print(f"training: {sum(seconds):.2f} s for {len(history)} epochs "
+    except KeyboardInterrupt:
+        bar.clear()
+        where = (f"checkpoint saved in {args.checkpoint_dir}; run the same command with --resume to continue"
+                 if args.checkpoint_dir else "nothing saved (use --checkpoint-dir to keep progress)")
+        print(f"train_gpu.py: interrupted after {len(results)} epochs; {where}", file=sys.stderr)
+        return 130
+    new = cache_entries(cache) - before
+    state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
+    print(f"compile: {compile_seconds:.2f} s ({state})")
+    if results:
+        seconds = [r["seconds"] for r in results]
+        best = max(results, key=lambda r: r["evaluation_accuracy"])
+        print(f"training: {sum(seconds):.2f} s for {len(results)} epochs "
               f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
-        print(f"best: epoch {best['epoch']} : {best['correct']} / {best['n_test']} "
-              f"({100 * best['correct'] / best['n_test']:.2f}%)")
+        print(f"best: epoch {best['epoch']} : {best['evaluation_accuracy']} / {best['n_eval']} "
+              f"({100 * best['evaluation_accuracy'] / best['n_eval']:.2f}%, {args.evaluation} data)")
+    if args.save:
+        net.save(args.save)
+        print(f"saved the network to {args.save}")
+    if args.plot:
+        try:
+            from dlpy35.plots import plot_history
+        except ImportError as exc:
+            print(f"train_gpu.py: {exc}", file=sys.stderr)
+            return 2
+        title = f"{net.sizes}, {net.cost.name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
+        if plot_history(merged, args.plot, title, n_train=len(train_x), n_eval=len(evaluation[0])):
+            print(f"plot: {args.plot}")
     return 0
 
 
