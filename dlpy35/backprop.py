@@ -20,8 +20,17 @@ import numpy as np
 
 
 def sigmoid(z):
-    """The logistic function, written with tanh so large ``|z|`` cannot overflow."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """The logistic function ``1 / (1 + e^-z)``, without overflow or underflow.
+
+    With ``e = exp(-|z|)``: ``1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)``
+    below, so ``exp`` never overflows and keeps full relative precision for
+    negative ``z``; below ``-cap``, where ``e`` would leave the normal range, it is 0.
+    """
+    z = np.asarray(z)
+    dtype = z.dtype if z.dtype.kind == "f" else np.float64
+    cap = -np.log(np.finfo(dtype).tiny)
+    e = np.exp(-np.minimum(np.abs(z), cap).astype(dtype, copy=False))
+    return np.where(z >= 0, 1 / (1 + e), np.where(z < -cap, 0, e / (1 + e)))
 
 
 def sigmoid_prime(z):

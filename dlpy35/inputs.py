@@ -30,6 +30,8 @@ def _split(data, name):
         x, y = data
         if len(x) != len(y):
             raise ValueError(f"{name}: X has {len(x)} rows but Y has {len(y)}; give one target per example")
+        if len(x) == 0:
+            raise ValueError(f"{name} is empty; give at least one example")
         return x, np.asarray(y)
     if isinstance(data, np.ndarray) or isinstance(data, (str, bytes)):
         raise ValueError(f"{name}: expected a list of (x, y) pairs or a tuple (X, Y) of arrays, got {type(data).__name__}")
@@ -86,17 +88,21 @@ def training_arrays(data, n_in, n_out, dtype, name="training_data"):
         y[np.arange(len(labels)), labels] = 1
     elif y.ndim != 2 or y.shape[1] != n_out:
         raise ValueError(f"{name}: targets must be one-hot rows of width {n_out} (sizes[-1]) or integer labels")
+    return _finite_inputs(x, dtype, name), np.ascontiguousarray(y, dtype=dtype)
+
+
+def _finite_inputs(x, dtype, name):
     x = np.ascontiguousarray(x, dtype=dtype)
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: inputs contain NaN or infinity; clean the data first")
-    return x, np.ascontiguousarray(y, dtype=dtype)
+        raise ValueError(f"{name}: inputs contain NaN or infinity (after conversion to {dtype}); clean the data first")
+    return x
 
 
 def labelled_arrays(data, n_in, n_out, dtype, name="test_data"):
     """``(X, labels)``: X (n, n_in) `dtype` and int64 labels in ``0..n_out-1``."""
     x, y = _split(data, name)
     check_width(x, n_in, name)
-    return np.ascontiguousarray(x, dtype=dtype), _as_labels(y, n_out, name)
+    return _finite_inputs(x, dtype, name), _as_labels(y, n_out, name)
 
 
 def check_sizes(sizes):
@@ -113,10 +119,13 @@ def check_sizes(sizes):
     return [int(s) for s in sizes]
 
 
-def check_eta(eta):
-    """The learning rate: a finite number above 0."""
-    if isinstance(eta, bool) or not isinstance(eta, Real) or not math.isfinite(eta) or eta <= 0:
-        raise ValueError(f"eta (the learning rate) must be a finite number > 0, got {eta!r}")
+def check_eta(eta, dtype="float64"):
+    """The learning rate: a number above 0, finite also in the network's `dtype`."""
+    ok = isinstance(eta, Real) and not isinstance(eta, bool) and math.isfinite(eta) and eta > 0
+    with np.errstate(over="ignore"):
+        if not ok or not np.isfinite(np.asarray(eta, dtype)):
+            raise ValueError(f"eta (the learning rate) must be a finite number > 0, got {eta!r} "
+                             f"(the network computes in {dtype})")
     return float(eta)
 
 

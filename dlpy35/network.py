@@ -163,7 +163,15 @@ class Network:
         return self._training_function(reg, batches, self._data_x, self._data_y, "sgd_epoch")
 
     def _build_status(self, reg):
-        return self.device.function([], [self._cost_sum, graph.all_finite([*self._w, *self._b])])
+        """(epoch's cost sum, parameters usable): finite and below ``sqrt(max float)``.
+
+        A sigmoid output is bounded, so a runaway eta shows first as weights
+        growing towards overflow; past ``sqrt(max)`` a product can overflow.
+        """
+        limit = pt.constant(np.sqrt(np.finfo(self.dtype).max).astype(self.dtype))
+        params = [*self._w, *self._b]
+        usable = pt.and_(graph.all_finite(params), pt.all(pt.stack([pt.max(pt.abs(p)) for p in params]) < limit))
+        return self.device.function([], [self._cost_sum, usable])
 
     def _build_eval_metrics(self, reg):
         """(correct, summed cost) on the evaluation data; targets one-hot from the labels."""
@@ -283,7 +291,7 @@ class Network:
 
     def _set_eta(self, run, eta):
         """Set the learning rate (and the weight decay ``eta lambda / n`` that follows it)."""
-        run.eta = inputs.check_eta(eta)
+        run.eta = inputs.check_eta(eta, self.dtype)
         run.eta_d = self.device.put(np.asarray(run.eta, dtype=self.dtype))
         run.decay_d = self.device.put(np.asarray(run.eta * run.lmbda / run.n, dtype=self.dtype))
 
@@ -304,8 +312,9 @@ class Network:
         if not (finite and np.isfinite(cost_sum)):
             self._restore(run.snapshot)
             raise TrainingDiverged(
-                f"epoch {j}: the cost or the weights became NaN/infinite with eta={run.eta}; "
-                f"the network keeps the weights from the end of the previous epoch. Lower eta and train again"
+                f"epoch {j}: the cost or the weights became NaN, infinite or too large to compute with "
+                f"(eta={run.eta}); the network keeps the weights from the end of the previous epoch. "
+                f"Lower eta and train again"
             )
         run.snapshot = self._snapshot()
         return {"epoch": j, "cost": float(cost_sum) / run.n_batches, "seconds": seconds}

@@ -1,0 +1,236 @@
+"""Tests for dlpy35.graph: the symbolic network, compiled in float64, against numpy formulas.
+
+Everything is compiled with the NUMBA mode in float64 (two compiled functions for the
+whole module, so a cold Numba cache costs two compiles).  Shapes follow graph.py:
+row-wise batches X (m, n_in), weights (n_out, n_in), biases as vectors (n_out,).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from dlpy35 import graph
+
+SIZES = [6, 5, 4]
+MODE = "NUMBA"
+
+
+def np_sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def np_forward(x, weights, biases):
+    """Row-wise: a -> sigma(a w^T + b); returns the list of activations (a[0] = x) and zs."""
+    acts, zs = [x], []
+    for w, b in zip(weights, biases):
+        zs.append(acts[-1] @ w.T + b)
+        acts.append(np_sigmoid(zs[-1]))
+    return acts, zs
+
+
+def np_gradients(x, y, weights, biases):
+    """Gradients of 0.5 * sum((a^L - y)^2) over the rows, written row-wise for this test."""
+    acts, zs = np_forward(x, weights, biases)
+    delta = (acts[-1] - y) * acts[-1] * (1 - acts[-1])
+    nb, nw = [None] * len(weights), [None] * len(weights)
+    for l in range(len(weights) - 1, -1, -1):
+        nb[l] = delta.sum(axis=0)
+        nw[l] = delta.T @ acts[l]
+        if l:
+            delta = (delta @ weights[l]) * acts[l] * (1 - acts[l])
+    return nb, nw
+
+
+def np_cost(x, y, weights, biases):
+    return 0.5 * np.sum((np_forward(x, weights, biases)[0][-1] - y) ** 2)
+
+
+def np_sgd_step(x, y, eta, weights, biases):
+    nb, nw = np_gradients(x, y, weights, biases)
+    m = len(x)
+    return ([w - eta / m * g for w, g in zip(weights, nw)],
+            [b - eta / m * g for b, g in zip(biases, nb)],
+            np_cost(x, y, weights, biases) / m)
+
+
+def params(seed):
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal((o, i)) / np.sqrt(i) for i, o in zip(SIZES[:-1], SIZES[1:])]
+    biases = [rng.standard_normal(o) for o in SIZES[1:]]
+    return weights, biases
+
+
+def symbolic_params():
+    ws = [pt.matrix(f"w{l}", dtype="float64") for l in range(len(SIZES) - 1)]
+    bs = [pt.vector(f"b{l}", dtype="float64") for l in range(len(SIZES) - 1)]
+    return ws, bs
+
+
+@pytest.fixture(scope="module")
+def step_fn():
+    """One function: feedforward, quadratic_cost, gradients and sgd_step, correct_count, all_finite."""
+    with pytensor.config.change_flags(floatX="float64"):
+        x = pt.matrix("x", dtype="float64")
+        y = pt.matrix("y", dtype="float64")
+        labels = pt.vector("labels", dtype="int64")
+        eta = pt.scalar("eta", dtype="float64")
+        ws, bs = symbolic_params()
+        a = graph.feedforward(x, ws, bs)
+        cost = graph.quadratic_cost(a, y)
+        nb, nw, gcost = graph.gradients(x, y, ws, bs)
+        new_w, new_b, mean_cost = graph.sgd_step(x, y, eta, ws, bs)
+        count = graph.correct_count(x, labels, ws, bs)
+        finite = graph.all_finite([x, *ws])
+        outs = [a, cost, gcost, mean_cost, count, finite, *nb, *nw, *new_w, *new_b]
+        fn = pytensor.function([x, y, labels, eta, *ws, *bs], outs, mode=MODE)
+    L = len(SIZES) - 1
+
+    def call(xv, yv, lab, etav, weights, biases):
+        out = fn(xv, yv, lab, etav, *weights, *biases)
+        a, cost, gcost, mean_cost, count, finite = out[:6]
+        rest = out[6:]
+        return {
+            "a": a, "cost": cost, "gcost": gcost, "mean_cost": mean_cost, "count": count, "finite": finite,
+            "nb": rest[:L], "nw": rest[L:2 * L], "new_w": rest[2 * L:3 * L], "new_b": rest[3 * L:],
+        }
+
+    return call
+
+
+@pytest.fixture(scope="module")
+def epoch_fn():
+    with pytensor.config.change_flags(floatX="float64"):
+        batches = pt.matrix("batches", dtype="int64")
+        data_x = pt.matrix("data_x", dtype="float64")
+        data_y = pt.matrix("data_y", dtype="float64")
+        eta = pt.scalar("eta", dtype="float64")
+        ws, bs = symbolic_params()
+        new_w, new_b, total = graph.sgd_epoch(batches, data_x, data_y, eta, ws, bs)
+        fn = pytensor.function([batches, data_x, data_y, eta, *ws, *bs], [*new_w, *new_b, total], mode=MODE)
+    L = len(SIZES) - 1
+
+    def call(b, dx, dy, etav, weights, biases):
+        out = fn(b, dx, dy, etav, *weights, *biases)
+        return [np.array(o) for o in out[:L]], [np.array(o) for o in out[L:2 * L]], float(out[-1])
+
+    return call
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(42)
+    x = rng.random((12, SIZES[0]))
+    labels = rng.integers(0, SIZES[-1], 12)
+    y = np.eye(SIZES[-1])[labels]
+    return x, y, labels
+
+
+def test_feedforward_matches_numpy(step_fn, data):
+    x, y, labels = data
+    weights, biases = params(1)
+    out = step_fn(x, y, labels, 0.5, weights, biases)
+    want = np_forward(x, weights, biases)[0][-1]
+    assert out["a"].shape == (12, SIZES[-1])
+    np.testing.assert_allclose(out["a"], want, rtol=1e-13, atol=1e-15)
+    # and the book's column form gives the same numbers, transposed
+    a = x.T
+    for w, b in zip(weights, biases):
+        a = np_sigmoid(w @ a + b[:, None])
+    np.testing.assert_allclose(out["a"], a.T, rtol=1e-13)
+
+
+def test_quadratic_cost_matches_numpy(step_fn, data):
+    x, y, labels = data
+    weights, biases = params(2)
+    out = step_fn(x, y, labels, 0.5, weights, biases)
+    want = np_cost(x, y, weights, biases)
+    assert float(out["cost"]) == pytest.approx(want, rel=1e-13)
+    assert float(out["gcost"]) == pytest.approx(want, rel=1e-13)
+    assert float(out["mean_cost"]) == pytest.approx(want / len(x), rel=1e-13)
+    # eval() of the bare expression on constants
+    a = np.random.default_rng(3).random((4, 3))
+    t = np.random.default_rng(4).random((4, 3))
+    with pytensor.config.change_flags(floatX="float64"):
+        val = graph.quadratic_cost(pt.as_tensor_variable(a), pt.as_tensor_variable(t)).eval(mode=MODE)
+    assert float(val) == pytest.approx(0.5 * np.sum((a - t) ** 2), rel=1e-14)
+
+
+def test_gradients_match_numpy(step_fn, data):
+    x, y, labels = data
+    weights, biases = params(3)
+    out = step_fn(x, y, labels, 0.5, weights, biases)
+    nb, nw = np_gradients(x, y, weights, biases)
+    for got, want in zip([*out["nb"], *out["nw"]], [*nb, *nw]):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+        assert np.abs(want).max() > 1e-4
+
+
+def test_sgd_step_matches_numpy(step_fn, data):
+    x, y, labels = data
+    weights, biases = params(4)
+    eta = 0.75
+    out = step_fn(x, y, labels, eta, weights, biases)
+    want_w, want_b, want_cost = np_sgd_step(x, y, eta, weights, biases)
+    for got, want, old in zip([*out["new_w"], *out["new_b"]], [*want_w, *want_b], [*weights, *biases]):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
+        assert np.abs(got - old).max() > 1e-5  # a real step was taken
+    assert float(out["mean_cost"]) == pytest.approx(want_cost, rel=1e-13)
+
+
+def test_correct_count_and_all_finite(step_fn, data):
+    x, y, labels = data
+    weights, biases = params(5)
+    out = step_fn(x, y, labels, 0.5, weights, biases)
+    guesses = np.argmax(np_forward(x, weights, biases)[0][-1], axis=1)
+    assert int(out["count"]) == int(np.sum(guesses == labels))
+    # all labels set to the guesses -> every row counts
+    assert int(step_fn(x, y, guesses.astype(np.int64), 0.5, weights, biases)["count"]) == len(x)
+    assert bool(out["finite"]) is True
+    for bad in (np.nan, np.inf, -np.inf):
+        w = [weights[0].copy(), weights[1]]
+        w[0][2, 3] = bad
+        assert bool(step_fn(x, y, labels, 0.5, w, biases)["finite"]) is False
+
+
+def test_sgd_epoch_equals_sequential_steps(step_fn, epoch_fn, data):
+    """sgd_epoch over 3 mini-batches (shuffled rows) equals three sgd_step calls in order."""
+    x, y, labels = data
+    weights, biases = params(6)
+    eta = 2.0
+    perm = np.random.default_rng(7).permutation(len(x))
+    batches = perm.reshape(3, 4).astype(np.int64)
+    got_w, got_b, total = epoch_fn(batches, x, y, eta, weights, biases)
+
+    w, b, costs = weights, biases, []
+    nw_, nb_ = weights, biases  # the numpy reference in parallel
+    np_costs = []
+    for rows in batches:
+        out = step_fn(x[rows], y[rows], labels[rows], eta, w, b)
+        w, b = [np.array(v) for v in out["new_w"]], [np.array(v) for v in out["new_b"]]
+        costs.append(float(out["mean_cost"]))
+        nw_, nb_, c = np_sgd_step(x[rows], y[rows], eta, nw_, nb_)
+        np_costs.append(c)
+    for got, want in zip([*got_w, *got_b], [*w, *b]):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
+    for got, want in zip([*got_w, *got_b], [*nw_, *nb_]):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert total == pytest.approx(sum(costs), rel=1e-13)
+    assert total == pytest.approx(sum(np_costs), rel=1e-12)
+    # order matters: a different batch order gives different weights (so the check above is not vacuous)
+    other_w, _, _ = epoch_fn(batches[::-1].copy(), x, y, eta, weights, biases)
+    assert np.abs(other_w[0] - got_w[0]).max() > 1e-8
+
+
+def test_sgd_epoch_single_batch_equals_one_step(step_fn, epoch_fn, data):
+    x, y, labels = data
+    weights, biases = params(8)
+    rows = np.arange(len(x), dtype=np.int64)[None, :]
+    got_w, got_b, total = epoch_fn(rows, x, y, 1.5, weights, biases)
+    out = step_fn(x, y, labels, 1.5, weights, biases)
+    for got, want in zip([*got_w, *got_b], [*out["new_w"], *out["new_b"]]):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
+    assert total == pytest.approx(float(out["mean_cost"]), rel=1e-14)

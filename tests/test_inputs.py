@@ -1,0 +1,252 @@
+"""Tests for dlpy35.inputs: converting and checking what users pass to a network.
+
+Pure numpy, nothing compiles.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dlpy35 import inputs
+
+N_IN, N_OUT = 6, 4
+
+
+def book_pairs(n, seed=0, labels_only=False):
+    """The book's format: x (N_IN, 1) columns; y (N_OUT, 1) one-hot or int labels."""
+    rng = np.random.default_rng(seed)
+    xs = rng.random((n, N_IN)).astype(np.float32)
+    labels = rng.integers(0, N_OUT, n)
+    if labels_only:
+        return [(x.reshape(-1, 1), int(l)) for x, l in zip(xs, labels)], xs, labels
+    return [(x.reshape(-1, 1), np.eye(N_OUT, dtype=np.float32)[l].reshape(-1, 1)) for x, l in zip(xs, labels)], xs, labels
+
+
+# -- training_arrays ------------------------------------------------------------------
+
+
+def test_training_arrays_from_book_pairs():
+    pairs, xs, labels = book_pairs(5)
+    x, y = inputs.training_arrays(pairs, N_IN, N_OUT, "float32")
+    assert x.shape == (5, N_IN) and y.shape == (5, N_OUT)
+    assert x.dtype == np.float32 and y.dtype == np.float32
+    assert x.flags.c_contiguous and y.flags.c_contiguous
+    np.testing.assert_array_equal(x, xs)
+    np.testing.assert_array_equal(np.argmax(y, axis=1), labels)
+    np.testing.assert_array_equal(y.sum(axis=1), np.ones(5))
+
+
+def test_training_arrays_accepts_zip_objects_and_generators():
+    pairs, xs, labels = book_pairs(5)
+    want = inputs.training_arrays(pairs, N_IN, N_OUT, "float64")
+    cols = [p[0] for p in pairs]
+    ys = [p[1] for p in pairs]
+    got_zip = inputs.training_arrays(zip(cols, ys), N_IN, N_OUT, "float64")
+    got_gen = inputs.training_arrays(((c, t) for c, t in pairs), N_IN, N_OUT, "float64")
+    for got in (got_zip, got_gen):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    assert want[0].dtype == np.float64
+
+
+def test_training_arrays_all_forms_agree():
+    pairs, xs, labels = book_pairs(7, seed=1)
+    label_pairs, _, _ = book_pairs(7, seed=1, labels_only=True)
+    onehot = np.eye(N_OUT)[labels]
+    forms = [
+        pairs,
+        label_pairs,
+        (xs, onehot),
+        (xs, labels),
+        (xs.astype(np.float64), labels.astype(np.int32)),
+        [(x, int(l)) for x, l in zip(xs, labels)],  # 1-D x vectors are columns too
+    ]
+    ref_x, ref_y = inputs.training_arrays(forms[0], N_IN, N_OUT, "float32")
+    for form in forms[1:]:
+        x, y = inputs.training_arrays(form, N_IN, N_OUT, "float32")
+        np.testing.assert_array_equal(x, ref_x)
+        np.testing.assert_array_equal(y, ref_y)
+
+
+def test_training_arrays_accepts_read_only_and_leaves_input_untouched():
+    _, xs, labels = book_pairs(4, seed=2)
+    xs = xs.astype(np.float64)
+    before = xs.copy()
+    xs.flags.writeable = False
+    labels.flags.writeable = False
+    x, y = inputs.training_arrays((xs, labels), N_IN, N_OUT, "float32")
+    np.testing.assert_array_equal(xs, before)
+    x[0, 0] = 123.0  # the result is a writable copy, not a view of the caller's data
+    assert xs[0, 0] == before[0, 0]
+
+
+def test_training_arrays_soft_targets_are_kept():
+    """Rows of width n_out need not be one-hot (the quadratic cost takes any targets)."""
+    xs = np.zeros((2, N_IN))
+    ys = np.full((2, N_OUT), 0.25)
+    _, y = inputs.training_arrays((xs, ys), N_IN, N_OUT, "float64")
+    np.testing.assert_array_equal(y, ys)
+
+
+@pytest.mark.parametrize("make_empty", [list, tuple, lambda: zip([], []), lambda: (p for p in [])],
+                         ids=["list", "tuple", "zip", "generator"])
+def test_empty_list_rejected(make_empty):
+    data = make_empty()
+    with pytest.raises(ValueError, match=r"^training_data is empty; give at least one \(x, y\) pair"):
+        inputs.training_arrays(data, N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=r"^test_data is empty"):
+        inputs.labelled_arrays([], N_IN, N_OUT, "float32")
+
+
+def test_empty_arrays_rejected():
+    """``(X, Y)`` with zero rows is as empty as ``[]`` and must be rejected the same way."""
+    with pytest.raises(ValueError, match=r"training_data.*empty"):
+        inputs.training_arrays((np.zeros((0, N_IN)), np.zeros(0, np.int64)), N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=r"test_data.*empty"):
+        inputs.labelled_arrays((np.zeros((0, N_IN)), np.zeros(0, np.int64)), N_IN, N_OUT, "float32")
+
+
+def test_mismatched_lengths_rejected():
+    xs = np.zeros((5, N_IN))
+    with pytest.raises(ValueError, match=r"^training_data: X has 5 rows but Y has 4; give one target per example"):
+        inputs.training_arrays((xs, np.zeros(4, np.int64)), N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=r"^test_data: X has 5 rows but Y has 6"):
+        inputs.labelled_arrays((xs, np.zeros(6, np.int64)), N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=r"^mini_batch: X has 5 rows but Y has 3"):
+        inputs.training_arrays((xs, np.zeros((3, N_OUT))), N_IN, N_OUT, "float32", "mini_batch")
+
+
+def test_one_hot_width_mismatch_rejected():
+    xs = np.zeros((3, N_IN))
+    with pytest.raises(ValueError, match=rf"^training_data: targets must be one-hot rows of width {N_OUT} \(sizes\[-1\]\)"):
+        inputs.training_arrays((xs, np.eye(N_OUT + 1)[:3]), N_IN, N_OUT, "float32")
+    pairs = [(np.zeros((N_IN, 1)), np.zeros((N_OUT - 1, 1))) for _ in range(3)]
+    with pytest.raises(ValueError, match=rf"training_data: targets must be one-hot rows of width {N_OUT}"):
+        inputs.training_arrays(pairs, N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=rf"^test_data: targets have {N_OUT + 1} values each but the output layer has {N_OUT}"):
+        inputs.labelled_arrays((xs, np.eye(N_OUT + 1)[:3]), N_IN, N_OUT, "float32")
+
+
+def test_input_width_mismatch_rejected():
+    with pytest.raises(ValueError, match=rf"^training_data: inputs have {N_IN - 1} values each, but the network's "
+                                         rf"input layer sizes\[0\] is {N_IN}; give inputs of width {N_IN}"):
+        inputs.training_arrays((np.zeros((3, N_IN - 1)), np.zeros(3, np.int64)), N_IN, N_OUT, "float32")
+    pairs = [(np.zeros((N_IN + 2, 1)), 0) for _ in range(2)]
+    with pytest.raises(ValueError, match=rf"^test_data: inputs have {N_IN + 2} values each.*sizes\[0\] is {N_IN}"):
+        inputs.labelled_arrays(pairs, N_IN, N_OUT, "float32")
+
+
+def test_ragged_inputs_rejected():
+    pairs = [(np.zeros((N_IN, 1)), 0), (np.zeros((N_IN + 1, 1)), 1)]
+    with pytest.raises(ValueError, match=rf"^training_data: inputs have different sizes \[{N_IN}, {N_IN + 1}\]"):
+        inputs.training_arrays(pairs, N_IN, N_OUT, "float32")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_training_inputs_rejected(bad):
+    _, xs, labels = book_pairs(4, seed=3)
+    xs = xs.copy()
+    xs[2, 1] = bad
+    with pytest.raises(ValueError, match=r"^training_data: inputs contain NaN or infinity \(after conversion to float32\); clean the data first"):
+        inputs.training_arrays((xs, labels), N_IN, N_OUT, "float32")
+    pairs = [(x.reshape(-1, 1), int(l)) for x, l in zip(xs, labels)]
+    with pytest.raises(ValueError, match=r"training_data: inputs contain NaN or infinity"):
+        inputs.training_arrays(pairs, N_IN, N_OUT, "float32")
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_values_that_overflow_float32_rejected():
+    """1e39 is finite in float64 but inf once cast to the network's float32."""
+    xs = np.zeros((2, N_IN))
+    xs[0, 0] = 1e39
+    with pytest.raises(ValueError, match=r"inputs contain NaN or infinity"):
+        inputs.training_arrays((xs, np.array([0, 1])), N_IN, N_OUT, "float32")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_test_inputs_rejected(bad):
+    """Test data feeds the same network: NaN pixels must be refused there too, not counted as wrong."""
+    _, xs, labels = book_pairs(4, seed=4)
+    xs = xs.copy()
+    xs[0, 0] = bad
+    with pytest.raises(ValueError, match=r"test_data: inputs contain NaN or infinity"):
+        inputs.labelled_arrays((xs, labels), N_IN, N_OUT, "float32")
+
+
+def test_not_pairs_rejected():
+    with pytest.raises(ValueError, match=r"^training_data: expected a list of \(x, y\) pairs or a tuple \(X, Y\) of arrays, got ndarray"):
+        inputs.training_arrays(np.zeros((3, N_IN)), N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=r"got str"):
+        inputs.training_arrays("mnist.pkl.gz", N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=r"^training_data: every item must be an \(x, y\) pair"):
+        inputs.training_arrays([(np.zeros(N_IN), 0, 1)], N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=r"every item must be an \(x, y\) pair"):
+        inputs.training_arrays([np.zeros(N_IN)], N_IN, N_OUT, "float32")
+
+
+# -- labels ---------------------------------------------------------------------------
+
+
+def test_labelled_arrays_forms_agree():
+    label_pairs, xs, labels = book_pairs(6, seed=5, labels_only=True)
+    for form in (label_pairs, (xs, labels), (xs, np.eye(N_OUT)[labels]),
+                 [(x, np.int64(l)) for x, l in zip(xs, labels)]):
+        x, lab = inputs.labelled_arrays(form, N_IN, N_OUT, "float64")
+        assert x.dtype == np.float64 and lab.dtype == np.int64
+        np.testing.assert_array_equal(x, xs.astype(np.float64))
+        np.testing.assert_array_equal(lab, labels)
+
+
+@pytest.mark.parametrize("bad", [N_OUT, N_OUT + 5, -1])
+def test_labels_out_of_range_rejected(bad):
+    xs = np.zeros((3, N_IN))
+    labels = np.array([0, bad, 1])
+    msg = rf"label {bad} is outside the output range; labels must be integers in 0\.\.{N_OUT - 1}"
+    with pytest.raises(ValueError, match=rf"^training_data: {msg}"):
+        inputs.training_arrays((xs, labels), N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=rf"^test_data: {msg}"):
+        inputs.labelled_arrays((xs, labels), N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=rf"^test_data: {msg}"):
+        inputs.labelled_arrays([(x, int(l)) for x, l in zip(xs, labels)], N_IN, N_OUT, "float32")
+
+
+def test_float_label_arrays_rejected():
+    with pytest.raises(ValueError, match=rf"labels must be integers in 0\.\.{N_OUT - 1} \(or one-hot rows of width {N_OUT}\)"):
+        inputs.labelled_arrays((np.zeros((2, N_IN)), np.array([0.0, 1.0])), N_IN, N_OUT, "float32")
+
+
+# -- scalar checks --------------------------------------------------------------------
+
+
+def test_check_sizes():
+    assert inputs.check_sizes([784, 30, 10]) == [784, 30, 10]
+    assert inputs.check_sizes((2, np.int64(3), 1)) == [2, 3, 1]
+    assert all(type(s) is int for s in inputs.check_sizes((2, np.int64(3), 1)))
+    for bad in ([784], [], [784, 0, 10], [784, -3, 10], [784, 30.0, 10], [784, "30", 10], [784, True, 10], [784, None]):
+        with pytest.raises(ValueError, match=r"^sizes "):
+            inputs.check_sizes(bad)
+    with pytest.raises(ValueError, match=r"sizes must be a list of layer sizes"):
+        inputs.check_sizes(784)
+
+
+def test_check_eta():
+    assert inputs.check_eta(3) == 3.0 and isinstance(inputs.check_eta(3), float)
+    assert inputs.check_eta(np.float32(0.5)) == 0.5
+    assert inputs.check_eta(1e-12) == 1e-12
+    for bad in (0, 0.0, -1.0, math.nan, math.inf, -math.inf, "3.0", None, True, np.nan):
+        with pytest.raises(ValueError, match=r"^eta \(the learning rate\) must be a finite number > 0, got "):
+            inputs.check_eta(bad)
+
+
+def test_check_count():
+    assert inputs.check_count(10, "mini_batch_size", 1, 50) == 10
+    assert inputs.check_count(np.int64(50), "mini_batch_size", 1, 50) == 50
+    assert inputs.check_count(0, "epochs", 0) == 0
+    for bad in (0, 51, 2.5, True, "10", None):
+        with pytest.raises(ValueError, match=rf"^mini_batch_size must be an integer in 1\.\.50, got {bad!r}"):
+            inputs.check_count(bad, "mini_batch_size", 1, 50)
+    with pytest.raises(ValueError, match=r"^epochs must be an integer in >= 0, got -1"):
+        inputs.check_count(-1, "epochs", 0)
