@@ -43,6 +43,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dlpy35.atomic import atomic_write
+
 __all__ = [
     "FILES",
     "MIRRORS",
@@ -459,17 +461,10 @@ def _install(candidate: Path, final: Path, name: str) -> None:
         os.chmod(candidate, 0o644)  # temp files are created 0600
         os.replace(candidate, final)  # same file system, so atomic
         return
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix="." + final.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0
-        ) as gz, open(candidate, "rb") as src:
-            shutil.copyfileobj(src, gz, _CHUNK)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(final) as raw, gzip.GzipFile(
+        filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0
+    ) as gz, open(candidate, "rb") as src:
+        shutil.copyfileobj(src, gz, _CHUNK)
 
 
 def fetch_mnist(
