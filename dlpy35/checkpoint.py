@@ -34,6 +34,8 @@ def save(directory, weights, biases, meta: dict) -> Path:
     arrays.update({f"b{l}": np.asarray(b) for l, b in enumerate(biases)})
     arrays["meta"] = np.array(json.dumps({"format": FORMAT, **meta}))
     path = path_in(directory)
+    for stale in path.parent.glob(f".{FILENAME}.*.tmp"):  # left by a process killed mid-save
+        stale.unlink(missing_ok=True)
     with atomic_write(path) as f:
         np.savez(f, **arrays)
     return path
@@ -56,10 +58,16 @@ def load(directory):
             n = len(meta["sizes"]) - 1
             weights = [z[f"w{l}"] for l in range(n)]
             biases = [z[f"b{l}"] for l in range(n)]
-    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{path}: not a readable dlpy35 checkpoint ({exc}); delete it to start afresh") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT}")
+    sizes = meta["sizes"]
+    want = [(y, x) for x, y in zip(sizes[:-1], sizes[1:])], [(y, 1) for y in sizes[1:]]
+    got = [w.shape for w in weights], [b.shape for b in biases]
+    if got != want:
+        raise CheckpointError(f"{path}: arrays do not match sizes {sizes}: weights {got[0]}, biases {got[1]}; "
+                              f"the file is damaged, delete it to start afresh")
     return weights, biases, meta
 
 

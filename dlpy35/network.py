@@ -429,8 +429,21 @@ class Network:
 
     def evaluate(self, test_data):
         """Number of test inputs for which the output neuron with the highest activation is the label."""
-        self._load_eval(test_data)
-        return self._evaluation_metrics()[0]
+        return self._metrics_of(test_data)[0]
+
+    def _metrics_of(self, data):
+        """``(correct, summed cost, n)`` on `data`, leaving the evaluation data of a run in place.
+
+        A callback may call ``evaluate`` during ``SGD``; the run's evaluation set
+        is put back afterwards (the storage objects only: no copy).
+        """
+        saved = [v.container.storage[0] for v in (self._eval_x, self._eval_y)]
+        try:
+            n = self._load_eval(data)
+            return (*self._evaluation_metrics(), n)
+        finally:
+            for v, value in zip((self._eval_x, self._eval_y), saved):
+                v.container.storage[0] = value
 
     def _load_eval(self, data):
         x, labels = inputs.labelled_arrays(data, self.sizes[0], self.sizes[-1], self.dtype)

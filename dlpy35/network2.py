@@ -220,14 +220,25 @@ class Network(_Base):
                 print(f"no checkpoint in {directory}; starting from epoch 0", flush=True)
             return h
         weights, biases, meta = found
-        checkpoint.check_compatible(meta, settings, checkpoint.path_in(directory))
+        path = checkpoint.path_in(directory)
+        checkpoint.check_compatible(meta, settings, path)
+        try:  # check everything before changing anything
+            history = meta["history"]
+            rng = np.random.default_rng()
+            rng.bit_generator.state = meta["rng"]
+            next_eta = inputs.check_eta(history["next_eta"], self.dtype)
+            missing = {"epoch", "eta", "seconds", "stopped", "best_accuracy"} - history.keys()
+            if missing:
+                raise KeyError(", ".join(sorted(missing)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise checkpoint.CheckpointError(f"{path}: incomplete checkpoint ({exc}); delete it to start afresh") from None
         self.weights, self.biases = weights, biases
         self.rng.bit_generator.state = meta["rng"]
-        self._set_eta(run, meta["history"]["next_eta"])
+        self._set_eta(run, next_eta)
         run.snapshot = self._snapshot()
         if verbose:
             print(f"resuming from {checkpoint.path_in(directory)} at epoch {meta['history']['epoch']}", flush=True)
-        return meta["history"]
+        return history
 
     # -- the book's other methods -----------------------------------------------
     def update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=None, reg="l2"):
@@ -236,14 +247,12 @@ class Network(_Base):
 
     def accuracy(self, data, convert=False):
         """Correctly classified inputs in `data` (one-hot or integer targets; `convert` is not needed)."""
-        self._load_eval(data)
-        return self._evaluation_metrics()[0]
+        return self._metrics_of(data)[0]
 
     def total_cost(self, data, lmbda, convert=False, reg="l2"):
         """Mean cost over `data` plus ``lmbda/len(data)`` times the regulariser, added once."""
         lmbda = inputs.check_lmbda(lmbda)
-        n = self._load_eval(data)
-        summed = self._evaluation_metrics()[1]
+        _, summed, n = self._metrics_of(data)
         penalty = float(self.device.get(self._fn("penalty", reg)())) if lmbda else 0.0
         return summed / n + lmbda / n * penalty
 

@@ -1,0 +1,336 @@
+"""Tests for checkpoints (dlpy35.checkpoint) and exact resume in network2.Network.SGD.
+
+An interrupted run -- by Ctrl-C after an epoch, or in the middle of one -- resumed
+into a new network (built with another seed) ends with weights bit-identical to an
+uninterrupted run.  A checkpoint of another network or run, or a corrupt one, is
+refused with CheckpointError, and a process killed while saving leaves the
+previous checkpoint loadable.  Float32 on JAX's CPU device, ~400 synthetic rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlpy35 import checkpoint, network2
+from dlpy35.checkpoint import CheckpointError
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = [12, 8, 4]
+EPOCHS = 4
+SEED = 3
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.random((505, SIZES[0])).astype(np.float32)
+    w = np.random.default_rng(99).normal(size=(SIZES[0], SIZES[-1]))
+    labels = np.argmax((x - 0.5) @ w, axis=1).astype(np.int64)
+    # 405 training rows: 40 mini-batches of 10 and a short one of 5
+    return (x[:405], labels[:405]), (x[405:], labels[405:])
+
+
+TRAIN, VAL = _data()
+SETTINGS = dict(
+    mini_batch_size=10, eta=0.5, lmbda=1.0, evaluation_data=VAL,
+    monitor_evaluation_cost=True, monitor_evaluation_accuracy=True,
+    monitor_training_cost=True, monitor_training_accuracy=True, verbose=False,
+)
+
+
+def _params(net):
+    return [p.copy() for p in net.weights + net.biases]
+
+
+def _assert_same_params(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.dtype == y.dtype
+        assert np.array_equal(x, y), "parameters differ"
+
+
+def _history_without_seconds(h):
+    return {k: v for k, v in h.items() if k != "seconds"}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """A 4-epoch run with a checkpoint dir: final params, params after each epoch, lists, history."""
+    ckpt = tmp_path_factory.mktemp("uninterrupted")
+    net = network2.Network(SIZES, seed=SEED)
+    per_epoch = []
+    lists = net.SGD(TRAIN, EPOCHS, checkpoint_dir=ckpt, on_epoch=lambda r: per_epoch.append(_params(net)),
+                    **SETTINGS)
+    return {"params": _params(net), "per_epoch": per_epoch, "lists": lists, "history": net.history,
+            "dir": ckpt}
+
+
+def test_uninterrupted_run_is_reproducible_and_checkpointed(uninterrupted, tmp_path):
+    assert [len(v) for v in uninterrupted["lists"]] == [EPOCHS] * 4
+    found = checkpoint.load(uninterrupted["dir"])
+    assert found is not None
+    weights, biases, meta = found
+    _assert_same_params(weights + biases, uninterrupted["params"])
+    assert meta["sizes"] == SIZES and meta["history"]["epoch"] == EPOCHS
+    # the weights moved: the test below is not comparing untrained networks
+    assert not np.array_equal(uninterrupted["per_epoch"][0][0], uninterrupted["params"][0])
+    # resume=True on an empty directory starts from scratch: the same run
+    net = network2.Network(SIZES, seed=SEED)
+    lists = net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
+    _assert_same_params(_params(net), uninterrupted["params"])
+    assert lists == uninterrupted["lists"]
+
+
+@pytest.mark.parametrize("same_net", [False, True], ids=["new-network", "same-network"])
+def test_interrupt_after_epoch_then_resume_is_bit_identical(uninterrupted, tmp_path, same_net):
+    net = network2.Network(SIZES, seed=SEED)
+
+    def stop_after_epoch_1(record):
+        if record["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, on_epoch=stop_after_epoch_1, **SETTINGS)
+    # the checkpoint holds the end of epoch 1
+    weights, biases, meta = checkpoint.load(tmp_path)
+    assert meta["history"]["epoch"] == 2
+    _assert_same_params(weights + biases, uninterrupted["per_epoch"][1])
+    _assert_same_params(_params(net), uninterrupted["per_epoch"][1])
+
+    resumed = net if same_net else network2.Network(SIZES, seed=SEED + 1000)
+    if not same_net:
+        assert not np.array_equal(resumed.weights[0], uninterrupted["per_epoch"][1][0])
+    epochs_seen = []
+    lists = resumed.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True,
+                        on_epoch=lambda r: epochs_seen.append(r["epoch"]), **SETTINGS)
+    assert epochs_seen == [2, 3]  # only the remaining epochs ran
+    _assert_same_params(_params(resumed), uninterrupted["params"])
+    assert lists == uninterrupted["lists"]
+    assert _history_without_seconds(resumed.history) == _history_without_seconds(uninterrupted["history"])
+
+
+def test_interrupt_inside_an_epoch_then_resume_is_bit_identical(uninterrupted, tmp_path, monkeypatch):
+    net = network2.Network(SIZES, seed=SEED)
+    original = net._train_epoch
+    calls = []
+
+    def interrupted_third_epoch(*args, **kwargs):
+        calls.append(1)
+        original(*args, **kwargs)  # epoch 2 trains (weights and generator move) ...
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # ... and Ctrl-C arrives before it completes
+
+    monkeypatch.setattr(net, "_train_epoch", interrupted_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, **SETTINGS)
+    assert len(calls) == 3
+    # the network and the checkpoint are back at the end of the last completed epoch (1)
+    weights, biases, meta = checkpoint.load(tmp_path)
+    assert meta["history"]["epoch"] == 2
+    assert len(meta["history"]["evaluation_accuracy"]) == 2
+    _assert_same_params(weights + biases, uninterrupted["per_epoch"][1])
+    _assert_same_params(_params(net), uninterrupted["per_epoch"][1])
+    assert net.history["epoch"] == 2 and len(net.history["training_cost"]) == 2
+    assert net.rng.bit_generator.state == meta["rng"]
+    assert os.listdir(tmp_path) == [checkpoint.FILENAME]
+
+    resumed = network2.Network(SIZES, seed=SEED + 7)
+    lists = resumed.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
+    _assert_same_params(_params(resumed), uninterrupted["params"])
+    assert lists == uninterrupted["lists"]
+
+
+def test_resume_a_finished_run_trains_no_more(uninterrupted, tmp_path):
+    found = checkpoint.load(uninterrupted["dir"])
+    checkpoint.save(tmp_path, *found)
+    net = network2.Network(SIZES, seed=123)
+    lists = net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True,
+                    on_epoch=lambda r: pytest.fail("no epoch should run"), **SETTINGS)
+    _assert_same_params(_params(net), uninterrupted["params"])
+    assert lists == uninterrupted["lists"]
+
+
+def test_extend_a_finished_run_with_more_epochs(uninterrupted, tmp_path):
+    """2 epochs to completion, then resume=True with epochs=4: the same as 4 epochs at once."""
+    net = network2.Network(SIZES, seed=SEED)
+    net.SGD(TRAIN, 2, checkpoint_dir=tmp_path, **SETTINGS)
+    _assert_same_params(_params(net), uninterrupted["per_epoch"][1])
+    resumed = network2.Network(SIZES, seed=SEED + 5)
+    lists = resumed.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
+    _assert_same_params(_params(resumed), uninterrupted["params"])
+    assert lists == uninterrupted["lists"]
+
+
+def test_resume_needs_checkpoint_dir():
+    net = network2.Network(SIZES, seed=0)
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        net.SGD(TRAIN, 1, resume=True, **SETTINGS)
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"sizes": [12, 9, 4]}, "sizes"),
+        ({"cost": "QuadraticCost"}, "cost"),
+        ({"lmbda": 2.0}, "lmbda"),
+        ({"mini_batch_size": 5}, "mini_batch_size"),
+        ({"eta": 0.25}, "eta0"),
+    ],
+)
+def test_resume_refuses_another_networks_checkpoint(uninterrupted, change, key):
+    sizes = change.get("sizes", SIZES)
+    cost = change.get("cost", "CrossEntropyCost")
+    settings = {**SETTINGS, **{k: v for k, v in change.items() if k in SETTINGS}}
+    net = network2.Network(sizes, cost=cost, seed=0)
+    before = _params(net)
+    with pytest.raises(CheckpointError, match=key) as info:
+        net.SGD(TRAIN, EPOCHS, checkpoint_dir=uninterrupted["dir"], resume=True, **settings)
+    assert str(checkpoint.path_in(uninterrupted["dir"])) in str(info.value)
+    _assert_same_params(_params(net), before)  # nothing loaded, nothing trained
+
+
+def test_different_architecture_message_names_sizes(uninterrupted):
+    net = network2.Network([12, 9, 4], seed=0)
+    with pytest.raises(CheckpointError) as info:
+        net.SGD(TRAIN, EPOCHS, checkpoint_dir=uninterrupted["dir"], resume=True, **SETTINGS)
+    msg = str(info.value)
+    assert "sizes" in msg and "[12, 8, 4]" in msg and "[12, 9, 4]" in msg
+
+
+# -- corrupt checkpoints ---------------------------------------------------------------------
+
+
+def _write_npz(directory, **arrays):
+    with open(checkpoint.path_in(directory), "wb") as f:
+        np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "empty", "truncated", "no meta", "meta not json", "meta a list",
+                                  "meta without sizes", "missing weights", "other format"])
+def test_corrupt_checkpoint_raises_checkpoint_error(uninterrupted, tmp_path, kind):
+    path = checkpoint.path_in(tmp_path)
+    good = checkpoint.path_in(uninterrupted["dir"]).read_bytes()
+    meta = {"format": checkpoint.FORMAT, "sizes": [2, 1]}
+    if kind == "garbage":
+        path.write_bytes(b"\x00this is not a zip file" * 50)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif kind == "no meta":
+        _write_npz(tmp_path, w0=np.zeros((1, 2)), b0=np.zeros((1, 1)))
+    elif kind == "meta not json":
+        _write_npz(tmp_path, w0=np.zeros((1, 2)), b0=np.zeros((1, 1)), meta=np.array("{not json"))
+    elif kind == "meta a list":
+        _write_npz(tmp_path, w0=np.zeros((1, 2)), b0=np.zeros((1, 1)), meta=np.array("[1, 2]"))
+    elif kind == "meta without sizes":
+        _write_npz(tmp_path, w0=np.zeros((1, 2)), b0=np.zeros((1, 1)), meta=np.array(json.dumps({"format": 1})))
+    elif kind == "missing weights":
+        _write_npz(tmp_path, b0=np.zeros((1, 1)), meta=np.array(json.dumps(meta)))
+    elif kind == "other format":
+        _write_npz(tmp_path, w0=np.zeros((1, 2)), b0=np.zeros((1, 1)),
+                   meta=np.array(json.dumps({**meta, "format": 99})))
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(tmp_path)
+    assert str(path) in str(info.value)
+    # SGD refuses it the same way, and trains nothing
+    net = network2.Network(SIZES, seed=0)
+    before = _params(net)
+    with pytest.raises(CheckpointError):
+        net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
+    _assert_same_params(_params(net), before)
+
+
+@pytest.mark.parametrize("kind", ["arrays do not match sizes", "no history"])
+def test_resume_from_inconsistent_checkpoint_raises_checkpoint_error(uninterrupted, tmp_path, kind):
+    """A readable file whose settings match but whose contents are not a usable checkpoint."""
+    weights, biases, meta = checkpoint.load(uninterrupted["dir"])
+    meta = {k: v for k, v in meta.items() if k != "format"}
+    if kind == "arrays do not match sizes":
+        weights = [w.T for w in weights]
+    else:
+        del meta["history"]
+    checkpoint.save(tmp_path, weights, biases, meta)
+    net = network2.Network(SIZES, seed=0)
+    with pytest.raises(CheckpointError) as info:
+        net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
+    assert str(checkpoint.path_in(tmp_path)) in str(info.value)
+
+
+def test_load_returns_none_without_a_checkpoint(tmp_path):
+    assert checkpoint.load(tmp_path) is None
+    assert checkpoint.load(tmp_path / "does-not-exist") is None
+
+
+def test_save_load_round_trip(tmp_path):
+    rng = np.random.default_rng(5)
+    weights = [rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal((1, 3)).astype(np.float32)]
+    biases = [rng.standard_normal((3, 1)), rng.standard_normal((1, 1))]
+    meta = {"sizes": [2, 3, 1], "history": {"epoch": 3, "eta": [0.5, 0.25]},
+            "rng": np.random.default_rng(1).bit_generator.state}
+    path = checkpoint.save(tmp_path / "sub", weights, biases, meta)
+    assert path == checkpoint.path_in(tmp_path / "sub") and path.exists()
+    got_w, got_b, got_meta = checkpoint.load(tmp_path / "sub")
+    _assert_same_params(got_w + got_b, weights + biases)
+    assert got_meta == {"format": checkpoint.FORMAT, **meta}
+    assert os.listdir(tmp_path / "sub") == [checkpoint.FILENAME]
+
+
+# -- killed while saving ---------------------------------------------------------------------
+
+_SAVER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from dlpy35 import checkpoint
+
+    directory = sys.argv[1]
+    k = 0
+    while True:
+        checkpoint.save(directory, [np.full((2000, 2000), k, np.float32)], [np.zeros((2000, 1))],
+                        {"sizes": [2000, 2000], "k": k})
+        if k == 0:
+            print("saved", flush=True)
+        k += 1
+""")
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_kill_during_save_leaves_a_consistent_checkpoint(tmp_path, attempt):
+    rng = np.random.default_rng(1000 + attempt)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    child = subprocess.Popen([sys.executable, "-c", _SAVER, str(tmp_path)], env=env, cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline()  # blocks until the first save is complete
+        assert line.strip() == "saved", child.stderr.read()
+        time.sleep(rng.uniform(0.2, 1.2))
+        assert child.poll() is None, "the saver stopped by itself"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=30)
+        child.stdout.close()
+        child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+    found = checkpoint.load(tmp_path)
+    assert found is not None
+    weights, biases, meta = found
+    k = meta["k"]
+    assert isinstance(k, int) and k >= 0
+    assert meta["sizes"] == [2000, 2000]
+    assert weights[0].shape == (2000, 2000) and weights[0].dtype == np.float32
+    assert weights[0].min() == weights[0].max() == k  # every value from the same save as the meta
+    assert biases[0].shape == (2000, 1) and not biases[0].any()
+    # at most the one temporary file of the save that was killed is left behind
+    leftovers = [p for p in os.listdir(tmp_path) if p != checkpoint.FILENAME]
+    assert len(leftovers) <= 1 and all(p.endswith(".tmp") for p in leftovers)
