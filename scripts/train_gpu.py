@@ -43,6 +43,8 @@ def parse_args(argv=None):
     p.add_argument("--mode", default=None, help="PyTensor mode: JAX, NUMBA, CVM... (default: fastest for the device)")
     p.add_argument("--epoch-mode", choices=["scan", "step"], default="scan",
                    help="scan: one compiled call per epoch (default); step: one per mini-batch")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="training precision (float64 runs on a CPU mode, NUMBA by default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", type=Path, default=None, help="MNIST directory (default data/mnist or $DLPY35_DATA)")
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
@@ -105,8 +107,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     init = args.init or ("large" if args.cost == "quadratic" else "default")
     try:
-        net = Network(args.sizes, cost=args.cost, seed=args.seed, mode=args.mode, device=args.device,
-                      epoch_mode=args.epoch_mode, weight_init=init)
+        net = Network(args.sizes, cost=args.cost, seed=args.seed, dtype=args.dtype, mode=args.mode,
+                      device=args.device, epoch_mode=args.epoch_mode, weight_init=init)
     except (DeviceError, ValueError) as exc:
         print(f"train_gpu.py: {exc}", file=sys.stderr)
         return 2
