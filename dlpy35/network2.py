@@ -125,6 +125,11 @@ class Network(_Base):
                     "n_train": run.n, "early_stopping_n": early_stopping_n, "lr_schedule_n": lr_schedule_n}
         if resume:
             h = self._resume(checkpoint_dir, settings, run, h, verbose)
+        monitored = {
+            "training": (monitor_training_cost, monitor_training_accuracy,
+                         monitor_training_cost or monitor_training_accuracy),
+            "evaluation": (monitor_evaluation_cost, monitor_evaluation_accuracy, watch_eval),
+        }
         # What a checkpoint holds: the state between two epochs, never one half-way.
         committed = (run.snapshot, self.rng.bit_generator.state, copy.deepcopy(h))
         self.history = h
@@ -137,8 +142,7 @@ class Network(_Base):
                 h["eta"].append(run.eta)
                 if verbose:
                     print(f"Epoch {j} training complete", flush=True)
-                self._monitor(run, record, h, monitor_training_cost, monitor_training_accuracy,
-                              monitor_evaluation_cost, monitor_evaluation_accuracy, watch_eval, verbose)
+                self._monitor(run, record, h, monitored, verbose)
                 if watch_eval:
                     h["stopped"] = self._schedule(run, record["evaluation_accuracy"], h, early_stopping_n,
                                                   lr_schedule_n)
@@ -159,33 +163,29 @@ class Network(_Base):
         return h["evaluation_cost"], h["evaluation_accuracy"], h["training_cost"], h["training_accuracy"]
 
     # -- the parts of SGD -------------------------------------------------------
-    def _monitor(self, run, record, h, train_cost, train_acc, eval_cost, eval_acc, watch_eval, verbose):
-        """Compute the requested figures in the graph, record and print them."""
-        if train_cost or train_acc:
-            correct, summed = self._training_metrics()
-            if train_cost:
-                record["training_cost"] = c = self._total(summed, run.n, run)
-                h["training_cost"].append(c)
+    def _monitor(self, run, record, h, monitored, verbose):
+        """Compute the figures needed, in the graph; record them, list and print the monitored ones.
+
+        `monitored` maps ``"training"``/``"evaluation"`` to ``(cost?, accuracy?, needed?)``;
+        the evaluation accuracy is needed by early stopping and the schedule even
+        when it is not monitored.
+        """
+        for which, metrics, n in (("training", self._training_metrics, run.n),
+                                  ("evaluation", self._evaluation_metrics, run.n_eval)):
+            want_cost, want_accuracy, needed = monitored[which]
+            if not needed:
+                continue
+            correct, summed = metrics()
+            record[f"{which}_accuracy"], record[f"n_{which}"] = correct, n
+            if want_cost:
+                record[f"{which}_cost"] = c = self._total(summed, n, run)
+                h[f"{which}_cost"].append(c)
                 if verbose:
-                    print(f"Cost on training data: {c}")
-            if train_acc:
-                record["training_accuracy"] = correct
-                h["training_accuracy"].append(correct)
+                    print(f"Cost on {which} data: {c}")
+            if want_accuracy:
+                h[f"{which}_accuracy"].append(correct)
                 if verbose:
-                    print(f"Accuracy on training data: {correct} / {run.n}")
-        if watch_eval:
-            correct, summed = self._evaluation_metrics()
-            record["evaluation_accuracy"] = correct
-            record["n_eval"] = run.n_eval
-            if eval_cost:
-                record["evaluation_cost"] = c = self._total(summed, run.n_eval, run)
-                h["evaluation_cost"].append(c)
-                if verbose:
-                    print(f"Cost on evaluation data: {c}")
-            if eval_acc:
-                h["evaluation_accuracy"].append(correct)
-                if verbose:
-                    print(f"Accuracy on evaluation data: {correct} / {run.n_eval}")
+                    print(f"Accuracy on {which} data: {correct} / {n}")
 
     def _total(self, summed_cost, n, run):
         """The book's ``total_cost``: mean cost plus the regularisation term, added once."""

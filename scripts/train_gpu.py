@@ -133,7 +133,7 @@ def main(argv=None) -> int:
 
     def report(record):
         bar.clear()
-        print(f"Epoch {offset + record['epoch']} : {record['evaluation_accuracy']} / {record['n_eval']}  "
+        print(f"Epoch {offset + record['epoch']} : {record['evaluation_accuracy']} / {record['n_evaluation']}  "
               f"({record['seconds']:.3f} s)", flush=True)
         if args.monitor:
             print(f"  training cost {record['training_cost']:.4f}, training accuracy "
@@ -176,8 +176,8 @@ def main(argv=None) -> int:
         best = max(results, key=lambda r: r["evaluation_accuracy"])
         print(f"training: {sum(seconds):.2f} s for {len(results)} epochs "
               f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
-        print(f"best: epoch {best['epoch']} : {best['evaluation_accuracy']} / {best['n_eval']} "
-              f"({100 * best['evaluation_accuracy'] / best['n_eval']:.2f}%, {args.evaluation} data)")
+        print(f"best: epoch {best['epoch']} : {best['evaluation_accuracy']} / {best['n_evaluation']} "
+              f"({100 * best['evaluation_accuracy'] / best['n_evaluation']:.2f}%, {args.evaluation} data)")
     if args.save:
         net.save(args.save)
         print(f"saved the network to {args.save}")
