@@ -352,9 +352,11 @@ class Network:
         if self.epoch_mode == "step" or run.n % run.m:
             size = run.m if self.epoch_mode == "step" else run.n % run.m
             self._fn("step", run.reg)(dev.put(np.arange(size)), run.eta_d, run.decay_d)
-        self._fn("status")()
+        for value in self._fn("status")():  # wait for the results: JAX dispatches asynchronously
+            dev.get(value)
         if run.n_eval is not None:
-            self._fn("eval_metrics")()
+            for value in self._fn("eval_metrics")():
+                dev.get(value)
         self._restore(run.snapshot)
         dev.sync(self._w[0])
         return time.perf_counter() - start

@@ -84,6 +84,9 @@ def parse_args(argv=None):
     p.add_argument("--torch-python", default=None, metavar="PATH",
                    help="run the PyTorch peer in this interpreter (needs numpy and torch)")
     p.add_argument("--json", default="runs/bench.json", metavar="PATH", help="results file (default runs/bench.json)")
+    p.add_argument("--network", choices=("mlp", "conv"), default="mlp",
+                   help="conv: the chapter-6 conv nets against PyTorch (scripts/peers/conv_peers.py)")
+    p.add_argument("--conv-batches", type=int, default=300, help="timed mini-batches per pass with --network conv")
     args = p.parse_args(argv)
     try:
         args.sizes = [int(s) for s in args.sizes.split(",")]
@@ -373,6 +376,8 @@ def main(argv=None):
     """Run the benchmark, print the machine and the table, write the JSON; returns 0."""
     args = parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.network == "conv":
+        return main_conv(args, log)
     start = time.perf_counter()
     train_x, train_y, test_x, test_y = load_data(args.sizes, args.n)
     n = len(train_x)
@@ -400,6 +405,21 @@ def main(argv=None):
     payload = {"args": {k: v for k, v in vars(args).items()}, "machine": info, "peak_gflops": peak,
                "flops_per_epoch": flops, "n": n, "wall_seconds": wall, "results": results}
     write_json(args.json, payload)
+    print(f"wrote {args.json}")
+    return 0
+
+
+def main_conv(args, log):
+    """``--network conv``: seconds per epoch of conv1 and conv2-relu, dlpy35 vs PyTorch (conv_peers)."""
+    from peers import conv_peers
+
+    modes = ["JAX", "NUMBA"] if args.modes == list(DEFAULT_MODES) else args.modes
+    info = machine_info()
+    print(f"machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable), Python {info['python']}")
+    results = conv_peers.run_conv_bench(modes=modes, torch_python=args.torch_python, batches=args.conv_batches,
+                                        passes=args.epochs, log=log)  # the best of --epochs timed passes
+    print(conv_peers.table(results, args.conv_batches))
+    write_json(args.json, {"args": vars(args), "machine": info, "results": results})
     print(f"wrote {args.json}")
     return 0
 

@@ -1,0 +1,334 @@
+"""The layers of the book's chapter-6 ``network3.py``, as small symbolic objects.
+
+A layer knows its shapes, draws its initial parameters from a numpy
+``Generator`` (the book's initialisation) and builds PyTensor expressions for a
+mini-batch; it owns no shared variables and compiles nothing --
+:class:`dlpy35.network3.Network` puts the parameters on the device and passes
+them in.  Mini-batches are row-wise.
+
+Layouts.  Images travel channels-last, ``(m, height, width, channels)``: a
+flat MNIST row reshapes to ``(m, 28, 28, 1)`` for free, the im2col patches are
+contiguous, and pooling is a reshape and a max.  Filters keep the book's shape
+``(n_filters, channels, kh, kw)``.  The convolution is a cross-correlation (as in
+PyTorch; Theano's ``conv2d`` flipped the filter, which for randomly initialised
+filters is the same model).  A conv layer's flattened output is in (y, x,
+filter) order, the book's in (filter, y, x): a fixed permutation of the next
+layer's input rows, so the same network.
+
+Dropout is the book's: on a layer's input during training (a Bernoulli mask
+keeping each unit with probability ``1 - p_dropout``), and weights scaled by
+``1 - p_dropout`` at inference.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.tensor.special import log_softmax, softmax
+
+
+# -- activations (symbolic) -------------------------------------------------------
+def sigmoid(z):
+    """The logistic function."""
+    return pt.sigmoid(z)
+
+
+def tanh(z):
+    """The hyperbolic tangent."""
+    return pt.tanh(z)
+
+
+def ReLU(z):  # noqa: N802  (the book's name)
+    """``max(0, z)``."""
+    return pt.maximum(z, 0)
+
+
+def linear(z):
+    """The identity."""
+    return z
+
+
+ACTIVATIONS = {"sigmoid": sigmoid, "tanh": tanh, "ReLU": ReLU, "linear": linear}
+
+
+def activation_name(fn) -> str:
+    """The name under which `fn` is saved; ValueError for functions not in :data:`ACTIVATIONS`."""
+    for name, known in ACTIVATIONS.items():
+        if fn is known:
+            return name
+    raise ValueError(f"activation_fn must be one of dlpy35.layers.{', '.join(ACTIVATIONS)}, got {fn!r}")
+
+
+# -- the graph's building blocks ----------------------------------------------------
+def conv2d_valid(x, w, in_hw, filter_shape):
+    """Valid 2-D cross-correlation of channels-last images by im2col and one matmul.
+
+    Parameters
+    ----------
+    x : tensor (m, H, W, C)
+    w : tensor (F, C, kh, kw)
+    in_hw : (int, int)
+        ``(H, W)``, static (the graph uses static slices only: JAX needs them).
+    filter_shape : (F, C, kh, kw), static
+
+    Returns
+    -------
+    tensor (m, H - kh + 1, W - kw + 1, F)
+
+    Notes
+    -----
+    The ``kh kw`` shifted views ``x[:, i:i+oh, j:j+ow, :]`` are stacked on a last
+    axis, giving patches (m, oh, ow, C, kh kw) whose rows line up with
+    ``w.reshape(F, C kh kw)``.  Measured faster than PyTensor's own
+    ``pytensor.tensor.signal.convolve2d`` (see ``scripts/peers/conv_peers.py``).
+    """
+    n_f, c, kh, kw = filter_shape
+    oh, ow = in_hw[0] - kh + 1, in_hw[1] - kw + 1
+    patches = pt.stack([x[:, i:i + oh, j:j + ow, :] for i in range(kh) for j in range(kw)], axis=-1)
+    rows = patches.reshape((-1, c * kh * kw))
+    return (rows @ w.reshape((n_f, c * kh * kw)).T).reshape((-1, oh, ow, n_f))
+
+
+def max_pool(x, poolsize, hwc):
+    """Non-overlapping max-pooling of channels-last ``x`` (m, H, W, C); the pool divides H and W.
+
+    `hwc` is the static ``(H, W, C)``.
+    """
+    h, w, c = hwc
+    ph, pw = poolsize
+    return pt.max(x.reshape((-1, h // ph, ph, w // pw, pw, c)), axis=(2, 4))
+
+
+def dropout(x, p, rng):
+    """``(next_rng, x * mask)`` with ``mask ~ Bernoulli(1 - p)`` drawn from `rng`."""
+    next_rng, mask = pt.random.bernoulli(1.0 - p, size=x.shape, rng=rng, return_next_rng=True)
+    return next_rng, x * pt.cast(mask, x.dtype)
+
+
+# -- argument checks ----------------------------------------------------------------------
+def _positive_ints(value, n, name, layer):
+    ok = (isinstance(value, (tuple, list)) and len(value) == n
+          and all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in value))
+    if not ok:
+        raise ValueError(f"{layer}: {name} must be {n} positive integers, got {value!r}")
+    return tuple(int(v) for v in value)
+
+
+def _p_dropout(p, layer):
+    if isinstance(p, bool) or not isinstance(p, Real) or not 0 <= p < 1:
+        raise ValueError(f"{layer}: p_dropout must be a number in [0, 1), got {p!r}")
+    return float(p)
+
+
+def _count(value, name, layer):
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+# -- layers -----------------------------------------------------------------------------
+class Layer:
+    """What the network needs of a layer.
+
+    Attributes
+    ----------
+    n_in, n_out : int
+        Width of the flattened input and output.
+    param_shapes : list of tuple
+        ``[weight shape, bias shape]``.
+    p_dropout : float
+    """
+
+    p_dropout = 0.0
+    kind = "Layer"
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.spec().items() if k != "type")
+        return f"{self.kind}({args})"
+
+    @property
+    def weight_shape(self):
+        return self.param_shapes[0]
+
+    def init_params(self, rng, dtype):
+        """``[w, b]`` drawn from `rng` (numpy ``Generator``), as the book initialises."""
+        raise NotImplementedError
+
+    def output(self, x, params):
+        """Inference output for the flat (m, n_in) batch `x`."""
+        raise NotImplementedError
+
+    def output_dropout(self, x, params, rng):
+        """``(next_rng, training output)``; `rng` is None when ``p_dropout`` is 0."""
+        return rng, self.output(x, params)
+
+    def spec(self) -> dict:
+        """The constructor's arguments, JSON-ready (for save/load)."""
+        raise NotImplementedError
+
+
+class FullyConnectedLayer(Layer):
+    """``a = f((1 - p) x w + b)`` (inference); training drops inputs instead.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+    activation_fn : one of :data:`ACTIVATIONS`' functions
+    p_dropout : float in [0, 1)
+
+    Weights (n_in, n_out) ~ N(0, 1/n_out), biases ~ N(0, 1), as in the book.
+    """
+
+    kind = "FullyConnectedLayer"
+
+    def __init__(self, n_in, n_out, activation_fn=sigmoid, p_dropout=0.0):
+        self.n_in = _count(n_in, "n_in", self.kind)
+        self.n_out = _count(n_out, "n_out", self.kind)
+        self.activation_fn = activation_fn
+        self.activation = activation_name(activation_fn)
+        self.p_dropout = _p_dropout(p_dropout, self.kind)
+        self.param_shapes = [(self.n_in, self.n_out), (self.n_out,)]
+
+    def init_params(self, rng, dtype):
+        w = rng.normal(0.0, np.sqrt(1.0 / self.n_out), size=(self.n_in, self.n_out))
+        b = rng.normal(0.0, 1.0, size=(self.n_out,))
+        return [w.astype(dtype), b.astype(dtype)]
+
+    def _z(self, x, params, scale=1.0):
+        w, b = params
+        return scale * (x @ w) + b if scale != 1.0 else x @ w + b
+
+    def output(self, x, params):
+        return self.activation_fn(self._z(x, params, 1.0 - self.p_dropout))
+
+    def output_dropout(self, x, params, rng):
+        if self.p_dropout:
+            rng, x = dropout(x, self.p_dropout, rng)
+        return rng, self.activation_fn(self._z(x, params))
+
+    def spec(self):
+        return {"type": self.kind, "n_in": self.n_in, "n_out": self.n_out, "activation_fn": self.activation,
+                "p_dropout": self.p_dropout}
+
+
+class SoftmaxLayer(FullyConnectedLayer):
+    """The softmax output layer with the log-likelihood cost; parameters start at zero."""
+
+    kind = "SoftmaxLayer"
+
+    def __init__(self, n_in, n_out, p_dropout=0.0):
+        super().__init__(n_in, n_out, linear, p_dropout)
+
+    def init_params(self, rng, dtype):
+        return [np.zeros(self.param_shapes[0], dtype), np.zeros(self.param_shapes[1], dtype)]
+
+    def output(self, x, params):
+        return softmax(self._z(x, params, 1.0 - self.p_dropout), axis=-1)
+
+    def logits_dropout(self, x, params, rng):
+        """``(next_rng, z)`` of the training path (the cost takes a log-softmax of z)."""
+        if self.p_dropout:
+            rng, x = dropout(x, self.p_dropout, rng)
+        return rng, self._z(x, params)
+
+    def output_dropout(self, x, params, rng):
+        rng, z = self.logits_dropout(x, params, rng)
+        return rng, softmax(z, axis=-1)
+
+    def cost(self, x, params, labels, rng):
+        """``(next_rng, mean -log a_y)`` over the batch: the book's log-likelihood cost."""
+        rng, z = self.logits_dropout(x, params, rng)
+        logp = log_softmax(z, axis=-1)
+        return rng, -pt.mean(logp[pt.arange(labels.shape[0]), labels])
+
+    def spec(self):
+        return {"type": self.kind, "n_in": self.n_in, "n_out": self.n_out, "p_dropout": self.p_dropout}
+
+
+class ConvPoolLayer(Layer):
+    """A valid convolution, then non-overlapping max-pooling, then the activation.
+
+    Parameters
+    ----------
+    filter_shape : (n_filters, channels, kh, kw)
+    image_shape : (mini_batch_size, channels, height, width), the book's form, or
+        (channels, height, width)
+    poolsize : (ph, pw)
+        Must divide the feature map ``(height - kh + 1, width - kw + 1)``.
+    activation_fn : one of :data:`ACTIVATIONS`' functions
+
+    As in the book, ``f(pool(conv(x, w)) + b)``, weights ~ N(0, 1/n_out) with
+    ``n_out = n_filters kh kw / (ph pw)``, biases ~ N(0, 1); no dropout.
+    """
+
+    kind = "ConvPoolLayer"
+
+    def __init__(self, filter_shape, image_shape, poolsize=(2, 2), activation_fn=sigmoid):
+        self.filter_shape = _positive_ints(filter_shape, 4, "filter_shape", self.kind)
+        if isinstance(image_shape, (tuple, list)) and len(image_shape) == 4:
+            self.mini_batch_size = _count(image_shape[0], "image_shape[0] (the mini-batch size)", self.kind)
+            image_shape = tuple(image_shape[1:])
+        else:
+            self.mini_batch_size = None
+        self.image_shape = _positive_ints(image_shape, 3, "image_shape (channels, height, width)", self.kind)
+        self.poolsize = _positive_ints(poolsize, 2, "poolsize", self.kind)
+        self.activation_fn = activation_fn
+        self.activation = activation_name(activation_fn)
+        n_f, c, kh, kw = self.filter_shape
+        c_in, h, w = self.image_shape
+        if c != c_in:
+            raise ValueError(f"{self.kind}: the filters have {c} channels (filter_shape[1]) but the images have "
+                             f"{c_in} (image_shape channels); they must match")
+        if kh > h or kw > w:
+            raise ValueError(f"{self.kind}: filter {kh}x{kw} is larger than the {h}x{w} image")
+        self.conv_hw = (h - kh + 1, w - kw + 1)
+        ph, pw = self.poolsize
+        if self.conv_hw[0] % ph or self.conv_hw[1] % pw:
+            raise ValueError(f"{self.kind}: poolsize {ph}x{pw} does not divide the {self.conv_hw[0]}x"
+                             f"{self.conv_hw[1]} feature map of a {h}x{w} image and {kh}x{kw} filters")
+        self.out_image = (self.conv_hw[0] // ph, self.conv_hw[1] // pw, n_f)  # (H, W, C) of the output
+        self.n_in = c_in * h * w
+        self.n_out = math.prod(self.out_image)
+        self.param_shapes = [self.filter_shape, (n_f,)]
+
+    def init_params(self, rng, dtype):
+        n_out = self.filter_shape[0] * math.prod(self.filter_shape[2:]) / math.prod(self.poolsize)
+        w = rng.normal(0.0, np.sqrt(1.0 / n_out), size=self.filter_shape)
+        b = rng.normal(0.0, 1.0, size=(self.filter_shape[0],))
+        return [w.astype(dtype), b.astype(dtype)]
+
+    def output(self, x, params):
+        w, b = params
+        c, h, wd = self.image_shape
+        images = x.reshape((-1, h, wd, c))  # a flat row is (y, x, channel): MNIST's order when c == 1
+        pooled = max_pool(conv2d_valid(images, w, (h, wd), self.filter_shape), self.poolsize,
+                          (*self.conv_hw, self.filter_shape[0]))
+        return self.activation_fn(pooled + b).reshape((-1, self.n_out))
+
+    def spec(self):
+        return {"type": self.kind, "filter_shape": list(self.filter_shape), "image_shape": list(self.image_shape),
+                "poolsize": list(self.poolsize), "activation_fn": self.activation}
+
+
+LAYER_TYPES = {cls.kind: cls for cls in (FullyConnectedLayer, ConvPoolLayer, SoftmaxLayer)}
+
+
+def from_spec(spec) -> Layer:
+    """The layer that :meth:`Layer.spec` described (ValueError when it can't be built)."""
+    if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
+        raise ValueError(f"not a layer description: {spec!r}")
+    args = {k: v for k, v in spec.items() if k != "type"}
+    if "activation_fn" in args:
+        if args["activation_fn"] not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {args['activation_fn']!r}; known: {', '.join(ACTIVATIONS)}")
+        args["activation_fn"] = ACTIVATIONS[args["activation_fn"]]
+    for key in ("filter_shape", "image_shape", "poolsize"):
+        if key in args and isinstance(args[key], list):
+            args[key] = tuple(args[key])
+    try:
+        return LAYER_TYPES[spec["type"]](**args)
+    except TypeError as exc:
+        raise ValueError(f"bad {spec['type']} description {spec!r}: {exc}") from None
