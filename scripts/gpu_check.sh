@@ -5,9 +5,11 @@
 # Prepare here, where pip reaches the package index (wheels and MNIST travel with the checkout):
 #     scripts/gpu_check.sh --prepare
 # Then on the CUDA machine (carry .whl and data/mnist):
-#     bash scripts/gpu_check.sh
+#     bash scripts/gpu_check.sh            # under 5 minutes
+#     bash scripts/gpu_check.sh --long     # then the book's chapter-6 runs, 60 epochs each
 # Output: the device, the GPU-marked tests, a short train_gpu.py --device cuda run (seconds per
-# epoch, accuracy); everything is also written to $OUT/gpu_check.log when $OUT is set.
+# epoch, accuracy), two conv epochs; everything is also written to $OUT/gpu_check.log when $OUT
+# is set, and the conv histories to $OUT/*.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,11 +38,24 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 python3 -c "import jax, pytensor; print('jax', jax.__version__, jax.devices(), '| pytensor', pytensor.__version__)" || exit 1
 
 echo "== GPU-marked tests and the residency tests"
-timeout 120 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" tests/test_device.py
+timeout 120 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" tests/test_device.py tests/test_network3.py
 status=$?
 
 echo "== train_gpu.py --device cuda (5 epochs, the book's settings)"
 timeout 150 python3 scripts/train_gpu.py --device cuda --epochs 5 --no-progress || status=1
+
+out=${OUT:-/tmp}
+if [ "${1:-}" = "--long" ]; then
+    echo "== chapter 6 on the GPU: conv1 and conv2-relu, 60 epochs each; the expanded set with dropout"
+    timeout 600 python3 scripts/train_conv.py --net conv1 --device cuda --history "$out/conv1_cuda.json" || status=1
+    timeout 600 python3 scripts/train_conv.py --net conv2-relu --device cuda --history "$out/conv2relu_cuda.json" || status=1
+    python3 scripts/expand_mnist.py && timeout 600 python3 scripts/train_conv.py --net conv2-relu --expanded \
+        --dropout --device cuda --history "$out/dropout_cuda.json" || status=1
+else
+    echo "== train_conv.py --device cuda (conv2-relu, 2 epochs: seconds per epoch on the GPU)"
+    timeout 90 python3 scripts/train_conv.py --net conv2-relu --epochs 2 --device cuda \
+        --history "$out/conv2relu_cuda_2ep.json" || status=1
+fi
 
 echo "== gpu_check: $([ $status -eq 0 ] && echo ok || echo FAILED)"
 exit $status
