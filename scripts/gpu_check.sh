@@ -18,7 +18,7 @@ if [ "${1:-}" = "--prepare" ]; then
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
         -d .whl "pytensor==3.3.7" || exit 1
-    python3 -m dlpy35.data 2>/dev/null || PYENV_VERSION=3.12.1 python3.12 -m dlpy35.data || exit 1
+    "${PYTHON:-.venv/bin/python}" -m dlpy35.data || exit 1   # MNIST into data/mnist (the venv of the README)
     ls -la .whl data/mnist
     exit 0
 fi
