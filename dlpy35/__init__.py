@@ -2,7 +2,8 @@
 
 The data flows ``data`` (fetch, verify, parse, split) -> ``device`` (shared
 variables on the GPU or CPU) -> ``graph`` (symbolic network, ``pytensor.grad``)
--> ``network`` (compiled steps and epochs, the book's training loop).
+-> ``network`` (compiled steps and epochs, the book's training loop), with
+chapter 3's ``network2`` and chapter 6's ``network3`` (``layers``) on the same path.
 ``backprop`` is the hand-written BP1-BP4 that ``gradcheck`` compares the graph with.
 """
 
@@ -16,8 +17,11 @@ _EXPORTS = {
     "DataError": "dlpy35.data", "fetch_mnist": "dlpy35.data", "load_mnist": "dlpy35.data",
     "Device": "dlpy35.device", "DeviceError": "dlpy35.device", "resolve": "dlpy35.device",
     "Network": "dlpy35.network", "TrainingDiverged": "dlpy35.network",
+    "QuadraticCost": "dlpy35.costs", "CrossEntropyCost": "dlpy35.costs",
+    "CheckpointError": "dlpy35.checkpoint",
 }
-_MODULES = ("backprop", "data", "device", "gradcheck", "graph", "inputs", "mnist_loader", "network")
+_MODULES = ("atomic", "backprop", "checkpoint", "costs", "data", "device", "expand", "gradcheck", "graph", "inputs",
+            "layers", "mnist_loader", "network", "network2", "network3", "plots")
 __all__ = [*_EXPORTS, *_MODULES]
 
 
