@@ -28,6 +28,15 @@ WEIGHT_INITS = ("large", "default")
 REGULARIZERS = (None, "l2", "l1")
 
 
+def epoch_chunks(full, most=10):
+    """Calls per scan epoch of `full` mini-batches: the largest divisor of `full` up to `most`.
+
+    Equal chunks keep one compiled shape (JAX compiles per shape) and let a
+    progress bar move; ten calls instead of one cost microseconds.
+    """
+    return next(c for c in range(min(most, full), 0, -1) if full % c == 0)
+
+
 class TrainingDiverged(FloatingPointError):
     """The cost or the weights became NaN or infinite during an epoch."""
 
@@ -320,20 +329,11 @@ class Network:
         return {"epoch": j, "cost": float(cost_sum) / run.n_batches, "seconds": seconds}
 
     def _snapshot(self):
-        return [self.device.get(p.container.storage[0]) for p in (*self._w, *self._b)]
+        return [self.device.read(p) for p in (*self._w, *self._b)]
 
     def _restore(self, snapshot):
         for p, v in zip((*self._w, *self._b), snapshot):
             self.device.assign(p, v)
-
-    @staticmethod
-    def _chunks(full, most=10):
-        """Calls per scan epoch: the largest divisor of `full` up to `most`.
-
-        Equal chunks keep one compiled shape (JAX compiles per shape) and let a
-        progress bar move; ten calls instead of one cost microseconds.
-        """
-        return next(c for c in range(min(most, full), 0, -1) if full % c == 0)
 
     def _warm_up(self, run):
         """Compile every function this run needs, on its real shapes; return the seconds.
@@ -346,7 +346,7 @@ class Network:
         dev = self.device
         full = run.n // run.m
         if self.epoch_mode == "scan" and full:
-            rows = dev.put(np.arange(full // self._chunks(full) * run.m).reshape(-1, run.m))
+            rows = dev.put(np.arange(full // epoch_chunks(full) * run.m).reshape(-1, run.m))
             for _ in range(2):  # JAX's first run of an executable is slower than the rest
                 self._fn("epoch", run.reg)(rows, run.eta_d, run.decay_d)
         if self.epoch_mode == "step" or run.n % run.m:
@@ -368,7 +368,7 @@ class Network:
         done = 0
         if self.epoch_mode == "scan" and full:
             epoch_fn = self._fn("epoch", run.reg)
-            for part in np.split(perm[: full * m].reshape(full, m), self._chunks(full)):
+            for part in np.split(perm[: full * m].reshape(full, m), epoch_chunks(full)):
                 epoch_fn(dev.put(part), run.eta_d, run.decay_d)
                 done += len(part)
                 if progress:

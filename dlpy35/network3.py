@@ -40,8 +40,7 @@ from dlpy35.atomic import atomic_write
 from dlpy35.device import resolve
 from dlpy35.layers import (ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, from_spec, linear,  # noqa: F401
                            sigmoid, tanh)
-from dlpy35.network import EPOCH_MODES, TrainingDiverged
-from dlpy35.network import Network as _Net1
+from dlpy35.network import EPOCH_MODES, TrainingDiverged, epoch_chunks
 
 __all__ = ["Network", "load", "size", "ensemble_predict", "ensemble_accuracy", "book_layers", "PRESETS",
            "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "sigmoid", "tanh", "ReLU", "linear",
@@ -378,7 +377,7 @@ class Network:
         start = time.perf_counter()
         dev, m = self.device, self.mini_batch_size
         if self.epoch_mode == "scan":
-            rows = dev.put(np.arange(n_batches // _Net1._chunks(n_batches) * m).reshape(-1, m))
+            rows = dev.put(np.arange(n_batches // epoch_chunks(n_batches) * m).reshape(-1, m))
             for _ in range(2):  # JAX's first run of an executable is slower than the rest
                 self._fn("train", "scan")(rows, eta_d, l2_d)
         else:
@@ -397,7 +396,7 @@ class Network:
         n_batches = len(batches)
         if self.epoch_mode == "scan":
             fn, done = self._fn("train", "scan"), 0
-            for part in np.split(batches, _Net1._chunks(n_batches)):
+            for part in np.split(batches, epoch_chunks(n_batches)):
                 fn(dev.put(part), eta_d, l2_d)
                 done += len(part)
                 if progress:
