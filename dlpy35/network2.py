@@ -170,6 +170,7 @@ class Network(_Base):
         the evaluation accuracy is needed by early stopping and the schedule even
         when it is not monitored.
         """
+        penalty = None  # the regulariser on this epoch's weights, computed at most once
         for which, metrics, n in (("training", self._training_metrics, run.n),
                                   ("evaluation", self._evaluation_metrics, run.n_eval)):
             want_cost, want_accuracy, needed = monitored[which]
@@ -178,7 +179,9 @@ class Network(_Base):
             correct, summed = metrics()
             record[f"{which}_accuracy"], record[f"n_{which}"] = correct, n
             if want_cost:
-                record[f"{which}_cost"] = c = self._total(summed, n, run)
+                if penalty is None:
+                    penalty = self._penalty(run.lmbda, run.reg)
+                record[f"{which}_cost"] = c = summed / n + run.lmbda / n * penalty
                 h[f"{which}_cost"].append(c)
                 if verbose:
                     print(f"Cost on {which} data: {c}")
@@ -187,10 +190,12 @@ class Network(_Base):
                 if verbose:
                     print(f"Accuracy on {which} data: {correct} / {n}")
 
-    def _total(self, summed_cost, n, run):
-        """The book's ``total_cost``: mean cost plus the regularisation term, added once."""
-        penalty = float(self.device.get(self._fn("penalty", run.reg)())) if run.reg else 0.0
-        return summed_cost / n + run.lmbda / n * penalty
+    def _penalty(self, lmbda, reg):
+        """The regulariser (``sum w^2 / 2`` or ``sum |w|``) on the current weights; 0 without `lmbda`.
+
+        The book's ``total_cost`` is the mean cost plus ``lmbda / n`` times this, added once.
+        """
+        return float(self.device.get(self._fn("penalty", reg)())) if lmbda else 0.0
 
     def _schedule(self, run, accuracy, h, early_stopping_n, lr_schedule_n):
         """Early stopping and the halving schedule, on the evaluation accuracy; a reason to stop or None."""
@@ -253,8 +258,7 @@ class Network(_Base):
         """Mean cost over `data` plus ``lmbda/len(data)`` times the regulariser, added once."""
         lmbda = inputs.check_lmbda(lmbda)
         _, summed, n = self._metrics_of(data)
-        penalty = float(self.device.get(self._fn("penalty", reg)())) if lmbda else 0.0
-        return summed / n + lmbda / n * penalty
+        return summed / n + lmbda / n * self._penalty(lmbda, reg)
 
     def save(self, filename):
         """Save to the book's JSON format (sizes, weights, biases, cost), atomically."""
