@@ -8,14 +8,9 @@ permutation, as an (n_batches, m) int32 index matrix, gathered on the device.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-
-def _result(name, backend, epoch_seconds, compile_seconds, correct, n_test, note=""):
-    return {"name": name, "backend": backend, "epoch_seconds": list(epoch_seconds),
-            "compile_seconds": compile_seconds, "correct": correct, "n_test": n_test, "note": note}
+from .base import elapsed, result, timed
 
 
 def _functions(eta):
@@ -53,27 +48,29 @@ def train_jax(train_x, train_y1h, test_x, test_y, weights, biases, perms, m, eta
 
     device = jax.devices()[0]
     put = lambda a, dtype=np.float32: jax.device_put(np.ascontiguousarray(a, dtype=dtype), device)  # noqa: E731
-    params = [(put(w), put(np.ravel(b))) for w, b in zip(weights, biases)]
+    params = [(put(w), put(np.ravel(b))) for w, b in zip(weights, biases, strict=True)]
     data_x, data_y = put(train_x), put(train_y1h)
     n = len(train_x)
     full, rest = divmod(n, m)
     epoch_fn, step_fn, predict = _functions(eta)
 
-    start = time.perf_counter()  # compile for the real shapes, then run nothing
     args = (data_x, data_y)
-    epoch_c = epoch_fn.lower(params, put(np.zeros((full, m)), np.int32), *args).compile() if full else None
-    step_c = step_fn.lower(params, put(np.zeros(rest), np.int32), *args).compile() if rest else None
-    compile_seconds = time.perf_counter() - start
 
-    seconds = []
-    for perm in perms:
-        start = time.perf_counter()
+    def compile_all():  # for the real shapes; runs nothing
+        return (epoch_fn.lower(params, put(np.zeros((full, m)), np.int32), *args).compile() if full else None,
+                step_fn.lower(params, put(np.zeros(rest), np.int32), *args).compile() if rest else None)
+
+    (epoch_c, step_c), compile_seconds = timed(compile_all)
+
+    def epoch(perm):
+        nonlocal params
         if full:
             params = epoch_c(params, put(perm[: full * m].reshape(full, m), np.int32), *args)
         if rest:
             params = step_c(params, put(perm[full * m :], np.int32), *args)
         jax.block_until_ready(params)
-        seconds.append(time.perf_counter() - start)
+
+    seconds = [elapsed(epoch, perm) for perm in perms]
     guesses = np.asarray(predict(params, put(test_x)))
-    return _result("JAX jit + lax.scan (f)", f"jax {jax.__version__} {device.platform} float32", seconds,
-                   compile_seconds, int(np.sum(guesses == test_y)), len(test_y))
+    return result("JAX jit + lax.scan (f)", f"jax {jax.__version__} {device.platform} float32", seconds,
+                  compile_seconds, int(np.sum(guesses == test_y)), len(test_y))

@@ -12,24 +12,17 @@ Both use :func:`dlpy35.backprop.backprop` (the book's BP1-BP4):
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from dlpy35 import backprop as bp
 
-WARM_UP_BATCHES = 20
+from .base import elapsed, result, warm_up_size
 
 
 def _accuracy(weights, biases, test_x, test_y):
     """Test images whose largest output is the label."""
     out = bp.forward(weights, biases, test_x.T.astype(weights[0].dtype))[1][-1]
     return int(np.sum(np.argmax(out, axis=0) == test_y))
-
-
-def _result(name, backend, epoch_seconds, compile_seconds, correct, n_test, note=""):
-    return {"name": name, "backend": backend, "epoch_seconds": list(epoch_seconds),
-            "compile_seconds": compile_seconds, "correct": correct, "n_test": n_test, "note": note}
 
 
 # -- (a) the book, per example -------------------------------------------------
@@ -39,10 +32,10 @@ def _book_update_mini_batch(weights, biases, mini_batch, eta):
     nabla_w = [np.zeros(w.shape) for w in weights]
     for x, y in mini_batch:
         delta_nabla_b, delta_nabla_w = bp.backprop(weights, biases, x, y)
-        nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
-        nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
-    weights = [w - (eta / len(mini_batch)) * nw for w, nw in zip(weights, nabla_w)]
-    biases = [b - (eta / len(mini_batch)) * nb for b, nb in zip(biases, nabla_b)]
+        nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b, strict=True)]
+        nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w, strict=True)]
+    weights = [w - (eta / len(mini_batch)) * nw for w, nw in zip(weights, nabla_w, strict=True)]
+    biases = [b - (eta / len(mini_batch)) * nb for b, nb in zip(biases, nabla_b, strict=True)]
     return weights, biases
 
 
@@ -73,22 +66,22 @@ def train_book(train_x, train_y1h, test_x, test_y, weights, biases, perms, m, et
     Returns
     -------
     dict
-        The peer result (see :mod:`scripts.peers`).
+        The peer's row (see :func:`bench.peers.base.result`).
     """
     # The book's data: (784, 1) float32 columns and (10, 1) float64 one-hot columns.
-    training_data = [(x[:, None], y.astype(np.float64)[:, None]) for x, y in zip(train_x, train_y1h)]
-    weights = [np.array(w, dtype=np.float64) for w in weights]
-    biases = [np.array(b, dtype=np.float64) for b in biases]
-    start = time.perf_counter()
-    _book_epoch(weights, biases, training_data, np.arange(min(len(training_data), WARM_UP_BATCHES * m)), m, eta)
-    warm = time.perf_counter() - start
-    seconds = []
-    for perm in perms:
-        start = time.perf_counter()
-        weights, biases = _book_epoch(weights, biases, training_data, perm, m, eta)
-        seconds.append(time.perf_counter() - start)
-    return _result("book per-example (a)", "numpy float64", seconds, warm,
-                   _accuracy(weights, biases, test_x, test_y), len(test_y))
+    training_data = [(x[:, None], y.astype(np.float64)[:, None])
+                     for x, y in zip(train_x, train_y1h, strict=True)]
+    params = [[np.array(w, dtype=np.float64) for w in weights],
+              [np.array(b, dtype=np.float64) for b in biases]]
+
+    def epoch(perm):  # the book makes new parameter lists each mini-batch
+        params[:] = _book_epoch(*params, training_data, perm, m, eta)
+
+    n_warm = warm_up_size(len(train_x), m)
+    warm = elapsed(lambda: _book_epoch(*params, training_data, np.arange(n_warm), m, eta))
+    seconds = [elapsed(epoch, perm) for perm in perms]
+    correct = _accuracy(*params, test_x, test_y)
+    return result("book per-example (a)", "numpy float64", seconds, warm, correct, len(test_y))
 
 
 # -- (b) whole mini-batch --------------------------------------------------------
@@ -98,9 +91,9 @@ def _batched_epoch(weights, biases, x, y1h, perm, m, eta):
         rows = perm[k : k + m]
         nabla_b, nabla_w = bp.backprop(weights, biases, x[rows].T, y1h[rows].T)
         scale = np.float32(eta / len(rows))
-        for w, nw in zip(weights, nabla_w):
+        for w, nw in zip(weights, nabla_w, strict=True):
             w -= scale * nw
-        for b, nb in zip(biases, nabla_b):
+        for b, nb in zip(biases, nabla_b, strict=True):
             b -= scale * nb
 
 
@@ -108,17 +101,15 @@ def train_batched(train_x, train_y1h, test_x, test_y, weights, biases, perms, m,
     """(b) Whole-mini-batch numpy in float32; parameters as for :func:`train_book`."""
     x = np.ascontiguousarray(train_x, dtype=np.float32)
     y1h = np.ascontiguousarray(train_y1h, dtype=np.float32)
-    start = time.perf_counter()
-    scratch_w = [np.array(w, dtype=np.float32) for w in weights]
-    scratch_b = [np.array(b, dtype=np.float32) for b in biases]
-    _batched_epoch(scratch_w, scratch_b, x, y1h, np.arange(min(len(x), WARM_UP_BATCHES * m)), m, eta)
-    warm = time.perf_counter() - start
-    weights = [np.array(w, dtype=np.float32) for w in weights]
-    biases = [np.array(b, dtype=np.float32) for b in biases]
-    seconds = []
-    for perm in perms:
-        start = time.perf_counter()
-        _batched_epoch(weights, biases, x, y1h, perm, m, eta)
-        seconds.append(time.perf_counter() - start)
-    return _result("numpy whole mini-batch (b)", "numpy float32", seconds, warm,
-                   _accuracy(weights, biases, test_x, test_y), len(test_y))
+
+    def fresh():
+        return ([np.array(w, dtype=np.float32) for w in weights],
+                [np.array(b, dtype=np.float32) for b in biases])
+
+    # The warm-up trains a copy (its time includes making it) so that the timed epochs start from `weights`.
+    n_warm = warm_up_size(len(x), m)
+    warm = elapsed(lambda: _batched_epoch(*fresh(), x, y1h, np.arange(n_warm), m, eta))
+    params = fresh()
+    seconds = [elapsed(_batched_epoch, *params, x, y1h, perm, m, eta) for perm in perms]
+    correct = _accuracy(*params, test_x, test_y)
+    return result("numpy whole mini-batch (b)", "numpy float32", seconds, warm, correct, len(test_y))

@@ -3,7 +3,7 @@
 Standalone (numpy and torch only) so that it can run in another interpreter,
 e.g. a Python 3.11 venv with torch::
 
-    python scripts/peers/torch_peer.py DIR
+    PYTHONPATH=scripts python -m bench.peers.torch_peer DIR
 
 reads ``DIR/config.json`` (``m``, ``eta``, ``layers``) and the arrays
 ``train_x.npy``, ``train_y1h.npy``, ``test_x.npy``, ``test_y.npy``, ``perms.npy``,
@@ -15,17 +15,10 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
-WARM_UP_BATCHES = 20
-
-
-def _result(name, backend, epoch_seconds, compile_seconds, correct, n_test, note=""):
-    return {"name": name, "backend": backend, "epoch_seconds": list(epoch_seconds),
-            "compile_seconds": compile_seconds, "correct": correct, "n_test": n_test, "note": note}
+from .base import elapsed, read_problem, result, warm_up_size, write_problem
 
 
 # -- one mini-batch step, two ways ----------------------------------------------
@@ -39,7 +32,7 @@ def _manual_step(params, x, y, eta):
     a = acts[-1]
     delta = (a - y) * a * (1 - a)  # BP1
     scale = -eta / x.shape[0]
-    for l in range(len(params) - 1, -1, -1):
+    for l in range(len(params) - 1, -1, -1):  # noqa: E741 -- the book's layer index
         w, b = params[l]
         grad_w = delta.T @ acts[l]  # BP4
         grad_b = delta.sum(0)  # BP3
@@ -77,8 +70,8 @@ def _train(step, autograd, x, y, test_x, test_y, weights, biases, perms, m, eta)
     import torch
 
     def fresh():
-        ps = [(torch.tensor(np.asarray(w), dtype=torch.float32), torch.tensor(np.ravel(b), dtype=torch.float32))
-              for w, b in zip(weights, biases)]
+        ps = [(torch.tensor(np.asarray(w), dtype=torch.float32),
+               torch.tensor(np.ravel(b), dtype=torch.float32)) for w, b in zip(weights, biases, strict=True)]
         for w, b in ps:
             w.requires_grad_(autograd)
             b.requires_grad_(autograd)
@@ -86,15 +79,10 @@ def _train(step, autograd, x, y, test_x, test_y, weights, biases, perms, m, eta)
 
     grad_ctx = torch.enable_grad if autograd else torch.no_grad
     with grad_ctx():
-        start = time.perf_counter()
-        _epoch(step, fresh(), x, y, torch.arange(min(len(x), WARM_UP_BATCHES * m)), m, eta)
-        warm = time.perf_counter() - start
+        n_warm = warm_up_size(len(x), m)
+        warm = elapsed(lambda: _epoch(step, fresh(), x, y, torch.arange(n_warm), m, eta))
         params = fresh()
-        seconds = []
-        for perm in perms:
-            start = time.perf_counter()
-            _epoch(step, params, x, y, perm, m, eta)
-            seconds.append(time.perf_counter() - start)
+        seconds = [elapsed(_epoch, step, params, x, y, perm, m, eta) for perm in perms]
     with torch.no_grad():
         a = test_x
         for w, b in params:
@@ -124,37 +112,34 @@ def train_torch(train_x, train_y1h, test_x, test_y, weights, biases, perms, m, e
     for name, step, autograd in (("PyTorch manual backprop (e)", _manual_step, False),
                                  ("PyTorch autograd (e)", _autograd_step, True)):
         warm, seconds, correct = _train(step, autograd, x, y, tx, ty, weights, biases, tperms, m, eta)
-        results.append(_result(name, backend, seconds, warm, correct, len(test_y)))
+        results.append(result(name, backend, seconds, warm, correct, len(test_y)))
     return results
 
 
 # -- the subprocess protocol ------------------------------------------------------
+ARRAYS = ("train_x", "train_y1h", "test_x", "test_y", "perms")
+
+
 def save_problem(directory, train_x, train_y1h, test_x, test_y, weights, biases, perms, m, eta):
-    """Write the arrays and ``config.json`` that :func:`load_problem` reads."""
-    directory = Path(directory)
-    arrays = {"train_x": train_x, "train_y1h": train_y1h, "test_x": test_x, "test_y": test_y, "perms": perms}
-    arrays |= {f"w{l}": w for l, w in enumerate(weights)} | {f"b{l}": b for l, b in enumerate(biases)}
-    for name, array in arrays.items():
-        np.save(directory / f"{name}.npy", np.asarray(array))
-    (directory / "config.json").write_text(json.dumps({"m": m, "eta": eta, "layers": len(weights)}))
+    """Write the problem that :func:`load_problem` reads in the subprocess."""
+    arrays = dict(zip(ARRAYS, (train_x, train_y1h, test_x, test_y, perms), strict=True))
+    arrays |= {f"w{i}": w for i, w in enumerate(weights)} | {f"b{i}": b for i, b in enumerate(biases)}
+    write_problem(directory, {"m": m, "eta": eta, "layers": len(weights)}, arrays)
 
 
 def load_problem(directory):
     """The keyword arguments of :func:`train_torch`, read from `directory`."""
-    directory = Path(directory)
-    config = json.loads((directory / "config.json").read_text())
-    load = lambda name: np.load(directory / f"{name}.npy")  # noqa: E731
+    config, arrays = read_problem(directory)
     layers = range(config["layers"])
-    return {"train_x": load("train_x"), "train_y1h": load("train_y1h"), "test_x": load("test_x"),
-            "test_y": load("test_y"), "perms": load("perms"), "m": config["m"], "eta": config["eta"],
-            "weights": [load(f"w{l}") for l in layers], "biases": [load(f"b{l}") for l in layers]}
+    return {**{name: arrays[name] for name in ARRAYS}, "m": config["m"], "eta": config["eta"],
+            "weights": [arrays[f"w{i}"] for i in layers], "biases": [arrays[f"b{i}"] for i in layers]}
 
 
 def main(argv=None):
     """Train from the problem in ``argv[0]`` and print the results as JSON."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: torch_peer.py DIR", file=sys.stderr)
+        print("usage: python -m bench.peers.torch_peer DIR", file=sys.stderr)
         return 2
     print(json.dumps(train_torch(**load_problem(argv[0]))))
     return 0

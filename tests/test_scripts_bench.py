@@ -1,0 +1,169 @@
+"""``scripts/bench.py``: each benchmark end to end on a tiny slice, its JSON file, and its flag errors.
+
+Nothing here is timed: the runs only have to finish and write positive numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "scripts" / "bench.py"
+MLP_ROWS = ["book per-example (a)", "numpy whole mini-batch (b)", "dlpy35 per mini-batch (c)",
+            "dlpy35 whole epoch, scan (d)", "PyTorch manual backprop (e)", "PyTorch autograd (e)",
+            "JAX jit + lax.scan (f)"]
+
+
+def bench(*args, timeout=600):
+    """``python scripts/bench.py ARGS`` from the repository root; the finished process."""
+    return subprocess.run([sys.executable, str(BENCH), *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def written(proc, path):
+    """The JSON `path` of a run that succeeded, after checking the atomic write left nothing beside it."""
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {path}" in proc.stdout
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def bench_modules(monkeypatch):
+    """The ``bench`` package of ``scripts/``, importable for the duration of a test."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import bench.mlp
+    import bench.peers.torch_peer
+    import bench.results
+
+    return bench
+
+
+@pytest.mark.slow
+def test_quick_mlp_bench_writes_every_row(tmp_path, mnist_dir):
+    out = tmp_path / "bench.json"
+    # This interpreter as the PyTorch one exercises the subprocess protocol, with or without torch.
+    proc = bench("--quick", "--n-train", 200, "--book-n-train", 100, "--epochs", 1, "--modes", "JAX",
+                 "--torch-python", sys.executable, "--data-dir", mnist_dir, "--json", out)
+    data = written(proc, out)
+    assert list(data) == ["args", "machine", "peak_gflops", "flops_per_epoch", "n", "wall_seconds", "results"]
+    assert data["n"] == 200 and data["args"]["n_train"] == 200 and data["args"]["mini_batch_size"] == 10
+    assert data["args"]["sizes"] == [784, 30, 10] and data["args"]["network"] == "mlp"
+    assert data["peak_gflops"] > 0 and data["flops_per_epoch"] > 0 and data["wall_seconds"] > 0
+    rows = {r["name"]: r for r in data["results"]}
+    assert list(rows) == MLP_ROWS
+    fields = ["name", "backend", "epoch_seconds", "compile_seconds", "correct", "n_test", "note",
+              "median_seconds", "speedup", "gflops", "peak_fraction"]
+    ran = [r for r in rows.values() if r["epoch_seconds"]]
+    without_torch = [n for n in MLP_ROWS if "PyTorch" not in n]
+    assert [r["name"] for r in ran if r["name"] in without_torch] == without_torch
+    for r in rows.values():
+        assert list(r) == fields
+    for r in ran:
+        assert len(r["epoch_seconds"]) == 1 and r["epoch_seconds"][0] > 0, r
+        assert r["median_seconds"] > 0 and r["speedup"] > 0 and r["gflops"] > 0 and r["peak_fraction"] > 0, r
+        assert r["compile_seconds"] > 0 and r["n_test"] == 10_000 and 0 < r["correct"] <= 10_000, r
+    assert rows["book per-example (a)"]["note"].startswith("trained on 100 examples, time scaled x2 to 200")
+    for name in ("dlpy35 per mini-batch (c)", "dlpy35 whole epoch, scan (d)"):
+        # An empty note says dlpy35 drew the same initial weights as the peers.
+        assert rows[name]["backend"].startswith("JAX") and rows[name]["note"] == ""
+    for name in ("PyTorch manual backprop (e)", "PyTorch autograd (e)"):
+        assert rows[name]["epoch_seconds"] or "No module named 'torch'" in rows[name]["note"], rows[name]
+
+
+@pytest.mark.slow
+def test_profile_writes_its_microseconds(tmp_path, mnist_dir):
+    out = tmp_path / "profile.json"
+    proc = bench("--profile", "--repeat", 10, "--modes", "JAX", "--n-train", 200, "--epochs", 1,
+                 "--data-dir", mnist_dir, "--json", out)
+    data = written(proc, out)
+    assert list(data) == ["args", "machine", "numpy_us", "numpy_sum_us", "dlpy35_us"]
+    assert len(data["numpy_us"]) == 7 and all(us > 0 for us in data["numpy_us"].values())
+    assert data["numpy_sum_us"] > 0 and list(data["dlpy35_us"]) == ["JAX"] and data["dlpy35_us"]["JAX"] > 0
+
+
+@pytest.mark.slow
+def test_conv_bench_reports_a_failing_implementation_as_a_row(tmp_path, mnist_dir):
+    out = tmp_path / "conv.json"
+    proc = bench("--network", "conv", "--modes", "NO_SUCH_MODE", "--batches", 1, "--epochs", 1,
+                 "--data-dir", mnist_dir, "--json", out)
+    data = written(proc, out)
+    assert list(data) == ["args", "machine", "results"] and data["args"]["network"] == "conv"
+    assert [r["net"] for r in data["results"]] == ["conv1", "conv2-relu"]
+    for r in data["results"]:
+        assert r["epoch_seconds"] is None and "NO_SUCH_MODE" in r["note"], r
+
+
+@pytest.mark.parametrize("args", [
+    ["--mini-batch-size", "0"],
+    ["--sizes", "784"],
+    ["--sizes", "784,30,10"],
+    ["--sizes", "100", "30", "10"],
+    ["--epochs", "0"],
+    ["--mini-batch", "10"],
+    ["--n", "200"],
+    ["--network", "rnn"],
+    ["--network", "conv", "--batches", "0"],
+    ["--network", "conv", "--mini-batch-size", "10"],
+    ["--profile", "--repeat", "2"],
+    ["--profile", "--network", "conv"],
+])
+def test_bad_flags_exit_2_with_one_line(args):
+    proc = bench(*args, timeout=120)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bench.py: error: "), proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(("args", "flags"), [
+    ([], ["--sizes", "--n-train", "--epochs", "--mini-batch-size", "--eta", "--seed", "--modes", "--data-dir",
+          "--quick", "--book-n-train", "--torch-python", "--json"]),
+    (["--network", "conv"], ["--modes", "--epochs", "--batches", "--data-dir", "--torch-python", "--json"]),
+    (["--profile"], ["--modes", "--repeat", "--epochs", "--n-train", "--seed", "--data-dir", "--json"]),
+])
+def test_help_lists_the_shared_flags(args, flags):
+    proc = bench(*args, "--help", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert all(f in proc.stdout for f in flags)
+
+
+def test_flops_per_epoch_of_the_book_network(bench_modules):
+    assert bench_modules.mlp.flops_per_epoch([784, 30, 10], 50_000, 10) == pytest.approx(5.03e9, rel=1e-3)
+
+
+def test_markdown_pads_columns_and_keeps_the_footer(bench_modules):
+    table = bench_modules.results.markdown(["a", "bb"], [["xyz", "1"]], ["[1] a note"])
+    assert table.splitlines() == ["| a   | bb |", "|-----|----|", "| xyz | 1  |", "[1] a note"]
+
+
+def test_write_is_atomic_and_writes_paths_as_strings(tmp_path, bench_modules, capsys):
+    out = tmp_path / "sub" / "r.json"
+    bench_modules.results.write(out, {"data_dir": tmp_path})
+    assert json.loads(out.read_text()) == {"data_dir": str(tmp_path)}
+    assert sorted(p.name for p in out.parent.iterdir()) == ["r.json"]
+    assert capsys.readouterr().out == f"wrote {out}\n"
+
+
+def test_torch_problem_survives_the_trip_to_the_subprocess(tmp_path, bench_modules):
+    rng = np.random.default_rng(0)
+    problem = {"train_x": rng.random((20, 784), dtype=np.float32),
+               "train_y1h": np.eye(10)[rng.integers(0, 10, 20)],
+               "test_x": rng.random((5, 784), dtype=np.float32), "test_y": rng.integers(0, 10, 5),
+               "weights": [rng.standard_normal((30, 784)), rng.standard_normal((10, 30))],
+               "biases": [rng.standard_normal((30, 1)), rng.standard_normal((10, 1))],
+               "perms": np.stack([rng.permutation(20)]), "m": 10, "eta": 3.0}
+    bench_modules.peers.torch_peer.save_problem(tmp_path, **problem)
+    back = bench_modules.peers.torch_peer.load_problem(tmp_path)
+    assert sorted(back) == sorted(problem)
+    for key, value in problem.items():
+        if isinstance(value, list):
+            assert all(np.array_equal(a, b) for a, b in zip(back[key], value, strict=True))
+        else:
+            assert np.array_equal(back[key], value), key
