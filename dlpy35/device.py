@@ -11,8 +11,9 @@ Two paths exist:
   functions run with ``trust_input=True`` on device arrays, so nothing is
   copied between host and device per step.  (A shared variable that a JAX
   function only *reads* would otherwise stay numpy and be copied on every
-  call; see ``shared/DESIGN.md``.)
-* **CPU** -- the fastest CPU mode we measured (:func:`cpu_default_mode`), or any
+  call: :meth:`Device.assign` writes the container instead of ``set_value``.)
+* **CPU** -- JAX or NUMBA by the rule of :func:`cpu_default`, which uses this
+  machine's calibration (:mod:`dlpy35.calibrate`) when there is one, or any
   other PyTensor mode the user names (``NUMBA``, ``CVM``, ``JAX``...).
   ``mode="JAX"`` on the CPU runs exactly the CUDA code path on JAX's CPU
   device, which is how the tests exercise it without a GPU.
@@ -57,7 +58,11 @@ def _jax():
     # PyTensor accumulates float32 sums in float64 and counts in int64; JAX without
     # x64 computes them in 32 bits and warns at every trace.  That is the intended
     # float32 behaviour on the device, so the warning is noise.
-    warnings.filterwarnings("ignore", message="Explicitly requested dtype .* is not available", category=UserWarning)
+    warnings.filterwarnings("ignore", message="Explicitly requested dtype .* is not available",
+                            category=UserWarning)
+    # PyTensor's JAX backend drops the shape assertions it cannot trace; the shapes
+    # are fixed by the data and the layers, so the warning says nothing to act on.
+    warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
     path = cache_dir() / "jax"
     path.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(path))
@@ -77,16 +82,94 @@ def cuda_devices() -> list:
         return []
 
 
-def cpu_default_mode(dtype: str) -> str:
-    """The CPU mode used when none is named.
+# NUMBA must beat JAX per step by at least this fraction to be the float32 default
+# (see cpu_default for why).
+NUMBA_MARGIN = 0.10
+CALIBRATE_HINT = "run `python -m dlpy35.calibrate` to measure JAX against NUMBA on this machine"
 
-    float32: ``JAX`` when it is installed -- the fastest whole-epoch path we
-    measured on our 2-core CPUs with the machine's BLAS settings, and the
-    cheapest to compile (see README, "Speed") -- else ``NUMBA``.
-    float64: ``NUMBA``, because the JAX backend switches ``jax_enable_x64`` on
-    for the whole process at its first float64 compile.
+
+def cpu_default(dtype: str) -> tuple[str, str]:
+    """The CPU mode used when none is named, and a short reason for it.
+
+    The rule:
+
+    * float64: ``NUMBA``, always.  PyTensor's JAX backend switches
+      ``jax_enable_x64`` on for the whole process at its first float64
+      compile, which would change every later float32 JAX function.
+    * float32 without JAX installed: ``NUMBA``.
+    * float32 with JAX, calibrated: this machine's calibration for the current
+      :func:`dlpy35.calibrate.fingerprint` (CPU, package versions, BLAS and
+      thread settings) decides; ``NUMBA`` only when its measured seconds per
+      step are at least :data:`NUMBA_MARGIN` (10%) below JAX's, else ``JAX``.
+      Which one wins varies between machines (OpenBLAS's kernel choice moves
+      Numba's speed; JAX does not use OpenBLAS).  Asking for a calibration is
+      taken as consent to Numba's one-time cost: the calibration's own Numba
+      compile does not carry over to a network's functions (Numba caches whole
+      compiled functions), so the first run of each network on NUMBA still
+      compiles for about a minute; later runs load it from PyTensor's compile
+      cache in a second or two, a little slower than JAX's.  The 10% margin
+      keeps JAX when the difference is within measurement noise or would
+      hardly repay that slower load.
+    * float32 with JAX, not calibrated (or the calibration is for another
+      fingerprint, or its file is damaged): ``JAX``.  It compiles in about a
+      second, while an uncalibrated ``NUMBA`` could spend a minute or more
+      compiling before its first epoch -- longer than the book's whole
+      30-epoch run takes on JAX.  The reason says how to calibrate.
+
+    Nothing is measured here: calibrating costs a Numba compile and runs only
+    when asked (:func:`dlpy35.calibrate.calibrate`).
+
+    Parameters
+    ----------
+    dtype : {"float32", "float64"}
+
+    Returns
+    -------
+    mode, reason : str
+        The PyTensor mode and why, in a few words (for :attr:`Device.note`).
     """
-    return "JAX" if dtype == "float32" and _jax() is not None else "NUMBA"
+    if dtype == "float64":
+        return "NUMBA", "float64 runs on NUMBA: JAX would switch jax_enable_x64 on for the whole process"
+    if _jax() is None:
+        return "NUMBA", "JAX is not installed"
+    from dlpy35 import calibrate  # imports this module: only here, on use
+
+    calibration, why = calibrate.cached()
+    return choose_float32(calibration, why)
+
+
+def choose_float32(calibration, why: str = "") -> tuple[str, str]:
+    """The float32 CPU mode with JAX installed, from a calibration or its absence.
+
+    Parameters
+    ----------
+    calibration : dlpy35.calibrate.Calibration or None
+        The calibration for the current fingerprint, if any.
+    why : str
+        Why there is none (from :func:`dlpy35.calibrate.cached`).
+
+    Returns
+    -------
+    mode, reason : str
+        See :func:`cpu_default` for the rule.
+    """
+    if calibration is None:
+        return "JAX", f"{why or 'no CPU calibration'}; JAX compiles in about a second -- {CALIBRATE_HINT}"
+    times = calibration.seconds_per_step
+    if "JAX" not in times or "NUMBA" not in times:
+        return "JAX", f"the calibration timed only {', '.join(sorted(times))}; {CALIBRATE_HINT} (--force)"
+    jax_s, numba_s = times["JAX"], times["NUMBA"]
+    measured = (f"calibrated {calibration.created}: NUMBA {numba_s * 1e6:.1f} us/step, "
+                f"JAX {jax_s * 1e6:.1f} us/step")
+    if numba_s <= (1 - NUMBA_MARGIN) * jax_s:
+        return "NUMBA", (f"{measured}; NUMBA is {1 - numba_s / jax_s:.0%} faster per step (a network's "
+                         "first NUMBA run compiles for about a minute, later runs load it from the cache)")
+    return "JAX", f"{measured}; NUMBA is not at least {NUMBA_MARGIN:.0%} faster per step"
+
+
+def cpu_default_mode(dtype: str) -> str:
+    """The CPU mode used when none is named: :func:`cpu_default` (which states the rule), no reason."""
+    return cpu_default(dtype)[0]
 
 
 @dataclass(frozen=True)
@@ -196,7 +279,8 @@ def resolve(device: str = "auto", mode: str | None = None, dtype: str = "float32
         ``auto`` picks CUDA when JAX sees a GPU, else the CPU; ``cuda`` fails
         with :class:`DeviceError` when there is no GPU.
     mode : str, optional
-        A PyTensor mode for the CPU (default: :func:`cpu_default_mode`).
+        A PyTensor mode for the CPU (default: :func:`cpu_default`, whose reason
+        is added to the device's ``note``).
         On CUDA only ``JAX`` is possible.
     dtype : {"float32", "float64"}
         floatX for the network.
@@ -226,7 +310,9 @@ def resolve(device: str = "auto", mode: str | None = None, dtype: str = "float32
         raise DeviceError(f"--device cuda runs only with mode JAX, got mode {mode!r}")
     else:
         note = f"{device}: CPU requested" if device == "cpu" else f"auto: mode {mode} runs on the CPU"
-    mode = mode or cpu_default_mode(dtype)
+    if mode is None:
+        mode, reason = cpu_default(dtype)
+        note = f"{note}; {mode}: {reason}"
     if mode == "JAX" and _jax() is None:
         raise DeviceError("mode JAX needs JAX: pip install jax (or 'dlpy35[cuda]' for GPUs)")
     return Device("cpu", mode, dtype, note=note)

@@ -1,10 +1,23 @@
-"""Shared fixtures: the real MNIST, fetched once per test session."""
+"""Shared fixtures: the real MNIST, fetched once per test session; no CPU calibration of the user's."""
 
 from __future__ import annotations
 
 import pytest
 
+from dlpy35 import device
 from dlpy35.data import DataError, fetch_mnist, load_mnist
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_calibration(tmp_path_factory):
+    """The default CPU mode as on a machine never calibrated (JAX for float32), whatever this one stored.
+
+    JAX's compile cache is placed first, so it stays where it was and keeps the suite fast.
+    """
+    device._jax()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DLPY35_CACHE", str(tmp_path_factory.mktemp("dlpy35_cache")))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,27 @@
 import numpy as np
 import pytest
 
+from dlpy35 import calibrate as cal
 from dlpy35 import device as dv
 from dlpy35.network import Network
 
 jax = pytest.importorskip("jax")
+
+
+@pytest.fixture(autouse=True)
+def no_stored_calibration(tmp_path, monkeypatch):
+    """An empty ``$DLPY35_CACHE``: the default modes must not depend on this machine's calibration.
+
+    JAX is set up first, so that its persistent compile cache stays where it was.
+    """
+    dv._jax()
+    monkeypatch.setenv("DLPY35_CACHE", str(tmp_path))
+
+
+def stored(jax_s, numba_s, **fingerprint):
+    """Store a fabricated calibration (for the current fingerprint, updated by `fingerprint`)."""
+    return cal.save(cal.Calibration({**cal.fingerprint(), **fingerprint}, {"JAX": jax_s, "NUMBA": numba_s},
+                                    {"JAX": 1.0, "NUMBA": 60.0}, 1000, 5, "2026-01-01T00:00:00+00:00"))
 
 
 def synthetic(n, n_in=784, n_out=10, seed=0):
@@ -48,6 +65,58 @@ def test_float64_defaults_to_numba_so_jax_x64_stays_off():
     assert dv.resolve("cpu", dtype="float32").mode == "JAX"
 
 
+def test_numba_20_percent_faster_is_the_default():
+    stored(jax_s=50e-6, numba_s=40e-6)
+    mode, reason = dv.cpu_default("float32")
+    assert mode == "NUMBA" and "NUMBA 40.0 us/step, JAX 50.0 us/step" in reason and "20% faster" in reason
+
+
+def test_numba_5_percent_faster_is_not_enough():
+    stored(jax_s=50e-6, numba_s=47.5e-6)
+    mode, reason = dv.cpu_default("float32")
+    assert mode == "JAX" and "not at least 10% faster" in reason
+
+
+def test_uncalibrated_float32_is_jax_and_says_how_to_calibrate():
+    mode, reason = dv.cpu_default("float32")
+    assert mode == "JAX" and "no CPU calibration" in reason and "python -m dlpy35.calibrate" in reason
+    assert dv.cpu_default_mode("float32") == "JAX"
+
+
+def test_a_calibration_for_other_settings_is_ignored():
+    stored(jax_s=50e-6, numba_s=10e-6, OPENBLAS_CORETYPE="not-this-one")
+    mode, reason = dv.cpu_default("float32")
+    assert mode == "JAX" and "OPENBLAS_CORETYPE 'not-this-one' ->" in reason
+
+
+def test_a_damaged_calibration_is_ignored():
+    cal.cache_path().parent.mkdir(parents=True, exist_ok=True)
+    cal.cache_path().write_bytes(b'{"format": 1, "entries": {')
+    mode, reason = dv.cpu_default("float32")
+    assert mode == "JAX" and "unreadable" in reason and "python -m dlpy35.calibrate" in reason
+    stored(jax_s=50e-6, numba_s=40e-6)  # the next calibration replaces the damaged file
+    assert dv.cpu_default("float32")[0] == "NUMBA"
+
+
+def test_float64_is_numba_whatever_the_calibration():
+    stored(jax_s=10e-6, numba_s=50e-6)
+    assert dv.cpu_default("float64") == ("NUMBA", dv.cpu_default("float64")[1])
+    assert "jax_enable_x64" in dv.cpu_default("float64")[1]
+
+
+def test_without_jax_float32_is_numba(monkeypatch):
+    monkeypatch.setattr(dv, "_jax", lambda: None)
+    assert dv.cpu_default("float32") == ("NUMBA", "JAX is not installed")
+
+
+def test_resolve_notes_the_reason_for_a_default_mode_only(monkeypatch):
+    monkeypatch.setattr(dv, "cuda_devices", lambda: [])
+    stored(jax_s=50e-6, numba_s=40e-6)
+    d = dv.resolve("auto")
+    assert d.mode == "NUMBA" and d.note.startswith("auto: no GPU visible to JAX") and "20% faster" in d.note
+    assert dv.resolve("cpu", mode="JAX").note == "cpu: CPU requested"
+
+
 def test_shared_values_live_on_the_jax_device():
     d = dv.resolve("cpu", mode="JAX")
     var = d.shared(np.arange(6, dtype=np.float32).reshape(2, 3), "v")
@@ -75,8 +144,9 @@ def test_sgd_copies_nothing_implicitly(jax_net, epoch_mode):
     with jax.transfer_guard("disallow"):
         history = net.SGD(train, 2, 10, 3.0, test_data=test, verbose=False)
     assert [r["epoch"] for r in history] == [0, 1] and history[-1]["correct"] >= 0
-    for var in (*net._w, *net._b, net._data_x, net._data_y, net._eval_x, net._eval_y):
+    for var in (*net.trainer.params, *net.trainer._train):
         assert isinstance(var.container.storage[0], jax.Array), var.name
+    assert all(isinstance(array, jax.Array) for array in net.trainer._sets["test"])
 
 
 def test_transfer_guard_would_catch_a_host_array(jax_net):
@@ -84,7 +154,7 @@ def test_transfer_guard_would_catch_a_host_array(jax_net):
     net, _, _ = jax_net
     eta = net.device.put(np.asarray(3.0, np.float32))
     with jax.transfer_guard("disallow"), pytest.raises(Exception, match="Disallowed host-to-device"):
-        net._fn("step")(np.arange(10), eta)
+        net.trainer._train_fn("step", None, 10)(np.arange(10), eta, eta)
 
 
 def test_set_value_would_leave_data_on_the_host():
@@ -106,4 +176,4 @@ def test_training_runs_on_the_gpu():
     net.SGD(train, 1, 10, 3.0, test_data=test, verbose=False)
     with jax.transfer_guard("disallow"):
         net.SGD(train, 1, 10, 3.0, test_data=test, verbose=False)
-    assert net._w[0].container.storage[0].devices() == {dv.cuda_devices()[0]}
+    assert net.trainer.params[0].container.storage[0].devices() == {dv.cuda_devices()[0]}
