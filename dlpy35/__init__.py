@@ -1,9 +1,9 @@
 """dlpy35: Nielsen's "Neural Networks and Deep Learning" networks as symbolic PyTensor graphs.
 
 The data flows ``data`` (fetch, verify, parse, split) -> ``device`` (shared
-variables on the GPU or CPU) -> ``graph`` (symbolic network, ``pytensor.grad``)
--> ``network`` (compiled steps and epochs, the book's training loop), with
-chapter 3's ``network2`` and chapter 6's ``network3`` (``layers``) on the same path.
+variables on the GPU or CPU) -> ``graph`` and ``layers`` (symbolic networks,
+``pytensor.grad``, one scan-SGD builder) -> ``trainer`` (the one device-resident
+training loop) -> the book's classes ``network``, ``network2`` and ``network3``.
 ``backprop`` is the hand-written BP1-BP4 that ``gradcheck`` compares the graph with.
 """
 
@@ -18,10 +18,11 @@ _EXPORTS = {
     "Device": "dlpy35.device", "DeviceError": "dlpy35.device", "resolve": "dlpy35.device",
     "Network": "dlpy35.network", "TrainingDiverged": "dlpy35.network",
     "QuadraticCost": "dlpy35.costs", "CrossEntropyCost": "dlpy35.costs",
-    "CheckpointError": "dlpy35.checkpoint",
+    "CheckpointError": "dlpy35.checkpoint", "SavedFileError": "dlpy35.files",
 }
-_MODULES = ("atomic", "backprop", "checkpoint", "costs", "data", "device", "expand", "gradcheck", "graph", "inputs",
-            "layers", "mnist_loader", "network", "network2", "network3", "plots")
+_MODULES = ("atomic", "backprop", "book", "checkpoint", "costs", "data", "device", "ensemble", "expand",
+            "files", "gradcheck", "graph", "inputs", "layers", "mnist_loader", "network", "network2",
+            "network3", "plots", "trainer")
 __all__ = [*_EXPORTS, *_MODULES]
 
 

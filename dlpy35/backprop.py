@@ -78,11 +78,11 @@ def backprop(weights, biases, x, y, delta=quadratic_delta):
     d = delta(zs[-1], activations[-1], y)  # BP1
     nabla_b = [None] * len(weights)
     nabla_w = [None] * len(weights)
-    for l in range(1, len(weights) + 1):  # l counts layers from the output, as in the book
-        if l > 1:
-            d = (weights[-l + 1].T @ d) * sigmoid_prime(zs[-l])  # BP2
-        nabla_b[-l] = d.sum(axis=1, keepdims=True)  # BP3
-        nabla_w[-l] = d @ activations[-l - 1].T  # BP4
+    for k in range(1, len(weights) + 1):  # k counts layers from the output, as the book's l does
+        if k > 1:
+            d = (weights[-k + 1].T @ d) * sigmoid_prime(zs[-k])  # BP2
+        nabla_b[-k] = d.sum(axis=1, keepdims=True)  # BP3
+        nabla_w[-k] = d @ activations[-k - 1].T  # BP4
     return nabla_b, nabla_w
 
 
@@ -98,9 +98,3 @@ def backprop_per_example(weights, biases, x, y, delta=quadratic_delta):
         nabla_b = [nb + d for nb, d in zip(nabla_b, db)]
         nabla_w = [nw + d for nw, d in zip(nabla_w, dw)]
     return nabla_b, nabla_w
-
-
-def quadratic_cost(weights, biases, x, y):
-    """``sum_x ||y(x) - a^L(x)||^2 / 2`` over the columns of `x`."""
-    a = forward(weights, biases, x)[1][-1]
-    return 0.5 * float(np.sum((a - y) ** 2))

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from dlpy35.atomic import atomic_write
+from dlpy35.files import SavedFileError
 
 FILENAME = "checkpoint.npz"
 FORMAT = 1
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read, or that belongs to another network or run."""
+CheckpointError = SavedFileError  # the name checkpoint code reads best
 
 
 def path_in(directory) -> Path:
@@ -30,8 +30,8 @@ def path_in(directory) -> Path:
 
 def save(directory, weights, biases, meta: dict) -> Path:
     """Write ``checkpoint.npz`` into `directory` atomically and return its path."""
-    arrays = {f"w{l}": np.asarray(w) for l, w in enumerate(weights)}
-    arrays.update({f"b{l}": np.asarray(b) for l, b in enumerate(biases)})
+    arrays = {f"w{k}": np.asarray(w) for k, w in enumerate(weights)}
+    arrays.update({f"b{k}": np.asarray(b) for k, b in enumerate(biases)})
     arrays["meta"] = np.array(json.dumps({"format": FORMAT, **meta}))
     path = path_in(directory)
     for stale in path.parent.glob(f".{FILENAME}.*.tmp"):  # left by a process killed mid-save
@@ -43,6 +43,9 @@ def save(directory, weights, biases, meta: dict) -> Path:
 
 def load(directory):
     """``(weights, biases, meta)`` from `directory`, or None when it holds no checkpoint.
+
+    ``meta["sizes"]`` gives the number of layers, hence of arrays; whether their
+    shapes fit a network is for the network to check.
 
     Raises
     ------
@@ -56,18 +59,13 @@ def load(directory):
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             n = len(meta["sizes"]) - 1
-            weights = [z[f"w{l}"] for l in range(n)]
-            biases = [z[f"b{l}"] for l in range(n)]
+            weights = [z[f"w{k}"] for k in range(n)]
+            biases = [z[f"b{k}"] for k in range(n)]
     except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path}: not a readable dlpy35 checkpoint ({exc}); delete it to start afresh") from None
+        raise CheckpointError(f"{path}: not a readable dlpy35 checkpoint ({exc}); "
+                              "delete it to start afresh") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT}")
-    sizes = meta["sizes"]
-    want = [(y, x) for x, y in zip(sizes[:-1], sizes[1:])], [(y, 1) for y in sizes[1:]]
-    got = [w.shape for w in weights], [b.shape for b in biases]
-    if got != want:
-        raise CheckpointError(f"{path}: arrays do not match sizes {sizes}: weights {got[0]}, biases {got[1]}; "
-                              f"the file is damaged, delete it to start afresh")
     return weights, biases, meta
 
 

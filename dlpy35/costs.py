@@ -1,9 +1,9 @@
 """Cost functions of the book's chapters 1 and 3, symbolic and in numpy.
 
 Each cost has the book's ``fn(a, y)`` and ``delta(z, a, y)`` (the output error
-``delta^L``, eq. BP1) in numpy, and ``symbolic(z, y)``: the cost summed over a
-row-wise batch as a PyTensor expression, written from the output layer's
-weighted input ``z`` so that it is numerically safe.
+``delta^L``, eq. BP1) in numpy, and ``per_example(z, y)``: the cost of each row
+of a row-wise batch as a PyTensor expression (``symbolic`` sums it), written
+from the output layer's weighted input ``z`` so that it is numerically safe.
 """
 
 from __future__ import annotations
@@ -30,8 +30,13 @@ class QuadraticCost:
         return (a - y) * sigmoid_prime(z)
 
     @staticmethod
-    def symbolic(z, y):
-        return 0.5 * pt.sum(pt.sqr(pt.sigmoid(z) - y))
+    def per_example(z, y):
+        return 0.5 * pt.sum(pt.sqr(pt.sigmoid(z) - y), axis=-1)
+
+    @classmethod
+    def symbolic(cls, z, y):
+        """The cost summed over the batch."""
+        return pt.sum(cls.per_example(z, y))
 
 
 class CrossEntropyCost:
@@ -58,8 +63,13 @@ class CrossEntropyCost:
         return a - y
 
     @staticmethod
-    def symbolic(z, y):
-        return pt.sum(pt.softplus(z) - y * z)
+    def per_example(z, y):
+        return pt.sum(pt.softplus(z) - y * z, axis=-1)
+
+    @classmethod
+    def symbolic(cls, z, y):
+        """The cost summed over the batch."""
+        return pt.sum(cls.per_example(z, y))
 
 
 COSTS = {c.name: c for c in (QuadraticCost, CrossEntropyCost)}

@@ -1,8 +1,9 @@
 """Three-way gradient check: ``pytensor.grad`` vs hand-written BP1-BP4 vs finite differences.
 
-All in float64, for the quadratic and the cross-entropy cost.  The error between two gradients ``g1``, ``g2`` of one parameter
-array is the relative norm ``||g1 - g2|| / max(||g1||, ||g2||)``; a check reports
-the largest over the network's parameters.  Finite differences are central,
+All in float64, for the quadratic and the cross-entropy cost.  The error between
+two gradients ``g1``, ``g2`` of one parameter array is the relative norm
+``||g1 - g2|| / max(||g1||, ||g2||)``; a check reports the largest over the
+network's parameters.  Finite differences are central,
 ``(C(p + h) - C(p - h)) / 2h``, over every entry of small networks and over a
 seeded random sample of entries of large ones (each sampled entry is compared).
 

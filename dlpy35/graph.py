@@ -7,12 +7,13 @@ works on whole mini-batches stored row-wise, ``A`` (m, n), so the book's
 cost (the quadratic cost of eq. 6 or chapter 3's cross-entropy, from
 :mod:`dlpy35.costs`); the SGD update is eqs. 20-21, with L2 or L1 weight decay.
 
-Nothing here compiles or knows the device: :mod:`dlpy35.network` does that
-through :class:`dlpy35.device.Device`.
+:class:`SigmoidNet` packs these for :class:`dlpy35.trainer.Trainer`, which
+compiles them on the device; nothing here compiles or knows the device.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
@@ -31,11 +32,6 @@ def output(a, weights, biases):
 def feedforward(a, weights, biases):
     """Output activations ``a^L`` for the row-wise batch `a`."""
     return output(a, weights, biases)[1]
-
-
-def quadratic_cost(a, y):
-    """``C = sum_x ||y(x) - a^L(x)||^2 / 2`` summed over the batch (eq. 6 times n)."""
-    return 0.5 * pt.sum(pt.sqr(a - y))
 
 
 def total_cost(x, y, weights, biases, cost=QuadraticCost):
@@ -84,40 +80,66 @@ def sgd_step(x, y, eta, weights, biases, cost=QuadraticCost, reg=None, decay=Non
     return new_w, new_b, c / m
 
 
-def sgd_epoch(batches, data_x, data_y, eta, weights, biases, cost=QuadraticCost, reg=None, decay=None):
-    """Many mini-batches in one graph: ``pytensor.scan`` over rows of `batches`.
+def split_key(row, m):
+    """``(indices, key)`` from a row of `m` mini-batch indices followed by a random key.
+
+    The indices get the static length `m`: shapes computed from them (JAX's
+    reshapes and aranges) must be constants.
+    """
+    return pt.specify_shape(row[:m], (m,)), row[m]
+
+
+def scan_sgd(step, batches, params, keyed_m=None):
+    """Many SGD steps in one graph: ``pytensor.scan`` of `step` over the rows of `batches`.
+
+    The one whole-epoch builder under every network: the sigmoid network here
+    and :mod:`dlpy35.layers`' stacks pass their own `step`.
 
     Parameters
     ----------
-    batches : int matrix (n_batches, m)
-        Row k holds the indices of mini-batch k into `data_x` / `data_y` (a
-        slice of the epoch's permutation: the shuffle happens by gathering on
-        the device).
-    data_x, data_y : matrices
-        The training inputs and one-hot targets, row-wise (shared, on the device).
-    cost, reg, decay
-        As for :func:`sgd_step`.
+    step : callable
+        ``step(rows, params, key) -> (new_params, mean_cost)`` for one mini-batch,
+        `rows` its indices into the training data.
+    batches : int matrix (n_batches, m) or (n_batches, m + 1)
+        Row k: the indices of mini-batch k (a slice of the epoch's permutation:
+        the shuffle happens by gathering on the device); with `keyed_m`, a last
+        column holding that mini-batch's random key (one sequence only: JAX cannot
+        trace scan's trimming of several sequences to a common length).
+    params : list of tensors
+        The parameters before the first step (shared variables).
+    keyed_m : int, optional
+        The mini-batch size, when rows carry a key: each row is split by
+        :func:`split_key`; otherwise `key` is None.
 
     Returns
     -------
-    new_weights, new_biases, total_cost
-        Parameters after the last mini-batch, and the sum of the mini-batches'
-        mean costs.
+    new_params, total_cost
+        Parameters after the last step, and the sum of the steps' mean costs.
+    """
+
+    def body(row, *p):
+        rows, key = split_key(row, keyed_m) if keyed_m else (row, None)
+        new, c = step(rows, list(p), key)
+        return [*new, c]
+
+    outputs = pytensor.scan(body, sequences=[batches], outputs_info=[*params, None], return_updates=False)
+    return [o[-1] for o in outputs[:-1]], pt.sum(outputs[-1])
+
+
+def sgd_epoch(batches, data_x, data_y, eta, weights, biases, cost=QuadraticCost, reg=None, decay=None):
+    """:func:`sgd_step` over every row of `batches` (row k: the indices of mini-batch k), in one scan.
+
+    Returns the weights and biases after the last mini-batch and the sum of
+    the mini-batches' mean costs.
     """
     n = len(weights)
 
-    def step(rows, *params):
+    def step(rows, params, key):
         new_w, new_b, c = sgd_step(data_x[rows], data_y[rows], eta, params[:n], params[n:], cost, reg, decay)
-        return [*new_w, *new_b, c]
+        return [*new_w, *new_b], c
 
-    outputs = pytensor.scan(
-        step,
-        sequences=[batches],
-        outputs_info=[*weights, *biases, None],
-        return_updates=False,
-    )
-    finals = [o[-1] for o in outputs[:-1]]
-    return finals[:n], finals[n:], pt.sum(outputs[-1])
+    new, total = scan_sgd(step, batches, [*weights, *biases])
+    return new[:n], new[n:], total
 
 
 def correct_count(x, labels, weights, biases):
@@ -134,3 +156,72 @@ def one_hot(labels, n, dtype):
 def all_finite(tensors):
     """A boolean scalar: every entry of every tensor is finite."""
     return pt.all([pt.all(pt.isfinite(t)) for t in tensors])
+
+
+def layer_shapes(sizes):
+    """``[(n_in, n_out), ...]`` for consecutive layers of `sizes`.
+
+    The book's ``zip(sizes[:-1], sizes[1:])``.
+    """
+    return list(zip(sizes[:-1], sizes[1:]))
+
+
+class SigmoidNet:
+    """The model of chapters 1 and 3 for :class:`dlpy35.trainer.Trainer`.
+
+    Parameters are ``[w^1 ... w^L, b^1 ... b^L]`` with ``w^l`` (n_out, n_in) and
+    ``b^l`` (n_out,); a step is :func:`sgd_step` (hyperparameters ``eta`` and
+    ``decay = eta lambda / n``; the run's option is the regulariser).
+
+    Parameters
+    ----------
+    sizes : list of int
+    cost : QuadraticCost or CrossEntropyCost
+    """
+
+    hyper_names = ("eta", "decay")
+    stochastic = False
+
+    def __init__(self, sizes, cost=QuadraticCost):
+        self.sizes, self.cost = list(sizes), cost
+        self.n_layers = len(sizes) - 1
+        self.param_names = [*(f"w{k + 1}" for k in range(self.n_layers)),
+                            *(f"b{k + 1}" for k in range(self.n_layers))]
+        self.param_shapes = [*((y, x) for x, y in layer_shapes(sizes)), *((y,) for y in sizes[1:])]
+
+    def split(self, params):
+        """``(weights, biases)`` from the flat parameter list."""
+        return params[: self.n_layers], params[self.n_layers:]
+
+    def sgd_step(self, x, y, params, hyper, option, noise=None):
+        new_w, new_b, c = sgd_step(x, y, hyper["eta"], *self.split(params), self.cost, option, hyper["decay"])
+        return [*new_w, *new_b], c
+
+    def forward(self, x, params):
+        return feedforward(x, *self.split(params))
+
+    def example_metrics(self, x, labels, params):
+        z, a = output(x, *self.split(params))
+        targets = one_hot(labels, self.sizes[-1], z.dtype)
+        return pt.eq(pt.argmax(a, axis=1), labels), self.cost.per_example(z, targets)
+
+    def checkpoint_arrays(self, values):
+        """``(weights, biases)`` in the book's shapes: biases as (n_out, 1) columns."""
+        weights, biases = self.split(values)
+        return list(weights), [b[:, None] for b in biases]
+
+    def from_checkpoint(self, weights, biases):
+        """The flat parameter list from the book's shapes; ValueError naming the part that does not fit."""
+        want = {"weights": self.param_shapes[: self.n_layers], "biases": [(y, 1) for y in self.sizes[1:]]}
+        for name, arrays in (("weights", weights), ("biases", biases)):
+            got = [np.shape(a) for a in arrays]
+            if got != want[name]:
+                raise ValueError(f"{name}: expected arrays of shapes {want[name]}, got {got}")
+            if not all(np.all(np.isfinite(a)) for a in arrays):
+                raise ValueError(f"{name}: values must be finite numbers")
+        return [*weights, *(np.reshape(b, -1) for b in biases)]
+
+    def gradients(self, x, y, params):
+        """``[dC/db^1 ... dC/db^L, dC/dw^1 ... dC/dw^L]`` for the batch (x, y), C summed over it."""
+        nabla_b, nabla_w, _ = gradients(x, y, *self.split(params), self.cost)
+        return [*nabla_b, *nabla_w]

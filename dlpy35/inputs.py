@@ -34,7 +34,8 @@ def _split(data, name):
             raise ValueError(f"{name} is empty; give at least one example")
         return x, np.asarray(y)
     if isinstance(data, np.ndarray) or isinstance(data, (str, bytes)):
-        raise ValueError(f"{name}: expected a list of (x, y) pairs or a tuple (X, Y) of arrays, got {type(data).__name__}")
+        raise ValueError(f"{name}: expected a list of (x, y) pairs or a tuple (X, Y) of arrays, "
+                         f"got {type(data).__name__}")
     pairs = list(data)  # also materialises zip objects from older loaders
     if not pairs:
         raise ValueError(f"{name} is empty; give at least one (x, y) pair")
@@ -62,17 +63,20 @@ def check_width(x, n_in, name):
 def _check_labels(labels, n_out, name):
     if labels.size and (labels.min() < 0 or labels.max() >= n_out):
         bad = labels[(labels < 0) | (labels >= n_out)][0]
-        raise ValueError(f"{name}: label {bad} is outside the output range; labels must be integers in 0..{n_out - 1}")
+        raise ValueError(f"{name}: label {bad} is outside the output range; "
+                         f"labels must be integers in 0..{n_out - 1}")
 
 
 def _as_labels(y, n_out, name):
     """Integer labels from integer labels or one-hot rows."""
     if y.ndim == 2:
         if y.shape[1] != n_out:
-            raise ValueError(f"{name}: targets have {y.shape[1]} values each but the output layer has {n_out}")
+            raise ValueError(f"{name}: targets have {y.shape[1]} values each "
+                             f"but the output layer has {n_out}")
         return np.argmax(y, axis=1).astype(np.int64)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{name}: labels must be integers in 0..{n_out - 1} (or one-hot rows of width {n_out})")
+        raise ValueError(f"{name}: labels must be integers in 0..{n_out - 1} "
+                         f"(or one-hot rows of width {n_out})")
     labels = y.astype(np.int64)
     _check_labels(labels, n_out, name)
     return labels
@@ -83,18 +87,25 @@ def training_arrays(data, n_in, n_out, dtype, name="training_data"):
     x, y = _split(data, name)
     check_width(x, n_in, name)
     if y.ndim == 1:
-        labels = _as_labels(y, n_out, name)
-        y = np.zeros((len(labels), n_out), dtype=dtype)
-        y[np.arange(len(labels)), labels] = 1
+        y = one_hot(_as_labels(y, n_out, name), n_out, dtype)
     elif y.ndim != 2 or y.shape[1] != n_out:
-        raise ValueError(f"{name}: targets must be one-hot rows of width {n_out} (sizes[-1]) or integer labels")
+        raise ValueError(f"{name}: targets must be one-hot rows of width {n_out} (sizes[-1]) "
+                         "or integer labels")
     return _finite_inputs(x, dtype, name), np.ascontiguousarray(y, dtype=dtype)
+
+
+def one_hot(labels, n, dtype):
+    """``(len(labels), n)`` rows of zeros with a one at each label (the book's ``vectorized_result``)."""
+    rows = np.zeros((len(labels), n), dtype=dtype)
+    rows[np.arange(len(labels)), labels] = 1
+    return rows
 
 
 def _finite_inputs(x, dtype, name):
     x = np.ascontiguousarray(x, dtype=dtype)
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: inputs contain NaN or infinity (after conversion to {dtype}); clean the data first")
+        raise ValueError(f"{name}: inputs contain NaN or infinity (after conversion to {dtype}); "
+                         "clean the data first")
     return x
 
 
@@ -105,16 +116,30 @@ def labelled_arrays(data, n_in, n_out, dtype, name="test_data"):
     return _finite_inputs(x, dtype, name), _as_labels(y, n_out, name)
 
 
+def columns(x, y, n_in, n_out, dtype):
+    """Input and target columns ``(n_in, m)``, ``(n_out, m)`` as the book's ``backprop`` takes them."""
+    x = np.asarray(x, dtype=dtype)
+    y = np.asarray(y, dtype=dtype)
+    x = x.reshape(-1, 1) if x.ndim == 1 else x
+    y = y.reshape(-1, 1) if y.ndim == 1 else y
+    check_width(x.T, n_in, "x")
+    if y.shape != (n_out, x.shape[1]):
+        raise ValueError(f"y: expected shape {(n_out, x.shape[1])} to match x's columns, got {y.shape}")
+    return x, y
+
+
 def check_sizes(sizes):
     """``sizes``: at least two layers, each a positive integer."""
     try:
         sizes = list(sizes)
     except TypeError:
-        raise ValueError(f"sizes must be a list of layer sizes such as [784, 30, 10], got {sizes!r}") from None
+        raise ValueError("sizes must be a list of layer sizes such as [784, 30, 10], "
+                         f"got {sizes!r}") from None
     if len(sizes) < 2:
-        raise ValueError(f"sizes needs at least two layers (input and output), such as [784, 30, 10]; got {sizes}")
+        raise ValueError("sizes needs at least two layers (input and output), such as [784, 30, 10]; "
+                         f"got {sizes}")
     for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, Integral) or s < 1:
+        if not is_count(s):
             raise ValueError(f"sizes must contain positive integers (neurons per layer); got {sizes}")
     return [int(s) for s in sizes]
 
@@ -136,9 +161,14 @@ def check_lmbda(lmbda):
     return float(lmbda)
 
 
+def is_count(value, low=1):
+    """True for an integer (not a bool) of at least `low`: the one test of every count dlpy35 takes."""
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= low
+
+
 def check_count(value, name, low, high=None):
     """An integer in ``low..high`` (inclusive)."""
-    ok = isinstance(value, Integral) and not isinstance(value, bool) and value >= low
+    ok = is_count(value, low)
     if ok and high is not None:
         ok = value <= high
     if not ok:

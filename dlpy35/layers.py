@@ -2,9 +2,10 @@
 
 A layer knows its shapes, draws its initial parameters from a numpy
 ``Generator`` (the book's initialisation) and builds PyTensor expressions for a
-mini-batch; it owns no shared variables and compiles nothing --
-:class:`dlpy35.network3.Network` puts the parameters on the device and passes
-them in.  Mini-batches are row-wise.
+mini-batch; it owns no shared variables and compiles nothing.  A
+:class:`LayerStack` chains layers into the model that
+:class:`dlpy35.trainer.Trainer` trains, with the log-likelihood cost of the
+softmax output.  Mini-batches are row-wise.
 
 Layouts.  Images travel channels-last, ``(m, height, width, channels)``: a
 flat MNIST row reshapes to ``(m, 28, 28, 1)`` for free, the im2col patches are
@@ -17,17 +18,25 @@ layer's input rows, so the same network.
 
 Dropout is the book's: on a layer's input during training (a Bernoulli mask
 keeping each unit with probability ``1 - p_dropout``), and weights scaled by
-``1 - p_dropout`` at inference.
+``1 - p_dropout`` at inference.  The masks come from a fixed table of uniforms
+on the device, read at a random offset and stride per mini-batch and layer
+(:func:`dropout`): the same on every backend, and resumable from the host's
+random state alone.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax, softmax
+
+from dlpy35.graph import one_hot
+from dlpy35.inputs import is_count
 
 
 # -- activations (symbolic) -------------------------------------------------------
@@ -83,7 +92,7 @@ def conv2d_valid(x, w, in_hw, filter_shape):
     The ``kh kw`` shifted views ``x[:, i:i+oh, j:j+ow, :]`` are stacked on a last
     axis, giving patches (m, oh, ow, C, kh kw) whose rows line up with
     ``w.reshape(F, C kh kw)``.  Measured faster than PyTensor's own
-    ``pytensor.tensor.signal.convolve2d`` (see ``scripts/peers/conv_peers.py``).
+    ``pytensor.tensor.signal.convolve2d`` (see ``scripts/bench/peers/conv_peers.py``).
     """
     n_f, c, kh, kw = filter_shape
     oh, ow = in_hw[0] - kh + 1, in_hw[1] - kw + 1
@@ -102,16 +111,54 @@ def max_pool(x, poolsize, hwc):
     return pt.max(x.reshape((-1, h // ph, ph, w // pw, pw, c)), axis=(2, 4))
 
 
-def dropout(x, p, rng):
-    """``(next_rng, x * mask)`` with ``mask ~ Bernoulli(1 - p)`` drawn from `rng`."""
-    next_rng, mask = pt.random.bernoulli(1.0 - p, size=x.shape, rng=rng, return_next_rng=True)
-    return next_rng, x * pt.cast(mask, x.dtype)
+NOISE_SIZE = 1 << 20  # uniforms in the dropout table
+NOISE_SEED = 20150101  # fixed: a run's randomness is in its keys, so a resumed run may be a new network
+
+
+@functools.cache
+def noise_table():
+    """The dropout table: :data:`NOISE_SIZE` uniforms in [0, 1), the same for every network."""
+    return np.random.default_rng(NOISE_SEED).random(NOISE_SIZE)
+
+
+def dropout(x, p, noise, salt, width):
+    """`x` (m, `width`) times a Bernoulli(1 - p) mask read from the noise table.
+
+    Parameters
+    ----------
+    x : tensor (m, width)
+    p : float
+        The probability of dropping a unit.
+    noise : (table, key, rows)
+        ``table``: :func:`noise_table` on the device (N = :data:`NOISE_SIZE`, a power of two);
+        ``key``: this mini-batch's random integer in [0, 2^30); ``rows``: the static
+        mini-batch size (JAX needs the mask's size as a constant).
+    salt : int
+        Distinguishes the layers of one step (below 64).
+    width : int
+        Static, as `rows`: the mask covers ``rows * width`` entries.
+
+    Notes
+    -----
+    Entry ``i`` of the flattened mask reads ``table[(offset + i stride) mod N]``
+    with ``offset`` and the odd ``stride`` taken from ``key + salt``: a stride
+    coprime to N visits ``N`` distinct entries before repeating.  Every
+    intermediate stays below 2^31, so the index is exact in int32 (JAX) and
+    int64 alike.
+    """
+    table, key, rows = noise
+    size = NOISE_SIZE
+    key = key + salt * 16_777_259  # a prime: the layers' offsets and strides differ
+    offset = key % size
+    stride = 2 * ((key // size) % 32) + 1
+    i = pt.constant(np.arange(rows * width) % size)
+    u = table[(offset + i * stride) % size].reshape((rows, width))
+    return x * pt.cast(pt.ge(u, p), x.dtype)
 
 
 # -- argument checks ----------------------------------------------------------------------
 def _positive_ints(value, n, name, layer):
-    ok = (isinstance(value, (tuple, list)) and len(value) == n
-          and all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in value))
+    ok = isinstance(value, (tuple, list)) and len(value) == n and all(is_count(v) for v in value)
     if not ok:
         raise ValueError(f"{layer}: {name} must be {n} positive integers, got {value!r}")
     return tuple(int(v) for v in value)
@@ -124,7 +171,7 @@ def _p_dropout(p, layer):
 
 
 def _count(value, name, layer):
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+    if not is_count(value):
         raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -149,10 +196,6 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.spec().items() if k != "type")
         return f"{self.kind}({args})"
 
-    @property
-    def weight_shape(self):
-        return self.param_shapes[0]
-
     def init_params(self, rng, dtype):
         """``[w, b]`` drawn from `rng` (numpy ``Generator``), as the book initialises."""
         raise NotImplementedError
@@ -161,9 +204,9 @@ class Layer:
         """Inference output for the flat (m, n_in) batch `x`."""
         raise NotImplementedError
 
-    def output_dropout(self, x, params, rng):
-        """``(next_rng, training output)``; `rng` is None when ``p_dropout`` is 0."""
-        return rng, self.output(x, params)
+    def output_dropout(self, x, params, noise, salt):
+        """Training output: inputs dropped out with ``noise`` (None when ``p_dropout`` is 0)."""
+        return self.output(x, params)
 
     def spec(self) -> dict:
         """The constructor's arguments, JSON-ready (for save/load)."""
@@ -204,10 +247,11 @@ class FullyConnectedLayer(Layer):
     def output(self, x, params):
         return self.activation_fn(self._z(x, params, 1.0 - self.p_dropout))
 
-    def output_dropout(self, x, params, rng):
-        if self.p_dropout:
-            rng, x = dropout(x, self.p_dropout, rng)
-        return rng, self.activation_fn(self._z(x, params))
+    def _dropped(self, x, noise, salt):
+        return dropout(x, self.p_dropout, noise, salt, self.n_in) if self.p_dropout else x
+
+    def output_dropout(self, x, params, noise, salt):
+        return self.activation_fn(self._z(self._dropped(x, noise, salt), params))
 
     def spec(self):
         return {"type": self.kind, "n_in": self.n_in, "n_out": self.n_out, "activation_fn": self.activation,
@@ -228,21 +272,18 @@ class SoftmaxLayer(FullyConnectedLayer):
     def output(self, x, params):
         return softmax(self._z(x, params, 1.0 - self.p_dropout), axis=-1)
 
-    def logits_dropout(self, x, params, rng):
-        """``(next_rng, z)`` of the training path (the cost takes a log-softmax of z)."""
-        if self.p_dropout:
-            rng, x = dropout(x, self.p_dropout, rng)
-        return rng, self._z(x, params)
+    def output_dropout(self, x, params, noise, salt):
+        return softmax(self._z(self._dropped(x, noise, salt), params), axis=-1)
 
-    def output_dropout(self, x, params, rng):
-        rng, z = self.logits_dropout(x, params, rng)
-        return rng, softmax(z, axis=-1)
-
-    def cost(self, x, params, labels, rng):
-        """``(next_rng, mean -log a_y)`` over the batch: the book's log-likelihood cost."""
-        rng, z = self.logits_dropout(x, params, rng)
-        logp = log_softmax(z, axis=-1)
-        return rng, -pt.mean(logp[pt.arange(labels.shape[0]), labels])
+    def log_likelihood(self, x, params, labels, noise=None, salt=0):
+        """``-log a_y`` of each row: the book's log-likelihood cost (training path with `noise`)."""
+        if noise is None:  # inference: weights scaled by 1 - p_dropout
+            z = self._z(x, params, 1.0 - self.p_dropout)
+        else:
+            z = self._z(self._dropped(x, noise, salt), params)
+        # A one-hot product, not log_softmax(z)[arange(m), labels]: inside the scan the
+        # mini-batch size is not a constant, and JAX needs arange's length to be one.
+        return -pt.sum(log_softmax(z, axis=-1) * one_hot(labels, self.n_out, z.dtype), axis=-1)
 
     def spec(self):
         return {"type": self.kind, "n_in": self.n_in, "n_out": self.n_out, "p_dropout": self.p_dropout}
@@ -280,8 +321,8 @@ class ConvPoolLayer(Layer):
         n_f, c, kh, kw = self.filter_shape
         c_in, h, w = self.image_shape
         if c != c_in:
-            raise ValueError(f"{self.kind}: the filters have {c} channels (filter_shape[1]) but the images have "
-                             f"{c_in} (image_shape channels); they must match")
+            raise ValueError(f"{self.kind}: the filters have {c} channels (filter_shape[1]) "
+                             f"but the images have {c_in} (image_shape channels); they must match")
         if kh > h or kw > w:
             raise ValueError(f"{self.kind}: filter {kh}x{kw} is larger than the {h}x{w} image")
         self.conv_hw = (h - kh + 1, w - kw + 1)
@@ -309,8 +350,9 @@ class ConvPoolLayer(Layer):
         return self.activation_fn(pooled + b).reshape((-1, self.n_out))
 
     def spec(self):
-        return {"type": self.kind, "filter_shape": list(self.filter_shape), "image_shape": list(self.image_shape),
-                "poolsize": list(self.poolsize), "activation_fn": self.activation}
+        return {"type": self.kind, "filter_shape": list(self.filter_shape),
+                "image_shape": list(self.image_shape), "poolsize": list(self.poolsize),
+                "activation_fn": self.activation}
 
 
 LAYER_TYPES = {cls.kind: cls for cls in (FullyConnectedLayer, ConvPoolLayer, SoftmaxLayer)}
@@ -332,3 +374,113 @@ def from_spec(spec) -> Layer:
         return LAYER_TYPES[spec["type"]](**args)
     except TypeError as exc:
         raise ValueError(f"bad {spec['type']} description {spec!r}: {exc}") from None
+
+
+def check_chain(layers, mini_batch_size):
+    """ValueError unless each layer takes what the previous one gives."""
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise ValueError(f"layers must be a non-empty list of layers, got {layers!r}")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (ConvPoolLayer, FullyConnectedLayer)):
+            raise ValueError(f"layer {i}: expected a ConvPoolLayer, FullyConnectedLayer or SoftmaxLayer, "
+                             f"got {layer!r}")
+        mb = getattr(layer, "mini_batch_size", None)
+        if mb is not None and mb != mini_batch_size:
+            raise ValueError(f"layer {i} ({layer.kind}): image_shape[0] is {mb} but the network's "
+                             f"mini_batch_size is {mini_batch_size}")
+        if i == 0:
+            continue
+        prev = layers[i - 1]
+        if isinstance(layer, ConvPoolLayer) and isinstance(prev, ConvPoolLayer):
+            c, h, w = layer.image_shape
+            ph, pw, pc = prev.out_image
+            if (c, h, w) != (pc, ph, pw):
+                raise ValueError(f"layer {i} ({layer.kind}): image_shape (channels, height, width) = "
+                                 f"{(c, h, w)} but layer {i - 1} outputs {pc} feature maps of {ph}x{pw}")
+        elif layer.n_in != prev.n_out:
+            raise ValueError(f"layer {i} ({layer.kind}): n_in = {layer.n_in} but layer {i - 1} ({prev.kind}) "
+                             f"outputs {prev.n_out} values")
+    if not isinstance(layers[-1], SoftmaxLayer):
+        raise ValueError("the last layer must be a SoftmaxLayer (it defines the cost), "
+                         f"got {layers[-1].kind}")
+
+
+class LayerStack:
+    """Chapter 6's network of layers as a model for :class:`dlpy35.trainer.Trainer`.
+
+    Parameters are ``[w0, b0, w1, b1, ...]``; a step is ``p -> p - eta dC/dp`` with
+    ``C`` the mean log-likelihood of the mini-batch plus ``0.5 l2 sum(w^2)``
+    (hyperparameters ``eta`` and ``l2 = lmbda / num_training_batches``).
+
+    Parameters
+    ----------
+    layers : list of Layer
+        Ending with a :class:`SoftmaxLayer`; ValueError unless they chain.
+    mini_batch_size : int
+        Conv layers built for a mini-batch size must be built for this one.
+    """
+
+    hyper_names = ("eta", "l2")
+
+    def __init__(self, layers, mini_batch_size):
+        check_chain(layers, mini_batch_size)
+        self.layers, self.mini_batch_size = list(layers), mini_batch_size
+        self.stochastic = any(layer.p_dropout for layer in self.layers)
+        self.param_names = [f"{kind}{i}" for i in range(len(self.layers)) for kind in "wb"]
+        self.param_shapes = [tuple(s) for layer in self.layers for s in layer.param_shapes]
+
+    def init_params(self, rng, dtype):
+        """The book's initial parameters, layer by layer, drawn from `rng`."""
+        return [p for layer in self.layers for p in layer.init_params(rng, dtype)]
+
+    def _pairs(self, params):
+        return [params[2 * i: 2 * i + 2] for i in range(len(self.layers))]
+
+    def forward(self, x, params):
+        for layer, p in zip(self.layers, self._pairs(params)):
+            x = layer.output(x, p)
+        return x
+
+    def _inference_input(self, x, params):
+        """What the softmax layer receives at inference."""
+        for layer, p in zip(self.layers[:-1], self._pairs(params)):
+            x = layer.output(x, p)
+        return x
+
+    def cost(self, x, labels, params, noise):
+        """Mean log-likelihood of the training path on (x, labels), dropout drawn from `noise`."""
+        pairs = self._pairs(params)
+        noise = None if noise is None else (*noise, self.mini_batch_size)
+        for salt, (layer, p) in enumerate(zip(self.layers[:-1], pairs)):
+            x = layer.output_dropout(x, p, noise, salt)
+        return pt.mean(self.layers[-1].log_likelihood(x, pairs[-1], labels, noise, len(self.layers) - 1))
+
+    def sgd_step(self, x, y, params, hyper, option, noise=None):
+        c = self.cost(x, y, params, noise) + 0.5 * hyper["l2"] * sum(pt.sum(pt.sqr(w)) for w in params[0::2])
+        grads = pytensor.grad(c, params)
+        return [p - hyper["eta"] * g for p, g in zip(params, grads)], c
+
+    def example_metrics(self, x, labels, params):
+        hidden = self._inference_input(x, params)
+        last = self._pairs(params)[-1]
+        guesses = pt.argmax(self.layers[-1].output(hidden, last), axis=1)
+        return pt.eq(guesses, labels), self.layers[-1].log_likelihood(hidden, last, labels)
+
+    def checkpoint_arrays(self, values):
+        """``(weights, biases)``: every layer's weight, every layer's bias."""
+        return list(values[0::2]), list(values[1::2])
+
+    def from_checkpoint(self, weights, biases):
+        """The flat parameter list; ValueError when they are not this stack's."""
+        if len(weights) != len(biases):
+            raise ValueError(f"{len(weights)} weights but {len(biases)} biases")
+        return self.check_values([a for pair in zip(weights, biases) for a in pair])
+
+    def check_values(self, values):
+        """`values` when they are finite parameters of this stack's shapes; ValueError otherwise."""
+        got = [tuple(np.shape(v)) for v in values]
+        if got != self.param_shapes:
+            raise ValueError(f"parameters of shapes {got} do not match the layers' {self.param_shapes}")
+        if not all(np.all(np.isfinite(v)) for v in values):
+            raise ValueError("parameters must be finite numbers")
+        return values

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from dlpy35.data import load_mnist
+from dlpy35.inputs import one_hot
 
 __all__ = ["load_data", "load_data_wrapper", "vectorized_result"]
 
@@ -64,7 +65,7 @@ def load_data_wrapper(data_dir: str | os.PathLike | None = None):
     """
     tr_d, va_d, te_d = load_data(data_dir)
     training_inputs = _columns(tr_d[0])
-    training_results = _columns(_one_hot(tr_d[1]))
+    training_results = _columns(one_hot(tr_d[1], 10, np.float32))
     training_data = list(zip(training_inputs, training_results))
     validation_data = list(zip(_columns(va_d[0]), (int(j) for j in va_d[1])))
     test_data = list(zip(_columns(te_d[0]), (int(j) for j in te_d[1])))
@@ -84,13 +85,6 @@ def vectorized_result(j: int) -> np.ndarray:
     e = np.zeros((10, 1), dtype=np.float32)
     e[int(j)] = 1.0
     return e
-
-
-def _one_hot(labels: np.ndarray) -> np.ndarray:
-    """``(n, 10)`` float32 one-hot rows for integer labels."""
-    out = np.zeros((len(labels), 10), dtype=np.float32)
-    out[np.arange(len(labels)), labels] = 1.0
-    return out
 
 
 def _columns(rows: np.ndarray) -> list[np.ndarray]:

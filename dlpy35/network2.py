@@ -7,35 +7,29 @@ per-epoch lists, ``accuracy``, ``total_cost``, ``save`` and ``load``.  It trains
 on the same symbolic, device-resident path as :class:`dlpy35.network.Network`;
 the costs and accuracies it monitors are computed in the graph, on the device.
 
-Fixed from the Python 3 port (``shared/REFERENCE.md``): ``total_cost`` adds the
-regularisation term once, not once per example; early stopping reads the
-evaluation accuracy explicitly, never whichever accuracy was computed last.
-Added: L1 regularisation (``reg="l1"``), the learning-rate schedule of the
-chapter's exercise (``lr_schedule_n``), checkpoints with exact resume, and a
-clean Ctrl-C.
+The README's "Differences from the book" lists where it departs from the book's code.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-from numbers import Integral
 
 import numpy as np
 
-from dlpy35 import checkpoint, costs, inputs
+from dlpy35 import costs, graph, inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
+from dlpy35.files import SavedFileError
 from dlpy35.network import Network as _Base
-from dlpy35.network import TrainingDiverged
+from dlpy35.trainer import Checkpoint, TrainingDiverged
 
 __all__ = ["Network", "load", "NetworkFileError", "CrossEntropyCost", "QuadraticCost", "TrainingDiverged"]
 
 SCHEDULE_FLOOR = 128  # the schedule stops when eta has fallen to eta0 / 128
+MONITORED = ("evaluation_cost", "evaluation_accuracy", "training_cost", "training_accuracy")  # SGD's order
 
 
-class NetworkFileError(ValueError):
-    """A saved-network file that is not a network this code can load."""
+NetworkFileError = SavedFileError  # the name saved-network code reads best
 
 
 class Network(_Base):
@@ -57,7 +51,7 @@ class Network(_Base):
                          cost=cost, weight_init=weight_init)
         self.history = None
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
+    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,  # noqa: N802
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
             monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0, *,
             reg="l2", lr_schedule_n=0, checkpoint_dir=None, resume=False, progress=None, on_epoch=None,
@@ -74,8 +68,10 @@ class Network(_Base):
         evaluation_data : list of (x, label) pairs or (X, labels), optional
             Monitored with ``monitor_evaluation_*``; needed by early stopping and
             the schedule.
-        monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost, monitor_training_accuracy : bool
+        monitor_evaluation_cost, monitor_evaluation_accuracy : bool
             Which per-epoch figures to compute (in the graph) and print.
+        monitor_training_cost, monitor_training_accuracy : bool
+            The same for the training data.
         early_stopping_n : int
             Stop when the evaluation accuracy has not improved for this many
             epochs (0: never).
@@ -116,89 +112,81 @@ class Network(_Base):
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir (the directory holding checkpoint.npz)")
         run = self._begin(training_data, epochs, mini_batch_size, eta, lmbda, reg,
-                          evaluation_data if watch_eval else None)
-        h = {"evaluation_cost": [], "evaluation_accuracy": [], "training_cost": [], "training_accuracy": [],
-             "seconds": [], "eta": [], "epoch": 0, "next_eta": run.eta, "best_accuracy": None, "since_best": 0,
-             "since_change": 0, "stopped": None}
-        settings = {"sizes": self.sizes, "cost": self.cost.name, "dtype": self.dtype,
-                    "mini_batch_size": run.m, "lmbda": run.lmbda, "reg": reg, "eta0": run.eta,
-                    "n_train": run.n, "early_stopping_n": early_stopping_n, "lr_schedule_n": lr_schedule_n}
-        if resume:
-            h = self._resume(checkpoint_dir, settings, run, h, verbose)
-        monitored = {
-            "training": (monitor_training_cost, monitor_training_accuracy,
-                         monitor_training_cost or monitor_training_accuracy),
-            "evaluation": (monitor_evaluation_cost, monitor_evaluation_accuracy, watch_eval),
-        }
-        # What a checkpoint holds: the state between two epochs, never one half-way.
-        committed = (run.snapshot, self.rng.bit_generator.state, copy.deepcopy(h))
-        self.history = h
-        try:
-            while h["epoch"] < run.epochs and not h["stopped"]:
-                j = h["epoch"]
-                record = self._run_epoch(run, j, progress)
-                record["eta"] = run.eta
-                h["seconds"].append(record["seconds"])
-                h["eta"].append(run.eta)
-                if verbose:
-                    print(f"Epoch {j} training complete", flush=True)
-                self._monitor(run, record, h, monitored, verbose)
-                if watch_eval:
-                    h["stopped"] = self._schedule(run, record["evaluation_accuracy"], h, early_stopping_n,
-                                                  lr_schedule_n)
-                h["epoch"], h["next_eta"] = j + 1, run.eta
-                committed = (run.snapshot, self.rng.bit_generator.state, copy.deepcopy(h))
-                if checkpoint_dir is not None:
-                    self._save_checkpoint(checkpoint_dir, settings, h)
-                if h["stopped"] and verbose:
-                    print(h["stopped"], flush=True)
-                if on_epoch:
-                    on_epoch(record)
-        except KeyboardInterrupt:
-            weights, self.rng.bit_generator.state, self.history = committed
-            self._restore(weights)
-            if checkpoint_dir is not None:
-                self._save_checkpoint(checkpoint_dir, settings, self.history)
-            raise
-        return h["evaluation_cost"], h["evaluation_accuracy"], h["training_cost"], h["training_accuracy"]
+                          sets={"evaluation": evaluation_data} if watch_eval else {},
+                          monitor_training=monitor_training_cost or monitor_training_accuracy)
+        lmbda = inputs.check_lmbda(lmbda)
+        run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0)
+        saver = None
+        if checkpoint_dir is not None:
+            settings = {"sizes": self.sizes, "cost": self.cost.name, "dtype": self.dtype,
+                        "mini_batch_size": run.m, "lmbda": lmbda, "reg": reg, "eta0": run.eta,
+                        "n_train": run.n, "early_stopping_n": early_stopping_n,
+                        "lr_schedule_n": lr_schedule_n}
+            saver = Checkpoint(checkpoint_dir, settings,
+                               required=("best_accuracy", "since_best", "since_change"))
+            if resume:
+                saver.resume(self.trainer, run, verbose)
+        self.history = run.state
+        wanted = {"training_cost": monitor_training_cost,
+                  "training_accuracy": monitor_training_accuracy,
+                  "evaluation_cost": monitor_evaluation_cost,
+                  "evaluation_accuracy": monitor_evaluation_accuracy}
+        figures = {}
+
+        def after_epoch(record):
+            if verbose:
+                print(f"Epoch {record.epoch} training complete", flush=True)
+            figures.update(self._monitor(record, run.state, wanted, lmbda, reg, verbose))
+            stopped = self._schedule(run, figures["evaluation_accuracy"], early_stopping_n,
+                                     lr_schedule_n) if watch_eval else None
+            if stopped and verbose:
+                print(stopped, flush=True)
+            return stopped
+
+        self.trainer.train(run, after_epoch=after_epoch, progress=progress, checkpoint_to=saver,
+                           on_epoch=on_epoch and (lambda record: on_epoch(dict(figures))))
+        self.history = run.state
+        return tuple(run.state[k] for k in MONITORED)
 
     # -- the parts of SGD -------------------------------------------------------
-    def _monitor(self, run, record, h, monitored, verbose):
-        """Compute the figures needed, in the graph; record them, list and print the monitored ones.
+    def _monitor(self, record, state, wanted, lmbda, reg, verbose):
+        """This epoch's figures as a dict; the monitored ones are appended to `state`'s lists and printed.
 
-        `monitored` maps ``"training"``/``"evaluation"`` to ``(cost?, accuracy?, needed?)``;
-        the evaluation accuracy is needed by early stopping and the schedule even
-        when it is not monitored.
+        Costs are the book's ``total_cost``: the mean cost plus ``lmbda / n``
+        times the regulariser on the current weights (computed at most once).
         """
-        penalty = None  # the regulariser on this epoch's weights, computed at most once
-        for which, metrics, n in (("training", self._training_metrics, run.n),
-                                  ("evaluation", self._evaluation_metrics, run.n_eval)):
-            want_cost, want_accuracy, needed = monitored[which]
-            if not needed:
-                continue
-            correct, summed = metrics()
-            record[f"{which}_accuracy"], record[f"n_{which}"] = correct, n
-            if want_cost:
+        figures = {"epoch": record.epoch, "cost": record.cost, "seconds": record.seconds, "eta": record.eta}
+        penalty = None
+        for which, ev in record.evaluations.items():
+            figures[f"{which}_accuracy"], figures[f"n_{which}"] = ev.correct, ev.total
+            if wanted[f"{which}_cost"]:
                 if penalty is None:
-                    penalty = self._penalty(run.lmbda, run.reg)
-                record[f"{which}_cost"] = c = summed / n + run.lmbda / n * penalty
-                h[f"{which}_cost"].append(c)
+                    penalty = self._penalty(lmbda, reg)
+                figures[f"{which}_cost"] = c = ev.cost / ev.total + lmbda / ev.total * penalty
+                state[f"{which}_cost"].append(c)
                 if verbose:
                     print(f"Cost on {which} data: {c}")
-            if want_accuracy:
-                h[f"{which}_accuracy"].append(correct)
+            if wanted[f"{which}_accuracy"]:
+                state[f"{which}_accuracy"].append(ev.correct)
                 if verbose:
-                    print(f"Accuracy on {which} data: {correct} / {n}")
+                    print(f"Accuracy on {which} data: {ev.correct} / {ev.total}")
+        return figures
 
     def _penalty(self, lmbda, reg):
         """The regulariser (``sum w^2 / 2`` or ``sum |w|``) on the current weights; 0 without `lmbda`.
 
         The book's ``total_cost`` is the mean cost plus ``lmbda / n`` times this, added once.
         """
-        return float(self.device.get(self._fn("penalty", reg)())) if lmbda else 0.0
+        if not lmbda:
+            return 0.0
+        weights = self.model.split(self.trainer.params)[0]
+        fn = self.trainer.compiled(("penalty", reg),
+                                   lambda: self.device.function([], graph.regularizer(weights, reg)))
+        return float(self.device.get(fn()))
 
-    def _schedule(self, run, accuracy, h, early_stopping_n, lr_schedule_n):
+    def _schedule(self, run, accuracy, early_stopping_n, lr_schedule_n):
         """Early stopping and the halving schedule, on the evaluation accuracy; a reason to stop or None."""
+        h = run.state
         if h["best_accuracy"] is None or accuracy > h["best_accuracy"]:
             h["best_accuracy"], h["since_best"], h["since_change"] = accuracy, 0, 0
         else:
@@ -211,39 +199,8 @@ class Network(_Base):
             eta0 = h["eta"][0]
             if run.eta / 2 <= eta0 / SCHEDULE_FLOOR * (1 + 1e-9):
                 return f"Learning-rate schedule: eta has fallen to eta0/{SCHEDULE_FLOOR}; stopping"
-            self._set_eta(run, run.eta / 2)
+            self.trainer.set_eta(run, run.eta / 2)
         return None
-
-    def _save_checkpoint(self, directory, settings, h):
-        meta = {**settings, "history": h, "rng": self.rng.bit_generator.state}
-        checkpoint.save(directory, self.weights, self.biases, meta)
-
-    def _resume(self, directory, settings, run, h, verbose):
-        found = checkpoint.load(directory)
-        if found is None:
-            if verbose:
-                print(f"no checkpoint in {directory}; starting from epoch 0", flush=True)
-            return h
-        weights, biases, meta = found
-        path = checkpoint.path_in(directory)
-        checkpoint.check_compatible(meta, settings, path)
-        try:  # check everything before changing anything
-            history = meta["history"]
-            rng = np.random.default_rng()
-            rng.bit_generator.state = meta["rng"]
-            next_eta = inputs.check_eta(history["next_eta"], self.dtype)
-            missing = {"epoch", "eta", "seconds", "stopped", "best_accuracy"} - history.keys()
-            if missing:
-                raise KeyError(", ".join(sorted(missing)))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise checkpoint.CheckpointError(f"{path}: incomplete checkpoint ({exc}); delete it to start afresh") from None
-        self.weights, self.biases = weights, biases
-        self.rng.bit_generator.state = meta["rng"]
-        self._set_eta(run, next_eta)
-        run.snapshot = self._snapshot()
-        if verbose:
-            print(f"resuming from {checkpoint.path_in(directory)} at epoch {meta['history']['epoch']}", flush=True)
-        return history
 
     # -- the book's other methods -----------------------------------------------
     def update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=None, reg="l2"):
@@ -252,13 +209,13 @@ class Network(_Base):
 
     def accuracy(self, data, convert=False):
         """Correctly classified inputs in `data` (one-hot or integer targets; `convert` is not needed)."""
-        return self._metrics_of(data)[0]
+        return self._evaluation(data).correct
 
     def total_cost(self, data, lmbda, convert=False, reg="l2"):
         """Mean cost over `data` plus ``lmbda/len(data)`` times the regulariser, added once."""
         lmbda = inputs.check_lmbda(lmbda)
-        _, summed, n = self._metrics_of(data)
-        return summed / n + lmbda / n * self._penalty(lmbda, reg)
+        ev = self._evaluation(data)
+        return ev.cost / ev.total + lmbda / ev.total * self._penalty(lmbda, reg)
 
     def save(self, filename):
         """Save to the book's JSON format (sizes, weights, biases, cost), atomically."""
@@ -288,31 +245,29 @@ def load(filename, **kwargs):
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise NetworkFileError(f"{filename}: not a JSON network file ({exc})") from None
     if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= data.keys():
-        raise NetworkFileError(f"{filename}: not a saved network: needs the keys sizes, weights, biases and cost")
+        raise NetworkFileError(f"{filename}: not a saved network: "
+                               "needs the keys sizes, weights, biases and cost")
     sizes = data["sizes"]
     if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes)):
-        raise NetworkFileError(f"{filename}: sizes must be a list of at least two positive integers, got {sizes!r}")
+            or not all(inputs.is_count(s) for s in sizes)):
+        raise NetworkFileError(f"{filename}: sizes must be a list of at least two positive integers, "
+                               f"got {sizes!r}")
     try:
         cost = costs.get(data["cost"]) if isinstance(data["cost"], str) else None
     except ValueError:
         cost = None
     if cost is None:
-        raise NetworkFileError(f"{filename}: unknown cost {data['cost']!r}; expected one of {sorted(costs.COSTS)}")
+        raise NetworkFileError(f"{filename}: unknown cost {data['cost']!r}; "
+                               f"expected one of {sorted(costs.COSTS)}")
     try:
         weights = [np.asarray(w, dtype=np.float64) for w in data["weights"]]
         biases = [np.asarray(b, dtype=np.float64) for b in data["biases"]]
     except (TypeError, ValueError):
         raise NetworkFileError(f"{filename}: weights and biases must be nested lists of numbers") from None
-    want_w = [(y, x) for x, y in zip(sizes[:-1], sizes[1:])]
-    want_b = [(y, 1) for y in sizes[1:]]
-    if [w.shape for w in weights] != want_w or [b.shape for b in biases] != want_b:
-        raise NetworkFileError(
-            f"{filename}: shapes do not match sizes {sizes}: weights {[w.shape for w in weights]} "
-            f"(expected {want_w}), biases {[b.shape for b in biases]} (expected {want_b})"
-        )
-    if not all(np.all(np.isfinite(a)) for a in (*weights, *biases)):
-        raise NetworkFileError(f"{filename}: weights and biases must be finite numbers")
+    try:
+        graph.SigmoidNet(sizes, cost).from_checkpoint(weights, biases)
+    except ValueError as exc:
+        raise NetworkFileError(f"{filename}: does not match sizes {sizes}: {exc}") from None
     net = Network(sizes, cost=cost, **kwargs)
     net.weights, net.biases = weights, biases
     return net

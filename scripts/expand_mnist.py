@@ -19,7 +19,8 @@ from dlpy35.expand import cache_path, load_expanded  # noqa: E402
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", default=None, help="the MNIST directory (default data/mnist); the cache goes there")
+    p.add_argument("--data-dir", default=None,
+                   help="the MNIST directory (default data/mnist); the cache goes there")
     p.add_argument("--force", action="store_true", help="regenerate even when a valid cache exists")
     args = p.parse_args(argv)
     path = cache_path(args.data_dir)

@@ -12,6 +12,8 @@ Presets (mini-batch 10, test accuracy reported at the best validation epoch)::
 Examples::
 
     python scripts/train_conv.py --net conv1 --epochs 1 --n-train 2000
+    python scripts/train_conv.py --net conv1 --checkpoint-dir runs/conv1 --plot runs/conv1.png
+    # ... Ctrl-C, then the same command with --resume
     python scripts/train_conv.py --net conv2-relu --expanded --dropout --device cuda --save runs/conv.npz
 """
 
@@ -27,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlpy35 import network3 as n3  # noqa: E402
 from dlpy35.atomic import atomic_write  # noqa: E402
-from dlpy35.data import load_mnist  # noqa: E402
+from dlpy35.data import DataError, load_mnist  # noqa: E402
 from dlpy35.device import DeviceError  # noqa: E402
 from dlpy35.expand import load_expanded  # noqa: E402
+from dlpy35.trainer import TrainingDiverged  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -38,60 +41,102 @@ def parse_args(argv=None):
     p.add_argument("--net", choices=sorted(n3.PRESETS), default="conv1")
     p.add_argument("--expanded", action="store_true", help="train on the 250,000 shifted images")
     p.add_argument("--dropout", action="store_true", help="FC-1000 x2 with dropout 0.5 (the book's last net)")
-    p.add_argument("--epochs", type=int, default=None, help="default: the preset's (60, or 40 with --dropout)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default: the preset's (60, or 40 with --dropout)")
     p.add_argument("--eta", type=float, default=None, help="default: the preset's")
     p.add_argument("--lmbda", type=float, default=None, help="default: the preset's")
-    p.add_argument("--mini-batch", type=int, default=10)
-    p.add_argument("--n-train", type=int, default=None, help="use only the first N training images (quick runs)")
+    p.add_argument("--mini-batch-size", type=int, default=10)
+    p.add_argument("--n-train", type=int, default=None,
+                   help="use only the first N training images (quick runs)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="MNIST directory (default data/mnist or $DLPY35_DATA)")
     p.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
-    p.add_argument("--mode", default=None, help="PyTensor mode (JAX, NUMBA...); default chosen by dlpy35.device")
+    p.add_argument("--mode", default=None,
+                   help="PyTensor mode (JAX, NUMBA...); default chosen by dlpy35.device")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ensemble", type=int, default=1, metavar="K", help="train K nets and vote (default 1)")
+    p.add_argument("--checkpoint-dir", type=Path, default=None,
+                   help="save a checkpoint after every epoch (network k of an ensemble in DIR/netK)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --checkpoint-dir")
     p.add_argument("--save", default=None, metavar="PATH", help="save the (first) trained network (.npz)")
     p.add_argument("--history", default=None, metavar="PATH", help="write the per-epoch history as JSON")
+    p.add_argument("--plot", type=Path, default=None, help="write a PNG of the (first) network's curves")
     args = p.parse_args(argv)
     preset = n3.DROPOUT_PRESET if args.dropout else n3.PRESETS[args.net]
     for key in ("epochs", "eta", "lmbda"):
         if getattr(args, key) is None:
             setattr(args, key, preset[key])
-    if args.epochs < 0 or args.mini_batch < 1 or args.ensemble < 1 or (args.n_train is not None and args.n_train < 1):
-        p.error("--epochs must be >= 0; --mini-batch, --ensemble and --n-train positive")
+    if args.epochs < 0 or args.mini_batch_size < 1 or args.ensemble < 1 or (args.n_train is not None
+                                                                             and args.n_train < 1):
+        p.error("--epochs must be >= 0; --mini-batch-size, --ensemble and --n-train positive")
+    if args.resume and not args.checkpoint_dir:
+        p.error("--resume needs --checkpoint-dir")
     return args
+
+
+def plot(records, path, title):
+    """A network's validation accuracy and costs per epoch, as network2's plots show them."""
+    from dlpy35.plots import plot_history
+
+    val = [r.evaluations["validation"] for r in records]
+    curves = {"training_cost": [r.cost for r in records], "evaluation_cost": [v.cost / v.total for v in val],
+              "evaluation_accuracy": [v.correct for v in val]}
+    return plot_history(curves, path, title, n_eval=val[0].total)
+
+
+def train(args, k, data):
+    """Network k of the run: built, trained (resumed from its checkpoint with --resume), reported."""
+    (tx, ty), val, test = data
+    net = n3.Network(n3.book_layers(args.net, args.mini_batch_size, args.dropout), args.mini_batch_size,
+                     seed=args.seed + k, dtype=args.dtype, mode=args.mode, device=args.device)
+    print(f"network {k + 1}/{args.ensemble}: {net.device.describe()} ({net.device.note})", flush=True)
+    start = time.perf_counter()
+
+    def on_epoch(r):
+        print(f"  epoch {r['epoch']}: {r['seconds']:.1f} s training, cost {r['cost']:.4f}", flush=True)
+
+    ckpt = None if args.checkpoint_dir is None else (
+        args.checkpoint_dir / f"net{k}" if args.ensemble > 1 else args.checkpoint_dir)
+    history = net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
+                      checkpoint_dir=ckpt, resume=args.resume, on_epoch=on_epoch)
+    secs = [r["seconds"] for r in history]
+    print(f"compile/warm-up {net.compile_seconds or 0.0:.1f} s; "
+          f"{(sum(secs) / len(secs) if secs else 0):.1f} s per epoch; "
+          f"wall {time.perf_counter() - start:.1f} s", flush=True)
+    return net, {"seed": args.seed + k, "history": history, "best": net.best,
+                 "compile_seconds": net.compile_seconds}
 
 
 def main(argv=None):
     args = parse_args(argv)
-    (tx, ty), val, test = load_mnist()
-    if args.expanded:
-        tx, ty = load_expanded(verbose=True)
+    try:
+        (tx, ty), val, test = load_mnist(args.data_dir)
+        if args.expanded:
+            tx, ty = load_expanded(verbose=True)
+    except DataError as exc:
+        print(f"train_conv.py: {exc}", file=sys.stderr)
+        return 2
     if args.n_train:
         tx, ty = tx[: args.n_train], ty[: args.n_train]
     print(f"{args.net}{' + dropout' if args.dropout else ''}: {len(tx):,} training images"
-          f"{' (expanded)' if args.expanded else ''}, {args.epochs} epochs, mini-batch {args.mini_batch}, "
-          f"eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}", flush=True)
+          f"{' (expanded)' if args.expanded else ''}, {args.epochs} epochs, "
+          f"mini-batch {args.mini_batch_size}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}",
+          flush=True)
     nets, runs = [], []
-    for k in range(args.ensemble):
-        try:
-            net = n3.Network(n3.book_layers(args.net, args.mini_batch, args.dropout), args.mini_batch,
-                             seed=args.seed + k, dtype=args.dtype, mode=args.mode, device=args.device)
-        except DeviceError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"network {k + 1}/{args.ensemble}: {net.device.describe()} ({net.device.note})", flush=True)
-        start = time.perf_counter()
-
-        def on_epoch(r):
-            print(f"  epoch {r['epoch']}: {r['seconds']:.1f} s training, cost {r['cost']:.4f}", flush=True)
-
-        history = net.SGD((tx, ty), args.epochs, args.mini_batch, args.eta, val, test, args.lmbda, on_epoch=on_epoch)
-        secs = [r["seconds"] for r in history]
-        print(f"compile/warm-up {net.compile_seconds:.1f} s; "
-              f"{(sum(secs) / len(secs) if secs else 0):.1f} s per epoch; wall {time.perf_counter() - start:.1f} s",
-              flush=True)
-        nets.append(net)
-        runs.append({"seed": args.seed + k, "history": history, "best": net.best,
-                     "compile_seconds": net.compile_seconds})
+    try:
+        for k in range(args.ensemble):
+            net, run = train(args, k, ((tx, ty), val, test))
+            nets.append(net)
+            runs.append(run)
+    except (DeviceError, ValueError, TrainingDiverged) as exc:
+        print(f"train_conv.py: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        where = (f"checkpoint saved in {args.checkpoint_dir}; run the same command with --resume to continue"
+                 if args.checkpoint_dir else "nothing saved (use --checkpoint-dir to keep progress)")
+        print(f"train_conv.py: interrupted during network {len(nets) + 1}; {where}", file=sys.stderr)
+        return 130
     if args.ensemble > 1:
         acc = n3.ensemble_accuracy(nets, test)
         print(f"Ensemble of {len(nets)}: test accuracy {acc:.2%} (plurality vote)")
@@ -100,7 +145,12 @@ def main(argv=None):
         print(f"saved {args.save}")
     if args.history:
         with atomic_write(args.history, "w") as f:
-            json.dump({"args": vars(args), "runs": runs}, f, indent=1)
+            json.dump({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                       "runs": runs}, f, indent=1)
+    if args.plot and nets[0].records:
+        plot(nets[0].records, args.plot, f"{args.net}{' + dropout' if args.dropout else ''}, eta {args.eta}, "
+                                          f"lmbda {args.lmbda}, seed {args.seed}")
+        print(f"plot: {args.plot}")
     return 0
 
 

@@ -35,18 +35,25 @@ from dlpy35.network2 import Network, TrainingDiverged  # noqa: E402
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[784, 30, 10], help="layer sizes (default 784 30 10)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[784, 30, 10],
+                   help="layer sizes (default 784 30 10)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--mini-batch-size", type=int, default=10)
     p.add_argument("--eta", type=float, default=3.0, help="learning rate")
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
-    p.add_argument("--mode", default=None, help="PyTensor mode: JAX, NUMBA, CVM... (default: fastest for the device)")
+    p.add_argument("--mode", default=None,
+                   help="PyTensor mode: JAX, NUMBA, CVM... "
+                        "(default: CUDA's JAX, or the CPU rule of --calibrate)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="time JAX against NUMBA on this CPU first (about a minute, once; cached) and let the "
+                        "result choose the default CPU mode")
     p.add_argument("--epoch-mode", choices=["scan", "step"], default="scan",
                    help="scan: one compiled call per epoch (default); step: one per mini-batch")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="training precision (float64 runs on a CPU mode, NUMBA by default)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", type=Path, default=None, help="MNIST directory (default data/mnist or $DLPY35_DATA)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="MNIST directory (default data/mnist or $DLPY35_DATA)")
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     ch3 = p.add_argument_group("chapter 3 (network2)")
@@ -58,7 +65,8 @@ def parse_args(argv=None):
     ch3.add_argument("--reg", choices=["l2", "l1"], default="l2")
     ch3.add_argument("--evaluation", choices=["test", "validation"], default="test",
                      help="data evaluated each epoch (early stopping and the schedule should use validation)")
-    ch3.add_argument("--monitor", action="store_true", help="also print training cost/accuracy and evaluation cost")
+    ch3.add_argument("--monitor", action="store_true",
+                     help="also print training cost/accuracy and evaluation cost")
     ch3.add_argument("--early-stopping", type=int, default=0, metavar="N",
                      help="stop after N epochs without better evaluation accuracy")
     ch3.add_argument("--lr-schedule", type=int, default=0, metavar="N",
@@ -67,8 +75,10 @@ def parse_args(argv=None):
                      help="continue with EPOCHS more epochs at ETA (repeatable)")
     ch3.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
     ch3.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
-    ch3.add_argument("--plot", type=Path, default=None, help="write a PNG of the monitored curves (needs matplotlib)")
-    ch3.add_argument("--save", type=Path, default=None, help="save the trained network (the book's JSON format)")
+    ch3.add_argument("--plot", type=Path, default=None,
+                     help="write a PNG of the monitored curves (needs matplotlib)")
+    ch3.add_argument("--save", type=Path, default=None,
+                     help="save the trained network (the book's JSON format)")
     args = p.parse_args(argv)
     try:
         args.then = [(int(e), float(eta)) for e, eta in args.then]
@@ -106,6 +116,10 @@ def cache_entries(path: Path) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     init = args.init or ("large" if args.cost == "quadratic" else "default")
+    if args.calibrate:
+        from dlpy35.calibrate import calibrate
+
+        print(calibrate(log=print).report(), flush=True)
     try:
         net = Network(args.sizes, cost=args.cost, seed=args.seed, dtype=args.dtype, mode=args.mode,
                       device=args.device, epoch_mode=args.epoch_mode, weight_init=init)
@@ -124,20 +138,22 @@ def main(argv=None) -> int:
         train_x, train_y = train_x[: args.n_train], train_y[: args.n_train]
     evaluation = test if args.evaluation == "test" else validation
     stages = [(args.epochs, args.eta), *args.then]
-    print(f"MNIST: {len(train_x)} training, {len(evaluation[0])} {args.evaluation} images; sizes {net.sizes}, "
-          f"{net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
-          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in stages)}, lmbda {args.lmbda} ({args.reg}), "
-          f"seed {args.seed}")
+    print(f"MNIST: {len(train_x)} training, {len(evaluation[0])} {args.evaluation} images; "
+          f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
+          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in stages)}, "
+          f"lmbda {args.lmbda} ({args.reg}), seed {args.seed}")
     bar = ProgressBar(not args.no_progress)
     results, offset = [], 0
 
     def report(record):
         bar.clear()
-        print(f"Epoch {offset + record['epoch']} : {record['evaluation_accuracy']} / {record['n_evaluation']}  "
+        print(f"Epoch {offset + record['epoch']} : "
+              f"{record['evaluation_accuracy']} / {record['n_evaluation']}  "
               f"({record['seconds']:.3f} s)", flush=True)
         if args.monitor:
             print(f"  training cost {record['training_cost']:.4f}, training accuracy "
-                  f"{record['training_accuracy']} / {len(train_x)}, evaluation cost {record['evaluation_cost']:.4f}")
+                  f"{record['training_accuracy']} / {len(train_x)}, "
+                  f"evaluation cost {record['evaluation_cost']:.4f}")
         results.append({**record, "epoch": offset + record["epoch"]})
 
     before = cache_entries(cache)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from dlpy35 import backprop as bp
+from dlpy35.costs import QuadraticCost
 from dlpy35.network import Network
 
 # -- references written for these tests ----------------------------------------------
@@ -23,10 +24,10 @@ def _sig(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def scalar_forward(W, B, x):
+def scalar_forward(ws, bs, x):
     """Pure-Python forward pass of one example: lists of z and a per layer (a[0] = x)."""
     a_layers, z_layers = [list(x)], []
-    for w, b in zip(W, B):
+    for w, b in zip(ws, bs):
         prev = a_layers[-1]
         z = [sum(w[j][k] * prev[k] for k in range(len(prev))) + b[j] for j in range(len(w))]
         z_layers.append(z)
@@ -34,30 +35,30 @@ def scalar_forward(W, B, x):
     return z_layers, a_layers
 
 
-def scalar_cost(W, B, x, y):
-    a = scalar_forward(W, B, x)[1][-1]
+def scalar_cost(ws, bs, x, y):
+    a = scalar_forward(ws, bs, x)[1][-1]
     return 0.5 * sum((a[j] - y[j]) ** 2 for j in range(len(y)))
 
 
-def scalar_gradients(W, B, x, y):
+def scalar_gradients(ws, bs, x, y):
     """dC/db and dC/dw of C = ||a^L - y||^2 / 2 for one example, by the scalar chain rule.
 
-    W[l][j][k], B[l][j] nested lists; no matrices, no dlpy35.
+    ws[l][j][k], bs[l][j] nested lists; no matrices, no dlpy35.
     """
-    zs, acts = scalar_forward(W, B, x)
-    L = len(W)
-    db = [None] * L
-    dw = [None] * L
+    zs, acts = scalar_forward(ws, bs, x)
+    n_layers = len(ws)
+    db = [None] * n_layers
+    dw = [None] * n_layers
     # dC/dz for the output layer: (a - y) * a (1 - a)
     dz = [(acts[-1][j] - y[j]) * acts[-1][j] * (1.0 - acts[-1][j]) for j in range(len(y))]
-    for l in range(L - 1, -1, -1):
-        a_prev = acts[l]
-        db[l] = list(dz)
-        dw[l] = [[dz[j] * a_prev[k] for k in range(len(a_prev))] for j in range(len(dz))]
-        if l > 0:
+    for layer in range(n_layers - 1, -1, -1):
+        a_prev = acts[layer]
+        db[layer] = list(dz)
+        dw[layer] = [[dz[j] * a_prev[k] for k in range(len(a_prev))] for j in range(len(dz))]
+        if layer > 0:
             # dC/da_prev[k] = sum_j dC/dz[j] * w[j][k];  dC/dz_prev[k] = that * a_prev (1 - a_prev)
             dz = [
-                sum(dz[j] * W[l][j][k] for j in range(len(dz))) * a_prev[k] * (1.0 - a_prev[k])
+                sum(dz[j] * ws[layer][j][k] for j in range(len(dz))) * a_prev[k] * (1.0 - a_prev[k])
                 for k in range(len(a_prev))
             ]
     return db, dw
@@ -85,11 +86,11 @@ def book_backprop(weights, biases, x, y):
         delta = (activations[-1] - y[:, k : k + 1]) * s * (1 - s)
         nabla_b[-1] = delta
         nabla_w[-1] = np.dot(delta, activations[-2].transpose())
-        for l in range(2, len(weights) + 1):
-            s = sigmoid(zs[-l])
-            delta = np.dot(weights[-l + 1].transpose(), delta) * s * (1 - s)
-            nabla_b[-l] = delta
-            nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
+        for layer in range(2, len(weights) + 1):
+            s = sigmoid(zs[-layer])
+            delta = np.dot(weights[-layer + 1].transpose(), delta) * s * (1 - s)
+            nabla_b[-layer] = delta
+            nabla_w[-layer] = np.dot(delta, activations[-layer - 1].transpose())
         nb_sum = [a + d for a, d in zip(nb_sum, nabla_b)]
         nw_sum = [a + d for a, d in zip(nw_sum, nabla_w)]
     return nb_sum, nw_sum
@@ -118,9 +119,9 @@ def hand_expected():
     dw_sum = [np.zeros((3, 2)), np.zeros((1, 3))]
     for x, y in EXAMPLES:
         db, dw = scalar_gradients([W1, W2], [B1, B2], x, y)
-        for l in range(2):
-            db_sum[l] += np.array(db[l]).reshape(-1, 1)
-            dw_sum[l] += np.array(dw[l])
+        for layer in range(2):
+            db_sum[layer] += np.array(db[layer]).reshape(-1, 1)
+            dw_sum[layer] += np.array(dw[layer])
     return db_sum, dw_sum
 
 
@@ -138,24 +139,24 @@ def test_scalar_reference_agrees_with_finite_differences():
     for x, y in EXAMPLES:
         db, dw = scalar_gradients([W1, W2], [B1, B2], x, y)
         params = [[list(r) for r in W1], [list(r) for r in W2]], [list(B1), list(B2)]
-        Ws, Bs = params
-        for l in range(2):
-            for j in range(len(Bs[l])):
-                old = Bs[l][j]
-                Bs[l][j] = old + h
-                up = scalar_cost(Ws, Bs, x, y)
-                Bs[l][j] = old - h
-                down = scalar_cost(Ws, Bs, x, y)
-                Bs[l][j] = old
-                assert (up - down) / (2 * h) == pytest.approx(db[l][j], abs=1e-9)
-                for k in range(len(Ws[l][j])):
-                    old = Ws[l][j][k]
-                    Ws[l][j][k] = old + h
-                    up = scalar_cost(Ws, Bs, x, y)
-                    Ws[l][j][k] = old - h
-                    down = scalar_cost(Ws, Bs, x, y)
-                    Ws[l][j][k] = old
-                    assert (up - down) / (2 * h) == pytest.approx(dw[l][j][k], abs=1e-9)
+        ws, bs = params
+        for layer in range(2):
+            for j in range(len(bs[layer])):
+                old = bs[layer][j]
+                bs[layer][j] = old + h
+                up = scalar_cost(ws, bs, x, y)
+                bs[layer][j] = old - h
+                down = scalar_cost(ws, bs, x, y)
+                bs[layer][j] = old
+                assert (up - down) / (2 * h) == pytest.approx(db[layer][j], abs=1e-9)
+                for k in range(len(ws[layer][j])):
+                    old = ws[layer][j][k]
+                    ws[layer][j][k] = old + h
+                    up = scalar_cost(ws, bs, x, y)
+                    ws[layer][j][k] = old - h
+                    down = scalar_cost(ws, bs, x, y)
+                    ws[layer][j][k] = old
+                    assert (up - down) / (2 * h) == pytest.approx(dw[layer][j][k], abs=1e-9)
 
 
 def test_net_parameters_are_the_ones_set(net_231):
@@ -184,9 +185,9 @@ def test_hand_computed_231_single_example(net_231, method):
     x, y = EXAMPLES[0]
     db, dw = scalar_gradients([W1, W2], [B1, B2], x, y)
     nabla_b, nabla_w = getattr(net_231, method)(np.array(x).reshape(2, 1), np.array(y).reshape(1, 1))
-    for l in range(2):
-        np.testing.assert_allclose(nabla_b[l], np.array(db[l]).reshape(-1, 1), rtol=0, atol=1e-12)
-        np.testing.assert_allclose(nabla_w[l], np.array(dw[l]), rtol=0, atol=1e-12)
+    for layer in range(2):
+        np.testing.assert_allclose(nabla_b[layer], np.array(db[layer]).reshape(-1, 1), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(nabla_w[layer], np.array(dw[layer]), rtol=0, atol=1e-12)
 
 
 def test_hand_computed_231_via_module_function():
@@ -199,7 +200,7 @@ def test_hand_computed_231_via_module_function():
     for got, want in zip([*nabla_b, *nabla_w], [*exp_b, *exp_w]):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
     cost = sum(scalar_cost([W1, W2], [B1, B2], xx, yy) for xx, yy in EXAMPLES)
-    assert bp.quadratic_cost(weights, biases, x, y) == pytest.approx(cost, rel=1e-14)
+    assert QuadraticCost.fn(bp.forward(weights, biases, x)[1][-1], y) == pytest.approx(cost, rel=1e-14)
 
 
 # -- batch vs per-example, and the book's code ----------------------------------------
@@ -283,7 +284,8 @@ def test_sigmoid_matches_logistic_formula():
     np.testing.assert_allclose(bp.sigmoid_prime(z), s * (1 - s), rtol=1e-10, atol=1e-15)
     # the derivative really is the derivative
     h = 1e-6
-    np.testing.assert_allclose(bp.sigmoid_prime(z), (bp.sigmoid(z + h) - bp.sigmoid(z - h)) / (2 * h), atol=1e-9)
+    np.testing.assert_allclose(bp.sigmoid_prime(z), (bp.sigmoid(z + h) - bp.sigmoid(z - h)) / (2 * h),
+                               atol=1e-9)
 
 
 def test_cost_derivative_and_quadratic_cost():
@@ -293,5 +295,6 @@ def test_cost_derivative_and_quadratic_cost():
     weights, biases = random_params([4, 3, 2], seed=6)
     x, t = rng.random((4, 5)), rng.random((2, 5))
     out = 1 / (1 + np.exp(-(weights[1] @ (1 / (1 + np.exp(-(weights[0] @ x + biases[0])))) + biases[1])))
-    assert bp.quadratic_cost(weights, biases, x, t) == pytest.approx(0.5 * np.sum((out - t) ** 2), rel=1e-13)
-    assert isinstance(bp.quadratic_cost(weights, biases, x, t), float)
+    cost = QuadraticCost.fn(bp.forward(weights, biases, x)[1][-1], t)
+    assert cost == pytest.approx(0.5 * np.sum((out - t) ** 2), rel=1e-13)
+    assert isinstance(cost, float)

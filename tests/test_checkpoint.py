@@ -120,7 +120,7 @@ def test_interrupt_after_epoch_then_resume_is_bit_identical(uninterrupted, tmp_p
 
 def test_interrupt_inside_an_epoch_then_resume_is_bit_identical(uninterrupted, tmp_path, monkeypatch):
     net = network2.Network(SIZES, seed=SEED)
-    original = net._train_epoch
+    original = net.trainer._train_epoch
     calls = []
 
     def interrupted_third_epoch(*args, **kwargs):
@@ -129,7 +129,7 @@ def test_interrupt_inside_an_epoch_then_resume_is_bit_identical(uninterrupted, t
         if len(calls) == 3:
             raise KeyboardInterrupt  # ... and Ctrl-C arrives before it completes
 
-    monkeypatch.setattr(net, "_train_epoch", interrupted_third_epoch)
+    monkeypatch.setattr(net.trainer, "_train_epoch", interrupted_third_epoch)
     with pytest.raises(KeyboardInterrupt):
         net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, **SETTINGS)
     assert len(calls) == 3
@@ -233,7 +233,8 @@ def test_corrupt_checkpoint_raises_checkpoint_error(uninterrupted, tmp_path, kin
     elif kind == "meta a list":
         _write_npz(tmp_path, w0=np.zeros((1, 2)), b0=np.zeros((1, 1)), meta=np.array("[1, 2]"))
     elif kind == "meta without sizes":
-        _write_npz(tmp_path, w0=np.zeros((1, 2)), b0=np.zeros((1, 1)), meta=np.array(json.dumps({"format": 1})))
+        _write_npz(tmp_path, w0=np.zeros((1, 2)), b0=np.zeros((1, 1)),
+                   meta=np.array(json.dumps({"format": 1})))
     elif kind == "missing weights":
         _write_npz(tmp_path, b0=np.zeros((1, 1)), meta=np.array(json.dumps(meta)))
     elif kind == "other format":
@@ -306,7 +307,8 @@ _SAVER = textwrap.dedent("""
 @pytest.mark.parametrize("attempt", range(4))
 def test_kill_during_save_leaves_a_consistent_checkpoint(tmp_path, attempt):
     rng = np.random.default_rng(1000 + attempt)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     child = subprocess.Popen([sys.executable, "-c", _SAVER, str(tmp_path)], env=env, cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -115,7 +115,8 @@ def test_cross_entropy_delta_is_the_derivative_in_z():
         up, down = z.copy(), z.copy()
         up[i] += h
         down[i] -= h
-        fd[i] = (CrossEntropyCost.fn(_sigmoid(up), y, z=up) - CrossEntropyCost.fn(_sigmoid(down), y, z=down)) / (2 * h)
+        fd[i] = (CrossEntropyCost.fn(_sigmoid(up), y, z=up)
+                 - CrossEntropyCost.fn(_sigmoid(down), y, z=down)) / (2 * h)
     np.testing.assert_allclose(CrossEntropyCost.delta(z, _sigmoid(z), y), fd, rtol=1e-6, atol=1e-9)
 
 
@@ -138,7 +139,8 @@ def test_symbolic_cross_entropy_finite_at_extreme_z():
     for j in range(zv.shape[1]):
         c = float(f(zv[:, j : j + 1], yv[:, j : j + 1]))
         assert math.isfinite(c)
-        assert c == pytest.approx(float(np.logaddexp(0, zv[0, j]) - yv[0, j] * zv[0, j]), rel=1e-12, abs=1e-30)
+        assert c == pytest.approx(float(np.logaddexp(0, zv[0, j]) - yv[0, j] * zv[0, j]),
+                                  rel=1e-12, abs=1e-30)
 
 
 def test_symbolic_costs_match_numpy_fn_on_a_batch():

@@ -51,7 +51,8 @@ def data_dir(tmp_path, mnist_dir):
 def test_expanded_real_mnist_and_its_cache(mnist, data_dir):
     (tx, ty), _, _ = mnist
     x, y = ex.load_expanded(data_dir)
-    assert x.shape == (250_000, 784) and x.dtype == np.float32 and y.shape == (250_000,) and y.dtype == np.int64
+    assert (x.shape == (250_000, 784) and x.dtype == np.float32
+            and y.shape == (250_000,) and y.dtype == np.int64)
     np.testing.assert_array_equal(y, np.repeat(ty, 5))
     parts = x.reshape(50_000, 5, 28, 28)
     sq = tx.reshape(-1, 28, 28)

@@ -88,7 +88,8 @@ def test_relative_error():
 
 
 def test_finite_difference_sampling():
-    weights = [np.random.default_rng(0).standard_normal((6, 5)), np.random.default_rng(1).standard_normal((2, 6))]
+    weights = [np.random.default_rng(0).standard_normal((6, 5)),
+               np.random.default_rng(1).standard_normal((2, 6))]
     biases = [np.zeros((6, 1)), np.zeros((2, 1))]
     x = np.random.default_rng(2).random((5, 3))
     y = np.random.default_rng(3).random((2, 3))
@@ -109,7 +110,8 @@ def test_finite_difference_sampling():
         np.testing.assert_allclose(fd.reshape(-1)[p], hand.reshape(-1)[p], rtol=1e-6, atol=1e-9)
     assert np.all(biases[0] == 0)
     # the same rng seed probes the same entries
-    _, _, again = gradcheck.finite_difference(weights, biases, x, y, max_entries=4, rng=np.random.default_rng(9))
+    _, _, again = gradcheck.finite_difference(weights, biases, x, y, max_entries=4,
+                                              rng=np.random.default_rng(9))
     assert all(np.array_equal(a, b) for a, b in zip(probed, again))
 
 
@@ -136,7 +138,7 @@ def test_main_reports_ok(capsys):
     lines = out.strip().splitlines()
     assert "symbolic vs hand" in lines[0]
     for sizes in gradcheck.SHAPES:
-        rows = [l for l in lines[1:-1] if str(sizes) in l]
+        rows = [line for line in lines[1:-1] if str(sizes) in line]
         assert rows, f"no row for {sizes} in:\n{out}"
         for row in rows:
             nums = [float(v) for v in re.findall(r"\d\.\d\de[-+]\d+", row)]

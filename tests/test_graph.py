@@ -13,6 +13,7 @@ import pytensor.tensor as pt
 import pytest
 
 from dlpy35 import graph
+from dlpy35.costs import QuadraticCost
 
 SIZES = [6, 5, 4]
 MODE = "NUMBA"
@@ -36,11 +37,11 @@ def np_gradients(x, y, weights, biases):
     acts, zs = np_forward(x, weights, biases)
     delta = (acts[-1] - y) * acts[-1] * (1 - acts[-1])
     nb, nw = [None] * len(weights), [None] * len(weights)
-    for l in range(len(weights) - 1, -1, -1):
-        nb[l] = delta.sum(axis=0)
-        nw[l] = delta.T @ acts[l]
-        if l:
-            delta = (delta @ weights[l]) * acts[l] * (1 - acts[l])
+    for layer in range(len(weights) - 1, -1, -1):
+        nb[layer] = delta.sum(axis=0)
+        nw[layer] = delta.T @ acts[layer]
+        if layer:
+            delta = (delta @ weights[layer]) * acts[layer] * (1 - acts[layer])
     return nb, nw
 
 
@@ -64,8 +65,8 @@ def params(seed):
 
 
 def symbolic_params():
-    ws = [pt.matrix(f"w{l}", dtype="float64") for l in range(len(SIZES) - 1)]
-    bs = [pt.vector(f"b{l}", dtype="float64") for l in range(len(SIZES) - 1)]
+    ws = [pt.matrix(f"w{k}", dtype="float64") for k in range(len(SIZES) - 1)]
+    bs = [pt.vector(f"b{k}", dtype="float64") for k in range(len(SIZES) - 1)]
     return ws, bs
 
 
@@ -79,14 +80,14 @@ def step_fn():
         eta = pt.scalar("eta", dtype="float64")
         ws, bs = symbolic_params()
         a = graph.feedforward(x, ws, bs)
-        cost = graph.quadratic_cost(a, y)
+        cost = graph.total_cost(x, y, ws, bs)
         nb, nw, gcost = graph.gradients(x, y, ws, bs)
         new_w, new_b, mean_cost = graph.sgd_step(x, y, eta, ws, bs)
         count = graph.correct_count(x, labels, ws, bs)
         finite = graph.all_finite([x, *ws])
         outs = [a, cost, gcost, mean_cost, count, finite, *nb, *nw, *new_w, *new_b]
         fn = pytensor.function([x, y, labels, eta, *ws, *bs], outs, mode=MODE)
-    L = len(SIZES) - 1
+    n = len(SIZES) - 1  # layers
 
     def call(xv, yv, lab, etav, weights, biases):
         out = fn(xv, yv, lab, etav, *weights, *biases)
@@ -94,7 +95,7 @@ def step_fn():
         rest = out[6:]
         return {
             "a": a, "cost": cost, "gcost": gcost, "mean_cost": mean_cost, "count": count, "finite": finite,
-            "nb": rest[:L], "nw": rest[L:2 * L], "new_w": rest[2 * L:3 * L], "new_b": rest[3 * L:],
+            "nb": rest[:n], "nw": rest[n:2 * n], "new_w": rest[2 * n:3 * n], "new_b": rest[3 * n:],
         }
 
     return call
@@ -110,11 +111,11 @@ def epoch_fn():
         ws, bs = symbolic_params()
         new_w, new_b, total = graph.sgd_epoch(batches, data_x, data_y, eta, ws, bs)
         fn = pytensor.function([batches, data_x, data_y, eta, *ws, *bs], [*new_w, *new_b, total], mode=MODE)
-    L = len(SIZES) - 1
+    n = len(SIZES) - 1  # layers
 
     def call(b, dx, dy, etav, weights, biases):
         out = fn(b, dx, dy, etav, *weights, *biases)
-        return [np.array(o) for o in out[:L]], [np.array(o) for o in out[L:2 * L]], float(out[-1])
+        return [np.array(o) for o in out[:n]], [np.array(o) for o in out[n:2 * n]], float(out[-1])
 
     return call
 
@@ -151,11 +152,11 @@ def test_quadratic_cost_matches_numpy(step_fn, data):
     assert float(out["gcost"]) == pytest.approx(want, rel=1e-13)
     assert float(out["mean_cost"]) == pytest.approx(want / len(x), rel=1e-13)
     # eval() of the bare expression on constants
-    a = np.random.default_rng(3).random((4, 3))
+    z = np.random.default_rng(3).standard_normal((4, 3))
     t = np.random.default_rng(4).random((4, 3))
     with pytensor.config.change_flags(floatX="float64"):
-        val = graph.quadratic_cost(pt.as_tensor_variable(a), pt.as_tensor_variable(t)).eval(mode=MODE)
-    assert float(val) == pytest.approx(0.5 * np.sum((a - t) ** 2), rel=1e-14)
+        val = QuadraticCost.symbolic(pt.as_tensor_variable(z), pt.as_tensor_variable(t)).eval(mode=MODE)
+    assert float(val) == pytest.approx(0.5 * np.sum((np_sigmoid(z) - t) ** 2), rel=1e-14)
 
 
 def test_gradients_match_numpy(step_fn, data):

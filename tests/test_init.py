@@ -15,7 +15,7 @@ def test_public_names_resolve(name):
 
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        dlpy35.nope
+        _ = dlpy35.nope
 
 
 def test_running_a_module_does_not_import_it_twice():

@@ -21,8 +21,9 @@ def book_pairs(n, seed=0, labels_only=False):
     xs = rng.random((n, N_IN)).astype(np.float32)
     labels = rng.integers(0, N_OUT, n)
     if labels_only:
-        return [(x.reshape(-1, 1), int(l)) for x, l in zip(xs, labels)], xs, labels
-    return [(x.reshape(-1, 1), np.eye(N_OUT, dtype=np.float32)[l].reshape(-1, 1)) for x, l in zip(xs, labels)], xs, labels
+        return [(x.reshape(-1, 1), int(label)) for x, label in zip(xs, labels)], xs, labels
+    return [(x.reshape(-1, 1), np.eye(N_OUT, dtype=np.float32)[label].reshape(-1, 1))
+            for x, label in zip(xs, labels)], xs, labels
 
 
 # -- training_arrays ------------------------------------------------------------------
@@ -62,7 +63,7 @@ def test_training_arrays_all_forms_agree():
         (xs, onehot),
         (xs, labels),
         (xs.astype(np.float64), labels.astype(np.int32)),
-        [(x, int(l)) for x, l in zip(xs, labels)],  # 1-D x vectors are columns too
+        [(x, int(label)) for x, label in zip(xs, labels)],  # 1-D x vectors are columns too
     ]
     ref_x, ref_y = inputs.training_arrays(forms[0], N_IN, N_OUT, "float32")
     for form in forms[1:]:
@@ -111,7 +112,8 @@ def test_empty_arrays_rejected():
 
 def test_mismatched_lengths_rejected():
     xs = np.zeros((5, N_IN))
-    with pytest.raises(ValueError, match=r"^training_data: X has 5 rows but Y has 4; give one target per example"):
+    with pytest.raises(ValueError,
+                       match=r"^training_data: X has 5 rows but Y has 4; give one target per example"):
         inputs.training_arrays((xs, np.zeros(4, np.int64)), N_IN, N_OUT, "float32")
     with pytest.raises(ValueError, match=r"^test_data: X has 5 rows but Y has 6"):
         inputs.labelled_arrays((xs, np.zeros(6, np.int64)), N_IN, N_OUT, "float32")
@@ -121,27 +123,33 @@ def test_mismatched_lengths_rejected():
 
 def test_one_hot_width_mismatch_rejected():
     xs = np.zeros((3, N_IN))
-    with pytest.raises(ValueError, match=rf"^training_data: targets must be one-hot rows of width {N_OUT} \(sizes\[-1\]\)"):
+    with pytest.raises(ValueError, match=rf"^training_data: targets must be one-hot rows of width {N_OUT} "
+                                         r"\(sizes\[-1\]\)"):
         inputs.training_arrays((xs, np.eye(N_OUT + 1)[:3]), N_IN, N_OUT, "float32")
     pairs = [(np.zeros((N_IN, 1)), np.zeros((N_OUT - 1, 1))) for _ in range(3)]
-    with pytest.raises(ValueError, match=rf"training_data: targets must be one-hot rows of width {N_OUT}"):
+    with pytest.raises(ValueError,
+                       match=rf"training_data: targets must be one-hot rows of width {N_OUT}"):
         inputs.training_arrays(pairs, N_IN, N_OUT, "float32")
-    with pytest.raises(ValueError, match=rf"^test_data: targets have {N_OUT + 1} values each but the output layer has {N_OUT}"):
+    with pytest.raises(ValueError, match=rf"^test_data: targets have {N_OUT + 1} values each "
+                                         rf"but the output layer has {N_OUT}"):
         inputs.labelled_arrays((xs, np.eye(N_OUT + 1)[:3]), N_IN, N_OUT, "float32")
 
 
 def test_input_width_mismatch_rejected():
-    with pytest.raises(ValueError, match=rf"^training_data: inputs have {N_IN - 1} values each, but the network's "
-                                         rf"input layer sizes\[0\] is {N_IN}; give inputs of width {N_IN}"):
+    with pytest.raises(ValueError, match=rf"^training_data: inputs have {N_IN - 1} values each, "
+                                         rf"but the network's input layer sizes\[0\] is {N_IN}; "
+                                         rf"give inputs of width {N_IN}"):
         inputs.training_arrays((np.zeros((3, N_IN - 1)), np.zeros(3, np.int64)), N_IN, N_OUT, "float32")
     pairs = [(np.zeros((N_IN + 2, 1)), 0) for _ in range(2)]
-    with pytest.raises(ValueError, match=rf"^test_data: inputs have {N_IN + 2} values each.*sizes\[0\] is {N_IN}"):
+    with pytest.raises(ValueError,
+                       match=rf"^test_data: inputs have {N_IN + 2} values each.*sizes\[0\] is {N_IN}"):
         inputs.labelled_arrays(pairs, N_IN, N_OUT, "float32")
 
 
 def test_ragged_inputs_rejected():
     pairs = [(np.zeros((N_IN, 1)), 0), (np.zeros((N_IN + 1, 1)), 1)]
-    with pytest.raises(ValueError, match=rf"^training_data: inputs have different sizes \[{N_IN}, {N_IN + 1}\]"):
+    with pytest.raises(ValueError,
+                       match=rf"^training_data: inputs have different sizes \[{N_IN}, {N_IN + 1}\]"):
         inputs.training_arrays(pairs, N_IN, N_OUT, "float32")
 
 
@@ -150,9 +158,10 @@ def test_non_finite_training_inputs_rejected(bad):
     _, xs, labels = book_pairs(4, seed=3)
     xs = xs.copy()
     xs[2, 1] = bad
-    with pytest.raises(ValueError, match=r"^training_data: inputs contain NaN or infinity \(after conversion to float32\); clean the data first"):
+    with pytest.raises(ValueError, match=r"^training_data: inputs contain NaN or infinity "
+                                         r"\(after conversion to float32\); clean the data first"):
         inputs.training_arrays((xs, labels), N_IN, N_OUT, "float32")
-    pairs = [(x.reshape(-1, 1), int(l)) for x, l in zip(xs, labels)]
+    pairs = [(x.reshape(-1, 1), int(label)) for x, label in zip(xs, labels)]
     with pytest.raises(ValueError, match=r"training_data: inputs contain NaN or infinity"):
         inputs.training_arrays(pairs, N_IN, N_OUT, "float32")
 
@@ -177,7 +186,8 @@ def test_non_finite_test_inputs_rejected(bad):
 
 
 def test_not_pairs_rejected():
-    with pytest.raises(ValueError, match=r"^training_data: expected a list of \(x, y\) pairs or a tuple \(X, Y\) of arrays, got ndarray"):
+    with pytest.raises(ValueError, match=r"^training_data: expected a list of \(x, y\) pairs "
+                                         r"or a tuple \(X, Y\) of arrays, got ndarray"):
         inputs.training_arrays(np.zeros((3, N_IN)), N_IN, N_OUT, "float32")
     with pytest.raises(ValueError, match=r"got str"):
         inputs.training_arrays("mnist.pkl.gz", N_IN, N_OUT, "float32")
@@ -193,7 +203,7 @@ def test_not_pairs_rejected():
 def test_labelled_arrays_forms_agree():
     label_pairs, xs, labels = book_pairs(6, seed=5, labels_only=True)
     for form in (label_pairs, (xs, labels), (xs, np.eye(N_OUT)[labels]),
-                 [(x, np.int64(l)) for x, l in zip(xs, labels)]):
+                 [(x, np.int64(label)) for x, label in zip(xs, labels)]):
         x, lab = inputs.labelled_arrays(form, N_IN, N_OUT, "float64")
         assert x.dtype == np.float64 and lab.dtype == np.int64
         np.testing.assert_array_equal(x, xs.astype(np.float64))
@@ -210,11 +220,12 @@ def test_labels_out_of_range_rejected(bad):
     with pytest.raises(ValueError, match=rf"^test_data: {msg}"):
         inputs.labelled_arrays((xs, labels), N_IN, N_OUT, "float32")
     with pytest.raises(ValueError, match=rf"^test_data: {msg}"):
-        inputs.labelled_arrays([(x, int(l)) for x, l in zip(xs, labels)], N_IN, N_OUT, "float32")
+        inputs.labelled_arrays([(x, int(label)) for x, label in zip(xs, labels)], N_IN, N_OUT, "float32")
 
 
 def test_float_label_arrays_rejected():
-    with pytest.raises(ValueError, match=rf"labels must be integers in 0\.\.{N_OUT - 1} \(or one-hot rows of width {N_OUT}\)"):
+    with pytest.raises(ValueError, match=rf"labels must be integers in 0\.\.{N_OUT - 1} "
+                                         rf"\(or one-hot rows of width {N_OUT}\)"):
         inputs.labelled_arrays((np.zeros((2, N_IN)), np.array([0.0, 1.0])), N_IN, N_OUT, "float32")
 
 
@@ -225,7 +236,8 @@ def test_check_sizes():
     assert inputs.check_sizes([784, 30, 10]) == [784, 30, 10]
     assert inputs.check_sizes((2, np.int64(3), 1)) == [2, 3, 1]
     assert all(type(s) is int for s in inputs.check_sizes((2, np.int64(3), 1)))
-    for bad in ([784], [], [784, 0, 10], [784, -3, 10], [784, 30.0, 10], [784, "30", 10], [784, True, 10], [784, None]):
+    for bad in ([784], [], [784, 0, 10], [784, -3, 10], [784, 30.0, 10], [784, "30", 10], [784, True, 10],
+                [784, None]):
         with pytest.raises(ValueError, match=r"^sizes "):
             inputs.check_sizes(bad)
     with pytest.raises(ValueError, match=r"sizes must be a list of layer sizes"):

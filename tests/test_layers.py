@@ -16,8 +16,18 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from dlpy35.layers import (ACTIVATIONS, ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, activation_name,
-                           from_spec, linear, sigmoid, tanh)
+from dlpy35.layers import (
+    ACTIVATIONS,
+    ConvPoolLayer,
+    FullyConnectedLayer,
+    ReLU,
+    SoftmaxLayer,
+    activation_name,
+    from_spec,
+    linear,
+    sigmoid,
+    tanh,
+)
 
 M = 3  # examples per batch in the gradient checks
 
@@ -60,7 +70,7 @@ def graded():
         (sx, shx), (sw, shw), (sb, shb) = layout[name]
         x, w, b = theta[sx].reshape(shx), theta[sw].reshape(shw), theta[sb].reshape(shb)
         if isinstance(layer, SoftmaxLayer):
-            _, c = layer.cost(x, [w, b], labels, None)
+            c = pt.mean(layer.log_likelihood(x, [w, b], labels))
         else:
             out = layer.output(x, [w, b])
             c = pt.sum(pt.constant(rng.standard_normal((M, layer.n_out))) * out)  # a random linear read-out
@@ -147,16 +157,26 @@ def test_shapes_and_specs_round_trip():
 
 # -- bad construction ----------------------------------------------------------------------------
 @pytest.mark.parametrize("make, match", [
-    (lambda: ConvPoolLayer((20, 1, 30, 5), (10, 1, 28, 28)), r"ConvPoolLayer: filter 30x5 is larger than the 28x28"),
-    (lambda: ConvPoolLayer((20, 3, 5, 5), (10, 1, 28, 28)), r"ConvPoolLayer: the filters have 3 channels .* images have 1"),
-    (lambda: ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (5, 5)), r"poolsize 5x5 does not divide the 24x24 feature map"),
-    (lambda: ConvPoolLayer((20, 1, 5), (1, 28, 28)), r"ConvPoolLayer: filter_shape must be 4 positive integers"),
-    (lambda: ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (0, 2)), r"ConvPoolLayer: poolsize must be 2 positive"),
-    (lambda: FullyConnectedLayer(10, 5, p_dropout=1.0), r"FullyConnectedLayer: p_dropout must be a number in \[0, 1\), got 1.0"),
-    (lambda: FullyConnectedLayer(10, 5, p_dropout=-0.1), r"p_dropout must be .* got -0.1"),
-    (lambda: SoftmaxLayer(10, 5, p_dropout=1.5), r"SoftmaxLayer: p_dropout .* got 1.5"),
-    (lambda: FullyConnectedLayer(0, 5), r"FullyConnectedLayer: n_in must be a positive integer, got 0"),
-    (lambda: FullyConnectedLayer(10, 5, activation_fn=np.tanh), r"activation_fn must be one of"),
+    (lambda: ConvPoolLayer((20, 1, 30, 5), (10, 1, 28, 28)),
+     r"ConvPoolLayer: filter 30x5 is larger than the 28x28"),
+    (lambda: ConvPoolLayer((20, 3, 5, 5), (10, 1, 28, 28)),
+     r"ConvPoolLayer: the filters have 3 channels .* images have 1"),
+    (lambda: ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (5, 5)),
+     r"poolsize 5x5 does not divide the 24x24 feature map"),
+    (lambda: ConvPoolLayer((20, 1, 5), (1, 28, 28)),
+     r"ConvPoolLayer: filter_shape must be 4 positive integers"),
+    (lambda: ConvPoolLayer((20, 1, 5, 5), (1, 28, 28), (0, 2)),
+     r"ConvPoolLayer: poolsize must be 2 positive"),
+    (lambda: FullyConnectedLayer(10, 5, p_dropout=1.0),
+     r"FullyConnectedLayer: p_dropout must be a number in \[0, 1\), got 1.0"),
+    (lambda: FullyConnectedLayer(10, 5, p_dropout=-0.1),
+     r"p_dropout must be .* got -0.1"),
+    (lambda: SoftmaxLayer(10, 5, p_dropout=1.5),
+     r"SoftmaxLayer: p_dropout .* got 1.5"),
+    (lambda: FullyConnectedLayer(0, 5),
+     r"FullyConnectedLayer: n_in must be a positive integer, got 0"),
+    (lambda: FullyConnectedLayer(10, 5, activation_fn=np.tanh),
+     r"activation_fn must be one of"),
 ])
 def test_bad_layers_raise_value_errors(make, match):
     with pytest.raises(ValueError, match=match):

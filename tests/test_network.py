@@ -56,11 +56,11 @@ def np_backprop(weights, biases, x, y):
         acts.append(np_sigmoid(w @ acts[-1] + b))
     delta = (acts[-1] - y) * acts[-1] * (1 - acts[-1])
     nb, nw = [None] * len(weights), [None] * len(weights)
-    for l in range(len(weights) - 1, -1, -1):
-        nb[l] = delta.sum(axis=1, keepdims=True)
-        nw[l] = delta @ acts[l].T
-        if l:
-            delta = (weights[l].T @ delta) * acts[l] * (1 - acts[l])
+    for layer in range(len(weights) - 1, -1, -1):
+        nb[layer] = delta.sum(axis=1, keepdims=True)
+        nw[layer] = delta @ acts[layer].T
+        if layer:
+            delta = (weights[layer].T @ delta) * acts[layer] * (1 - acts[layer])
     return nb, nw
 
 
@@ -91,7 +91,8 @@ def assert_params_equal(net_a, net_b):
 
 
 def max_param_diff(net_a, net_b):
-    return max(float(np.abs(a - b).max()) for a, b in zip(net_a.weights + net_a.biases, net_b.weights + net_b.biases))
+    return max(float(np.abs(a - b).max())
+               for a, b in zip(net_a.weights + net_a.biases, net_b.weights + net_b.biases))
 
 
 # -- data -----------------------------------------------------------------------------
@@ -101,13 +102,14 @@ def max_param_diff(net_a, net_b):
 def d(mnist):
     """200 training and 100 test examples of the real MNIST, in every accepted form."""
     (tx, ty), _, (sx, sy) = mnist
-    X, labels = np.array(tx[:200]), np.array(ty[:200])
-    Y = np.eye(10, dtype=np.float32)[labels]
-    TX, TL = np.array(sx[:100]), np.array(sy[:100])
+    x_all, labels = np.array(tx[:200]), np.array(ty[:200])
+    y_all = np.eye(10, dtype=np.float32)[labels]
+    test_x, test_labels = np.array(sx[:100]), np.array(sy[:100])
     return SimpleNamespace(
-        X=X, labels=labels, Y=Y, TX=TX, TL=TL,
-        pairs=[(x.reshape(784, 1), y.reshape(10, 1)) for x, y in zip(X, Y)],  # the book's training_data
-        test_pairs=[(x.reshape(784, 1), int(l)) for x, l in zip(TX, TL)],  # the book's test_data
+        X=x_all, labels=labels, Y=y_all, TX=test_x, TL=test_labels,
+        # the book's training_data and test_data
+        pairs=[(x.reshape(784, 1), y.reshape(10, 1)) for x, y in zip(x_all, y_all)],
+        test_pairs=[(x.reshape(784, 1), int(label)) for x, label in zip(test_x, test_labels)],
     )
 
 
@@ -304,9 +306,9 @@ def test_sgd_short_last_mini_batch_is_used(cfg, epoch_mode, d):
     net = make(cfg, seed=10, epoch_mode=epoch_mode)
     w, b = params(net)
     x1, lab = d.X[3:4], d.labels[3:4]
-    X, L = np.repeat(x1, 25, axis=0), np.repeat(lab, 25)
+    xs, labels = np.repeat(x1, 25, axis=0), np.repeat(lab, 25)
     eta = 2.0
-    net.SGD((X, L), 1, 10, eta, verbose=False)
+    net.SGD((xs, labels), 1, 10, eta, verbose=False)
     col, ycol = x1.T.astype(np.float64), np.eye(10)[lab].T
     for _ in range(3):
         w, b = np_sgd_step(w, b, col, ycol, eta)
@@ -431,7 +433,8 @@ def test_bad_eta(eta, d, unchanged):
 
 @pytest.mark.parametrize("m", [0, -1, 51, 2.5, None])
 def test_bad_mini_batch_size(m, d, unchanged):
-    with pytest.raises(ValueError, match=rf"mini_batch_size must be an integer in 1\.\.50, got {re.escape(repr(m))}"):
+    with pytest.raises(ValueError,
+                       match=rf"mini_batch_size must be an integer in 1\.\.50, got {re.escape(repr(m))}"):
         unchanged.SGD((d.X[:50], d.labels[:50]), 1, m, 3.0)
 
 
@@ -440,20 +443,21 @@ def test_bad_epochs(d, unchanged):
         unchanged.SGD((d.X[:50], d.labels[:50]), -1, 10, 3.0)
 
 
-WIDTH = r"inputs have 783 values each, but the network's input layer sizes\[0\] is 784; give inputs of width 784"
+WIDTH = (r"inputs have 783 values each, but the network's input layer sizes\[0\] is 784; "
+         r"give inputs of width 784")
 
 
 def test_input_width_mismatch(d, unchanged):
-    X783 = d.X[:20, :783]
+    x783 = d.X[:20, :783]
     with pytest.raises(ValueError, match=rf"^training_data: {WIDTH}"):
-        unchanged.SGD((X783, d.labels[:20]), 1, 10, 3.0)
+        unchanged.SGD((x783, d.labels[:20]), 1, 10, 3.0)
     with pytest.raises(ValueError, match=rf"^training_data: {WIDTH}"):
-        unchanged.SGD([(x.reshape(783, 1), y) for x, (_, y) in zip(X783, d.pairs)], 1, 10, 3.0)
+        unchanged.SGD([(x.reshape(783, 1), y) for x, (_, y) in zip(x783, d.pairs)], 1, 10, 3.0)
     with pytest.raises(ValueError, match=rf"^test_data: {WIDTH}"):
         unchanged.SGD((d.X[:20], d.labels[:20]), 1, 10, 3.0, test_data=(d.TX[:10, :783], d.TL[:10]))
     with pytest.raises(ValueError, match=rf"^test_data: {WIDTH}"):
         unchanged.SGD((d.X[:20], d.labels[:20]), 1, 10, 3.0,
-                      test_data=[(x[:783].reshape(783, 1), l) for x, l in zip(d.TX[:10], d.TL)])
+                      test_data=[(x[:783].reshape(783, 1), label) for x, label in zip(d.TX[:10], d.TL)])
     with pytest.raises(ValueError, match=rf"^test_data: {WIDTH}"):
         unchanged.evaluate((d.TX[:10, :783], d.TL[:10]))
     with pytest.raises(ValueError, match=rf"^feedforward input: {WIDTH}"):
@@ -461,7 +465,7 @@ def test_input_width_mismatch(d, unchanged):
     with pytest.raises(ValueError, match=rf"^feedforward input: {WIDTH}"):
         unchanged.feedforward(np.zeros((783, 4)))
     with pytest.raises(ValueError, match=rf"^mini_batch: {WIDTH}"):
-        unchanged.update_mini_batch((X783[:10], d.labels[:10]), 3.0)
+        unchanged.update_mini_batch((x783[:10], d.labels[:10]), 3.0)
     with pytest.raises(ValueError, match=rf"^x: {WIDTH}"):
         unchanged.backprop(np.zeros((783, 1)), np.zeros((10, 1)))
 
@@ -474,14 +478,14 @@ def test_labels_out_of_range(bad, d, unchanged):
     with pytest.raises(ValueError, match=rf"^training_data: {msg}"):
         unchanged.SGD((d.X[:20], labels), 1, 10, 3.0)
     with pytest.raises(ValueError, match=rf"^training_data: {msg}"):
-        unchanged.SGD([(x.reshape(784, 1), int(l)) for x, l in zip(d.X[:20], labels)], 1, 10, 3.0)
+        unchanged.SGD([(x.reshape(784, 1), int(label)) for x, label in zip(d.X[:20], labels)], 1, 10, 3.0)
     test_labels = d.TL[:10].copy()
     test_labels[3] = bad
     with pytest.raises(ValueError, match=rf"^test_data: {msg}"):
         unchanged.SGD((d.X[:20], d.labels[:20]), 1, 10, 3.0, test_data=(d.TX[:10], test_labels))
     with pytest.raises(ValueError, match=rf"^test_data: {msg}"):
-        unchanged.SGD(d.pairs[:20], 1, 10, 3.0, test_data=[(x.reshape(784, 1), int(l))
-                                                           for x, l in zip(d.TX[:10], test_labels)])
+        unchanged.SGD(d.pairs[:20], 1, 10, 3.0, test_data=[(x.reshape(784, 1), int(label))
+                                                           for x, label in zip(d.TX[:10], test_labels)])
     with pytest.raises(ValueError, match=rf"^test_data: {msg}"):
         unchanged.evaluate((d.TX[:10], test_labels))
 
@@ -496,10 +500,10 @@ def test_one_hot_width_mismatch(d, unchanged):
 def test_empty_and_nan_training_data(d, unchanged):
     with pytest.raises(ValueError, match=r"^training_data is empty"):
         unchanged.SGD([], 1, 10, 3.0)
-    X = d.X[:20].copy()
-    X[4, 100] = np.nan
+    xs = d.X[:20].copy()
+    xs[4, 100] = np.nan
     with pytest.raises(ValueError, match=r"^training_data: inputs contain NaN or infinity"):
-        unchanged.SGD((X, d.labels[:20]), 1, 10, 3.0)
+        unchanged.SGD((xs, d.labels[:20]), 1, 10, 3.0)
 
 
 def test_empty_array_training_data_rejected_as_empty(unchanged):
@@ -544,7 +548,7 @@ def poison(net, layer, value):
     purpose at a chosen epoch."""
     w = net.weights[layer]
     w[0, 0] = value
-    net.device.assign(net._w[layer], w)
+    net.device.assign(net.trainer.params[layer], w)
 
 
 def test_weights_setter_refuses_non_finite():

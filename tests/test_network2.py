@@ -19,6 +19,7 @@ import pytest
 from dlpy35 import backprop as bp
 from dlpy35 import network2
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
+from dlpy35.trainer import Evaluation
 
 SMALL = [8, 6, 3]  # float32 / JAX tests
 EXACT = [4, 5, 3]  # float64 / NUMBA tests
@@ -56,8 +57,8 @@ def _synthetic(n, sizes=SMALL, seed=0):
 def _book_pairs(x, labels, n_out, one_hot=True):
     """The book's list of (x column, y) pairs: y a one-hot column or an int label."""
     if one_hot:
-        return [(xi.reshape(-1, 1), _one_hot([l], n_out).reshape(-1, 1)) for xi, l in zip(x, labels)]
-    return [(xi.reshape(-1, 1), int(l)) for xi, l in zip(x, labels)]
+        return [(xi.reshape(-1, 1), _one_hot([label], n_out).reshape(-1, 1)) for xi, label in zip(x, labels)]
+    return [(xi.reshape(-1, 1), int(label)) for xi, label in zip(x, labels)]
 
 
 # -- L2 and L1 updates against numpy ----------------------------------------------------------
@@ -341,15 +342,19 @@ def test_evaluation_features_need_evaluation_data(small_data, kwargs):
 
 
 def _script(monkeypatch, net, name, values):
-    """Make ``net.<name>()`` return ``(values[k], 1.0)`` on its k-th call (the last value after)."""
+    """Make the trainer's evaluation of the set `name` count ``values[k]`` correct on its k-th call
+    (the last value after); other sets are evaluated for real."""
     calls = []
+    real = net.trainer.evaluate
 
-    def fake():
+    def fake(which, n):
+        if which != name:
+            return real(which, n)
         k = len(calls)
         calls.append(k)
-        return values[min(k, len(values) - 1)], 1.0
+        return Evaluation(values[min(k, len(values) - 1)], n, 1.0)
 
-    monkeypatch.setattr(net, name, fake)
+    monkeypatch.setattr(net.trainer, "evaluate", fake)
     return calls
 
 
@@ -364,12 +369,13 @@ def _script(monkeypatch, net, name, values):
     ],
 )
 def test_early_stopping_on_scripted_evaluation_accuracy(monkeypatch, small_data, eval_acc, n, epochs_run,
-                                                        monitor_training_accuracy, monitor_evaluation_accuracy):
+                                                        monitor_training_accuracy,
+                                                        monitor_evaluation_accuracy):
     train, val = small_data
     net = network2.Network(SMALL, seed=1)
-    eval_calls = _script(monkeypatch, net, "_evaluation_metrics", eval_acc)
+    eval_calls = _script(monkeypatch, net, "evaluation", eval_acc)
     # training accuracy that keeps improving every epoch must not keep training alive
-    _script(monkeypatch, net, "_training_metrics", list(range(100, 200)))
+    _script(monkeypatch, net, "training", list(range(100, 200)))
     epochs_seen = []
     _, ea, _, ta = net.SGD(train, 30, 10, 0.5, evaluation_data=val, early_stopping_n=n,
                            monitor_training_accuracy=monitor_training_accuracy,
@@ -386,8 +392,9 @@ def test_early_stopping_on_scripted_evaluation_accuracy(monkeypatch, small_data,
 def test_early_stopping_off_runs_every_epoch(monkeypatch, small_data):
     train, val = small_data
     net = network2.Network(SMALL, seed=1)
-    _script(monkeypatch, net, "_evaluation_metrics", [50])
-    _, ea, _, _ = net.SGD(train, 6, 10, 0.5, evaluation_data=val, monitor_evaluation_accuracy=True, verbose=False)
+    _script(monkeypatch, net, "evaluation", [50])
+    _, ea, _, _ = net.SGD(train, 6, 10, 0.5, evaluation_data=val, monitor_evaluation_accuracy=True,
+                          verbose=False)
     assert ea == [50] * 6
     assert net.history["stopped"] is None
 
@@ -417,7 +424,7 @@ def test_early_stopping_real_path_flat_evaluation_rising_training(small_data):
 def test_lr_schedule_halves_eta_every_n_flat_epochs_and_stops_at_eta0_over_128(monkeypatch, small_data):
     train, val = small_data
     net = network2.Network(SMALL, seed=1)
-    _script(monkeypatch, net, "_evaluation_metrics", [50])
+    _script(monkeypatch, net, "evaluation", [50])
     eta0 = 0.8
     _, ea, _, _ = net.SGD(train, 100, 10, eta0, evaluation_data=val, lr_schedule_n=2,
                           monitor_evaluation_accuracy=True, verbose=False)
@@ -433,7 +440,7 @@ def test_lr_schedule_resets_on_improvement(monkeypatch, small_data):
     train, val = small_data
     net = network2.Network(SMALL, seed=1)
     # flat, flat (halve), improve, flat, flat (halve), ...
-    _script(monkeypatch, net, "_evaluation_metrics", [10, 10, 10, 20, 20, 20, 20])
+    _script(monkeypatch, net, "evaluation", [10, 10, 10, 20, 20, 20, 20])
     net.SGD(train, 7, 10, 1.0, evaluation_data=val, lr_schedule_n=2, verbose=False)
     assert net.history["eta"] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25]
     assert net.history["stopped"] is None
@@ -443,7 +450,7 @@ def test_lr_schedule_really_trains_with_the_halved_eta(monkeypatch, small_data):
     """The schedule's run equals one-epoch SGD calls with the etas it recorded."""
     train, val = small_data
     net = network2.Network(SMALL, seed=12)
-    _script(monkeypatch, net, "_evaluation_metrics", [50])
+    _script(monkeypatch, net, "evaluation", [50])
     net.SGD(train, 20, 10, 0.8, 0.5, evaluation_data=val, lr_schedule_n=1, verbose=False)
     etas = net.history["eta"]
     assert etas == [0.8, 0.8, 0.4, 0.2, 0.1, 0.05, 0.025, 0.0125]
@@ -534,8 +541,10 @@ BAD_FILES = {
                                   "cost": "QuadraticCost"}),
     "weights not numbers": json.dumps({"sizes": [2, 1], "weights": [[["a", "b"]]], "biases": [[[0.0]]],
                                        "cost": "QuadraticCost"}),
-    "weights null": json.dumps({"sizes": [2, 1], "weights": None, "biases": [[[0.0]]], "cost": "QuadraticCost"}),
-    "nan weights": '{"sizes": [2, 1], "weights": [[[NaN, 0.0]]], "biases": [[[0.0]]], "cost": "QuadraticCost"}',
+    "weights null": json.dumps({"sizes": [2, 1], "weights": None, "biases": [[[0.0]]],
+                                "cost": "QuadraticCost"}),
+    "nan weights": ('{"sizes": [2, 1], "weights": [[[NaN, 0.0]]], "biases": [[[0.0]]], '
+                    '"cost": "QuadraticCost"}'),
     "unknown cost": json.dumps({"sizes": [2, 1], "weights": [[[0.0, 0.0]]], "biases": [[[0.0]]],
                                 "cost": "LogLikelihoodCost"}),
     "cost not a string": json.dumps({"sizes": [2, 1], "weights": [[[0.0, 0.0]]], "biases": [[[0.0]]],

@@ -6,16 +6,35 @@ conv run is marked slow.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
+import pytensor.tensor as pt
 import pytest
 
+from dlpy35 import checkpoint
 from dlpy35 import network3 as n3
-from dlpy35.layers import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, sigmoid
-from dlpy35.network import TrainingDiverged
+from dlpy35.files import SavedFileError
+from dlpy35.layers import (
+    ConvPoolLayer,
+    FullyConnectedLayer,
+    ReLU,
+    SoftmaxLayer,
+    dropout,
+    noise_table,
+    sigmoid,
+)
+from dlpy35.trainer import TrainingDiverged
 
 jax = pytest.importorskip("jax")
 
 MB = 10
+REPO = Path(__file__).resolve().parents[1]
 
 
 def small_net(seed=0, p=0.0, epoch_mode="scan", mode="JAX", mb=MB):
@@ -45,8 +64,10 @@ def data():
 @pytest.mark.parametrize("layers, mb, match", [
     ([FullyConnectedLayer(784, 30), SoftmaxLayer(20, 10)], 10,
      r"layer 1 \(SoftmaxLayer\): n_in = 20 but layer 0 \(FullyConnectedLayer\) outputs 30 values"),
-    ([ConvPoolLayer((20, 1, 5, 5), (1, 28, 28)), ConvPoolLayer((40, 10, 5, 5), (10, 12, 12)), SoftmaxLayer(640, 10)],
-     10, r"layer 1 \(ConvPoolLayer\): image_shape .* = \(10, 12, 12\) but layer 0 outputs 20 feature maps of 12x12"),
+    ([ConvPoolLayer((20, 1, 5, 5), (1, 28, 28)), ConvPoolLayer((40, 10, 5, 5), (10, 12, 12)),
+      SoftmaxLayer(640, 10)], 10,
+     r"layer 1 \(ConvPoolLayer\): image_shape .* = \(10, 12, 12\) "
+     r"but layer 0 outputs 20 feature maps of 12x12"),
     ([ConvPoolLayer((20, 1, 5, 5), (1, 28, 28)), FullyConnectedLayer(2000, 100), SoftmaxLayer(100, 10)], 10,
      r"n_in = 2000 but layer 0 \(ConvPoolLayer\) outputs 2880"),
     ([ConvPoolLayer((20, 1, 5, 5), (32, 1, 28, 28)), SoftmaxLayer(2880, 10)], 10,
@@ -75,7 +96,8 @@ def test_sgd_learns_and_reports_like_the_book(data, capsys):
     assert "Epoch 0: validation accuracy" in out and "This is the best validation accuracy to date." in out
     assert "The corresponding test accuracy is" in out and "Finished training network." in out
     assert f"obtained at iteration {2 * 40 - 1}" in out or f"obtained at iteration {40 - 1}" in out
-    assert [sorted(r) for r in history] == [["cost", "epoch", "seconds", "test_accuracy", "validation_accuracy"]] * 2
+    assert ([sorted(r) for r in history]
+            == [["cost", "epoch", "seconds", "test_accuracy", "validation_accuracy"]] * 2)
     assert history[-1]["validation_accuracy"] > 0.4  # chance is 0.1; measured 0.62
     best = max(history, key=lambda r: r["validation_accuracy"])  # ties: the book keeps the later epoch (>=)
     assert net.best["test_accuracy"] in [r["test_accuracy"] for r in history
@@ -84,7 +106,10 @@ def test_sgd_learns_and_reports_like_the_book(data, capsys):
 
 
 def test_accepts_the_books_list_of_pairs(data):
-    """Training pairs (784x1 image, 10x1 one-hot), validation pairs (784x1 image, label), as the book's loader gives."""
+    """Training pairs (784x1 image, 10x1 one-hot), validation pairs (784x1 image, label).
+
+    As the book's loader gives them.
+    """
     (x, y), (vx, vy), _ = data
     one_hot = np.eye(10, dtype=np.float32)[y][:, :, None]
     pairs = list(zip(x[:, :, None], one_hot))
@@ -93,7 +118,7 @@ def test_accepts_the_books_list_of_pairs(data):
     h_pairs = nets[0].SGD(pairs, 1, MB, 0.1, val_pairs, verbose=False)
     h_arrays = nets[1].SGD((x, y), 1, MB, 0.1, (vx, vy), verbose=False)
     assert h_pairs[0]["validation_accuracy"] == h_arrays[0]["validation_accuracy"]
-    assert n3.size(val_pairs) == n3.size((vx, vy)) == nets[0].size(val_pairs) == 100
+    assert n3.size(val_pairs) == n3.size((vx, vy)) == 100
 
 
 def test_test_accuracy_is_defined_without_validation_or_epochs(data):
@@ -148,8 +173,10 @@ def test_sgd_copies_nothing_implicitly(data):
     with jax.transfer_guard("disallow"):
         history = net.SGD(train, 2, MB, 0.1, val, test, lmbda=0.1, verbose=False)
     assert len(history) == 2
-    for var in (*net.params, net._train_x, net._train_y, *net._eval["validation"], *net._eval["test"]):
+    for var in (*net.params, *net.trainer._train):
         assert isinstance(var.container.storage[0], jax.Array), var.name
+    for array in (*net.trainer._sets["validation"], *net.trainer._sets["test"]):
+        assert isinstance(array, jax.Array)
 
 
 def test_dropout_is_reproducible_per_seed(data):
@@ -165,10 +192,26 @@ def test_dropout_is_reproducible_per_seed(data):
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
 
 
+def _mask(key, salt, p=0.5, rows=MB, width=20):
+    noise = (pt.constant(noise_table()), pt.constant(np.int64(key)), rows)
+    return dropout(pt.ones((rows, width)), p, noise, salt, width).eval()
+
+
 def test_each_dropout_layer_has_its_own_stream():
-    net = small_net(seed=5, p=0.5)
-    states = [net._rngs[i].get_value().bit_generator.state["state"] for i in sorted(net._rngs)]
-    assert sorted(net._rngs) == [1, 2] and states[0] != states[1]
+    """Layers of one step (salts 1 and 2) and successive mini-batches (keys) draw different masks."""
+    assert small_net(seed=5, p=0.5).model.stochastic and not small_net(seed=5).model.stochastic
+    first = _mask(12345, 1)
+    assert not np.array_equal(first, _mask(12345, 2))
+    assert not np.array_equal(first, _mask(12346, 1))
+    np.testing.assert_array_equal(first, _mask(12345, 1))  # a key and a salt fix the mask
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.8])
+def test_dropout_keeps_each_unit_with_probability_one_minus_p(p):
+    """20,000 units of one mask: the kept fraction is within 4 standard deviations of 1 - p."""
+    kept = _mask(987654, 3, p, rows=20, width=1000)
+    assert set(np.unique(kept)) <= {0.0, 1.0}
+    assert abs(kept.mean() - (1 - p)) < 4 * np.sqrt(p * (1 - p) / kept.size)
 
 
 def test_dropout_changes_training_but_not_the_initial_weights(data):
@@ -187,7 +230,7 @@ def test_save_load_round_trip(tmp_path, data):
     path = tmp_path / "net.npz"
     net.save(path)
     again = n3.load(path, mode="JAX", device="cpu")
-    assert [l.spec() for l in again.layers] == [l.spec() for l in net.layers]
+    assert [layer.spec() for layer in again.layers] == [layer.spec() for layer in net.layers]
     assert again.mini_batch_size == MB and again.layers[1].activation_fn is ReLU
     for a, b in zip(net.weights, again.weights):
         np.testing.assert_array_equal(a, b)
@@ -252,3 +295,82 @@ def test_conv1_learns_real_mnist(mnist):
                      mode="JAX", device="cpu")
     history = net.SGD((tx[:2000], ty[:2000]), 6, MB, 0.1, (vx, vy), verbose=False)
     assert history[-1]["validation_accuracy"] > 0.75, history
+
+
+# -- checkpoints and resume ------------------------------------------------------------------------------
+EPOCHS = 3
+
+
+def _trained(tmp, seed=4, epochs=EPOCHS, resume=False, on_epoch=None, p=0.5):
+    net = small_net(seed=seed, p=p)
+    history = net.SGD(CKPT_DATA[0], epochs, MB, 0.1, CKPT_DATA[1], lmbda=0.1, checkpoint_dir=tmp,
+                      resume=resume, on_epoch=on_epoch, verbose=False)
+    return net, history
+
+
+CKPT_DATA = synthetic(200, 3), synthetic(60, 4)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    net, history = _trained(tmp_path_factory.mktemp("n3_uninterrupted"))
+    return net.weights, history
+
+
+def _same(a, b):
+    assert len(a) == len(b) and all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def _without_seconds(history):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in history]
+
+
+def test_ctrl_c_then_resume_in_a_new_network_is_bit_identical(uninterrupted, tmp_path):
+    """Dropout on: the masks of the resumed epochs come from the checkpointed generator alone."""
+    def stop_after_epoch_0(record):
+        if record["epoch"] == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _trained(tmp_path, on_epoch=stop_after_epoch_0)
+    net, history = _trained(tmp_path, seed=99, resume=True)
+    assert not np.array_equal(small_net(seed=99, p=0.5).weights[0], small_net(seed=4, p=0.5).weights[0])
+    _same(net.weights, uninterrupted[0])
+    assert _without_seconds(history) == _without_seconds(uninterrupted[1])  # resumed epochs included
+    assert net.best["iteration"] is not None
+
+
+_KILLER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, sys.argv[2])
+    from test_network3 import _trained
+
+    def die(record):
+        if record["epoch"] == 1:
+            os.kill(os.getpid(), signal.SIGKILL)  # after epoch 1's checkpoint, before epoch 2
+
+    _trained(sys.argv[1], on_epoch=die)
+""")
+
+
+def test_kill_9_then_resume_is_bit_identical(uninterrupted, tmp_path):
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    child = subprocess.run([sys.executable, "-c", _KILLER, str(tmp_path), str(REPO / "tests")], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert checkpoint.load(tmp_path)[2]["history"]["epoch"] == 2
+    net, history = _trained(tmp_path, seed=7, resume=True)
+    _same(net.weights, uninterrupted[0])
+    assert [r["epoch"] for r in history] == list(range(EPOCHS))
+
+
+def test_resume_refuses_another_networks_checkpoint(uninterrupted, tmp_path):
+    _trained(tmp_path, epochs=1)
+    other = n3.Network([FullyConnectedLayer(784, 20), SoftmaxLayer(20, 10)], MB, seed=0, mode="JAX",
+                       device="cpu")
+    before = other.weights
+    with pytest.raises(SavedFileError, match="cannot resume: the checkpoint has sizes"):
+        other.SGD(CKPT_DATA[0], EPOCHS, MB, 0.1, CKPT_DATA[1], lmbda=0.1, checkpoint_dir=tmp_path,
+                  resume=True, verbose=False)
+    _same(other.weights, before)

@@ -1,0 +1,44 @@
+"""The book's chapter-6 networks: their layers and the hyperparameters the book trained them with."""
+
+from __future__ import annotations
+
+from dlpy35.layers import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, sigmoid
+
+#: Hyperparameters of the book's runs: eta, lmbda, epochs (mini-batch 10).
+PRESETS = {
+    "conv1": {"eta": 0.1, "lmbda": 0.0, "epochs": 60},
+    "conv2": {"eta": 0.1, "lmbda": 0.0, "epochs": 60},
+    "conv2-relu": {"eta": 0.03, "lmbda": 0.1, "epochs": 60},
+}
+DROPOUT_PRESET = {"eta": 0.03, "lmbda": 0.0, "epochs": 40}
+
+
+def book_layers(name, mini_batch_size=10, dropout=False):
+    """The layers of one of the book's chapter-6 networks.
+
+    Parameters
+    ----------
+    name : {"conv1", "conv2", "conv2-relu"}
+        ``conv1``: conv 20x5x5 + 2x2 max-pool -> FC 100 -> softmax, sigmoid;
+        ``conv2``: two conv-pool layers (20 and 40 maps), sigmoid;
+        ``conv2-relu``: the same with ReLU.
+    mini_batch_size : int
+    dropout : bool
+        Replace the FC-100 layer by two FC-1000 layers (the activation of `name`)
+        with dropout 0.5, and drop out the softmax input too: the book's last
+        network (with ``conv2-relu``; hyperparameters :data:`DROPOUT_PRESET`).
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown network {name!r}; known: {', '.join(PRESETS)}")
+    fn = ReLU if name.endswith("relu") else sigmoid
+    layers = [ConvPoolLayer((20, 1, 5, 5), (mini_batch_size, 1, 28, 28), (2, 2), fn)]
+    if name.startswith("conv2"):
+        layers.append(ConvPoolLayer((40, 20, 5, 5), (mini_batch_size, 20, 12, 12), (2, 2), fn))
+    n = layers[-1].n_out
+    if dropout:
+        layers += [FullyConnectedLayer(n, 1000, fn, p_dropout=0.5),
+                   FullyConnectedLayer(1000, 1000, fn, p_dropout=0.5),
+                   SoftmaxLayer(1000, 10, p_dropout=0.5)]
+    else:
+        layers += [FullyConnectedLayer(n, 100, fn), SoftmaxLayer(100, 10)]
+    return layers

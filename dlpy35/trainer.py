@@ -1,0 +1,551 @@
+"""The training engine: the one device-resident SGD loop under every network of the book.
+
+A *model* describes a network symbolically -- :class:`dlpy35.graph.SigmoidNet`
+for chapters 1 and 3, :class:`dlpy35.layers.LayerStack` for chapter 6.  The
+:class:`Trainer` runs it: the parameters and the data live in shared variables
+on the device (:mod:`dlpy35.device`), compiled functions are cached by a key, an
+epoch is a few ``scan`` calls over a permutation gathered on the device (or one
+call per mini-batch), one divergence guard checks every epoch and keeps the
+weights of the last good one, checkpoints allow an exact resume, and Ctrl-C
+puts back the state of the last completed epoch.  Every epoch yields one
+:class:`EpochRecord`.  The book's classes (:mod:`dlpy35.network`,
+:mod:`dlpy35.network2`, :mod:`dlpy35.network3`) only translate their APIs into
+this one.
+
+What the trainer needs of a model:
+
+``param_names``, ``hyper_names``
+    Names of the parameters (in the order of the arrays the trainer holds) and
+    of the scalar hyperparameters of a step (``"eta"`` first).
+``stochastic``
+    True when a step needs noise (dropout): it then receives ``noise = (table,
+    key)``, :func:`dlpy35.layers.noise_table` on the device and a random key
+    per mini-batch, drawn from the trainer's generator.
+``sgd_step(x, y, params, hyper, option, noise) -> (new_params, mean_cost)``
+    One mini-batch; `hyper` maps names to scalars, `option` is the run's
+    hashable variant (the regulariser, for instance).
+``forward(x, params)``
+    The output activations for the rows of `x`.
+``example_metrics(x, labels, params) -> (correct, cost)``
+    Per row: classified as the label (bool), and the cost.
+``checkpoint_arrays(values)`` / ``from_checkpoint(weights, biases)``
+    The parameters in the checkpoint file's ``(weights, biases)`` layout, and back.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from dlpy35 import checkpoint, graph, inputs
+from dlpy35.layers import noise_table
+
+EPOCH_MODES = ("scan", "step")
+KEY_LIMIT = 1 << 30  # keys fit int32 with room to add a layer's salt (JAX without x64 indexes in int32)
+
+
+class TrainingDiverged(FloatingPointError):  # noqa: N818 (a public name since chapter 1)
+    """The cost or the weights became NaN, infinite or too large to compute with during an epoch."""
+
+
+def epoch_chunks(full, most=10):
+    """Calls per scan epoch of `full` mini-batches: the largest divisor of `full` up to `most`.
+
+    Equal chunks keep one compiled shape (JAX compiles per shape) and let a
+    progress bar move; ten calls instead of one cost microseconds.
+    """
+    return next(c for c in range(min(most, full), 0, -1) if full % c == 0)
+
+
+@dataclass
+class Evaluation:
+    """How a network did on one labelled set: ``correct`` of ``total``, and the summed ``cost``."""
+
+    correct: int
+    total: int
+    cost: float
+
+    @property
+    def accuracy(self):
+        return self.correct / self.total
+
+
+@dataclass
+class EpochRecord:
+    """One epoch of training.
+
+    Attributes
+    ----------
+    epoch : int
+    seconds : float
+        Training time of the epoch (evaluation and compilation excluded).
+    eta : float
+        The learning rate the epoch trained with.
+    cost : float
+        Mean over the epoch's mini-batches of each mini-batch's mean cost.
+    evaluations : dict of str to Evaluation
+        The sets evaluated after the epoch, by name (``"test"``, ``"validation"``...).
+    """
+
+    epoch: int
+    seconds: float
+    eta: float
+    cost: float
+    evaluations: dict = field(default_factory=dict)
+
+    def to_json(self):
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d):
+        return cls(**{**d, "evaluations": {k: Evaluation(**v) for k, v in d["evaluations"].items()}})
+
+
+@dataclass
+class Run:
+    """One ``SGD`` call: sizes, hyperparameters (on the device too), evaluated sets and resumable state.
+
+    ``state`` is JSON-ready and is what a checkpoint keeps beside ``records``
+    (every epoch's :class:`EpochRecord`, resumed ones included): ``epoch`` (the
+    next to train), ``next_eta``, ``stopped`` (a reason, or None), the per-epoch
+    ``seconds`` and ``eta``, and whatever the network adds.
+    """
+
+    n: int
+    m: int
+    epochs: int
+    drop_last: bool
+    hyper: object  # eta -> {name: value}, in the model's hyper_names order
+    option: object = None
+    sets: tuple = ()
+    eta: float = 0.0
+    hyper_d: tuple = ()
+    snapshot: list = field(default_factory=list)
+    state: dict = field(default_factory=dict)
+    records: list = field(default_factory=list)
+
+    @property
+    def full(self):
+        return self.n // self.m
+
+    @property
+    def n_batches(self):
+        return self.full if self.drop_last else -(-self.n // self.m)
+
+
+class Trainer:
+    """Trains one model on one device.
+
+    Parameters
+    ----------
+    model
+        The network's symbolic description (see the module docstring).
+    device : dlpy35.device.Device
+    values : list of arrays
+        Initial parameters, in the order of ``model.param_names``.
+    rng : numpy.random.Generator
+        Shuffles every epoch (and draws the dropout keys); its state is checkpointed.
+    epoch_mode : {"scan", "step"}
+        ``scan``: a chunk of mini-batches per compiled call; ``step``: one call per mini-batch.
+    drop_last : bool
+        Leave out the last ``n % m`` examples of each epoch's permutation (chapter 6),
+        or train them as a shorter last mini-batch (chapters 1 and 3).
+    eval_chunk : int, optional
+        Rows per evaluation chunk (im2col patches of a whole test set would not
+        fit); None evaluates a set in one chunk.
+    """
+
+    def __init__(self, model, device, values, rng, epoch_mode="scan", drop_last=False, eval_chunk=None):
+        self.model, self.device, self.rng = model, device, rng
+        self.epoch_mode, self.drop_last, self.eval_chunk = epoch_mode, drop_last, eval_chunk
+        self.dtype = device.dtype
+        self.params = [device.shared(v, name) for v, name in zip(values, model.param_names)]
+        self._train = None  # (x, y) shared, made by the first load_training
+        self._sets = {}  # name -> (chunks of x, of labels, chunk indices) on the device
+        self._cost_sum = device.shared(np.zeros((), self.dtype), "cost_sum")
+        self._noise = device.shared(noise_table().astype(self.dtype), "noise") if model.stochastic else None
+        self._fns = {}
+        self.compile_seconds = None  # of the last run: compiling, or loading from the caches
+
+    @property
+    def epoch_mode(self):
+        return self._epoch_mode
+
+    @epoch_mode.setter
+    def epoch_mode(self, value):
+        if value not in EPOCH_MODES:
+            raise ValueError(f"epoch_mode must be one of {EPOCH_MODES}, got {value!r}")
+        self._epoch_mode = value
+
+    # -- parameters ------------------------------------------------------------------
+    def values(self):
+        """Host copies of the parameters."""
+        return [self.device.read(p) for p in self.params]
+
+    def assign(self, values):
+        for p, v in zip(self.params, values):
+            self.device.assign(p, v)
+
+    # -- compiled functions ----------------------------------------------------------------
+    def compiled(self, key, build):
+        """The function `build()` compiled once for this trainer and cached under `key`."""
+        if key not in self._fns:
+            self._fns[key] = build()
+        return self._fns[key]
+
+    def _train_fn(self, kind, option, m):
+        """The compiled SGD update of a chunk of mini-batches (``scan``) or of one (``step``).
+
+        Keyed (stochastic) models compile for their static mini-batch size `m`.
+        """
+        m = m if self.model.stochastic else None
+        return self.compiled(("train", kind, option, m), lambda: self._build_train(kind, option, m))
+
+    def _build_train(self, kind, option, m):
+        model, keyed = self.model, self.model.stochastic
+        hyper = {name: pt.scalar(name, dtype=self.dtype) for name in model.hyper_names}
+        x, y = self._train
+
+        def step(rows, params, key):
+            noise = (self._noise, key) if keyed else None
+            return model.sgd_step(x[rows], y[rows], params, hyper, option, noise)
+
+        if kind == "scan":
+            batches = pt.matrix("batches", dtype="int64")
+            new, c = graph.scan_sgd(step, batches, self.params, m)
+        else:
+            batches = pt.vector("rows", dtype="int64")
+            rows, key = graph.split_key(batches, m) if keyed else (batches, None)
+            new, c = step(rows, self.params, key)
+        updates = [*zip(self.params, new), (self._cost_sum, self._cost_sum + c)]
+        return self.device.function([batches, *hyper.values()], [], updates=updates, name=f"sgd_{kind}")
+
+    def _status_fn(self):
+        """(epoch's cost sum, parameters usable): finite and below ``sqrt(max float)``.
+
+        Bounded outputs (sigmoid, softmax) let a runaway eta show first as
+        weights growing towards overflow; past ``sqrt(max)`` a product can overflow.
+        """
+        def build():
+            limit = pt.constant(np.sqrt(np.finfo(self.dtype).max).astype(self.dtype))
+            biggest = pt.stack([pt.max(pt.abs(p)) for p in self.params])
+            usable = pt.and_(graph.all_finite(self.params), pt.all(biggest < limit))
+            return self.device.function([], [self._cost_sum, usable], name="status")
+
+        return self.compiled("status", build)
+
+    def _metrics_fn(self):
+        """(correct, summed cost) of a set ``(xs, ys, chunks)`` made by :meth:`load_set`, chunk by chunk.
+
+        The set is an input, not a shared variable: one compiled function serves every set.
+        """
+        def build():
+            xs = pt.tensor3("xs", dtype=self.dtype)
+            ys = pt.matrix("ys", dtype="int64")
+            idx = pt.vector("chunks", dtype="int64")
+
+            def chunk(i):
+                labels = ys[i]
+                correct, cost = self.model.example_metrics(xs[i], labels, self.params)
+                valid = pt.ge(labels, 0)  # padding rows carry the label -1
+                return pt.sum(pt.and_(correct, valid), dtype="int64"), pt.sum(cost * valid)
+
+            # One sequence only: with two, scan trims them to a common length, which JAX can't trace.
+            counts, costs = pytensor.scan(chunk, sequences=[idx], return_updates=False)
+            return self.device.function([xs, ys, idx], [pt.sum(counts), pt.sum(costs)], name="metrics")
+
+        return self.compiled("metrics", build)
+
+    def update(self, x, y, eta, hyper, option=None):
+        """One SGD step on all the rows of (x, y): the book's ``update_mini_batch``."""
+        run = Run(n=len(x), m=len(x), epochs=1, drop_last=False, hyper=hyper, option=option)
+        self.load_training(x, y)
+        self.set_eta(run, eta)
+        rows = self._keyed(np.arange(len(x))[None], self._draw_keys)[0]
+        self._train_fn("step", option, len(x))(self.device.put(rows), *run.hyper_d)
+
+    def forward(self, x):
+        """Output activations for the rows of `x`, in chunks of ``eval_chunk`` rows."""
+        fn = self.compiled("forward", self._build_forward)
+        step = self.eval_chunk or max(len(x), 1)
+        return np.concatenate([self.device.get(fn(self.device.put(x[i:i + step])))
+                               for i in range(0, len(x), step)])
+
+    def _build_forward(self):
+        x = pt.matrix("x", dtype=self.dtype)
+        return self.device.function([x], self.model.forward(x, self.params), name="forward")
+
+    # -- data on the device --------------------------------------------------------------------
+    def load_training(self, x, y):
+        """Put the training inputs and targets on the device (once per run, never per mini-batch)."""
+        if self._train is None:
+            self._train = (self.device.shared(x, "train_x"), self.device.shared(y, "train_y"))
+        else:
+            self.device.assign(self._train[0], x)
+            self.device.assign(self._train[1], y)
+
+    def load_set(self, name, x, labels):
+        """Put a labelled set on the device as (chunks, rows, n_in), padded with label -1; its size."""
+        b = min(self.eval_chunk or len(x), len(x))
+        k = -(-len(x) // b)
+        xp = np.zeros((k * b, x.shape[1]), self.dtype)
+        xp[: len(x)] = x
+        yp = np.full(k * b, -1, np.int64)
+        yp[: len(labels)] = labels
+        chunks = (xp.reshape(k, b, -1), yp.reshape(k, b), np.arange(k))
+        self._sets[name] = tuple(self.device.put(a) for a in chunks)
+        return len(x)
+
+    def evaluate(self, name, n):
+        """:class:`Evaluation` of the loaded set `name` of `n` rows."""
+        correct, cost = (self.device.get(v) for v in self._metrics_fn()(*self._sets[name]))
+        return Evaluation(int(correct), n, float(cost))
+
+    def evaluate_data(self, x, labels):
+        """:class:`Evaluation` of the rows `x` with `labels`, leaving the run's sets in place."""
+        return self.evaluate("other", self.load_set("other", x, labels))
+
+    # -- a run ------------------------------------------------------------------------------------------
+    def begin(self, x, y, epochs, m, eta, hyper, option=None, sets=None):
+        """Put the data on the device, set eta, compile; return the :class:`Run`.
+
+        Parameters
+        ----------
+        x, y : arrays
+            Training inputs (n, n_in) and targets in the form the model's step takes.
+        epochs, m : int
+            Epochs and mini-batch size (checked by the caller).
+        eta : float
+        hyper : callable
+            ``hyper(eta) -> {name: value}`` for the model's ``hyper_names``.
+        option : hashable
+            The model's variant for this run (for instance the regulariser).
+        sets : dict, optional
+            Name to ``(X, labels)``: evaluated after every epoch.
+        """
+        run = Run(n=len(x), m=m, epochs=epochs, drop_last=self.drop_last, hyper=hyper, option=option)
+        if run.n_batches == 0:
+            raise ValueError(f"SGD: {run.n} training examples make no full mini-batch of {m}")
+        self.load_training(x, y)
+        run.sets = tuple((name, self.load_set(name, *data)) for name, data in (sets or {}).items())
+        self.set_eta(run, eta)
+        run.state = {"epoch": 0, "next_eta": run.eta, "stopped": None, "seconds": [], "eta": []}
+        run.snapshot = self.values()
+        if epochs:
+            self.compile_seconds = self._warm_up(run)
+        return run
+
+    def set_eta(self, run, eta):
+        """Set the learning rate and the hyperparameters that follow from it, on the device."""
+        run.eta = inputs.check_eta(eta, self.dtype)
+        run.hyper_d = tuple(self.device.put(np.asarray(v, self.dtype)) for v in run.hyper(run.eta).values())
+
+    def _warm_up(self, run):
+        """Compile every function the run needs, on its real shapes; return the seconds.
+
+        Runs each once -- one chunk of the epoch, the short last mini-batch --
+        then puts the weights back, so training starts from the same state and
+        the epoch timings exclude compilation (a cached start is fast).
+        """
+        start = time.perf_counter()
+        dev, m, full = self.device, run.m, run.full
+        if self.epoch_mode == "scan" and full:
+            rows = self._keyed(np.arange(full // epoch_chunks(full) * m).reshape(-1, m), np.zeros)
+            for _ in range(2):  # JAX's first run of an executable is slower than the rest
+                self._train_fn("scan", run.option, m)(dev.put(rows), *run.hyper_d)
+        if self.epoch_mode == "step" or (run.n % m and not run.drop_last):
+            size = m if self.epoch_mode == "step" else run.n % m
+            rows = self._keyed(np.arange(size)[None], np.zeros)[0]
+            self._train_fn("step", run.option, size)(dev.put(rows), *run.hyper_d)
+        for value in self._status_fn()():  # wait for the results: JAX dispatches asynchronously
+            dev.get(value)
+        for name, _ in run.sets:
+            for value in self._metrics_fn()(*self._sets[name]):
+                dev.get(value)
+        self.assign(run.snapshot)
+        dev.sync(self.params[0])
+        return time.perf_counter() - start
+
+    def _keyed(self, batches, draw):
+        """`batches` with a column of dropout keys from `draw(count)` when the model needs them."""
+        if not self.model.stochastic:
+            return batches
+        return np.concatenate([batches, np.asarray(draw(len(batches)), np.int64)[:, None]], axis=1)
+
+    def _draw_keys(self, count):
+        return self.rng.integers(0, KEY_LIMIT, count)
+
+    def _train_epoch(self, run, perm, epoch, progress):
+        """One pass over the loaded data in the order `perm`."""
+        dev, m, full = self.device, run.m, run.full
+        batches = self._keyed(perm[: full * m].reshape(full, m), self._draw_keys)
+        done = 0
+        if self.epoch_mode == "scan" and full:
+            fn = self._train_fn("scan", run.option, m)
+            for part in np.split(batches, epoch_chunks(full)):
+                fn(dev.put(part), *run.hyper_d)
+                done += len(part)
+                if progress:
+                    progress(epoch, done, run.n_batches)
+        rest = list(batches[done:])
+        if run.n_batches > full:  # the short last mini-batch
+            rest.append(self._keyed(perm[full * m:][None], self._draw_keys)[0])
+        for k, rows in enumerate(rest, done + 1):  # keyed models drop the last, so their steps are all m long
+            self._train_fn("step", run.option, m)(dev.put(rows), *run.hyper_d)
+            if progress and (k % max(1, run.n_batches // 10) == 0 or k == run.n_batches):
+                progress(epoch, k, run.n_batches)
+
+    def epoch(self, run, j, progress=None):
+        """Train epoch `j` on a fresh shuffle, evaluate the run's sets; the :class:`EpochRecord`.
+
+        Raises
+        ------
+        TrainingDiverged
+            The cost or the weights are no longer usable; the weights of the
+            last good epoch are put back.
+        """
+        dev = self.device
+        start = time.perf_counter()
+        # Reset from the host: a constant computed on the device would come back
+        # weakly typed from JAX and make the next call recompile.
+        dev.assign(self._cost_sum, 0)
+        self._train_epoch(run, self.rng.permutation(run.n), j, progress)
+        cost_sum, usable = (dev.get(v) for v in self._status_fn()())
+        seconds = time.perf_counter() - start
+        if not (usable and np.isfinite(cost_sum)):
+            self.assign(run.snapshot)
+            raise TrainingDiverged(
+                f"epoch {j}: the cost or the weights became NaN, infinite or too large to compute with "
+                f"(eta={run.eta}); the network keeps the weights from the end of the previous epoch. "
+                f"Lower eta and train again")
+        run.snapshot = self.values()
+        return EpochRecord(epoch=j, seconds=seconds, eta=run.eta, cost=float(cost_sum) / run.n_batches,
+                           evaluations={name: self.evaluate(name, n) for name, n in run.sets})
+
+    def train(self, run, after_epoch=None, on_epoch=None, progress=None, checkpoint_to=None):
+        """Train the run's remaining epochs; the records of the epochs trained now.
+
+        Parameters
+        ----------
+        run : Run
+        after_epoch : callable, optional
+            ``after_epoch(record)`` once the epoch is trained and evaluated, before
+            it is committed: prints, schedules (it may call :meth:`set_eta`) and
+            returns a reason to stop, or None.
+        on_epoch : callable, optional
+            ``on_epoch(record)`` after the epoch is committed (and checkpointed).
+        progress : callable, optional
+            ``progress(epoch, batches_done, n_batches)`` during each epoch.
+        checkpoint_to : Checkpoint, optional
+            Saves the committed state after every epoch, and on Ctrl-C.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            After putting back the state of the last completed epoch (and saving
+            it, with `checkpoint_to`).
+        """
+        state, done = run.state, []
+        committed = self._commit(run)
+        try:
+            while state["epoch"] < run.epochs and not state["stopped"]:
+                record = self.epoch(run, state["epoch"], progress)
+                state["seconds"].append(record.seconds)
+                state["eta"].append(record.eta)
+                run.records.append(record)
+                stopped = after_epoch(record) if after_epoch else None
+                state.update(epoch=record.epoch + 1, next_eta=run.eta, stopped=stopped)
+                committed = self._commit(run)
+                if checkpoint_to:
+                    checkpoint_to.save(self, run)
+                done.append(record)
+                if on_epoch:
+                    on_epoch(record)
+        except KeyboardInterrupt:
+            self._rollback(run, committed)
+            if checkpoint_to:
+                checkpoint_to.save(self, run)
+            raise
+        return done
+
+    def _commit(self, run):
+        """What a checkpoint holds: the state between two epochs, never one half-way."""
+        return run.snapshot, self.rng.bit_generator.state, run.eta, copy.deepcopy(run.state), len(run.records)
+
+    def _rollback(self, run, committed):
+        snapshot, self.rng.bit_generator.state, eta, state, n_records = committed
+        self.assign(snapshot)
+        run.snapshot = snapshot
+        run.state.clear()
+        run.state.update(state)
+        del run.records[n_records:]
+        self.set_eta(run, eta)
+
+    def resume(self, run, found, path, required=()):
+        """Continue `run` from a checkpoint's ``(weights, biases, meta)``; checked before anything changes.
+
+        `required` names the keys the network keeps in ``run.state`` beside the trainer's.
+        """
+        weights, biases, meta = found
+        try:
+            values = self.model.from_checkpoint(weights, biases)
+            state = meta["history"]
+            rng = np.random.default_rng()
+            rng.bit_generator.state = meta["rng"]
+            next_eta = inputs.check_eta(state["next_eta"], self.dtype)
+            missing = {"epoch", "eta", "seconds", "stopped", *required} - state.keys()
+            if missing:
+                raise KeyError(", ".join(sorted(missing)))
+            records = [EpochRecord.from_json(r) for r in meta.get("records", [])]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise checkpoint.CheckpointError(f"{path}: incomplete checkpoint ({exc}); delete it to start "
+                                             f"afresh") from None
+        self.assign(values)
+        self.rng.bit_generator.state = meta["rng"]
+        self.set_eta(run, next_eta)
+        run.snapshot = self.values()
+        run.state, run.records = state, records
+
+
+class Checkpoint:
+    """Where and what a run checkpoints: a directory and the settings a resume must match.
+
+    Parameters
+    ----------
+    directory : path
+    settings : dict
+        JSON-ready; written into the checkpoint and compared on resume.
+    required : tuple of str
+        Keys the network adds to ``run.state``; a checkpoint without them is incomplete.
+    """
+
+    def __init__(self, directory, settings, required=()):
+        self.directory, self.settings, self.required = directory, settings, required
+
+    @property
+    def path(self):
+        return checkpoint.path_in(self.directory)
+
+    def save(self, trainer, run):
+        meta = {**self.settings, "history": run.state, "records": [r.to_json() for r in run.records],
+                "rng": trainer.rng.bit_generator.state}
+        checkpoint.save(self.directory, *trainer.model.checkpoint_arrays(run.snapshot), meta)
+
+    def resume(self, trainer, run, verbose=True):
+        """Put `run` where the checkpoint left off; False (and nothing changed) when there is none."""
+        found = checkpoint.load(self.directory)
+        if found is None:
+            if verbose:
+                print(f"no checkpoint in {self.directory}; starting from epoch 0", flush=True)
+            return False
+        checkpoint.check_compatible(found[2], self.settings, self.path)
+        trainer.resume(run, found, self.path, self.required)
+        if verbose:
+            print(f"resuming from {self.path} at epoch {run.state['epoch']}", flush=True)
+        return True
+
