@@ -40,6 +40,7 @@ import pytensor.tensor as pt
 from dlpy35 import device as _device
 from dlpy35 import graph
 from dlpy35.atomic import atomic_write
+from dlpy35.inputs import one_hot
 
 FILENAME = "cpu_calibration.json"
 FORMAT = 1
@@ -297,10 +298,9 @@ class _Job:
         rng = np.random.default_rng(seed)
         n = steps * MINI_BATCH
         x = rng.random((n, SIZES[0]), dtype=np.float32)
-        y = np.eye(SIZES[-1], dtype=np.float32)[rng.integers(0, SIZES[-1], n)]
-        self.params = [rng.standard_normal((o, i)).astype(np.float32)
-                       for i, o in zip(SIZES[:-1], SIZES[1:], strict=True)]
-        self.params += [rng.standard_normal(o).astype(np.float32) for o in SIZES[1:]]
+        y = one_hot(rng.integers(0, SIZES[-1], n), SIZES[-1], np.float32)
+        shapes = graph.SigmoidNet(SIZES).param_shapes
+        self.params = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
         order = rng.permutation(n).reshape(steps, MINI_BATCH)
         start = time.perf_counter()
         self.fn, self.shared = _epoch_function(dev, x, y, self.params)

@@ -3,7 +3,8 @@
 One file, ``<dir>/checkpoint.npz``: the weights and biases as float arrays and a
 JSON document (``meta``) with everything else.  It is replaced atomically at the
 end of every epoch (:mod:`dlpy35.atomic`), so a crash or a kill during a save
-leaves the previous checkpoint loadable.
+leaves the previous checkpoint loadable.  :class:`Checkpoint` ties a file to a
+run of :class:`dlpy35.trainer.Trainer`: what it saves, and what a resume must match.
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ def load(directory):
             weights = [z[f"w{k}"] for k in range(n)]
             biases = [z[f"b{k}"] for k in range(n)]
     except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path}: not a readable dlpy35 checkpoint ({exc}); "
-                              "delete it to start afresh") from None
+        raise CheckpointError(f"{path}: not a readable dlpy35 checkpoint ({exc}); resume from another "
+                              "checkpoint directory, or train without resuming") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT}")
     return weights, biases, meta
@@ -78,3 +79,57 @@ def check_compatible(meta: dict, expected: dict, path) -> None:
                 f"{path}: cannot resume: the checkpoint has {key}={got!r} but this run has {key}={want!r}; "
                 f"use the checkpoint's settings or another --checkpoint-dir"
             )
+
+
+class Checkpoint:
+    """Where and what a run checkpoints: a directory and the settings a resume must match.
+
+    Parameters
+    ----------
+    directory : path
+    settings : dict
+        JSON-ready; written into the checkpoint and compared on resume.
+    required : tuple of str
+        Keys the network adds to ``run.state``; a checkpoint without them is incomplete.
+    """
+
+    def __init__(self, directory, settings, required=()):
+        self.directory, self.settings, self.required = directory, settings, required
+
+    @classmethod
+    def of_run(cls, trainer, run, directory, settings, resume=False, verbose=True, required=()):
+        """The checkpoint of `run` in `directory`, resumed from with `resume`; None without a directory.
+
+        `settings` name the network; the run's dtype, mini-batch size, first eta
+        and training-set size are added: a resume must match them all.
+        """
+        if directory is None:
+            return None
+        run_settings = {"dtype": trainer.dtype, "mini_batch_size": run.m, "eta0": run.eta, "n_train": run.n}
+        saver = cls(directory, {**settings, **run_settings}, required)
+        if resume:
+            saver.resume(trainer, run, verbose)
+        return saver
+
+    @property
+    def path(self):
+        return path_in(self.directory)
+
+    def save(self, trainer, run):
+        meta = {**self.settings, "history": run.state, "records": [r.to_json() for r in run.records],
+                "rng": trainer.rng.bit_generator.state}
+        save(self.directory, *trainer.model.checkpoint_arrays(run.snapshot), meta)
+
+    def resume(self, trainer, run, verbose=True):
+        """Put `run` where the checkpoint left off; False (and nothing changed) when there is none."""
+        found = load(self.directory)
+        if found is None:
+            if verbose:
+                print(f"no checkpoint in {self.directory}; starting from epoch 0", flush=True)
+            return False
+        check_compatible(found[2], self.settings, self.path)
+        trainer.resume(run, found, self.path, self.required)
+        if verbose:
+            print(f"resuming from {self.path} at epoch {run.state['epoch']}", flush=True)
+        return True
+

@@ -1,9 +1,11 @@
 """Cost functions of the book's chapters 1 and 3, symbolic and in numpy.
 
 Each cost has the book's ``fn(a, y)`` and ``delta(z, a, y)`` (the output error
-``delta^L``, eq. BP1) in numpy, and ``per_example(z, y)``: the cost of each row
-of a row-wise batch as a PyTensor expression (``symbolic`` sums it), written
-from the output layer's weighted input ``z`` so that it is numerically safe.
+``delta^L``, eq. BP1) in numpy, and as PyTensor expressions over a row-wise
+batch ``symbolic(z, y)`` (the cost summed over the batch, what training
+differentiates) and ``per_example(z, y)`` (one cost per row, for evaluation),
+both from one ``terms(z, y)`` written from the output layer's weighted input
+``z`` so that it is numerically safe.
 """
 
 from __future__ import annotations
@@ -14,10 +16,27 @@ import pytensor.tensor as pt
 from dlpy35.backprop import sigmoid_prime
 
 
-class QuadraticCost:
+class _Symbolic:
+    """``scale * sum(terms(z, y))`` over the batch, or over each row."""
+
+    scale = 1.0
+
+    @classmethod
+    def symbolic(cls, z, y):
+        """The cost summed over the batch."""
+        return cls.scale * pt.sum(cls.terms(z, y))
+
+    @classmethod
+    def per_example(cls, z, y):
+        """The cost of each row."""
+        return cls.scale * pt.sum(cls.terms(z, y), axis=-1)
+
+
+class QuadraticCost(_Symbolic):
     """``C = ||a - y||^2 / 2`` (eq. 6)."""
 
     name = "QuadraticCost"
+    scale = 0.5
 
     @staticmethod
     def fn(a, y, z=None):
@@ -30,16 +49,11 @@ class QuadraticCost:
         return (a - y) * sigmoid_prime(z)
 
     @staticmethod
-    def per_example(z, y):
-        return 0.5 * pt.sum(pt.sqr(pt.sigmoid(z) - y), axis=-1)
-
-    @classmethod
-    def symbolic(cls, z, y):
-        """The cost summed over the batch."""
-        return pt.sum(cls.per_example(z, y))
+    def terms(z, y):
+        return pt.sqr(pt.sigmoid(z) - y)
 
 
-class CrossEntropyCost:
+class CrossEntropyCost(_Symbolic):
     """``C = -sum_j [y_j ln a_j + (1 - y_j) ln(1 - a_j)]`` (eq. 63), ``a = sigma(z)``.
 
     Written as ``softplus(z) - y z``, which is the same number without ``log 0``
@@ -63,13 +77,8 @@ class CrossEntropyCost:
         return a - y
 
     @staticmethod
-    def per_example(z, y):
-        return pt.sum(pt.softplus(z) - y * z, axis=-1)
-
-    @classmethod
-    def symbolic(cls, z, y):
-        """The cost summed over the batch."""
-        return pt.sum(cls.per_example(z, y))
+    def terms(z, y):
+        return pt.softplus(z) - y * z
 
 
 COSTS = {c.name: c for c in (QuadraticCost, CrossEntropyCost)}

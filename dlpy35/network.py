@@ -19,13 +19,13 @@ from dlpy35 import backprop as bp
 from dlpy35 import costs, graph, inputs
 from dlpy35.costs import QuadraticCost
 from dlpy35.device import resolve
-from dlpy35.trainer import EPOCH_MODES, Trainer, TrainingDiverged, epoch_chunks  # noqa: F401
+from dlpy35.trainer import TrainedNetwork, Trainer, TrainingDiverged  # noqa: F401 (TrainingDiverged: public here)
 
 WEIGHT_INITS = ("large", "default")
 REGULARIZERS = (None, "l2", "l1")
 
 
-class Network:
+class Network(TrainedNetwork):
     """A fully connected sigmoid network trained by mini-batch SGD.
 
     Parameters
@@ -77,20 +77,6 @@ class Network:
     def __repr__(self):
         return f"{type(self).__name__}({self.sizes}, cost={self.cost.name}, {self.device.describe()})"
 
-    @property
-    def epoch_mode(self):
-        """``scan`` or ``step`` (see the class docstring); may be changed between ``SGD`` calls."""
-        return self.trainer.epoch_mode
-
-    @epoch_mode.setter
-    def epoch_mode(self, value):
-        self.trainer.epoch_mode = value
-
-    @property
-    def compile_seconds(self):
-        """Seconds the last ``SGD`` call spent compiling (or loading from the caches) and warming up."""
-        return self.trainer.compile_seconds
-
     # -- initial weights (the book draws biases first, then weights) --------------
     def default_weight_initializer(self):
         """Weights N(0, 1/n_in), biases N(0, 1): chapter 3's default."""
@@ -111,7 +97,7 @@ class Network:
 
     @weights.setter
     def weights(self, values):
-        self._set_params(values, 0, "weights")
+        self._set_params(values, 0)
 
     @property
     def biases(self):
@@ -120,9 +106,9 @@ class Network:
 
     @biases.setter
     def biases(self, values):
-        self._set_params(values, 1, "biases")
+        self._set_params(values, 1)
 
-    def _set_params(self, values, part, name):
+    def _set_params(self, values, part):
         """Replace the weights (`part` 0) or the biases (1), given in the book's shapes."""
         current = list(self.model.checkpoint_arrays(self.trainer.values()))
         current[part] = [np.asarray(v) for v in values]

@@ -18,10 +18,11 @@ import numpy as np
 
 from dlpy35 import costs, graph, inputs
 from dlpy35.atomic import atomic_write
+from dlpy35.checkpoint import Checkpoint
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
 from dlpy35.files import SavedFileError
 from dlpy35.network import Network as _Base
-from dlpy35.trainer import Checkpoint, TrainingDiverged
+from dlpy35.trainer import TrainingDiverged
 
 __all__ = ["Network", "load", "NetworkFileError", "CrossEntropyCost", "QuadraticCost", "TrainingDiverged"]
 
@@ -116,16 +117,10 @@ class Network(_Base):
                           monitor_training=monitor_training_cost or monitor_training_accuracy)
         lmbda = inputs.check_lmbda(lmbda)
         run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0)
-        saver = None
-        if checkpoint_dir is not None:
-            settings = {"sizes": self.sizes, "cost": self.cost.name, "dtype": self.dtype,
-                        "mini_batch_size": run.m, "lmbda": lmbda, "reg": reg, "eta0": run.eta,
-                        "n_train": run.n, "early_stopping_n": early_stopping_n,
-                        "lr_schedule_n": lr_schedule_n}
-            saver = Checkpoint(checkpoint_dir, settings,
-                               required=("best_accuracy", "since_best", "since_change"))
-            if resume:
-                saver.resume(self.trainer, run, verbose)
+        settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg,
+                    "early_stopping_n": early_stopping_n, "lr_schedule_n": lr_schedule_n}
+        saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
+                                  required=("best_accuracy", "since_best", "since_change"))
         self.history = run.state
         wanted = {"training_cost": monitor_training_cost,
                   "training_accuracy": monitor_training_accuracy,

@@ -28,6 +28,7 @@ import numpy as np
 from dlpy35 import inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.book import DROPOUT_PRESET, PRESETS, book_layers  # noqa: F401 (the module's public API)
+from dlpy35.checkpoint import Checkpoint
 from dlpy35.device import resolve
 from dlpy35.ensemble import ensemble_accuracy, ensemble_predict  # noqa: F401
 from dlpy35.files import SavedFileError
@@ -42,7 +43,7 @@ from dlpy35.layers import (  # noqa: F401
     sigmoid,
     tanh,
 )
-from dlpy35.trainer import Checkpoint, Trainer, TrainingDiverged
+from dlpy35.trainer import TrainedNetwork, Trainer, TrainingDiverged
 
 __all__ = ["Network", "load", "size", "ensemble_predict", "ensemble_accuracy", "book_layers", "PRESETS",
            "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "sigmoid", "tanh", "ReLU", "linear",
@@ -52,7 +53,7 @@ EVAL_BATCH = 500  # rows per evaluation chunk (im2col patches of 500 images fit 
 FORMAT = "dlpy35.network3"
 
 
-class Network:
+class Network(TrainedNetwork):
     """A stack of layers trained by mini-batch SGD on the log-likelihood cost.
 
     Parameters
@@ -100,19 +101,6 @@ class Network:
     @property
     def n_out(self):
         return self.layers[-1].n_out
-
-    @property
-    def epoch_mode(self):
-        """``scan`` or ``step`` (see the class docstring); may be changed between ``SGD`` calls."""
-        return self.trainer.epoch_mode
-
-    @epoch_mode.setter
-    def epoch_mode(self, value):
-        self.trainer.epoch_mode = value
-
-    @property
-    def compile_seconds(self):
-        return self.trainer.compile_seconds
 
     def _labelled(self, data, name):
         return inputs.labelled_arrays(data, self.n_in, self.n_out, self.dtype, name)
@@ -180,14 +168,10 @@ class Network:
                                  hyper=lambda e: {"eta": e, "l2": lmbda / max(n_batches, 1)}, sets=sets)
         del x, y
         run.state["best"] = {"validation_accuracy": None, "iteration": None, "test_accuracy": None}
-        saver = None
-        if checkpoint_dir is not None:
-            settings = {"sizes": [self.n_in, *(layer.n_out for layer in self.layers)],
-                        "layers": [layer.spec() for layer in self.layers], "dtype": self.dtype,
-                        "mini_batch_size": m, "lmbda": lmbda, "eta0": run.eta, "n_train": run.n}
-            saver = Checkpoint(checkpoint_dir, settings, required=("best",))
-            if resume:
-                saver.resume(self.trainer, run, verbose)
+        settings = {"sizes": [self.n_in, *(layer.n_out for layer in self.layers)],
+                    "layers": [layer.spec() for layer in self.layers], "lmbda": lmbda}
+        saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
+                                  required=("best",))
         self.trainer.train(run, after_epoch=lambda r: self._report(r, run, verbose), progress=progress,
                            checkpoint_to=saver, on_epoch=on_epoch and (lambda r: on_epoch(_as_dict(r))))
         self.best, self.records = run.state["best"], run.records

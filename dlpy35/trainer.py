@@ -395,8 +395,9 @@ class Trainer:
         rest = list(batches[done:])
         if run.n_batches > full:  # the short last mini-batch
             rest.append(self._keyed(perm[full * m:][None], self._draw_keys)[0])
-        for k, rows in enumerate(rest, done + 1):  # keyed models drop the last, so their steps are all m long
-            self._train_fn("step", run.option, m)(dev.put(rows), *run.hyper_d)
+        step = self._train_fn("step", run.option, m) if rest else None  # keyed models: all steps m long
+        for k, rows in enumerate(rest, done + 1):
+            step(dev.put(rows), *run.hyper_d)
             if progress and (k % max(1, run.n_batches // 10) == 0 or k == run.n_batches):
                 progress(epoch, k, run.n_batches)
 
@@ -441,7 +442,7 @@ class Trainer:
             ``on_epoch(record)`` after the epoch is committed (and checkpointed).
         progress : callable, optional
             ``progress(epoch, batches_done, n_batches)`` during each epoch.
-        checkpoint_to : Checkpoint, optional
+        checkpoint_to : dlpy35.checkpoint.Checkpoint, optional
             Saves the committed state after every epoch, and on Ctrl-C.
 
         Raises
@@ -503,8 +504,8 @@ class Trainer:
                 raise KeyError(", ".join(sorted(missing)))
             records = [EpochRecord.from_json(r) for r in meta.get("records", [])]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise checkpoint.CheckpointError(f"{path}: incomplete checkpoint ({exc}); delete it to start "
-                                             f"afresh") from None
+            raise checkpoint.CheckpointError(f"{path}: incomplete checkpoint ({exc}); resume from another "
+                                             f"checkpoint directory, or train without resuming") from None
         self.assign(values)
         self.rng.bit_generator.state = meta["rng"]
         self.set_eta(run, next_eta)
@@ -512,40 +513,21 @@ class Trainer:
         run.state, run.records = state, records
 
 
-class Checkpoint:
-    """Where and what a run checkpoints: a directory and the settings a resume must match.
+class TrainedNetwork:
+    """What every network of the book has through its ``trainer``: the epoch mode and compile time."""
 
-    Parameters
-    ----------
-    directory : path
-    settings : dict
-        JSON-ready; written into the checkpoint and compared on resume.
-    required : tuple of str
-        Keys the network adds to ``run.state``; a checkpoint without them is incomplete.
-    """
-
-    def __init__(self, directory, settings, required=()):
-        self.directory, self.settings, self.required = directory, settings, required
+    trainer: Trainer
 
     @property
-    def path(self):
-        return checkpoint.path_in(self.directory)
+    def epoch_mode(self):
+        """``scan`` or ``step`` (see :class:`Trainer`); may be changed between ``SGD`` calls."""
+        return self.trainer.epoch_mode
 
-    def save(self, trainer, run):
-        meta = {**self.settings, "history": run.state, "records": [r.to_json() for r in run.records],
-                "rng": trainer.rng.bit_generator.state}
-        checkpoint.save(self.directory, *trainer.model.checkpoint_arrays(run.snapshot), meta)
+    @epoch_mode.setter
+    def epoch_mode(self, value):
+        self.trainer.epoch_mode = value
 
-    def resume(self, trainer, run, verbose=True):
-        """Put `run` where the checkpoint left off; False (and nothing changed) when there is none."""
-        found = checkpoint.load(self.directory)
-        if found is None:
-            if verbose:
-                print(f"no checkpoint in {self.directory}; starting from epoch 0", flush=True)
-            return False
-        checkpoint.check_compatible(found[2], self.settings, self.path)
-        trainer.resume(run, found, self.path, self.required)
-        if verbose:
-            print(f"resuming from {self.path} at epoch {run.state['epoch']}", flush=True)
-        return True
-
+    @property
+    def compile_seconds(self):
+        """Seconds the last ``SGD`` call spent compiling (or loading from the caches) and warming up."""
+        return self.trainer.compile_seconds
