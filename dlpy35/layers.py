@@ -437,9 +437,7 @@ class LayerStack:
         return [params[2 * i: 2 * i + 2] for i in range(len(self.layers))]
 
     def forward(self, x, params):
-        for layer, p in zip(self.layers, self._pairs(params)):
-            x = layer.output(x, p)
-        return x
+        return self.layers[-1].output(self._inference_input(x, params), self._pairs(params)[-1])
 
     def _inference_input(self, x, params):
         """What the softmax layer receives at inference."""
