@@ -9,13 +9,16 @@ run of :class:`dlpy35.trainer.Trainer`: what it saves, and what a resume must ma
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from dlpy35.atomic import atomic_write
+from dlpy35.atomic import atomic_write, stale_temp_files
 from dlpy35.files import SavedFileError
 
 FILENAME = "checkpoint.npz"
@@ -29,13 +32,72 @@ def path_in(directory) -> Path:
     return Path(directory) / FILENAME
 
 
+@contextlib.contextmanager
+def claim(directory, resume=False, overwrite=False):
+    """Hold `directory` for one training run; checked before any training.
+
+    One run at a time: the directory is locked (``flock``) until the block
+    ends, and a second run fails at once.  An existing checkpoint is never
+    replaced silently: without `resume` (continue it) or `overwrite` (start
+    over) it is refused.  None does nothing.
+
+    Raises
+    ------
+    CheckpointError
+        One line naming the directory and what to do.
+    """
+    if directory is None:
+        yield
+        return
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other: resume continues the checkpoint, "
+                         "overwrite starts over")
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(f"{directory}: is a file, not a directory; give a directory for checkpoints")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as exc:
+        raise CheckpointError(f"{directory}: cannot use it as a checkpoint directory ({exc.strerror}); "
+                              "give a directory you can write") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CheckpointError(f"{directory}: another run is training into this checkpoint directory; "
+                                  "wait for it to end or use another one") from None
+        if path_in(directory).exists() and not (resume or overwrite):
+            raise CheckpointError(f"{path_in(directory)}: a checkpoint of an earlier run is there; continue "
+                                  "it with --resume (resume=True) or start over with --overwrite "
+                                  "(overwrite=True)")
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def after_interrupt(directory) -> str:
+    """What an interrupted run kept, read from disk: only what is true, for the message a script prints."""
+    if directory is None:
+        return "nothing saved (use --checkpoint-dir to keep progress)"
+    try:
+        found = load(directory)
+    except CheckpointError:
+        found = None
+    if found is None:
+        return f"no checkpoint was written in {directory}"
+    epochs = found[2].get("history", {}).get("epoch")
+    return (f"the checkpoint in {directory} holds {epochs} completed epochs; run the same command with "
+            "--resume to continue")
+
+
 def save(directory, weights, biases, meta: dict) -> Path:
     """Write ``checkpoint.npz`` into `directory` atomically and return its path."""
     arrays = {f"w{k}": np.asarray(w) for k, w in enumerate(weights)}
     arrays.update({f"b{k}": np.asarray(b) for k, b in enumerate(biases)})
     arrays["meta"] = np.array(json.dumps({"format": FORMAT, **meta}))
     path = path_in(directory)
-    for stale in path.parent.glob(f".{FILENAME}.*.tmp"):  # left by a process killed mid-save
+    for stale in stale_temp_files(path):  # left by a process killed mid-save
         stale.unlink(missing_ok=True)
     with atomic_write(path) as f:
         np.savez(f, **arrays)

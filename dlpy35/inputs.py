@@ -48,8 +48,19 @@ def _split(data, name):
     if len(widths) != 1:
         raise ValueError(f"{name}: inputs have different sizes {sorted(widths)}; all must be equal")
     if ys[0].ndim == 0:  # integer labels, as in the book's validation and test data
-        return np.stack(xs), np.array([int(y) for y in ys])
+        return np.stack(xs), _whole_labels(np.array(ys), name)
     return np.stack(xs), np.stack([y.reshape(-1) for y in ys])
+
+
+def _whole_labels(labels, name):
+    """Labels given as numbers, as int64; a label that is not a whole number (3.7) is an error, not 3."""
+    if labels.dtype.kind == "f":
+        bad = labels[~(np.isfinite(labels) & (labels == np.round(labels)))]
+        if bad.size:
+            raise ValueError(f"{name}: label {bad[0]} is not a whole number; labels are class numbers "
+                             "0, 1, 2...")
+        return labels.astype(np.int64)
+    return labels
 
 
 def check_width(x, n_in, name):
@@ -91,7 +102,7 @@ def training_arrays(data, n_in, n_out, dtype, name="training_data"):
     elif y.ndim != 2 or y.shape[1] != n_out:
         raise ValueError(f"{name}: targets must be one-hot rows of width {n_out} (sizes[-1]) "
                          "or integer labels")
-    return _finite_inputs(x, dtype, name), np.ascontiguousarray(y, dtype=dtype)
+    return finite_inputs(x, dtype, name), np.ascontiguousarray(y, dtype=dtype)
 
 
 def one_hot(labels, n, dtype):
@@ -101,7 +112,8 @@ def one_hot(labels, n, dtype):
     return rows
 
 
-def _finite_inputs(x, dtype, name):
+def finite_inputs(x, dtype, name):
+    """`x` as a C-contiguous `dtype` array; ValueError when it holds NaN or infinity."""
     x = np.ascontiguousarray(x, dtype=dtype)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name}: inputs contain NaN or infinity (after conversion to {dtype}); "
@@ -113,7 +125,7 @@ def labelled_arrays(data, n_in, n_out, dtype, name="test_data"):
     """``(X, labels)``: X (n, n_in) `dtype` and int64 labels in ``0..n_out-1``."""
     x, y = _split(data, name)
     check_width(x, n_in, name)
-    return _finite_inputs(x, dtype, name), _as_labels(y, n_out, name)
+    return finite_inputs(x, dtype, name), _as_labels(y, n_out, name)
 
 
 def columns(x, y, n_in, n_out, dtype):

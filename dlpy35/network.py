@@ -117,7 +117,7 @@ class Network(TrainedNetwork):
     # -- the book's API ---------------------------------------------------------
     def feedforward(self, a):
         """Output ``a^L`` for input column(s) `a` (n_in, k), computed by the graph."""
-        a = np.asarray(a, dtype=self.dtype)
+        a = inputs.finite_inputs(a, self.dtype, "feedforward input")
         cols = a.reshape(self.sizes[0], -1) if a.ndim == 1 else a
         inputs.check_width(cols.T, self.sizes[0], "feedforward input")
         out = self.trainer.forward(cols.T)

@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from dlpy35 import costs, graph, inputs
+from dlpy35 import checkpoint, costs, graph, inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.checkpoint import Checkpoint
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
@@ -55,8 +55,8 @@ class Network(_Base):
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,  # noqa: N802
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
             monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0, *,
-            reg="l2", lr_schedule_n=0, checkpoint_dir=None, resume=False, progress=None, on_epoch=None,
-            verbose=True):
+            reg="l2", lr_schedule_n=0, checkpoint_dir=None, resume=False, overwrite=False, progress=None,
+            on_epoch=None, verbose=True):
         """Mini-batch SGD with regularisation, monitoring, early stopping and a schedule.
 
         Parameters
@@ -87,6 +87,9 @@ class Network(_Base):
             Continue from the checkpoint in `checkpoint_dir`, if there is one.
             A run resumed on the same backend ends with the same weights as an
             uninterrupted one.
+        overwrite : bool
+            Start over in a `checkpoint_dir` that holds a checkpoint; without
+            `resume` or `overwrite` such a directory is refused.
         progress, on_epoch, verbose
             As for :meth:`dlpy35.network.Network.SGD`; `on_epoch` receives a dict
             with this epoch's figures.
@@ -112,36 +115,37 @@ class Network(_Base):
         lr_schedule_n = inputs.check_count(lr_schedule_n, "lr_schedule_n", 0)
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir (the directory holding checkpoint.npz)")
-        run = self._begin(training_data, epochs, mini_batch_size, eta, lmbda, reg,
-                          sets={"evaluation": evaluation_data} if watch_eval else {},
-                          monitor_training=monitor_training_cost or monitor_training_accuracy)
-        lmbda = inputs.check_lmbda(lmbda)
-        run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0)
-        settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg,
-                    "early_stopping_n": early_stopping_n, "lr_schedule_n": lr_schedule_n}
-        saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
-                                  required=("best_accuracy", "since_best", "since_change"))
-        self.history = run.state
-        wanted = {"training_cost": monitor_training_cost,
-                  "training_accuracy": monitor_training_accuracy,
-                  "evaluation_cost": monitor_evaluation_cost,
-                  "evaluation_accuracy": monitor_evaluation_accuracy}
-        figures = {}
+        with checkpoint.claim(checkpoint_dir, resume, overwrite):
+            run = self._begin(training_data, epochs, mini_batch_size, eta, lmbda, reg,
+                              sets={"evaluation": evaluation_data} if watch_eval else {},
+                              monitor_training=monitor_training_cost or monitor_training_accuracy)
+            lmbda = inputs.check_lmbda(lmbda)
+            run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0)
+            settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg,
+                        "early_stopping_n": early_stopping_n, "lr_schedule_n": lr_schedule_n}
+            saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
+                                      required=("best_accuracy", "since_best", "since_change"))
+            self.history = run.state
+            wanted = {"training_cost": monitor_training_cost,
+                      "training_accuracy": monitor_training_accuracy,
+                      "evaluation_cost": monitor_evaluation_cost,
+                      "evaluation_accuracy": monitor_evaluation_accuracy}
+            figures = {}
 
-        def after_epoch(record):
-            if verbose:
-                print(f"Epoch {record.epoch} training complete", flush=True)
-            figures.update(self._monitor(record, run.state, wanted, lmbda, reg, verbose))
-            stopped = self._schedule(run, figures["evaluation_accuracy"], early_stopping_n,
-                                     lr_schedule_n) if watch_eval else None
-            if stopped and verbose:
-                print(stopped, flush=True)
-            return stopped
+            def after_epoch(record):
+                if verbose:
+                    print(f"Epoch {record.epoch} training complete", flush=True)
+                figures.update(self._monitor(record, run.state, wanted, lmbda, reg, verbose))
+                stopped = self._schedule(run, figures["evaluation_accuracy"], early_stopping_n,
+                                         lr_schedule_n) if watch_eval else None
+                if stopped and verbose:
+                    print(stopped, flush=True)
+                return stopped
 
-        self.trainer.train(run, after_epoch=after_epoch, progress=progress, checkpoint_to=saver,
-                           on_epoch=on_epoch and (lambda record: on_epoch(dict(figures))))
-        self.history = run.state
-        return tuple(run.state[k] for k in MONITORED)
+            self.trainer.train(run, after_epoch=after_epoch, progress=progress, checkpoint_to=saver,
+                               on_epoch=on_epoch and (lambda record: on_epoch(dict(figures))))
+            self.history = run.state
+            return tuple(run.state[k] for k in MONITORED)
 
     # -- the parts of SGD -------------------------------------------------------
     def _monitor(self, record, state, wanted, lmbda, reg, verbose):

@@ -25,7 +25,7 @@ import zipfile
 
 import numpy as np
 
-from dlpy35 import inputs
+from dlpy35 import checkpoint, inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.book import DROPOUT_PRESET, PRESETS, book_layers  # noqa: F401 (the module's public API)
 from dlpy35.checkpoint import Checkpoint
@@ -107,7 +107,8 @@ class Network(TrainedNetwork):
 
     # -- the book's API -------------------------------------------------------------------
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data=None, test_data=None,  # noqa: N802
-            lmbda=0.0, *, checkpoint_dir=None, resume=False, progress=None, on_epoch=None, verbose=True):
+            lmbda=0.0, *, checkpoint_dir=None, resume=False, overwrite=False, progress=None, on_epoch=None,
+            verbose=True):
         """Train by mini-batch SGD, reporting as the book does.
 
         Parameters
@@ -128,6 +129,8 @@ class Network(TrainedNetwork):
         resume : bool
             Continue from the checkpoint in `checkpoint_dir`, if there is one; a
             resumed run ends with the same weights as an uninterrupted one.
+        overwrite : bool
+            Start over in a `checkpoint_dir` that holds a checkpoint (refused otherwise).
         progress : callable, optional
             ``progress(epoch, batches_done, n_batches)`` during each epoch.
         on_epoch : callable, optional
@@ -160,24 +163,25 @@ class Network(TrainedNetwork):
         lmbda = inputs.check_lmbda(lmbda)
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir (the directory holding checkpoint.npz)")
-        x, y = self._labelled(training_data, "training_data")
-        sets = {k: self._labelled(d, f"{k}_data")
-                for k, d in (("validation", validation_data), ("test", test_data)) if d is not None}
-        n_batches = len(x) // m
-        run = self.trainer.begin(x, y, epochs, m, eta,
-                                 hyper=lambda e: {"eta": e, "l2": lmbda / max(n_batches, 1)}, sets=sets)
-        del x, y
-        run.state["best"] = {"validation_accuracy": None, "iteration": None, "test_accuracy": None}
-        settings = {"sizes": [self.n_in, *(layer.n_out for layer in self.layers)],
-                    "layers": [layer.spec() for layer in self.layers], "lmbda": lmbda}
-        saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
-                                  required=("best",))
-        self.trainer.train(run, after_epoch=lambda r: self._report(r, run, verbose), progress=progress,
-                           checkpoint_to=saver, on_epoch=on_epoch and (lambda r: on_epoch(_as_dict(r))))
-        self.best, self.records = run.state["best"], run.records
-        if verbose:
-            self._report_end()
-        return [_as_dict(r) for r in run.records]
+        with checkpoint.claim(checkpoint_dir, resume, overwrite):
+            x, y = self._labelled(training_data, "training_data")
+            sets = {k: self._labelled(d, f"{k}_data")
+                    for k, d in (("validation", validation_data), ("test", test_data)) if d is not None}
+            n_batches = len(x) // m
+            run = self.trainer.begin(x, y, epochs, m, eta,
+                                     hyper=lambda e: {"eta": e, "l2": lmbda / max(n_batches, 1)}, sets=sets)
+            del x, y
+            run.state["best"] = {"validation_accuracy": None, "iteration": None, "test_accuracy": None}
+            settings = {"sizes": [self.n_in, *(layer.n_out for layer in self.layers)],
+                        "layers": [layer.spec() for layer in self.layers], "lmbda": lmbda}
+            saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
+                                      required=("best",))
+            self.trainer.train(run, after_epoch=lambda r: self._report(r, run, verbose), progress=progress,
+                               checkpoint_to=saver, on_epoch=on_epoch and (lambda r: on_epoch(_as_dict(r))))
+            self.best, self.records = run.state["best"], run.records
+            if verbose:
+                self._report_end()
+            return [_as_dict(r) for r in run.records]
 
     def _report(self, record, run, verbose):
         """The book's lines after an epoch; keeps the best validation epoch in the run's state."""

@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dlpy35 import checkpoint  # noqa: E402
 from dlpy35 import network3 as n3  # noqa: E402
 from dlpy35.atomic import atomic_write  # noqa: E402
 from dlpy35.data import DataError, load_mnist  # noqa: E402
@@ -59,6 +60,8 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-dir", type=Path, default=None,
                    help="save a checkpoint after every epoch (network k of an ensemble in DIR/netK)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --checkpoint-dir")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in a --checkpoint-dir that holds checkpoints (refused otherwise)")
     p.add_argument("--save", default=None, metavar="PATH", help="save the (first) trained network (.npz)")
     p.add_argument("--history", default=None, metavar="PATH", help="write the per-epoch history as JSON")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of the (first) network's curves")
@@ -72,6 +75,8 @@ def parse_args(argv=None):
         p.error("--epochs must be >= 0; --mini-batch-size, --ensemble and --n-train positive")
     if args.resume and not args.checkpoint_dir:
         p.error("--resume needs --checkpoint-dir")
+    if args.resume and args.overwrite:
+        p.error("--resume continues a checkpoint, --overwrite starts over: give one of them")
     return args
 
 
@@ -85,6 +90,13 @@ def plot(records, path, title):
     return plot_history(curves, path, title, n_eval=val[0].total)
 
 
+def checkpoint_dir(args, k):
+    """Where network k of the run checkpoints: --checkpoint-dir, or DIR/netK in an ensemble."""
+    if args.checkpoint_dir is None or args.ensemble == 1:
+        return args.checkpoint_dir
+    return args.checkpoint_dir / f"net{k}"
+
+
 def train(args, k, data):
     """Network k of the run: built, trained (resumed from its checkpoint with --resume), reported."""
     (tx, ty), val, test = data
@@ -96,10 +108,9 @@ def train(args, k, data):
     def on_epoch(r):
         print(f"  epoch {r['epoch']}: {r['seconds']:.1f} s training, cost {r['cost']:.4f}", flush=True)
 
-    ckpt = None if args.checkpoint_dir is None else (
-        args.checkpoint_dir / f"net{k}" if args.ensemble > 1 else args.checkpoint_dir)
+    ckpt = checkpoint_dir(args, k)
     history = net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
-                      checkpoint_dir=ckpt, resume=args.resume, on_epoch=on_epoch)
+                      checkpoint_dir=ckpt, resume=args.resume, overwrite=args.overwrite, on_epoch=on_epoch)
     secs = [r["seconds"] for r in history]
     print(f"compile/warm-up {net.compile_seconds or 0.0:.1f} s; "
           f"{(sum(secs) / len(secs) if secs else 0):.1f} s per epoch; "
@@ -133,8 +144,7 @@ def main(argv=None):
         print(f"train_conv.py: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        where = (f"checkpoint saved in {args.checkpoint_dir}; run the same command with --resume to continue"
-                 if args.checkpoint_dir else "nothing saved (use --checkpoint-dir to keep progress)")
+        where = checkpoint.after_interrupt(checkpoint_dir(args, len(nets)))
         print(f"train_conv.py: interrupted during network {len(nets) + 1}; {where}", file=sys.stderr)
         return 130
     if args.ensemble > 1:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from dlpy35 import data  # noqa: E402
+from dlpy35 import checkpoint, data  # noqa: E402
 from dlpy35.checkpoint import CheckpointError  # noqa: E402
 from dlpy35.device import DeviceError, cache_dir, numba_cache_dir  # noqa: E402
 from dlpy35.network2 import Network, TrainingDiverged  # noqa: E402
@@ -75,6 +75,8 @@ def parse_args(argv=None):
                      help="continue with EPOCHS more epochs at ETA (repeatable)")
     ch3.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
     ch3.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
+    ch3.add_argument("--overwrite", action="store_true",
+                     help="start over in a --checkpoint-dir that holds a checkpoint (refused otherwise)")
     ch3.add_argument("--plot", type=Path, default=None,
                      help="write a PNG of the monitored curves (needs matplotlib)")
     ch3.add_argument("--save", type=Path, default=None,
@@ -88,6 +90,14 @@ def parse_args(argv=None):
         p.error("--then and --checkpoint-dir cannot be combined: a checkpoint belongs to one stage")
     if args.resume and not args.checkpoint_dir:
         p.error("--resume needs --checkpoint-dir")
+    if args.resume and args.overwrite:
+        p.error("--resume continues a checkpoint, --overwrite starts over: give one of them")
+    counts = {"--epochs": (args.epochs, 0), "--mini-batch-size": (args.mini_batch_size, 1),
+              "--n-train": (args.n_train, 1), "--early-stopping": (args.early_stopping, 0),
+              "--lr-schedule": (args.lr_schedule, 0)}
+    for flag, (value, low) in counts.items():
+        if value is not None and value < low:
+            p.error(f"{flag} must be at least {low}, got {value}")
     return args
 
 
@@ -166,7 +176,8 @@ def main(argv=None) -> int:
                     monitor_evaluation_cost=args.monitor, monitor_training_cost=args.monitor,
                     monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
                     reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
-                    resume=args.resume, progress=bar, on_epoch=report, verbose=False)
+                    resume=args.resume, overwrite=args.overwrite, progress=bar, on_epoch=report,
+                    verbose=False)
             compile_seconds += net.compile_seconds or 0.0
             offset = len(results)
             for key in merged:
@@ -180,8 +191,7 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         bar.clear()
-        where = (f"checkpoint saved in {args.checkpoint_dir}; run the same command with --resume to continue"
-                 if args.checkpoint_dir else "nothing saved (use --checkpoint-dir to keep progress)")
+        where = checkpoint.after_interrupt(args.checkpoint_dir)
         print(f"train_gpu.py: interrupted after {len(results)} epochs; {where}", file=sys.stderr)
         return 130
     new = cache_entries(cache) - before

@@ -336,3 +336,54 @@ def test_kill_during_save_leaves_a_consistent_checkpoint(tmp_path, attempt):
     # at most the one temporary file of the save that was killed is left behind
     leftovers = [p for p in os.listdir(tmp_path) if p != checkpoint.FILENAME]
     assert len(leftovers) <= 1 and all(p.endswith(".tmp") for p in leftovers)
+
+
+# -- one run per directory, no silent overwrite, only stale temp files removed ------------------------
+
+
+def test_an_existing_checkpoint_is_refused_without_resume_or_overwrite(uninterrupted, tmp_path):
+    checkpoint.save(tmp_path, *checkpoint.load(uninterrupted["dir"]))
+    before = checkpoint.path_in(tmp_path).read_bytes()
+    net = network2.Network(SIZES, seed=SEED)
+    start = _params(net)
+    with pytest.raises(CheckpointError, match="a checkpoint of an earlier run is there; continue it with"):
+        net.SGD(TRAIN, 1, checkpoint_dir=tmp_path, **SETTINGS)
+    assert checkpoint.path_in(tmp_path).read_bytes() == before  # untouched
+    _assert_same_params(_params(net), start)  # nothing trained
+    with pytest.raises(ValueError, match="resume and overwrite exclude each other"):
+        net.SGD(TRAIN, 1, checkpoint_dir=tmp_path, resume=True, overwrite=True, **SETTINGS)
+
+
+def test_overwrite_starts_over(uninterrupted, tmp_path):
+    checkpoint.save(tmp_path, *checkpoint.load(uninterrupted["dir"]))
+    net = network2.Network(SIZES, seed=SEED)
+    net.SGD(TRAIN, 2, checkpoint_dir=tmp_path, overwrite=True, **SETTINGS)
+    _assert_same_params(_params(net), uninterrupted["per_epoch"][1])
+    assert checkpoint.load(tmp_path)[2]["history"]["epoch"] == 2
+
+
+def test_a_second_run_into_the_same_directory_fails_at_once(tmp_path):
+    net = network2.Network(SIZES, seed=SEED)
+    start = _params(net)
+    with checkpoint.claim(tmp_path):  # the first run holds the directory
+        with pytest.raises(CheckpointError, match="another run is training into this checkpoint directory"):
+            net.SGD(TRAIN, 1, checkpoint_dir=tmp_path, **SETTINGS)
+    _assert_same_params(_params(net), start)
+    net.SGD(TRAIN, 1, checkpoint_dir=tmp_path, **SETTINGS)  # released: the next run may use it
+    assert checkpoint.load(tmp_path)[2]["history"]["epoch"] == 1
+
+
+def test_a_save_removes_only_temp_files_of_dead_processes_and_its_own(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    try:
+        names = {who: f".{checkpoint.FILENAME}.{pid}.abc.tmp" for who, pid in
+                 (("alive", sleeper.pid), ("dead", int(dead.stdout)), ("own", os.getpid()))}
+        for name in names.values():
+            (tmp_path / name).write_bytes(b"partial")
+        checkpoint.save(tmp_path, [np.zeros((1, 2))], [np.zeros((1, 1))], {"sizes": [2, 1]})
+        assert sorted(os.listdir(tmp_path)) == sorted([checkpoint.FILENAME, names["alive"]])
+    finally:
+        sleeper.kill()
+        sleeper.wait()

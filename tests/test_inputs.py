@@ -262,3 +262,15 @@ def test_check_count():
             inputs.check_count(bad, "mini_batch_size", 1, 50)
     with pytest.raises(ValueError, match=r"^epochs must be an integer in >= 0, got -1"):
         inputs.check_count(-1, "epochs", 0)
+
+
+@pytest.mark.parametrize("label", [3.7, float("nan"), -0.5])
+def test_a_label_that_is_not_a_whole_number_is_refused_not_truncated(label):
+    pairs = [(np.zeros((4, 1)), 1), (np.zeros((4, 1)), label)]
+    with pytest.raises(ValueError, match="test_data: label .* is not a whole number"):
+        inputs.labelled_arrays(pairs, 4, 5, "float32")
+
+
+def test_whole_number_labels_given_as_floats_are_the_integers():
+    x, labels = inputs.labelled_arrays([(np.zeros((4, 1)), 3.0), (np.zeros((4, 1)), 0)], 4, 5, "float32")
+    assert labels.dtype == np.int64 and labels.tolist() == [3, 0]

@@ -622,3 +622,12 @@ def test_book_driver_real_mnist(mnist_dir, capsys):
     correct = int(m.group(1))
     assert correct == history[0]["correct"]
     assert correct >= 8800, f"only {correct} / 10000 after epoch 0 (the issue demands >= 88%)"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_feedforward_refuses_non_finite_input(bad):
+    net = Network([4, 3, 2], seed=0, mode="JAX", device="cpu")
+    x = np.zeros((4, 1))
+    x[2, 0] = bad
+    with pytest.raises(ValueError, match="feedforward input: inputs contain NaN or infinity"):
+        net.feedforward(x)
