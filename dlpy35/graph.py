@@ -184,7 +184,7 @@ class SigmoidNet:
 
     def __init__(self, sizes, cost=QuadraticCost):
         self.sizes, self.cost = list(sizes), cost
-        self.n_layers = len(sizes) - 1
+        self.n_layers, self.n_out = len(sizes) - 1, sizes[-1]
         self.param_names = [*(f"w{k + 1}" for k in range(self.n_layers)),
                             *(f"b{k + 1}" for k in range(self.n_layers))]
         self.param_shapes = [*((y, x) for x, y in layer_shapes(sizes)), *((y,) for y in sizes[1:])]
@@ -202,8 +202,7 @@ class SigmoidNet:
 
     def example_metrics(self, x, labels, params):
         z, a = output(x, *self.split(params))
-        targets = one_hot(labels, self.sizes[-1], z.dtype)
-        return pt.eq(pt.argmax(a, axis=1), labels), self.cost.per_example(z, targets)
+        return pt.argmax(a, axis=1), self.cost.per_example(z, one_hot(labels, self.n_out, z.dtype))
 
     def checkpoint_arrays(self, values):
         """``(weights, biases)`` in the book's shapes: biases as (n_out, 1) columns."""

@@ -425,6 +425,7 @@ class LayerStack:
     def __init__(self, layers, mini_batch_size):
         check_chain(layers, mini_batch_size)
         self.layers, self.mini_batch_size = list(layers), mini_batch_size
+        self.n_out = self.layers[-1].n_out
         self.stochastic = any(layer.p_dropout for layer in self.layers)
         self.param_names = [f"{kind}{i}" for i in range(len(self.layers)) for kind in "wb"]
         self.param_shapes = [tuple(s) for layer in self.layers for s in layer.param_shapes]
@@ -462,7 +463,7 @@ class LayerStack:
         hidden = self._inference_input(x, params)
         last = self._pairs(params)[-1]
         guesses = pt.argmax(self.layers[-1].output(hidden, last), axis=1)
-        return pt.eq(guesses, labels), self.layers[-1].log_likelihood(hidden, last, labels)
+        return guesses, self.layers[-1].log_likelihood(hidden, last, labels)
 
     def checkpoint_arrays(self, values):
         """``(weights, biases)``: every layer's weight, every layer's bias."""

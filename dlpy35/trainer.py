@@ -26,8 +26,8 @@ What the trainer needs of a model:
     hashable variant (the regulariser, for instance).
 ``forward(x, params)``
     The output activations for the rows of `x`.
-``example_metrics(x, labels, params) -> (correct, cost)``
-    Per row: classified as the label (bool), and the cost.
+``n_out``, ``example_metrics(x, labels, params) -> (guesses, cost)``
+    The number of classes; per row, the class the network answers and the cost.
 ``checkpoint_arrays(values)`` / ``from_checkpoint(weights, biases)``
     The parameters in the checkpoint file's ``(weights, biases)`` layout, and back.
 """
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -46,11 +47,21 @@ from dlpy35 import checkpoint, graph, inputs
 from dlpy35.layers import noise_table
 
 EPOCH_MODES = ("scan", "step")
+SATURATION_SHARE = 0.99  # one answer to this share of an evaluated set counts as saturation...
+SATURATION_ROWS = 100  # ...in a set of at least this many rows (a tiny set says too little)
 KEY_LIMIT = 1 << 30  # keys fit int32 with room to add a layer's salt (JAX without x64 indexes in int32)
 
 
 class TrainingDiverged(FloatingPointError):  # noqa: N818 (a public name since chapter 1)
     """The cost or the weights became NaN, infinite or too large to compute with during an epoch."""
+
+
+class TrainingSaturated(TrainingDiverged):  # noqa: N818 (named as its parent)
+    """The network gives one answer to nearly everything, and ``stop_on_saturation`` was asked for."""
+
+
+class SaturationWarning(UserWarning):
+    """The network gives one answer to nearly everything after an epoch: eta is probably too large."""
 
 
 def epoch_chunks(full, most=10):
@@ -64,11 +75,13 @@ def epoch_chunks(full, most=10):
 
 @dataclass
 class Evaluation:
-    """How a network did on one labelled set: ``correct`` of ``total``, and the summed ``cost``."""
+    """How a network did on one labelled set: ``correct`` of ``total``, the summed ``cost``, and
+    ``most_common``: how many rows got the answer the network gave most often."""
 
     correct: int
     total: int
     cost: float
+    most_common: int = 0
 
     @property
     def accuracy(self):
@@ -163,6 +176,7 @@ class Trainer:
     def __init__(self, model, device, values, rng, epoch_mode="scan", drop_last=False, eval_chunk=None):
         self.model, self.device, self.rng = model, device, rng
         self.epoch_mode, self.drop_last, self.eval_chunk = epoch_mode, drop_last, eval_chunk
+        self.stop_on_saturation = False  # see _check_saturation
         self.dtype = device.dtype
         self.params = [device.shared(v, name) for v, name in zip(values, model.param_names)]
         self._train = None  # (x, y) shared, made by the first load_training
@@ -251,13 +265,16 @@ class Trainer:
 
             def chunk(i):
                 labels = ys[i]
-                correct, cost = self.model.example_metrics(xs[i], labels, self.params)
+                guesses, cost = self.model.example_metrics(xs[i], labels, self.params)
                 valid = pt.ge(labels, 0)  # padding rows carry the label -1
-                return pt.sum(pt.and_(correct, valid), dtype="int64"), pt.sum(cost * valid)
+                answers = graph.one_hot(guesses, self.model.n_out, "int64") * valid[:, None]
+                return (pt.sum(pt.and_(pt.eq(guesses, labels), valid), dtype="int64"), pt.sum(cost * valid),
+                        pt.sum(answers, axis=0))
 
             # One sequence only: with two, scan trims them to a common length, which JAX can't trace.
-            counts, costs = pytensor.scan(chunk, sequences=[idx], return_updates=False)
-            return self.device.function([xs, ys, idx], [pt.sum(counts), pt.sum(costs)], name="metrics")
+            counts, costs, answers = pytensor.scan(chunk, sequences=[idx], return_updates=False)
+            outputs = [pt.sum(counts), pt.sum(costs), pt.max(pt.sum(answers, axis=0))]
+            return self.device.function([xs, ys, idx], outputs, name="metrics")
 
         return self.compiled("metrics", build)
 
@@ -303,8 +320,8 @@ class Trainer:
 
     def evaluate(self, name, n):
         """:class:`Evaluation` of the loaded set `name` of `n` rows."""
-        correct, cost = (self.device.get(v) for v in self._metrics_fn()(*self._sets[name]))
-        return Evaluation(int(correct), n, float(cost))
+        correct, cost, most = (self.device.get(v) for v in self._metrics_fn()(*self._sets[name]))
+        return Evaluation(int(correct), n, float(cost), int(most))
 
     def evaluate_data(self, x, labels):
         """:class:`Evaluation` of the rows `x` with `labels`, leaving the run's sets in place."""
@@ -424,9 +441,34 @@ class Trainer:
                 f"epoch {j}: the cost or the weights became NaN, infinite or too large to compute with "
                 f"(eta={run.eta}); the network keeps the weights from the end of the previous epoch. "
                 f"Lower eta and train again")
-        run.snapshot = self.values()
-        return EpochRecord(epoch=j, seconds=seconds, eta=run.eta, cost=float(cost_sum) / run.n_batches,
-                           evaluations={name: self.evaluate(name, n) for name, n in run.sets})
+        previous, run.snapshot = run.snapshot, self.values()
+        record = EpochRecord(epoch=j, seconds=seconds, eta=run.eta, cost=float(cost_sum) / run.n_batches,
+                             evaluations={name: self.evaluate(name, n) for name, n in run.sets})
+        self._check_saturation(run, record, previous)
+        return record
+
+    def _check_saturation(self, run, record, previous):
+        """Warn when the network gives one answer to nearly all of an evaluated set: saturated units.
+
+        A sigmoid or softmax pushed far into saturation (eta much too large)
+        stays finite, so the divergence guard cannot see it; the accuracy then
+        sits at one class's share.  With ``stop_on_saturation`` the run stops
+        instead (:class:`TrainingSaturated`) and `previous` weights are put back.
+        """
+        for name, ev in record.evaluations.items():
+            if ev.total < SATURATION_ROWS or ev.most_common < SATURATION_SHARE * ev.total:
+                continue
+            share = ev.most_common / ev.total
+            msg = (f"epoch {record.epoch}: the network gives the same answer to {share:.1%} of the {name} "
+                   f"data (accuracy {ev.accuracy:.2%}): its units look saturated, most often because eta "
+                   f"({record.eta:g}) is too large; lower it")
+            if self.stop_on_saturation:
+                self.assign(previous)
+                run.snapshot = previous
+                raise TrainingSaturated(f"{msg}. The network keeps the weights from the end of the previous "
+                                        "epoch")
+            warnings.warn(msg, SaturationWarning, stacklevel=4)
+            return
 
     def train(self, run, after_epoch=None, on_epoch=None, progress=None, checkpoint_to=None):
         """Train the run's remaining epochs; the records of the epochs trained now.
@@ -531,3 +573,13 @@ class TrainedNetwork:
     def compile_seconds(self):
         """Seconds the last ``SGD`` call spent compiling (or loading from the caches) and warming up."""
         return self.trainer.compile_seconds
+
+    @property
+    def stop_on_saturation(self):
+        """Stop training (:class:`TrainingSaturated`) instead of warning when the network gives one
+        answer to 99% of an evaluated set; False by default."""
+        return self.trainer.stop_on_saturation
+
+    @stop_on_saturation.setter
+    def stop_on_saturation(self, value):
+        self.trainer.stop_on_saturation = bool(value)

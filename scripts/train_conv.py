@@ -65,6 +65,9 @@ def parse_args(argv=None):
     p.add_argument("--save", default=None, metavar="PATH", help="save the (first) trained network (.npz)")
     p.add_argument("--history", default=None, metavar="PATH", help="write the per-epoch history as JSON")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of the (first) network's curves")
+    p.add_argument("--stop-on-saturation", action="store_true",
+                   help="stop (exit 2) instead of warning when a network gives one answer to 99%% of the "
+                        "validation data after an epoch (eta far too large)")
     args = p.parse_args(argv)
     preset = n3.DROPOUT_PRESET if args.dropout else n3.PRESETS[args.net]
     for key in ("epochs", "eta", "lmbda"):
@@ -102,6 +105,7 @@ def train(args, k, data):
     (tx, ty), val, test = data
     net = n3.Network(n3.book_layers(args.net, args.mini_batch_size, args.dropout), args.mini_batch_size,
                      seed=args.seed + k, dtype=args.dtype, mode=args.mode, device=args.device)
+    net.stop_on_saturation = args.stop_on_saturation
     print(f"network {k + 1}/{args.ensemble}: {net.device.describe()} ({net.device.note})", flush=True)
     start = time.perf_counter()
 

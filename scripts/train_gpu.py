@@ -56,6 +56,9 @@ def parse_args(argv=None):
                    help="MNIST directory (default data/mnist or $DLPY35_DATA)")
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--stop-on-saturation", action="store_true",
+                   help="stop (exit 2) instead of warning when the network gives one answer to 99%% of the "
+                        "evaluation data after an epoch (eta far too large)")
     ch3 = p.add_argument_group("chapter 3 (network2)")
     ch3.add_argument("--cost", choices=["quadratic", "cross-entropy"], default="quadratic")
     ch3.add_argument("--init", choices=["large", "default"], default=None,
@@ -136,6 +139,7 @@ def main(argv=None) -> int:
     except (DeviceError, ValueError) as exc:
         print(f"train_gpu.py: {exc}", file=sys.stderr)
         return 2
+    net.stop_on_saturation = args.stop_on_saturation
     print(f"dlpy35: {net.device.describe()} -- {net.device.note}")
     cache = cache_dir() / "jax" if net.device.uses_jax else numba_cache_dir()
     print(f"compile cache: {cache}")

@@ -12,7 +12,15 @@ from dlpy35 import graph
 from dlpy35.costs import QuadraticCost
 from dlpy35.device import resolve
 from dlpy35.layers import FullyConnectedLayer, LayerStack, SoftmaxLayer
-from dlpy35.trainer import EpochRecord, Evaluation, Trainer, TrainingDiverged, epoch_chunks
+from dlpy35.trainer import (
+    EpochRecord,
+    Evaluation,
+    SaturationWarning,
+    Trainer,
+    TrainingDiverged,
+    TrainingSaturated,
+    epoch_chunks,
+)
 
 pytest.importorskip("jax")
 
@@ -132,3 +140,40 @@ def test_guard_catches_finite_weights_too_large_to_compute_with_in_a_layer_stack
         trainer.train(run, progress=poison)
     for a, b in zip(trainer.values(), good):
         np.testing.assert_array_equal(a, b)
+
+
+def _saturating_run(stop):
+    trainer, _ = sigmoid_trainer()
+    trainer.stop_on_saturation = stop
+    x, labels = data(200)
+    run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 2, 10, 1e6, hyper=no_decay,
+                        sets={"test": data(150, seed=4)})
+    return trainer, run
+
+
+def test_saturation_is_a_warning_naming_eta():
+    """eta 1e6 pins every sigmoid: finite weights, one answer for everything."""
+    trainer, run = _saturating_run(stop=False)
+    want = r"epoch \d: the network gives the same answer to 100\.0% of the test data .* eta \(1e\+06\) is too"
+    with pytest.warns(SaturationWarning, match=want):
+        records = trainer.train(run)
+    assert len(records) == 2 and records[0].evaluations["test"].most_common == 150
+
+
+def test_stop_on_saturation_stops_and_keeps_the_previous_weights():
+    trainer, run = _saturating_run(stop=True)
+    before = trainer.values()
+    with pytest.raises(TrainingSaturated, match="keeps the weights from the end of the previous epoch"):
+        trainer.train(run)
+    for a, b in zip(trainer.values(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_network_that_learns_does_not_warn(recwarn):
+    trainer, _ = sigmoid_trainer()
+    x, labels = data(300)
+    run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 2, 10, 0.5, hyper=no_decay,
+                        sets={"test": data(150, seed=4)})
+    records = trainer.train(run)
+    assert records[-1].evaluations["test"].most_common < 150
+    assert not [w for w in recwarn if issubclass(w.category, SaturationWarning)]
