@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pytensor
+from pytensor.compile.mode import predefined_modes
 
 DEVICES = ("auto", "cuda", "cpu")
 DTYPES = ("float32", "float64")
@@ -296,6 +297,9 @@ def resolve(device: str = "auto", mode: str | None = None, dtype: str = "float32
     if mode is not None and not isinstance(mode, str):
         raise ValueError(f"mode must be a PyTensor mode name such as 'NUMBA', 'JAX' or 'CVM', got {mode!r}")
     mode = mode.upper() if mode else None
+    if mode is not None and mode not in predefined_modes:
+        known = ", ".join(sorted(predefined_modes))
+        raise ValueError(f"mode {mode!r} is not a PyTensor mode; use one of {known}")
     if device in ("auto", "cuda") and mode in (None, "JAX"):
         if cuda_devices():
             return Device("cuda", "JAX", dtype, note=f"{device}: JAX sees a GPU")

@@ -33,6 +33,9 @@ def _split(data, name):
         if len(x) == 0:
             raise ValueError(f"{name} is empty; give at least one example")
         return x, np.asarray(y)
+    if isinstance(data, tuple) and len(data) == 2 and all(isinstance(d, np.ndarray) for d in data):
+        raise ValueError(f"{name}: X has shape {data[0].shape}; give one example per row, (n, n_in): "
+                         "X.reshape(len(X), -1)")
     if isinstance(data, np.ndarray) or isinstance(data, (str, bytes)):
         raise ValueError(f"{name}: expected a list of (x, y) pairs or a tuple (X, Y) of arrays, "
                          f"got {type(data).__name__}")

@@ -29,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlpy35 import checkpoint  # noqa: E402
 from dlpy35 import network3 as n3  # noqa: E402
-from dlpy35.atomic import atomic_write  # noqa: E402
+from dlpy35.atomic import atomic_write, check_writable  # noqa: E402
 from dlpy35.data import DataError, load_mnist  # noqa: E402
 from dlpy35.device import DeviceError  # noqa: E402
 from dlpy35.expand import load_expanded  # noqa: E402
+from dlpy35.inputs import check_eta  # noqa: E402
 from dlpy35.trainer import TrainingDiverged  # noqa: E402
 
 
@@ -80,6 +81,13 @@ def parse_args(argv=None):
         p.error("--resume needs --checkpoint-dir")
     if args.resume and args.overwrite:
         p.error("--resume continues a checkpoint, --overwrite starts over: give one of them")
+    try:  # eta and every output path, before any data is loaded
+        check_eta(args.eta, args.dtype)
+        for flag, path in (("--save", args.save), ("--history", args.history), ("--plot", args.plot)):
+            if path is not None:
+                check_writable(path, flag)
+    except ValueError as exc:
+        p.error(str(exc))
     return args
 
 
@@ -169,4 +177,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before training started: main reports interruptions during it
+        print("train_conv.py: interrupted before training started; nothing was saved", file=sys.stderr)
+        sys.exit(130)

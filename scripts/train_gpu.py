@@ -28,8 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from dlpy35 import checkpoint, data  # noqa: E402
+from dlpy35.atomic import check_writable  # noqa: E402
 from dlpy35.checkpoint import CheckpointError  # noqa: E402
 from dlpy35.device import DeviceError, cache_dir, numba_cache_dir  # noqa: E402
+from dlpy35.inputs import check_eta  # noqa: E402
 from dlpy35.network2 import Network, TrainingDiverged  # noqa: E402
 
 
@@ -89,6 +91,14 @@ def parse_args(argv=None):
         args.then = [(int(e), float(eta)) for e, eta in args.then]
     except ValueError:
         p.error("--then takes EPOCHS (an integer) and ETA (a number)")
+    try:  # every stage's eta and every output path, before any data is loaded
+        for eta in (args.eta, *(eta for _, eta in args.then)):
+            check_eta(eta, args.dtype)
+        for flag, path in (("--save", args.save), ("--plot", args.plot)):
+            if path is not None:
+                check_writable(path, flag)
+    except ValueError as exc:
+        p.error(str(exc))
     if args.then and args.checkpoint_dir:
         p.error("--then and --checkpoint-dir cannot be combined: a checkpoint belongs to one stage")
     if args.resume and not args.checkpoint_dir:
@@ -225,6 +235,10 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     start = time.perf_counter()
-    status = main()
+    try:
+        status = main()
+    except KeyboardInterrupt:  # before training started: main reports interruptions during it
+        print("train_gpu.py: interrupted before training started; nothing was saved", file=sys.stderr)
+        status = 130
     print(f"total wall time: {time.perf_counter() - start:.1f} s", file=sys.stderr)
     sys.exit(status)

@@ -177,3 +177,8 @@ def test_training_runs_on_the_gpu():
     with jax.transfer_guard("disallow"):
         net.SGD(train, 1, 10, 3.0, test_data=test, verbose=False)
     assert net.trainer.params[0].container.storage[0].devices() == {dv.cuda_devices()[0]}
+
+
+def test_an_unknown_mode_is_refused_at_once():
+    with pytest.raises(ValueError, match="mode 'BOGUS' is not a PyTensor mode; use one of .*NUMBA"):
+        dv.resolve("cpu", mode="bogus")

@@ -274,3 +274,8 @@ def test_a_label_that_is_not_a_whole_number_is_refused_not_truncated(label):
 def test_whole_number_labels_given_as_floats_are_the_integers():
     x, labels = inputs.labelled_arrays([(np.zeros((4, 1)), 3.0), (np.zeros((4, 1)), 0)], 4, 5, "float32")
     assert labels.dtype == np.int64 and labels.tolist() == [3, 0]
+
+
+def test_inputs_of_the_wrong_rank_name_the_reshape():
+    with pytest.raises(ValueError, match=r"X has shape \(5, 4, 1\); give one example per row.*reshape"):
+        inputs.training_arrays((np.zeros((5, 4, 1)), np.zeros(5, np.int64)), 4, 2, "float32")

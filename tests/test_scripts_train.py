@@ -1,0 +1,96 @@
+"""The training scripts given bad flags: exit 0 or exit 2 with a line naming the problem, never a traceback.
+
+The scripts' ``main(argv)`` runs in this process on a slice of the real MNIST (JAX on the
+CPU), so each case costs little; a flag that argparse or the checks refuse exits 2 before
+any data is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("jax")
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD = ["0", "-1", "nan", "inf", "word"]
+
+
+def script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def train_gpu():
+    return script("train_gpu")
+
+
+@pytest.fixture(scope="module")
+def train_conv():
+    return script("train_conv")
+
+
+def run(module, argv, capsys):
+    """``(exit status, stdout, stderr)`` of ``module.main(argv)``; any other exception fails the test."""
+    try:
+        status = module.main(argv)
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_clean(status, err):
+    assert status in (0, 2), err
+    assert "Traceback" not in err
+    if status == 2:
+        last = err.strip().splitlines()[-1]
+        assert ": " in last and len(last) > 20, err  # a line naming the problem
+
+
+GPU_FLAGS = ["--epochs", "--mini-batch-size", "--eta", "--seed", "--n-train", "--lmbda", "--early-stopping",
+             "--lr-schedule"]
+
+
+@pytest.mark.parametrize("value", BAD)
+@pytest.mark.parametrize("flag", GPU_FLAGS)
+def test_train_gpu_numeric_flags(train_gpu, capsys, flag, value, mnist_dir):
+    base = {"--epochs": "1", "--n-train": "50", "--mini-batch-size": "10"}
+    argv = [arg for k, v in {**base, flag: value}.items() for arg in (k, v)]
+    status, _, err = run(train_gpu, [*argv, "--no-progress", "--mode", "JAX", "--device", "cpu"], capsys)
+    assert_clean(status, err)
+    if flag in ("--eta", "--n-train", "--mini-batch-size", "--lmbda") and value in ("0", "-1", "nan", "inf"):
+        assert status == 2 or (flag == "--lmbda" and value == "0"), err
+
+
+CONV_FLAGS = ["--epochs", "--mini-batch-size", "--eta", "--lmbda", "--n-train", "--ensemble"]
+
+
+@pytest.mark.parametrize("value", BAD)
+@pytest.mark.parametrize("flag", CONV_FLAGS)
+def test_train_conv_numeric_flags(train_conv, capsys, flag, value, mnist_dir):
+    base = {"--epochs": "0", "--n-train": "20", "--mini-batch-size": "10"}
+    argv = [arg for k, v in {**base, flag: value}.items() for arg in (k, v)]
+    status, _, err = run(train_conv, [*argv, "--mode", "JAX", "--device", "cpu"], capsys)
+    assert_clean(status, err)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--save", "{tmp}"], "--save {tmp}: is a directory"),
+    (["--plot", "{tmp}"], "--plot {tmp}: is a directory"),
+    (["--then", "1", "nan"], "eta (the learning rate) must be a finite number > 0, got nan"),
+    (["--checkpoint-dir", "{tmp}/afile"], "{tmp}/afile: is a file, not a directory"),
+    (["--resume", "--overwrite", "--checkpoint-dir", "{tmp}"], "give one of them"),
+])
+def test_train_gpu_refuses_bad_paths_and_stages_before_training(train_gpu, capsys, tmp_path, flags, message,
+                                                                mnist_dir):
+    (tmp_path / "afile").write_text("x")
+    argv = [f.format(tmp=tmp_path) for f in flags]
+    status, out, err = run(train_gpu, ["--epochs", "3", "--n-train", "50", "--no-progress", *argv], capsys)
+    assert status == 2 and message.format(tmp=tmp_path) in err
+    assert "Epoch" not in out  # nothing trained
