@@ -158,14 +158,17 @@ def test_saturation_is_a_warning_naming_eta():
     with pytest.warns(SaturationWarning, match=want):
         records = trainer.train(run)
     assert len(records) == 2 and records[0].evaluations["test"].most_common == 150
+    assert records[1].cost >= (1 - 1e-3) * records[0].cost  # flat: the gradients vanished
 
 
 def test_stop_on_saturation_stops_and_keeps_the_previous_weights():
+    """Epoch 0 saturates; epoch 1 finds the cost flat, stops, and puts back the end of epoch 0."""
     trainer, run = _saturating_run(stop=True)
-    before = trainer.values()
-    with pytest.raises(TrainingSaturated, match="keeps the weights from the end of the previous epoch"):
-        trainer.train(run)
-    for a, b in zip(trainer.values(), before):
+    after_epoch_0 = []
+    with pytest.raises(TrainingSaturated, match="epoch 1: .*keeps the weights from the end of the previous"):
+        trainer.train(run, on_epoch=lambda record: after_epoch_0.append(trainer.values()))
+    assert len(after_epoch_0) == 1
+    for a, b in zip(trainer.values(), after_epoch_0[0]):
         np.testing.assert_array_equal(a, b)
 
 
