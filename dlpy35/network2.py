@@ -20,6 +20,7 @@ from dlpy35 import checkpoint, costs, graph, inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.checkpoint import Checkpoint
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
+from dlpy35.device import DTYPES
 from dlpy35.files import SavedFileError
 from dlpy35.network import Network as _Base
 from dlpy35.trainer import TrainingDiverged
@@ -241,7 +242,10 @@ def load(filename, **kwargs):
             data = json.load(f)
     except OSError as exc:
         raise NetworkFileError(f"{filename}: cannot read it ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError:  # arrays or objects nested deeper than the parser recurses
+        raise NetworkFileError(f"{filename}: not a JSON network file (lists or objects nested too "
+                               "deeply)") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of too many digits
         raise NetworkFileError(f"{filename}: not a JSON network file ({exc})") from None
     if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= data.keys():
         raise NetworkFileError(f"{filename}: not a saved network: "
@@ -261,12 +265,33 @@ def load(filename, **kwargs):
     try:
         weights = [np.asarray(w, dtype=np.float64) for w in data["weights"]]
         biases = [np.asarray(b, dtype=np.float64) for b in data["biases"]]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float64
         raise NetworkFileError(f"{filename}: weights and biases must be nested lists of numbers") from None
     try:
         graph.SigmoidNet(sizes, cost).from_checkpoint(weights, biases)
     except ValueError as exc:
         raise NetworkFileError(f"{filename}: does not match sizes {sizes}: {exc}") from None
+    largest = max(float(np.max(np.abs(a), initial=0.0)) for a in weights + biases)
+    dtype = kwargs.get("dtype", "float32")
+    if isinstance(dtype, str) and dtype in DTYPES:  # another dtype is Network's to refuse, below
+        # Finite in float64 (checked above) may still overflow to inf in float32.
+        with np.errstate(over="ignore"):
+            finite = all(np.all(np.isfinite(a.astype(dtype))) for a in weights + biases)
+        if not finite:
+            raise NetworkFileError(f"{filename}: values as large as {largest:.4g} overflow {dtype}; "
+                                   "load it with dtype=\"float64\"")
     net = Network(sizes, cost=cost, **kwargs)
-    net.weights, net.biases = weights, biases
+    # The device may hold less than the dtype asked for (JAX without x64 keeps float32), and
+    # overflow there: the second assignment refuses the first's inf (ValueError), or the values read
+    # back are not finite.
+    try:
+        with np.errstate(over="ignore"):  # checked just below
+            net.weights, net.biases = weights, biases
+        held = net.weights + net.biases
+    except ValueError:
+        held = None
+    if held is None or not all(np.all(np.isfinite(a)) for a in held):
+        raise NetworkFileError(f"{filename}: values as large as {largest:.4g} are not finite on the device "
+                               f"({net.device.describe()}); load it with dtype=\"float64\" and "
+                               "mode=\"NUMBA\"")
     return net

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 
 import numpy as np
 
 from dlpy35 import checkpoint, inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.book import DROPOUT_PRESET, PRESETS, book_layers  # noqa: F401 (the module's public API)
-from dlpy35.checkpoint import Checkpoint
-from dlpy35.device import resolve
+from dlpy35.checkpoint import NPZ_ERRORS, Checkpoint, check_values, open_npz, read_npz_array, read_npz_text
+from dlpy35.device import DTYPES, resolve
 from dlpy35.ensemble import ensemble_accuracy, ensemble_predict  # noqa: F401
 from dlpy35.files import SavedFileError
 from dlpy35.layers import (  # noqa: F401
@@ -248,24 +247,48 @@ def _as_dict(record):
 
 
 def load(filename, seed=None, mode=None, device="auto", epoch_mode="scan"):
-    """The network saved by :meth:`Network.save`; ValueError naming the file when it is not one."""
+    """The network saved by :meth:`Network.save`.
+
+    Raises
+    ------
+    SavedFileError
+        One line naming the file and what is wrong with it: not an npz, a damaged
+        archive or spec, parameters missing, of other shapes, not real numbers, not
+        finite in the spec's dtype, or not finite once on the device.
+    FileNotFoundError
+        No such file: a missing file is not a corrupt one.
+    """
     try:
-        with np.load(filename, allow_pickle=False) as f:
-            spec = json.loads(str(f["spec"]))
-            params = [f[f"p{i}"] for i in range(2 * len(spec["layers"]))]
+        f, file_size = open_npz(filename)
+        with f:
+            spec = json.loads(read_npz_text(f, "spec", file_size))
+            params = [read_npz_array(f, f"p{i}", file_size) for i in range(2 * len(spec["layers"]))]
         if spec.get("format") != FORMAT:
             raise ValueError(f"format is {spec.get('format')!r}, not {FORMAT!r}")
         layers = [from_spec(s) for s in spec["layers"]]
         mini_batch_size, dtype = spec["mini_batch_size"], spec["dtype"]
+        # Checked here, not left to Network: its ValueError would not name the file.
+        if not inputs.is_count(mini_batch_size):
+            raise ValueError(f"mini_batch_size must be a positive integer, got {mini_batch_size!r}")
+        if not isinstance(dtype, str) or dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        check_values([(f"p{i}", p) for i, p in enumerate(params)], dtype)
         LayerStack(layers, mini_batch_size).check_values(params)
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SavedFileError(f"{filename}: not a dlpy35 network3 file ({msg})") from None
+    except NPZ_ERRORS as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__  # numpy's messages span lines
+        raise SavedFileError(f"{filename}: not a dlpy35 network3 file ({msg}); save the network again "
+                             "with Network.save, or load another file") from None
     net = Network(layers, mini_batch_size, seed=seed, dtype=dtype, mode=mode, device=device,
                   epoch_mode=epoch_mode)
-    net.trainer.assign(params)
+    # The device may hold less than the dtype (JAX without x64 keeps float32) and overflow there.
+    with np.errstate(over="ignore"):  # checked just below
+        net.trainer.assign(params)
+    if not all(np.all(np.isfinite(v)) for v in net.trainer.values()):
+        largest = max(float(np.max(np.abs(p), initial=0.0)) for p in params)
+        raise SavedFileError(f"{filename}: values as large as {largest:.4g} are not finite on the device "
+                             f"({net.device.describe()}); load it with mode=\"NUMBA\"")
     return net
 
 

@@ -127,7 +127,13 @@ def parse_idx(buf: bytes | bytearray | memoryview, where: str = "<bytes>") -> np
             f"{where}: {n - expected:,} bytes beyond what the header ({shape} {dtype.name}) "
             f"describes, {_REDOWNLOAD}"
         )
-    arr = np.frombuffer(buf, dtype, math.prod(dims), header).reshape(dims)
+    try:
+        arr = np.frombuffer(buf, dtype, math.prod(dims), header).reshape(dims)
+    except ValueError as e:
+        # The length fits, yet numpy makes no such array: more than 64 dimensions, or an empty
+        # array whose other dimensions multiply beyond the largest array numpy can describe.
+        raise DataError(f"{where}: the header's shape {shape} ({dtype.name}) is not one numpy can make "
+                        f"({_one_line(e)}), {_REDOWNLOAD}") from None
     return arr.astype(dtype.newbyteorder("="), copy=True)
 
 
