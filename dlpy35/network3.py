@@ -27,10 +27,10 @@ import numpy as np
 from dlpy35 import checkpoint, inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.book import DROPOUT_PRESET, PRESETS, book_layers  # noqa: F401 (the module's public API)
-from dlpy35.checkpoint import NPZ_ERRORS, Checkpoint, check_values, open_npz, read_npz_array, read_npz_text
+from dlpy35.checkpoint import Checkpoint
 from dlpy35.device import DTYPES, resolve
 from dlpy35.ensemble import ensemble_accuracy, ensemble_predict  # noqa: F401
-from dlpy35.files import SavedFileError
+from dlpy35.files import NPZ_ERRORS, SavedFileError, check_values, open_npz, read_npz_array, read_npz_text
 from dlpy35.layers import (  # noqa: F401
     ConvPoolLayer,
     FullyConnectedLayer,
