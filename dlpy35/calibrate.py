@@ -20,7 +20,6 @@ never runs implicitly: call :func:`calibrate`, or run::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import hashlib
@@ -408,14 +407,15 @@ def calibrate(force: bool = False, modes: Sequence[str] | None = None, steps: in
 
 def main(argv=None) -> int:
     """``python -m dlpy35.calibrate [--force]``: measure (once) and report."""
-    p = argparse.ArgumentParser(prog="python -m dlpy35.calibrate", description=__doc__.split("\n\n")[0])
+    from dlpy35.commandline import ArgumentParser, positive_int
+
+    p = ArgumentParser(prog="python -m dlpy35.calibrate", description=__doc__.split("\n\n")[0])
     p.add_argument("--force", action="store_true", help="measure again even if a calibration is stored")
-    p.add_argument("--steps", type=int, default=STEPS, help=f"SGD steps per timed call (default {STEPS})")
-    p.add_argument("--repeats", type=int, default=REPEATS,
+    p.add_argument("--steps", type=positive_int, default=STEPS,
+                   help=f"SGD steps per timed call (default {STEPS})")
+    p.add_argument("--repeats", type=positive_int, default=REPEATS,
                    help=f"timed calls; the best counts (default {REPEATS})")
     args = p.parse_args(argv)
-    if args.steps < 1 or args.repeats < 1:
-        p.error("--steps and --repeats must be at least 1")
     stored, _ = cached()
     calibration = calibrate(args.force, steps=args.steps, repeats=args.repeats, log=print)
     if calibration == stored:

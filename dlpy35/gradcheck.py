@@ -13,7 +13,6 @@ an error is above tolerance.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
@@ -121,9 +120,11 @@ def random_problem(sizes, batch, seed, cost=QuadraticCost):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dlpy35.gradcheck", description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=3, help="examples per check (default 3)")
-    parser.add_argument("--max-entries", type=int, default=200,
+    from dlpy35.commandline import ArgumentParser, positive_int
+
+    parser = ArgumentParser(prog="python -m dlpy35.gradcheck", description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=positive_int, default=3, help="examples per check (default 3)")
+    parser.add_argument("--max-entries", type=positive_int, default=200,
                         help="finite-difference probes per parameter array (default 200)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

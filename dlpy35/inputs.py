@@ -3,8 +3,10 @@
 The book passes data as lists of ``(x, y)`` pairs: ``x`` a (784, 1) column, ``y`` a
 (10, 1) one-hot column for training and an integer label for validation and test
 data.  dlpy35 also accepts a pair of arrays ``(X, Y)``: ``X`` (n, n_in) row-wise,
-``Y`` (n, n_out) one-hot or (n,) integer labels.  Everything is converted to
-row-wise arrays here, once, with errors that name the parameter and the fix.
+``Y`` (n, n_out) one-hot or (n,) integer labels.  Inputs must be finite and lie in
+[0, 1] (greyscale intensities, as the book's loader gives them).  Everything is
+converted to row-wise arrays here, once, with errors that name the parameter and
+the fix.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def _as_labels(y, n_out, name):
         if y.shape[1] != n_out:
             raise ValueError(f"{name}: targets have {y.shape[1]} values each "
                              f"but the output layer has {n_out}")
-        return np.argmax(y, axis=1).astype(np.int64)
+        return np.argmax(_one_hot_rows(y, np.float64, name), axis=1)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"{name}: labels must be integers in 0..{n_out - 1} "
                          f"(or one-hot rows of width {n_out})")
@@ -97,7 +99,7 @@ def _as_labels(y, n_out, name):
 
 
 def training_arrays(data, n_in, n_out, dtype, name="training_data"):
-    """``(X, Y)``: X (n, n_in) and one-hot or target rows Y (n, n_out), both `dtype`."""
+    """``(X, Y)``: X (n, n_in) inputs in [0, 1] and one-hot rows Y (n, n_out), both `dtype`."""
     x, y = _split(data, name)
     check_width(x, n_in, name)
     if y.ndim == 1:
@@ -105,7 +107,26 @@ def training_arrays(data, n_in, n_out, dtype, name="training_data"):
     elif y.ndim != 2 or y.shape[1] != n_out:
         raise ValueError(f"{name}: targets must be one-hot rows of width {n_out} (sizes[-1]) "
                          "or integer labels")
-    return finite_inputs(x, dtype, name), np.ascontiguousarray(y, dtype=dtype)
+    return unit_inputs(x, dtype, name), _one_hot_rows(y, dtype, name)
+
+
+def _one_hot_rows(y, dtype, name):
+    """`y` as `dtype` when each row is all zeros but one 1 (the book's targets); ValueError otherwise.
+
+    Other targets would train without complaint towards something else than the
+    labels that accuracy is measured against.
+    """
+    y = np.ascontiguousarray(y, dtype=dtype)
+    bad = np.flatnonzero(~(np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)))
+    if bad.size:
+        raise ValueError(f"{name}: target row {bad[0]} is {_show_row(y[bad[0]])}, not one-hot; give one-hot "
+                         "rows (a single 1) or integer labels")
+    return y
+
+
+def _show_row(row, limit=6):
+    values = ", ".join(f"{v:g}" for v in row[:limit])
+    return f"[{values}{', ...' if len(row) > limit else ''}]"
 
 
 def one_hot(labels, n, dtype):
@@ -124,11 +145,27 @@ def finite_inputs(x, dtype, name):
     return x
 
 
+def unit_inputs(x, dtype, name):
+    """:func:`finite_inputs` whose values also lie in [0, 1]; ValueError naming the fix otherwise.
+
+    The book's networks classify greyscale intensities in [0, 1]: pixels 0..255
+    would saturate every sigmoid of the first layer and train at chance with no
+    error.  (``feedforward`` evaluates the network's function anywhere: it checks
+    only that its input is finite.)
+    """
+    x = finite_inputs(x, dtype, name)
+    if x.size and (x.min() < 0 or x.max() > 1):
+        fix = "divide pixels 0..255 by 255" if x.min() >= 0 else "rescale them to [0, 1]"
+        raise ValueError(f"{name}: inputs range over [{x.min():g}, {x.max():g}], the networks take values "
+                         f"in [0, 1]; {fix}")
+    return x
+
+
 def labelled_arrays(data, n_in, n_out, dtype, name="test_data"):
     """``(X, labels)``: X (n, n_in) `dtype` and int64 labels in ``0..n_out-1``."""
     x, y = _split(data, name)
     check_width(x, n_in, name)
-    return finite_inputs(x, dtype, name), _as_labels(y, n_out, name)
+    return unit_inputs(x, dtype, name), _as_labels(y, n_out, name)
 
 
 def columns(x, y, n_in, n_out, dtype):

@@ -213,7 +213,7 @@ class Network(TrainedNetwork):
     # -- using a trained network ----------------------------------------------------------------
     def predict(self, x):
         """Predicted labels (n,) for the rows of `x` (n, n_in), in chunks of ``EVAL_BATCH``."""
-        x = np.asarray(x, dtype=self.dtype)
+        x = inputs.unit_inputs(x, self.dtype, "predict input")
         inputs.check_width(x, self.n_in, "predict input")
         return np.argmax(self.trainer.forward(x), axis=1).astype(np.int64)
 

@@ -49,7 +49,7 @@ from dlpy35.layers import noise_table
 EPOCH_MODES = ("scan", "step")
 SATURATION_SHARE = 0.99  # one answer to this share of an evaluated set counts as saturation...
 SATURATION_ROWS = 100  # ...in a set of at least this many rows (a tiny set says too little)
-FLAT = 1e-3  # a training cost that fell by less than this fraction over an epoch has stopped falling
+FLAT = 1e-3  # a cost that fell by less than this fraction over an epoch has stopped falling
 KEY_LIMIT = 1 << 30  # keys fit int32 with room to add a layer's salt (JAX without x64 indexes in int32)
 
 
@@ -449,8 +449,8 @@ class Trainer:
         return record
 
     def _check_saturation(self, run, record, previous):
-        """Warn when the network gives one answer to nearly all of an evaluated set and the training
-        cost has stopped falling: saturated units.
+        """Warn when the network gives one answer to nearly all of an evaluated set and its cost on
+        that set has stopped falling since the last epoch: saturated units.
 
         A sigmoid or softmax pushed far into saturation (eta much too large)
         stays finite, so the divergence guard cannot see it; its gradients
@@ -459,14 +459,15 @@ class Trainer:
         one, while its cost still falls.)  With ``stop_on_saturation`` the run
         stops instead (:class:`TrainingSaturated`) and `previous` weights are put back.
         """
-        if not run.records or record.cost < (1 - FLAT) * run.records[-1].cost:
-            return
+        before = run.records[-1].evaluations if run.records else {}
         for name, ev in record.evaluations.items():
             if ev.total < SATURATION_ROWS or ev.most_common < SATURATION_SHARE * ev.total:
                 continue
+            if name not in before or ev.cost < (1 - FLAT) * before[name].cost:
+                continue
             share = ev.most_common / ev.total
             msg = (f"epoch {record.epoch}: the network gives the same answer to {share:.1%} of the {name} "
-                   f"data (accuracy {ev.accuracy:.2%}) and the training cost stopped falling: its units look "
+                   f"data (accuracy {ev.accuracy:.2%}) and its cost there stopped falling: its units look "
                    f"saturated, most often because eta ({record.eta:g}) is too large; lower it")
             if self.stop_on_saturation:
                 self.assign(previous)
@@ -583,7 +584,7 @@ class TrainedNetwork:
     @property
     def stop_on_saturation(self):
         """Stop training (:class:`TrainingSaturated`) instead of warning when the network gives one
-        answer to 99% of an evaluated set while its training cost stopped falling; False by default."""
+        answer to 99% of an evaluated set while its cost there stopped falling; False by default."""
         return self.trainer.stop_on_saturation
 
     @stop_on_saturation.setter

@@ -7,18 +7,18 @@ The book's ``expand_mnist.py``.  Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dlpy35.commandline import ArgumentParser  # noqa: E402
 from dlpy35.expand import cache_path, load_expanded  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=None,
                    help="the MNIST directory (default data/mnist); the cache goes there")
     p.add_argument("--force", action="store_true", help="regenerate even when a valid cache exists")

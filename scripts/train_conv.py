@@ -19,7 +19,6 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -30,25 +29,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dlpy35 import checkpoint  # noqa: E402
 from dlpy35 import network3 as n3  # noqa: E402
 from dlpy35.atomic import atomic_write, check_writable  # noqa: E402
+from dlpy35.commandline import ArgumentParser, fail, finite_float, natural_int, positive_int, run  # noqa: E402
 from dlpy35.data import DataError, load_mnist  # noqa: E402
 from dlpy35.device import DeviceError  # noqa: E402
 from dlpy35.expand import load_expanded  # noqa: E402
-from dlpy35.inputs import check_eta  # noqa: E402
+from dlpy35.inputs import check_eta, check_lmbda  # noqa: E402
 from dlpy35.trainer import TrainingDiverged  # noqa: E402
+
+PROG = Path(__file__).name
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(__doc__, prog=PROG)
     p.add_argument("--net", choices=sorted(n3.PRESETS), default="conv1")
     p.add_argument("--expanded", action="store_true", help="train on the 250,000 shifted images")
     p.add_argument("--dropout", action="store_true", help="FC-1000 x2 with dropout 0.5 (the book's last net)")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=natural_int, default=None,
                    help="default: the preset's (60, or 40 with --dropout)")
-    p.add_argument("--eta", type=float, default=None, help="default: the preset's")
-    p.add_argument("--lmbda", type=float, default=None, help="default: the preset's")
-    p.add_argument("--mini-batch-size", type=int, default=10)
-    p.add_argument("--n-train", type=int, default=None,
+    p.add_argument("--eta", type=finite_float, default=None, help="default: the preset's")
+    p.add_argument("--lmbda", type=finite_float, default=None, help="default: the preset's")
+    p.add_argument("--mini-batch-size", type=positive_int, default=10)
+    p.add_argument("--n-train", type=positive_int, default=None,
                    help="use only the first N training images (quick runs)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="MNIST directory (default data/mnist or $DLPY35_DATA)")
@@ -57,7 +58,8 @@ def parse_args(argv=None):
                    help="PyTensor mode (JAX, NUMBA...); default chosen by dlpy35.device")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ensemble", type=int, default=1, metavar="K", help="train K nets and vote (default 1)")
+    p.add_argument("--ensemble", type=positive_int, default=1, metavar="K",
+                   help="train K nets and vote (default 1)")
     p.add_argument("--checkpoint-dir", type=Path, default=None,
                    help="save a checkpoint after every epoch (network k of an ensemble in DIR/netK)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --checkpoint-dir")
@@ -74,15 +76,13 @@ def parse_args(argv=None):
     for key in ("epochs", "eta", "lmbda"):
         if getattr(args, key) is None:
             setattr(args, key, preset[key])
-    if args.epochs < 0 or args.mini_batch_size < 1 or args.ensemble < 1 or (args.n_train is not None
-                                                                             and args.n_train < 1):
-        p.error("--epochs must be >= 0; --mini-batch-size, --ensemble and --n-train positive")
     if args.resume and not args.checkpoint_dir:
         p.error("--resume needs --checkpoint-dir")
     if args.resume and args.overwrite:
         p.error("--resume continues a checkpoint, --overwrite starts over: give one of them")
     try:  # eta and every output path, before any data is loaded
         check_eta(args.eta, args.dtype)
+        check_lmbda(args.lmbda)
         for flag, path in (("--save", args.save), ("--history", args.history), ("--plot", args.plot)):
             if path is not None:
                 check_writable(path, flag)
@@ -138,8 +138,7 @@ def main(argv=None):
         if args.expanded:
             tx, ty = load_expanded(verbose=True)
     except DataError as exc:
-        print(f"train_conv.py: {exc}", file=sys.stderr)
-        return 2
+        return fail(PROG, exc)
     if args.n_train:
         tx, ty = tx[: args.n_train], ty[: args.n_train]
     print(f"{args.net}{' + dropout' if args.dropout else ''}: {len(tx):,} training images"
@@ -153,11 +152,10 @@ def main(argv=None):
             nets.append(net)
             runs.append(run)
     except (DeviceError, ValueError, TrainingDiverged) as exc:
-        print(f"train_conv.py: {exc}", file=sys.stderr)
-        return 2
+        return fail(PROG, exc)
     except KeyboardInterrupt:
         where = checkpoint.after_interrupt(checkpoint_dir(args, len(nets)))
-        print(f"train_conv.py: interrupted during network {len(nets) + 1}; {where}", file=sys.stderr)
+        print(f"{PROG}: interrupted during network {len(nets) + 1}; {where}", file=sys.stderr)
         return 130
     if args.ensemble > 1:
         acc = n3.ensemble_accuracy(nets, test)
@@ -177,8 +175,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # before training started: main reports interruptions during it
-        print("train_conv.py: interrupted before training started; nothing was saved", file=sys.stderr)
-        sys.exit(130)
+    sys.exit(run(main, PROG))

@@ -20,9 +20,9 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from argparse import ArgumentTypeError
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
@@ -30,18 +30,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from dlpy35 import checkpoint, data  # noqa: E402
 from dlpy35.atomic import check_writable  # noqa: E402
 from dlpy35.checkpoint import CheckpointError  # noqa: E402
+from dlpy35.commandline import ArgumentParser, fail, finite_float, natural_int, positive_int, run  # noqa: E402
 from dlpy35.device import DeviceError, cache_dir, numba_cache_dir  # noqa: E402
-from dlpy35.inputs import check_eta  # noqa: E402
+from dlpy35.inputs import check_eta, check_lmbda  # noqa: E402
 from dlpy35.network2 import Network, TrainingDiverged  # noqa: E402
+
+PROG = Path(__file__).name
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[784, 30, 10],
+    p = ArgumentParser(__doc__, prog=PROG)
+    p.add_argument("--sizes", type=positive_int, nargs="+", default=[784, 30, 10],
                    help="layer sizes (default 784 30 10)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--mini-batch-size", type=int, default=10)
-    p.add_argument("--eta", type=float, default=3.0, help="learning rate")
+    p.add_argument("--epochs", type=natural_int, default=30)
+    p.add_argument("--mini-batch-size", type=positive_int, default=10)
+    p.add_argument("--eta", type=finite_float, default=3.0, help="learning rate")
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     p.add_argument("--mode", default=None,
                    help="PyTensor mode: JAX, NUMBA, CVM... "
@@ -56,7 +59,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", type=Path, default=None,
                    help="MNIST directory (default data/mnist or $DLPY35_DATA)")
-    p.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
+    p.add_argument("--n-train", type=positive_int, default=None, help="use only the first N training images")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--stop-on-saturation", action="store_true",
                    help="stop (exit 2) instead of warning when the network gives one answer to 99%% of the "
@@ -66,15 +69,15 @@ def parse_args(argv=None):
     ch3.add_argument("--init", choices=["large", "default"], default=None,
                      help="weights N(0,1) (large) or N(0,1/n_in) (default); default: large for the quadratic "
                           "cost, default for cross-entropy, as in the book")
-    ch3.add_argument("--lmbda", type=float, default=0.0, help="regularisation parameter")
+    ch3.add_argument("--lmbda", type=finite_float, default=0.0, help="regularisation parameter")
     ch3.add_argument("--reg", choices=["l2", "l1"], default="l2")
     ch3.add_argument("--evaluation", choices=["test", "validation"], default="test",
                      help="data evaluated each epoch (early stopping and the schedule should use validation)")
     ch3.add_argument("--monitor", action="store_true",
                      help="also print training cost/accuracy and evaluation cost")
-    ch3.add_argument("--early-stopping", type=int, default=0, metavar="N",
+    ch3.add_argument("--early-stopping", type=natural_int, default=0, metavar="N",
                      help="stop after N epochs without better evaluation accuracy")
-    ch3.add_argument("--lr-schedule", type=int, default=0, metavar="N",
+    ch3.add_argument("--lr-schedule", type=natural_int, default=0, metavar="N",
                      help="halve eta after N epochs without improvement; stop at eta/128")
     ch3.add_argument("--then", nargs=2, action="append", default=[], metavar=("EPOCHS", "ETA"),
                      help="continue with EPOCHS more epochs at ETA (repeatable)")
@@ -88,12 +91,15 @@ def parse_args(argv=None):
                      help="save the trained network (the book's JSON format)")
     args = p.parse_args(argv)
     try:
-        args.then = [(int(e), float(eta)) for e, eta in args.then]
-    except ValueError:
-        p.error("--then takes EPOCHS (an integer) and ETA (a number)")
-    try:  # every stage's eta and every output path, before any data is loaded
+        args.then = [(natural_int(e), finite_float(eta)) for e, eta in args.then]
+    except ArgumentTypeError as exc:
+        p.error(f"--then EPOCHS ETA: {exc}")
+    if len(args.sizes) < 2:
+        p.error(f"--sizes: give at least two layer sizes (input and output), got {args.sizes}")
+    try:  # every stage's eta, lmbda and every output path, before any data is loaded
         for eta in (args.eta, *(eta for _, eta in args.then)):
             check_eta(eta, args.dtype)
+        check_lmbda(args.lmbda)
         for flag, path in (("--save", args.save), ("--plot", args.plot)):
             if path is not None:
                 check_writable(path, flag)
@@ -105,12 +111,6 @@ def parse_args(argv=None):
         p.error("--resume needs --checkpoint-dir")
     if args.resume and args.overwrite:
         p.error("--resume continues a checkpoint, --overwrite starts over: give one of them")
-    counts = {"--epochs": (args.epochs, 0), "--mini-batch-size": (args.mini_batch_size, 1),
-              "--n-train": (args.n_train, 1), "--early-stopping": (args.early_stopping, 0),
-              "--lr-schedule": (args.lr_schedule, 0)}
-    for flag, (value, low) in counts.items():
-        if value is not None and value < low:
-            p.error(f"{flag} must be at least {low}, got {value}")
     return args
 
 
@@ -147,8 +147,7 @@ def main(argv=None) -> int:
         net = Network(args.sizes, cost=args.cost, seed=args.seed, dtype=args.dtype, mode=args.mode,
                       device=args.device, epoch_mode=args.epoch_mode, weight_init=init)
     except (DeviceError, ValueError) as exc:
-        print(f"train_gpu.py: {exc}", file=sys.stderr)
-        return 2
+        return fail(PROG, exc)
     net.stop_on_saturation = args.stop_on_saturation
     print(f"dlpy35: {net.device.describe()} -- {net.device.note}")
     cache = cache_dir() / "jax" if net.device.uses_jax else numba_cache_dir()
@@ -156,8 +155,7 @@ def main(argv=None) -> int:
     try:
         (train_x, train_y), validation, test = data.load_mnist(args.data_dir)
     except data.DataError as exc:
-        print(f"train_gpu.py: {exc}", file=sys.stderr)
-        return 2
+        return fail(PROG, exc)
     if args.n_train:
         train_x, train_y = train_x[: args.n_train], train_y[: args.n_train]
     evaluation = test if args.evaluation == "test" else validation
@@ -201,12 +199,11 @@ def main(argv=None) -> int:
                 break
     except (ValueError, TrainingDiverged, CheckpointError) as exc:
         bar.clear()
-        print(f"train_gpu.py: {exc}", file=sys.stderr)
-        return 2
+        return fail(PROG, exc)
     except KeyboardInterrupt:
         bar.clear()
         where = checkpoint.after_interrupt(args.checkpoint_dir)
-        print(f"train_gpu.py: interrupted after {len(results)} epochs; {where}", file=sys.stderr)
+        print(f"{PROG}: interrupted after {len(results)} epochs; {where}", file=sys.stderr)
         return 130
     new = cache_entries(cache) - before
     state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
@@ -225,8 +222,7 @@ def main(argv=None) -> int:
         try:
             from dlpy35.plots import plot_history
         except ImportError as exc:
-            print(f"train_gpu.py: {exc}", file=sys.stderr)
-            return 2
+            return fail(PROG, exc)
         title = f"{net.sizes}, {net.cost.name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
         if plot_history(merged, args.plot, title, n_train=len(train_x), n_eval=len(evaluation[0])):
             print(f"plot: {args.plot}")
@@ -235,10 +231,6 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     start = time.perf_counter()
-    try:
-        status = main()
-    except KeyboardInterrupt:  # before training started: main reports interruptions during it
-        print("train_gpu.py: interrupted before training started; nothing was saved", file=sys.stderr)
-        status = 130
+    status = run(main, PROG)
     print(f"total wall time: {time.perf_counter() - start:.1f} s", file=sys.stderr)
     sys.exit(status)

@@ -191,12 +191,12 @@ def test_corrupt_existing_file_raises_and_is_kept(fake):
     path.write_bytes(content)
     with pytest.raises(DataError) as e:
         fetch_mnist(fake.dest, sources=[MirrorSource(fake.mirror_url)])
-    assert_error(e, TRAIN_LABELS + ".gz", "SHA-256 mismatch", "delete it", "python -m dlpy35.data")
+    assert_error(e, TRAIN_LABELS + ".gz", "SHA-256 mismatch", "move it aside", "python -m dlpy35.data")
     assert path.read_bytes() == content
     path.write_bytes(b"\x1f\x8bnot really gzip")
     with pytest.raises(DataError) as e:
         fetch_mnist(fake.dest, sources=[])
-    assert_error(e, TRAIN_LABELS + ".gz", "unreadable gzip", "delete it")
+    assert_error(e, TRAIN_LABELS + ".gz", "unreadable gzip", "move it aside")
 
 
 def test_unreachable_source_falls_through_and_is_tried_once(fake):

@@ -6,6 +6,7 @@ Pure numpy, nothing compiles.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -84,12 +85,58 @@ def test_training_arrays_accepts_read_only_and_leaves_input_untouched():
     assert xs[0, 0] == before[0, 0]
 
 
-def test_training_arrays_soft_targets_are_kept():
-    """Rows of width n_out need not be one-hot (the quadratic cost takes any targets)."""
+@pytest.mark.parametrize("row, shown", [
+    (np.full(N_OUT, 0.25), "[0.25, 0.25, 0.25, 0.25]"),  # soft targets
+    (np.eye(N_OUT)[3] * 2, "[0, 0, 0, 2]"),
+    (np.eye(N_OUT)[1] + np.eye(N_OUT)[3], "[0, 1, 0, 1]"),  # two classes
+    (np.zeros(N_OUT), "[0, 0, 0, 0]"),  # none
+])
+def test_targets_that_are_not_one_hot_rejected(row, shown):
+    """A target row that is not one-hot trains towards something accuracy does not measure."""
+    xs = np.zeros((3, N_IN))
+    ys = np.eye(N_OUT)[[1, 2, 0]]
+    ys[2] = row
+    with pytest.raises(ValueError, match=rf"^training_data: target row 2 is {re.escape(shown)}, not one-hot; "
+                                         r"give one-hot rows \(a single 1\) or integer labels"):
+        inputs.training_arrays((xs, ys), N_IN, N_OUT, "float64")
+    with pytest.raises(ValueError, match=r"^test_data: target row 2 is .*, not one-hot"):
+        inputs.labelled_arrays((xs, ys), N_IN, N_OUT, "float64")
+
+
+def test_one_hot_rows_give_their_labels():
+    xs = np.zeros((3, N_IN))
+    _, labels = inputs.labelled_arrays((xs, np.eye(N_OUT)[[3, 0, 2]]), N_IN, N_OUT, "float32")
+    np.testing.assert_array_equal(labels, [3, 0, 2])
+    assert labels.dtype == np.int64
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_pixels_0_to_255_rejected_with_the_fix(dtype):
+    """Pixels as stored in the IDX files (0..255) must be divided by 255, not trained at chance."""
+    _, xs, labels = book_pairs(4, seed=5)
+    raw = np.round(xs * 255).astype(dtype)
+    raw[0, 0] = 0
+    with pytest.raises(ValueError, match=r"^training_data: inputs range over \[0, 2\d\d\], the networks "
+                                         r"take values in \[0, 1\]; divide pixels 0..255 by 255$"):
+        inputs.training_arrays((raw, labels), N_IN, N_OUT, "float32")
+    with pytest.raises(ValueError, match=r"^test_data: inputs range over .*divide pixels 0..255 by 255"):
+        inputs.labelled_arrays((raw, labels), N_IN, N_OUT, "float32")
+    x, _ = inputs.training_arrays((raw / 255, labels), N_IN, N_OUT, "float32")
+    assert 0 <= x.min() and x.max() <= 1
+
+
+def test_negative_inputs_rejected():
     xs = np.zeros((2, N_IN))
-    ys = np.full((2, N_OUT), 0.25)
-    _, y = inputs.training_arrays((xs, ys), N_IN, N_OUT, "float64")
-    np.testing.assert_array_equal(y, ys)
+    xs[1, 3] = -0.5
+    with pytest.raises(ValueError, match=r"inputs range over \[-0.5, 0\], .*; rescale them to \[0, 1\]$"):
+        inputs.training_arrays((xs, np.array([0, 1])), N_IN, N_OUT, "float32")
+
+
+def test_inputs_at_the_bounds_accepted():
+    xs = np.zeros((2, N_IN))
+    xs[0] = 1.0
+    x, _ = inputs.training_arrays((xs, np.array([0, 1])), N_IN, N_OUT, "float32")
+    assert x.min() == 0 and x.max() == 1
 
 
 @pytest.mark.parametrize("make_empty", [list, tuple, lambda: zip([], []), lambda: (p for p in [])],

@@ -159,7 +159,7 @@ def test_divergence_restores_the_last_good_weights(data):
     net = small_net(seed=3)
     before = net.weights
     with pytest.raises(TrainingDiverged, match="epoch 0"):
-        net.SGD((data[0][0] * 1e30, data[0][1]), 1, MB, 1e30, verbose=False)
+        net.SGD(data[0], 1, MB, 1e30, verbose=False)
     for a, b in zip(before, net.weights):
         np.testing.assert_array_equal(a, b)
 
@@ -220,6 +220,18 @@ def test_dropout_changes_training_but_not_the_initial_weights(data):
     for net in (plain, dropped):
         net.SGD(data[0], 1, MB, 0.1, verbose=False)
     assert not np.array_equal(plain.weights[2], dropped.weights[2])
+
+
+@pytest.mark.parametrize("bad, message", [(np.nan, "inputs contain NaN or infinity"),
+                                            (255.0, "divide pixels 0..255 by 255")])
+def test_predict_refuses_inputs_it_cannot_classify(data, bad, message):
+    """NaN or 0..255 pixels would come back as confident wrong labels; they are refused instead."""
+    net = small_net(seed=8)
+    x = data[1][0][:5].copy()
+    x[2, 100] = bad
+    with pytest.raises(ValueError, match=f"^predict input: .*{message}"):
+        net.predict(x)
+    assert net.predict(np.clip(x, 0, 1) if bad == 255.0 else data[1][0][:5]).shape == (5,)
 
 
 # -- save / load -------------------------------------------------------------------------------

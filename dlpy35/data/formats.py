@@ -366,7 +366,7 @@ def load_pickle(path: str | os.PathLike):
     """
     path = Path(path)
     where = _show(path)
-    fix = "replace it with the book's mnist.pkl.gz or delete it"
+    fix = "give the path of the book's mnist.pkl.gz instead"
     try:
         with _open(path) as f:
             obj = _ArrayUnpickler(f, encoding="latin1").load()

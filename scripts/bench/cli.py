@@ -7,37 +7,11 @@ A bad value exits with status 2 and one line on stderr.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from dlpy35.commandline import ArgumentParser, positive_int
 
-class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and no abbreviated flags.
-
-    Abbreviations are off so that a retired flag (``--mini-batch``, ``--n``) is
-    an error rather than silently the flag it prefixes.
-    """
-
-    def __init__(self, doc, **kwargs):
-        summary, _, rest = doc.partition("\n\n")
-        kwargs.setdefault("epilog", rest or None)
-        super().__init__(description=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
-                         allow_abbrev=False, **kwargs)
-
-    def error(self, message):
-        """Exit 2 with ``PROG: error: MESSAGE`` alone; argparse would print the usage first."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def positive_int(text):
-    """An int >= 1, for counts and sizes."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+Parser = ArgumentParser  # built from a benchmark's module docstring: ``Parser(__doc__)``
 
 
 def mode_name(text):

@@ -1,0 +1,111 @@
+"""What every dlpy35 command shares: a user's mistake is one line and exit status 2, Ctrl-C is 130.
+
+``train_gpu.py``, ``train_conv.py``, the benchmarks and the ``dlpy35`` command build
+their parsers with :class:`ArgumentParser` and its argument types, and run their
+``main`` through :func:`run`, so that a bad flag, a bad file, an interruption and a
+warning read the same in all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import warnings
+from pathlib import Path
+
+USER_ERROR = 2
+INTERRUPTED = 130
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser with one-line errors and no abbreviated flags.
+
+    argparse prints its whole usage block above the problem; the block says nothing
+    about the problem and pushes it off a small terminal, so a bad flag prints
+    ``prog: error: problem (see --help)`` alone and exits 2.  Abbreviations are off
+    so that a retired flag (``--mini-batch``) is an error rather than silently the
+    flag it prefixes.
+
+    Parameters
+    ----------
+    doc : str, optional
+        A module docstring: its first paragraph is the description, the rest the epilog.
+    """
+
+    def __init__(self, doc=None, **kwargs):
+        if doc is not None:
+            summary, _, rest = doc.partition("\n\n")
+            kwargs.setdefault("description", summary)
+            kwargs.setdefault("epilog", rest or None)
+            kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(**kwargs)
+
+    def error(self, message):
+        self.exit(USER_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _integer(text, low):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text}")
+    return value
+
+
+def positive_int(text):
+    """An integer >= 1: sizes, counts of images, networks and mini-batches."""
+    return _integer(text, 1)
+
+
+def natural_int(text):
+    """An integer >= 0: epochs and patience counts, where 0 means none."""
+    return _integer(text, 0)
+
+
+def finite_float(text):
+    """A finite number (``nan`` and ``inf`` parse as floats but mean nothing as a rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def positive_float(text):
+    """A finite number > 0: timeouts and rates."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def fail(prog, problem) -> int:
+    """Print ``prog: problem`` on stderr; return the user-error exit status."""
+    print(f"{prog}: {problem}", file=sys.stderr)
+    return USER_ERROR
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"warning: {message}\n"
+
+
+def run(main, prog=None, argv=None) -> int:
+    """``main(argv)``'s exit status, with Ctrl-C outside training reported in one line as 130.
+
+    ``main`` reports interruptions during training itself (it knows what was saved);
+    one that arrives before (while data loads or JAX compiles) saved nothing.
+    Warnings print as one line each instead of Python's two-line source excerpt.
+    """
+    prog = prog or Path(sys.argv[0]).name
+    warnings.formatwarning = _one_line_warning
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted before training started; nothing was saved", file=sys.stderr)
+        return INTERRUPTED
