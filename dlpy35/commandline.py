@@ -85,6 +85,41 @@ def positive_float(text):
     return value
 
 
+def add_training_flags(p, chapter3=None):
+    """The flags every training command shares, with one meaning and one check each.
+
+    ``--epochs --mini-batch-size --n-train --device --mode --epoch-mode --dtype
+    --data-dir`` on `p`; ``--cost --init --reg --evaluation`` on `chapter3` (a
+    group of `p`, or `p` itself when None).
+    """
+    p.add_argument("--epochs", type=natural_int, default=30)
+    p.add_argument("--mini-batch-size", type=positive_int, default=10)
+    p.add_argument("--n-train", type=positive_int, default=None, help="use only the first N training images")
+    p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
+    p.add_argument("--mode", default=None,
+                   help="PyTensor mode: JAX, NUMBA, CVM... (default: CUDA's JAX, or the CPU rule of "
+                        "python -m dlpy35.calibrate)")
+    p.add_argument("--epoch-mode", choices=["scan", "step"], default="scan",
+                   help="scan: one compiled call per epoch (default); step: one per mini-batch")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="training precision (float64 runs on a CPU mode, NUMBA by default)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="MNIST directory (default data/mnist or $DLPY35_DATA)")
+    ch3 = chapter3 or p
+    ch3.add_argument("--cost", choices=["quadratic", "cross-entropy"], default="quadratic")
+    ch3.add_argument("--init", choices=["large", "default"], default=None,
+                     help="weights N(0,1) (large) or N(0,1/n_in) (default); default: large for the quadratic "
+                          "cost, default for cross-entropy, as in the book")
+    ch3.add_argument("--reg", choices=["l2", "l1"], default="l2")
+    ch3.add_argument("--evaluation", choices=["test", "validation"], default="test",
+                     help="data evaluated each epoch (early stopping and the schedule should use validation)")
+
+
+def weight_init(args):
+    """``--init``, or the book's choice for ``--cost``: N(0, 1) for the quadratic cost, else N(0, 1/n_in)."""
+    return args.init or ("large" if args.cost == "quadratic" else "default")
+
+
 def fail(prog, problem) -> int:
     """Print ``prog: problem`` on stderr; return the user-error exit status."""
     print(f"{prog}: {problem}", file=sys.stderr)

@@ -208,6 +208,19 @@ class Device:
         where = str(self.jax_device) if self.uses_jax else "host CPU"
         return f"device={self.kind} ({where}), mode={self.mode}, dtype={self.dtype}"
 
+    def memory_bytes(self) -> int:
+        """Bytes of memory the device can give a run: the GPU's limit, or the host's available memory."""
+        if self.kind == "cuda":
+            stats = self.jax_device.memory_stats() or {}
+            if "bytes_limit" in stats:
+                return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+        try:
+            with open("/proc/meminfo") as f:
+                info = dict(line.split(":", 1) for line in f)
+            return int(info["MemAvailable"].split()[0]) * 1024
+        except (OSError, KeyError, ValueError):
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
     # -- data movement ------------------------------------------------------
     def put(self, array, dtype=None):
         """Place `array` on the device (explicitly) and return the device array.
@@ -229,9 +242,10 @@ class Device:
             return np.array(_jax().device_get(value))
         return np.array(value)
 
-    def shared(self, array, name: str):
-        """A PyTensor shared variable whose storage lives on this device."""
-        var = pytensor.shared(np.asarray(array), name=name, borrow=False)
+    def shared(self, array, name: str, static: bool = False):
+        """A shared variable whose storage lives on this device (of fixed shape if `static`)."""
+        array = np.asarray(array)
+        var = pytensor.shared(array, name=name, borrow=False, shape=array.shape if static else None)
         self.assign(var, array)
         return var
 

@@ -12,7 +12,11 @@ def ensemble_predict(nets, x):
     """
     if not nets:
         raise ValueError("ensemble_predict: give at least one network")
-    votes = np.stack([np.asarray(net.predict(x), dtype=np.int64) for net in nets])  # (n_nets, n)
+    return plurality(np.stack([np.asarray(net.predict(x), dtype=np.int64) for net in nets]))
+
+
+def plurality(votes):
+    """Per column of `votes` (n_nets, n), the label given most often; ties go to the lowest label."""
     counts = np.zeros((votes.shape[1], int(votes.max()) + 1), np.int64)
     for v in votes:
         counts[np.arange(votes.shape[1]), v] += 1

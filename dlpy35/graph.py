@@ -65,8 +65,14 @@ def sgd_step(x, y, eta, weights, biases, cost=QuadraticCost, reg=None, decay=Non
     Returns the new weights, the new biases and the mini-batch's mean cost.
     """
     nabla_b, nabla_w, c = gradients(x, y, weights, biases, cost)
-    m = pt.cast(x.shape[0], x.dtype)
-    scale = eta / m
+    m = x.shape[0]
+    new_w, new_b = sgd_update(weights, biases, nabla_w, nabla_b, eta, m, reg, decay)
+    return new_w, new_b, c / pt.cast(m, x.dtype)
+
+
+def sgd_update(weights, biases, nabla_w, nabla_b, eta, m, reg=None, decay=None):
+    """The new weights and biases from the gradients of the summed cost of `m` examples (eqs. 20-21)."""
+    scale = eta / pt.cast(m, weights[0].dtype)
     if reg is None:
         kept = list(weights)
     elif reg == "l2":
@@ -75,18 +81,17 @@ def sgd_step(x, y, eta, weights, biases, cost=QuadraticCost, reg=None, decay=Non
         kept = [w - decay * pt.sign(w) for w in weights]
     else:
         raise ValueError(f"reg must be None, 'l2' or 'l1', got {reg!r}")
-    new_w = [k - scale * g for k, g in zip(kept, nabla_w)]
-    new_b = [b - scale * g for b, g in zip(biases, nabla_b)]
-    return new_w, new_b, c / m
+    return [k - scale * g for k, g in zip(kept, nabla_w)], [b - scale * g for b, g in zip(biases, nabla_b)]
 
 
 def split_key(row, m):
     """``(indices, key)`` from a row of `m` mini-batch indices followed by a random key.
 
     The indices get the static length `m`: shapes computed from them (JAX's
-    reshapes and aranges) must be constants.
+    reshapes and aranges) must be constants.  A population's row holds one such
+    row per network (leading axes of static length), and gives one key per network.
     """
-    return pt.specify_shape(row[:m], (m,)), row[m]
+    return pt.specify_shape(row[..., :m], (*row.type.shape[:-1], m)), row[..., m]
 
 
 def scan_sgd(step, batches, params, keyed_m=None):
@@ -123,7 +128,7 @@ def scan_sgd(step, batches, params, keyed_m=None):
         return [*new, c]
 
     outputs = pytensor.scan(body, sequences=[batches], outputs_info=[*params, None], return_updates=False)
-    return [o[-1] for o in outputs[:-1]], pt.sum(outputs[-1])
+    return [o[-1] for o in outputs[:-1]], pt.sum(outputs[-1], axis=0)  # per network in a population
 
 
 def sgd_epoch(batches, data_x, data_y, eta, weights, biases, cost=QuadraticCost, reg=None, decay=None):
@@ -150,7 +155,7 @@ def correct_count(x, labels, weights, biases):
 
 def one_hot(labels, n, dtype):
     """Rows of `n` zeros with a one at each label (the book's ``vectorized_result``)."""
-    return pt.cast(pt.eq(labels[:, None], pt.arange(n)[None, :]), dtype)
+    return pt.cast(pt.eq(labels[..., None], pt.arange(n)), dtype)
 
 
 def all_finite(tensors):
@@ -170,7 +175,7 @@ class SigmoidNet:
     """The model of chapters 1 and 3 for :class:`dlpy35.trainer.Trainer`.
 
     Parameters are ``[w^1 ... w^L, b^1 ... b^L]`` with ``w^l`` (n_out, n_in) and
-    ``b^l`` (n_out,); a step is :func:`sgd_step` (hyperparameters ``eta`` and
+    ``b^l`` (n_out,); a step is :func:`sgd_update` (hyperparameters ``eta`` and
     ``decay = eta lambda / n``; the run's option is the regulariser).
 
     Parameters
@@ -189,13 +194,31 @@ class SigmoidNet:
                             *(f"b{k + 1}" for k in range(self.n_layers))]
         self.param_shapes = [*((y, x) for x, y in layer_shapes(sizes)), *((y,) for y in sizes[1:])]
 
+    def init_params(self, rng, dtype, weight_init="large"):
+        """Initial parameters drawn from `rng` as the book draws them: every bias, then every weight.
+
+        Biases N(0, 1); weights N(0, 1) (``"large"``, chapter 1) or N(0, 1/n_in)
+        (``"default"``, chapter 3).
+        """
+        biases = [rng.standard_normal(y) for y in self.sizes[1:]]
+        weights = [rng.standard_normal((y, x)) / (np.sqrt(x) if weight_init == "default" else 1)
+                   for x, y in layer_shapes(self.sizes)]
+        return [np.asarray(p, dtype) for p in (*weights, *biases)]
+
     def split(self, params):
         """``(weights, biases)`` from the flat parameter list."""
         return params[: self.n_layers], params[self.n_layers:]
 
-    def sgd_step(self, x, y, params, hyper, option, noise=None):
-        new_w, new_b, c = sgd_step(x, y, hyper["eta"], *self.split(params), self.cost, option, hyper["decay"])
-        return [*new_w, *new_b], c
+    def objective(self, x, y, params, hyper, option, noise=None):
+        """``(C summed over the mini-batch, its mean)``: the step differentiates the sum (eq. 20)."""
+        c = total_cost(x, y, *self.split(params), self.cost)
+        return c, c / pt.cast(x.shape[0], x.dtype)
+
+    def update(self, params, grads, hyper, option, m):
+        weights, biases = self.split(params)
+        nabla_w, nabla_b = self.split(grads)
+        new_w, new_b = sgd_update(weights, biases, nabla_w, nabla_b, hyper["eta"], m, option, hyper["decay"])
+        return [*new_w, *new_b]
 
     def forward(self, x, params):
         return feedforward(x, *self.split(params))

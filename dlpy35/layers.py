@@ -31,7 +31,6 @@ import math
 from numbers import Real
 
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax, softmax
 
@@ -454,10 +453,13 @@ class LayerStack:
             x = layer.output_dropout(x, p, noise, salt)
         return pt.mean(self.layers[-1].log_likelihood(x, pairs[-1], labels, noise, len(self.layers) - 1))
 
-    def sgd_step(self, x, y, params, hyper, option, noise=None):
+    def objective(self, x, y, params, hyper, option, noise=None):
+        """``(C, C)``: the mean log-likelihood plus the L2 term, differentiated and reported alike."""
         c = self.cost(x, y, params, noise) + 0.5 * hyper["l2"] * sum(pt.sum(pt.sqr(w)) for w in params[0::2])
-        grads = pytensor.grad(c, params)
-        return [p - hyper["eta"] * g for p, g in zip(params, grads)], c
+        return c, c
+
+    def update(self, params, grads, hyper, option, m):
+        return [p - hyper["eta"] * g for p, g in zip(params, grads)]
 
     def example_metrics(self, x, labels, params):
         hidden = self._inference_input(x, params)

@@ -77,17 +77,14 @@ class Network(TrainedNetwork):
     def __repr__(self):
         return f"{type(self).__name__}({self.sizes}, cost={self.cost.name}, {self.device.describe()})"
 
-    # -- initial weights (the book draws biases first, then weights) --------------
+    # -- initial weights ---------------------------------------------------------
     def default_weight_initializer(self):
         """Weights N(0, 1/n_in), biases N(0, 1): chapter 3's default."""
-        self.biases = [self.rng.standard_normal((y, 1)) for y in self.sizes[1:]]
-        self.weights = [self.rng.standard_normal((y, x)) / np.sqrt(x)
-                        for x, y in graph.layer_shapes(self.sizes)]
+        self.trainer.assign(self.model.init_params(self.rng, self.dtype, "default"))
 
     def large_weight_initializer(self):
         """Weights and biases N(0, 1): chapter 1's initialisation."""
-        self.biases = [self.rng.standard_normal((y, 1)) for y in self.sizes[1:]]
-        self.weights = [self.rng.standard_normal((y, x)) for x, y in graph.layer_shapes(self.sizes)]
+        self.trainer.assign(self.model.init_params(self.rng, self.dtype, "large"))
 
     # -- parameters, in the book's shapes ---------------------------------------
     @property

@@ -1,4 +1,4 @@
-"""Chapter-3-style figures of a training run: accuracy and cost per epoch.
+"""Figures: a training run's accuracy and cost per epoch (chapter 3's), and a sweep's spread.
 
 Needs matplotlib (``pip install 'dlpy35[plot]'``).  The PNG is written atomically.
 """
@@ -6,6 +6,24 @@ Needs matplotlib (``pip install 'dlpy35[plot]'``).  The PNG is written atomicall
 from __future__ import annotations
 
 from dlpy35.atomic import atomic_write
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plots need matplotlib: pip install 'dlpy35[plot]'") from None
+    return plt
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=100)
+    fig.clf()
 
 
 def plot_history(history, path, title=None, n_train=None, n_eval=None):
@@ -27,13 +45,7 @@ def plot_history(history, path, title=None, n_train=None, n_eval=None):
     pathlib.Path or None
         `path`, or None when nothing was monitored.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("plots need matplotlib: pip install 'dlpy35[plot]'") from None
+    plt = _pyplot()
     panels = [(key, label) for key, label in (("accuracy", "Accuracy"), ("cost", "Cost"))
               if history.get(f"training_{key}") or history.get(f"evaluation_{key}")]
     if not panels:
@@ -54,8 +66,45 @@ def plot_history(history, path, title=None, n_train=None, n_eval=None):
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_write(path) as f:
-        fig.savefig(f, format="png", dpi=100)
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def plot_sweep(rows, summary, path, title=None):
+    """Write a PNG of a sweep: every network's evaluation accuracy per epoch, coloured by configuration,
+    and the distribution of best accuracy per configuration (sizes, eta, lambda).
+
+    `rows` and `summary` are the ``epochs.csv`` and ``summary.csv`` rows (:mod:`dlpy35.results`).
+    """
+    plt = _pyplot()
+
+    def config(r):
+        return f"{r['sizes']} eta {float(r['eta']):g} lmbda {float(r['lmbda']):g}"
+
+    configs = sorted({config(r) for r in summary})
+    colours = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(configs)}
+    fig, (curves, spread) = plt.subplots(1, 2, figsize=(13, 4.8))
+    by_net = {}
+    for r in rows:
+        by_net.setdefault(int(r["net"]), []).append(r)
+    for net_rows in by_net.values():
+        acc = [100.0 * int(r["evaluation_correct"]) / int(r["evaluation_total"]) for r in net_rows]
+        curves.plot([int(r["epoch"]) for r in net_rows], acc, color=colours[config(net_rows[0])], alpha=0.6,
+                    lw=1)
+    curves.set(xlabel="Epoch", ylabel="Evaluation accuracy (%)", title="Every network, per epoch")
+    curves.grid(alpha=0.3)
+    best = {c: [100.0 * int(r["best_correct"]) / int(r["evaluation_total"]) for r in summary
+                if config(r) == c and r["best_correct"] not in ("", None)] for c in configs}
+    spread.boxplot([best[c] or [float("nan")] for c in configs], vert=False, showfliers=False)
+    for i, c in enumerate(configs, start=1):
+        spread.plot(best[c], [i + 0.12 * ((j % 5) - 2) / 2 for j in range(len(best[c]))], "o", ms=4,
+                    color=colours[c], alpha=0.7)
+    spread.set_yticks(range(1, len(configs) + 1), [f"{c} (n={len(best[c])})" for c in configs], fontsize=8)
+    spread.set(xlabel="Best evaluation accuracy (%)", title="Best accuracy per configuration")
+    spread.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
     plt.close(fig)
     return path

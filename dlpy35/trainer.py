@@ -21,9 +21,12 @@ What the trainer needs of a model:
     True when a step needs noise (dropout): it then receives ``noise = (table,
     key)``, :func:`dlpy35.layers.noise_table` on the device and a random key
     per mini-batch, drawn from the trainer's generator.
-``sgd_step(x, y, params, hyper, option, noise) -> (new_params, mean_cost)``
-    One mini-batch; `hyper` maps names to scalars, `option` is the run's
-    hashable variant (the regulariser, for instance).
+``objective(x, y, params, hyper, option, noise) -> (objective, mean_cost)``
+    One mini-batch's objective, which the step differentiates with
+    ``pytensor.grad``, and the cost it reports; `hyper` maps names to scalars,
+    `option` is the run's hashable variant (the regulariser, for instance).
+``update(params, grads, hyper, option, m) -> new_params``
+    The SGD update from the gradients of a mini-batch of `m` rows.
 ``forward(x, params)``
     The output activations for the rows of `x`.
 ``n_out``, ``example_metrics(x, labels, params) -> (guesses, cost)``
@@ -174,15 +177,19 @@ class Trainer:
         fit); None evaluates a set in one chunk.
     """
 
+    net_shape = ()  # the shape of per-network figures: a scalar for one network
+    static_params = False  # parameters of fixed shapes (a population's graphs are vectorized with them)
+
     def __init__(self, model, device, values, rng, epoch_mode="scan", drop_last=False, eval_chunk=None):
         self.model, self.device, self.rng = model, device, rng
         self.epoch_mode, self.drop_last, self.eval_chunk = epoch_mode, drop_last, eval_chunk
         self.stop_on_saturation = False  # see _check_saturation
         self.dtype = device.dtype
-        self.params = [device.shared(v, name) for v, name in zip(values, model.param_names)]
+        self.params = [device.shared(v, name, static=self.static_params)
+                       for v, name in zip(values, model.param_names)]
         self._train = None  # (x, y) shared, made by the first load_training
         self._sets = {}  # name -> (chunks of x, of labels, chunk indices) on the device
-        self._cost_sum = device.shared(np.zeros((), self.dtype), "cost_sum")
+        self._cost_sum = device.shared(np.zeros(self.net_shape, self.dtype), "cost_sum")
         self._noise = device.shared(noise_table().astype(self.dtype), "noise") if model.stochastic else None
         self._fns = {}
         self.compile_seconds = None  # of the last run: compiling, or loading from the caches
@@ -222,23 +229,33 @@ class Trainer:
         return self.compiled(("train", kind, option, m), lambda: self._build_train(kind, option, m))
 
     def _build_train(self, kind, option, m):
-        model, keyed = self.model, self.model.stochastic
-        hyper = {name: pt.scalar(name, dtype=self.dtype) for name in model.hyper_names}
-        x, y = self._train
+        keyed = self.model.stochastic
+        hyper = {name: pt.tensor(name, dtype=self.dtype, shape=self.net_shape)
+                 for name in self.model.hyper_names}
 
         def step(rows, params, key):
-            noise = (self._noise, key) if keyed else None
-            return model.sgd_step(x[rows], y[rows], params, hyper, option, noise)
+            return self._step(rows, params, key, hyper, option)
 
+        # Rows of indices (a leading axis per network in a population), each with a key when keyed.
+        batches = pt.tensor("batches", dtype="int64", shape=(None, *self.net_shape, None)[kind == "step":])
         if kind == "scan":
-            batches = pt.matrix("batches", dtype="int64")
             new, c = graph.scan_sgd(step, batches, self.params, m)
         else:
-            batches = pt.vector("rows", dtype="int64")
             rows, key = graph.split_key(batches, m) if keyed else (batches, None)
             new, c = step(rows, self.params, key)
         updates = [*zip(self.params, new), (self._cost_sum, self._cost_sum + c)]
         return self.device.function([batches, *hyper.values()], [], updates=updates, name=f"sgd_{kind}")
+
+    def _step(self, rows, params, key, hyper, option):
+        """The model's SGD step on the training rows `rows`: ``(new params, mean cost)``."""
+        objective, cost = self._objective(rows, params, key, hyper, option)
+        grads = pytensor.grad(objective, params)
+        return self.model.update(params, grads, hyper, option, rows.shape[-1]), cost
+
+    def _objective(self, rows, params, key, hyper, option):
+        x, y = self._train
+        noise = (self._noise, key) if self.model.stochastic else None
+        return self.model.objective(x[rows], y[rows], params, hyper, option, noise)
 
     def _status_fn(self):
         """(epoch's cost sum, parameters usable): finite and below ``sqrt(max float)``.
@@ -248,11 +265,16 @@ class Trainer:
         """
         def build():
             limit = pt.constant(np.sqrt(np.finfo(self.dtype).max).astype(self.dtype))
-            biggest = pt.stack([pt.max(pt.abs(p)) for p in self.params])
-            usable = pt.and_(graph.all_finite(self.params), pt.all(biggest < limit))
+            per_net = [self._per_net(pt.isfinite(p) & (pt.abs(p) < limit), pt.all) for p in self.params]
+            usable = pt.all(pt.stack(per_net), axis=0)
             return self.device.function([], [self._cost_sum, usable], name="status")
 
         return self.compiled("status", build)
+
+    def _per_net(self, t, reduce):
+        """`reduce` of `t` over each network's entries: to a scalar here, to one value per net in a
+        population."""
+        return reduce(t)
 
     def _metrics_fn(self):
         """(correct, summed cost) of a set ``(xs, ys, chunks)`` made by :meth:`load_set`, chunk by chunk.
@@ -266,25 +288,29 @@ class Trainer:
 
             def chunk(i):
                 labels = ys[i]
-                guesses, cost = self.model.example_metrics(xs[i], labels, self.params)
+                guesses, cost = self._example_metrics(xs[i], labels)  # rows last
                 valid = pt.ge(labels, 0)  # padding rows carry the label -1
                 answers = graph.one_hot(guesses, self.model.n_out, "int64") * valid[:, None]
-                return (pt.sum(pt.and_(pt.eq(guesses, labels), valid), dtype="int64"), pt.sum(cost * valid),
-                        pt.sum(answers, axis=0))
+                return (pt.sum(pt.and_(pt.eq(guesses, labels), valid), axis=-1, dtype="int64"),
+                        pt.sum(cost * valid, axis=-1), pt.sum(answers, axis=-2))
 
             # One sequence only: with two, scan trims them to a common length, which JAX can't trace.
             counts, costs, answers = pytensor.scan(chunk, sequences=[idx], return_updates=False)
-            outputs = [pt.sum(counts), pt.sum(costs), pt.max(pt.sum(answers, axis=0))]
+            outputs = [pt.sum(counts, axis=0), pt.sum(costs, axis=0),
+                       pt.max(pt.sum(answers, axis=0), axis=-1)]
             return self.device.function([xs, ys, idx], outputs, name="metrics")
 
         return self.compiled("metrics", build)
+
+    def _example_metrics(self, x, labels):
+        return self.model.example_metrics(x, labels, self.params)
 
     def update(self, x, y, eta, hyper, option=None):
         """One SGD step on all the rows of (x, y): the book's ``update_mini_batch``."""
         run = Run(n=len(x), m=len(x), epochs=1, drop_last=False, hyper=hyper, option=option)
         self.load_training(x, y)
         self.set_eta(run, eta)
-        rows = self._keyed(np.arange(len(x))[None], self._draw_keys)[0]
+        rows = self._keyed(self._rows(self._order(len(x)), 0, len(x), len(x)), self._draw_keys)[0]
         self._train_fn("step", option, len(x))(self.device.put(rows), *run.hyper_d)
 
     def forward(self, x):
@@ -292,11 +318,14 @@ class Trainer:
         fn = self.compiled("forward", self._build_forward)
         step = self.eval_chunk or max(len(x), 1)
         return np.concatenate([self.device.get(fn(self.device.put(x[i:i + step])))
-                               for i in range(0, len(x), step)])
+                               for i in range(0, len(x), step)], axis=-2)
 
     def _build_forward(self):
         x = pt.matrix("x", dtype=self.dtype)
-        return self.device.function([x], self.model.forward(x, self.params), name="forward")
+        return self.device.function([x], self._forward(x), name="forward")
+
+    def _forward(self, x):
+        return self.model.forward(x, self.params)
 
     # -- data on the device --------------------------------------------------------------------
     def load_training(self, x, y):
@@ -372,13 +401,14 @@ class Trainer:
         """
         start = time.perf_counter()
         dev, m, full = self.device, run.m, run.full
+        order = self._order(run.n)
         if self.epoch_mode == "scan" and full:
-            rows = self._keyed(np.arange(full // epoch_chunks(full) * m).reshape(-1, m), np.zeros)
+            rows = self._keyed(self._rows(order, 0, full // epoch_chunks(full) * m, m), np.zeros)
             for _ in range(2):  # JAX's first run of an executable is slower than the rest
                 self._train_fn("scan", run.option, m)(dev.put(rows), *run.hyper_d)
         if self.epoch_mode == "step" or (run.n % m and not run.drop_last):
             size = m if self.epoch_mode == "step" else run.n % m
-            rows = self._keyed(np.arange(size)[None], np.zeros)[0]
+            rows = self._keyed(self._rows(order, 0, size, size), np.zeros)[0]
             self._train_fn("step", run.option, size)(dev.put(rows), *run.hyper_d)
         for value in self._status_fn()():  # wait for the results: JAX dispatches asynchronously
             dev.get(value)
@@ -389,19 +419,40 @@ class Trainer:
         dev.sync(self.params[0])
         return time.perf_counter() - start
 
+    # -- the order of an epoch, the one place that knows of one generator -------------------------
+    def _order(self, n):
+        """The training rows in order, shaped as :meth:`_permutation`'s result."""
+        return np.arange(n)
+
+    def _permutation(self, n):
+        """This epoch's shuffle of the `n` training rows, from the trainer's generator."""
+        return self.rng.permutation(n)
+
+    def _rows(self, perm, start, stop, m):
+        """Mini-batches of `m` rows from ``perm[start:stop]``: ``(count, m)``."""
+        return perm[start:stop].reshape(-1, m)
+
+    def _draw_keys(self, shape):
+        """Random dropout keys, one per mini-batch of `shape` (``batches.shape[:-1]``)."""
+        return self.rng.integers(0, KEY_LIMIT, shape)
+
+    def _rng_state(self):
+        return self.rng.bit_generator.state
+
+    def _set_rng_state(self, state):
+        self.rng.bit_generator.state = state
+
     def _keyed(self, batches, draw):
-        """`batches` with a column of dropout keys from `draw(count)` when the model needs them."""
+        """`batches` with a last column of dropout keys from ``draw(shape)`` when the model needs them."""
         if not self.model.stochastic:
             return batches
-        return np.concatenate([batches, np.asarray(draw(len(batches)), np.int64)[:, None]], axis=1)
-
-    def _draw_keys(self, count):
-        return self.rng.integers(0, KEY_LIMIT, count)
+        keys = np.asarray(draw(batches.shape[:-1]), np.int64)
+        return np.concatenate([batches, keys[..., None]], axis=-1)
 
     def _train_epoch(self, run, perm, epoch, progress):
         """One pass over the loaded data in the order `perm`."""
         dev, m, full = self.device, run.m, run.full
-        batches = self._keyed(perm[: full * m].reshape(full, m), self._draw_keys)
+        batches = self._keyed(self._rows(perm, 0, full * m, m), self._draw_keys)
         done = 0
         if self.epoch_mode == "scan" and full:
             fn = self._train_fn("scan", run.option, m)
@@ -412,7 +463,7 @@ class Trainer:
                     progress(epoch, done, run.n_batches)
         rest = list(batches[done:])
         if run.n_batches > full:  # the short last mini-batch
-            rest.append(self._keyed(perm[full * m:][None], self._draw_keys)[0])
+            rest.append(self._keyed(self._rows(perm, full * m, run.n, run.n - full * m), self._draw_keys)[0])
         step = self._train_fn("step", run.option, m) if rest else None  # keyed models: all steps m long
         for k, rows in enumerate(rest, done + 1):
             step(dev.put(rows), *run.hyper_d)
@@ -432,19 +483,27 @@ class Trainer:
         start = time.perf_counter()
         # Reset from the host: a constant computed on the device would come back
         # weakly typed from JAX and make the next call recompile.
-        dev.assign(self._cost_sum, 0)
-        self._train_epoch(run, self.rng.permutation(run.n), j, progress)
+        dev.assign(self._cost_sum, np.zeros(self.net_shape))
+        self._train_epoch(run, self._permutation(run.n), j, progress)
         cost_sum, usable = (dev.get(v) for v in self._status_fn()())
         seconds = time.perf_counter() - start
+        self._guard(run, j, cost_sum, usable)
+        previous, run.snapshot = run.snapshot, self.values()
+        return self._record(run, j, seconds, cost_sum / run.n_batches,
+                            {name: self.evaluate(name, n) for name, n in run.sets}, previous)
+
+    def _guard(self, run, j, cost_sum, usable):
+        """Raise :class:`TrainingDiverged`, with the last good weights put back, unless all is usable."""
         if not (usable and np.isfinite(cost_sum)):
             self.assign(run.snapshot)
             raise TrainingDiverged(
                 f"epoch {j}: the cost or the weights became NaN, infinite or too large to compute with "
                 f"(eta={run.eta}); the network keeps the weights from the end of the previous epoch. "
                 f"Lower eta and train again")
-        previous, run.snapshot = run.snapshot, self.values()
-        record = EpochRecord(epoch=j, seconds=seconds, eta=run.eta, cost=float(cost_sum) / run.n_batches,
-                             evaluations={name: self.evaluate(name, n) for name, n in run.sets})
+
+    def _record(self, run, j, seconds, cost, evaluations, previous):
+        """The epoch's :class:`EpochRecord`, after the saturation check."""
+        record = EpochRecord(epoch=j, seconds=seconds, eta=run.eta, cost=float(cost), evaluations=evaluations)
         self._check_saturation(run, record, previous)
         return record
 
@@ -525,10 +584,11 @@ class Trainer:
 
     def _commit(self, run):
         """What a checkpoint holds: the state between two epochs, never one half-way."""
-        return run.snapshot, self.rng.bit_generator.state, run.eta, copy.deepcopy(run.state), len(run.records)
+        return run.snapshot, self._rng_state(), run.eta, copy.deepcopy(run.state), len(run.records)
 
     def _rollback(self, run, committed):
-        snapshot, self.rng.bit_generator.state, eta, state, n_records = committed
+        snapshot, rng_state, eta, state, n_records = committed
+        self._set_rng_state(rng_state)
         self.assign(snapshot)
         run.snapshot = snapshot
         run.state.clear()

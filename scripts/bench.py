@@ -5,8 +5,9 @@
     python scripts/bench.py --quick                   the same on 1,000 images, a smoke test
     python scripts/bench.py --network conv [FLAGS]    the chapter-6 conv nets against PyTorch (bench.conv)
     python scripts/bench.py --profile [FLAGS]         where one chapter-1 SGD step's time goes (bench.profile)
+    python scripts/bench.py --population [FLAGS]      K networks per compiled call (bench.population)
 
-``--network`` and ``--profile`` choose the benchmark; every other flag is its
+``--network``, ``--profile`` and ``--population`` choose the benchmark; every other flag is its
 own (``python scripts/bench.py --network conv --help`` lists them).
 """
 
@@ -29,10 +30,13 @@ def choose(argv):
     p = cli.Parser(__doc__, add_help=False, prog=Path(__file__).name)
     p.add_argument("--network", choices=("mlp", "conv"), default="mlp")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--population", action="store_true")
     chosen, rest = p.parse_known_args(argv)
-    if chosen.profile and chosen.network != "mlp":
-        p.error("--profile times the chapter-1 network's step; leave out --network")
-    return "profile" if chosen.profile else chosen.network, rest
+    if chosen.profile and chosen.population:
+        p.error("--profile and --population are two benchmarks; give one")
+    if (chosen.profile or chosen.population) and chosen.network != "mlp":
+        p.error("--profile and --population time the chapter-1 network; leave out --network")
+    return "profile" if chosen.profile else "population" if chosen.population else chosen.network, rest
 
 
 def main(argv=None):

@@ -30,10 +30,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from dlpy35 import checkpoint, data  # noqa: E402
 from dlpy35.atomic import check_writable  # noqa: E402
 from dlpy35.checkpoint import CheckpointError  # noqa: E402
-from dlpy35.commandline import ArgumentParser, fail, finite_float, natural_int, positive_int, run  # noqa: E402
+from dlpy35.commandline import (  # noqa: E402
+    ArgumentParser,
+    add_training_flags,
+    fail,
+    finite_float,
+    natural_int,
+    positive_int,
+    run,
+    weight_init,
+)
 from dlpy35.device import DeviceError, cache_dir, numba_cache_dir  # noqa: E402
 from dlpy35.inputs import check_eta, check_lmbda  # noqa: E402
 from dlpy35.network2 import Network, TrainingDiverged  # noqa: E402
+from dlpy35.results import EPOCH_COLUMNS, epoch_rows, write_csv  # noqa: E402
 
 PROG = Path(__file__).name
 
@@ -42,37 +52,18 @@ def parse_args(argv=None):
     p = ArgumentParser(__doc__, prog=PROG)
     p.add_argument("--sizes", type=positive_int, nargs="+", default=[784, 30, 10],
                    help="layer sizes (default 784 30 10)")
-    p.add_argument("--epochs", type=natural_int, default=30)
-    p.add_argument("--mini-batch-size", type=positive_int, default=10)
     p.add_argument("--eta", type=finite_float, default=3.0, help="learning rate")
-    p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
-    p.add_argument("--mode", default=None,
-                   help="PyTensor mode: JAX, NUMBA, CVM... "
-                        "(default: CUDA's JAX, or the CPU rule of --calibrate)")
     p.add_argument("--calibrate", action="store_true",
                    help="time JAX against NUMBA on this CPU first (about a minute, once; cached) and let the "
                         "result choose the default CPU mode")
-    p.add_argument("--epoch-mode", choices=["scan", "step"], default="scan",
-                   help="scan: one compiled call per epoch (default); step: one per mini-batch")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
-                   help="training precision (float64 runs on a CPU mode, NUMBA by default)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="MNIST directory (default data/mnist or $DLPY35_DATA)")
-    p.add_argument("--n-train", type=positive_int, default=None, help="use only the first N training images")
+    p.add_argument("--seed", type=natural_int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--stop-on-saturation", action="store_true",
                    help="stop (exit 2) instead of warning when the network gives one answer to 99%% of the "
                         "evaluation data after an epoch (eta far too large)")
     ch3 = p.add_argument_group("chapter 3 (network2)")
-    ch3.add_argument("--cost", choices=["quadratic", "cross-entropy"], default="quadratic")
-    ch3.add_argument("--init", choices=["large", "default"], default=None,
-                     help="weights N(0,1) (large) or N(0,1/n_in) (default); default: large for the quadratic "
-                          "cost, default for cross-entropy, as in the book")
+    add_training_flags(p, ch3)
     ch3.add_argument("--lmbda", type=finite_float, default=0.0, help="regularisation parameter")
-    ch3.add_argument("--reg", choices=["l2", "l1"], default="l2")
-    ch3.add_argument("--evaluation", choices=["test", "validation"], default="test",
-                     help="data evaluated each epoch (early stopping and the schedule should use validation)")
     ch3.add_argument("--monitor", action="store_true",
                      help="also print training cost/accuracy and evaluation cost")
     ch3.add_argument("--early-stopping", type=natural_int, default=0, metavar="N",
@@ -89,6 +80,9 @@ def parse_args(argv=None):
                      help="write a PNG of the monitored curves (needs matplotlib)")
     ch3.add_argument("--save", type=Path, default=None,
                      help="save the trained network (the book's JSON format)")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="write DIR/epochs.csv as training goes: a sweep's columns, to compare a run with a "
+                        "network of `python -m dlpy35 sweep`")
     args = p.parse_args(argv)
     try:
         args.then = [(natural_int(e), finite_float(eta)) for e, eta in args.then]
@@ -100,7 +94,8 @@ def parse_args(argv=None):
         for eta in (args.eta, *(eta for _, eta in args.then)):
             check_eta(eta, args.dtype)
         check_lmbda(args.lmbda)
-        for flag, path in (("--save", args.save), ("--plot", args.plot)):
+        run_csv = args.run_dir and args.run_dir / "epochs.csv"
+        for flag, path in (("--save", args.save), ("--plot", args.plot), ("--run-dir", run_csv)):
             if path is not None:
                 check_writable(path, flag)
     except ValueError as exc:
@@ -138,7 +133,7 @@ def cache_entries(path: Path) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    init = args.init or ("large" if args.cost == "quadratic" else "default")
+    init = weight_init(args)
     if args.calibrate:
         from dlpy35.calibrate import calibrate
 
@@ -177,6 +172,12 @@ def main(argv=None) -> int:
                   f"{record['training_accuracy']} / {len(train_x)}, "
                   f"evaluation cost {record['evaluation_cost']:.4f}")
         results.append({**record, "epoch": offset + record["epoch"]})
+        if args.run_dir:
+            history = [{"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
+                        "evaluation_correct": r["evaluation_accuracy"], "evaluation_total": r["n_evaluation"]}
+                       for r in results]
+            rows = epoch_rows(0, args.seed, args.eta, args.lmbda, net.sizes, history)
+            write_csv(args.run_dir / "epochs.csv", EPOCH_COLUMNS, rows)
 
     before = cache_entries(cache)
     compile_seconds = 0.0

@@ -1,0 +1,438 @@
+"""Populations: K networks of one architecture trained together, one compiled call for all K.
+
+Each network of a population has its own seed -- its initial weights *and* its
+own shuffle and dropout keys, drawn from its own generator exactly as the same
+network trained alone draws them -- and its own eta and lambda.  The parameters
+of all K are stacked along a leading axis in shared variables on the device; an
+epoch is the same few ``scan`` calls as one network's, each updating all K; one
+call evaluates all K.
+
+The graphs are built for one network, by the same code that trains one network
+(:class:`dlpy35.trainer.Trainer`), and vectorized along the population axis by
+PyTensor's ``vectorize_graph``: every op of the step (the matmuls, the im2col
+convolution, the dropout gathers) gains a batch dimension.  So network k of a
+population ends with the weights it ends with when trained alone, up to the
+floating-point order of the batched kernels (exactly, for the sigmoid networks
+in float64 on Numba).
+
+A network that diverges is marked (``diverged`` holds its epoch), keeps the
+weights of its last good epoch and stops updating; the others go on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.graph.replace import vectorize_graph
+
+from dlpy35 import costs, graph, inputs
+from dlpy35.device import resolve
+from dlpy35.trainer import KEY_LIMIT, EpochRecord, Evaluation, Trainer
+
+MEMORY_SHARE = 0.8  # a population may plan to use this share of the device's free memory
+EVAL_BYTES = 1 << 28  # what K networks' forward passes of one evaluation chunk may hold
+
+
+class PopulationError(ValueError):
+    """Settings that make no population: lists that cannot be combined, no networks, too many to fit."""
+
+
+def per_net(values, k, name):
+    """`values` (one value, or one per network) as a list of `k`; PopulationError otherwise."""
+    values = list(values) if isinstance(values, (list, tuple, np.ndarray)) else [values]
+    if len(values) == 1:
+        return values * k
+    if len(values) != k:
+        raise PopulationError(f"{name}: {len(values)} values for {k} networks; give one value, or one per "
+                              "network")
+    return values
+
+
+@dataclass
+class PopulationRecord:
+    """One epoch of a population: its seconds (for all K together) and each network's :class:`EpochRecord`.
+
+    ``records[k]`` is None for a network that diverged in this epoch or before.
+    """
+
+    epoch: int
+    seconds: float
+    eta: list
+    records: list = field(default_factory=list)
+
+
+class PopulationTrainer(Trainer):
+    """A :class:`dlpy35.trainer.Trainer` for K networks at once.
+
+    Parameters
+    ----------
+    model
+        One network's model (:class:`dlpy35.graph.SigmoidNet`, :class:`dlpy35.layers.LayerStack`).
+    device : dlpy35.device.Device
+    values : list of arrays
+        Every network's initial parameters, stacked: ``(K, *shape)`` per parameter.
+    rngs : list of numpy.random.Generator
+        Network k's shuffles and dropout keys.
+    epoch_mode, drop_last, eval_chunk
+        As for :class:`dlpy35.trainer.Trainer`.
+    """
+
+    static_params = True
+
+    def __init__(self, model, device, values, rngs, epoch_mode="scan", drop_last=False, eval_chunk=None):
+        self.rngs, self.k = list(rngs), len(rngs)
+        self.net_shape = (self.k,)
+        super().__init__(model, device, values, None, epoch_mode, drop_last, eval_chunk)
+        self._active = device.shared(np.ones(self.k, bool), "active")
+        self.diverged = [None] * self.k  # the epoch in which network k diverged
+
+    # -- one network's graph, for all K ------------------------------------------------------------
+    def _lift(self, build, batched):
+        """`build` (a graph for one network) for all K: vectorized along the leading axis of `batched`.
+
+        `build` receives placeholders of `batched`'s types without that axis and
+        returns a list of outputs.
+        """
+        one = [pt.tensor(dtype=t.dtype, shape=t.type.shape[1:]) for t in batched]
+        # Static sizes (K, and each network's own) let JAX trace the reshapes of the vectorized graph.
+        batched = [pt.specify_shape(t, (self.k, *t.type.shape[1:])) for t in batched]
+        return vectorize_graph(build(*one), replace=dict(zip(one, batched)))
+
+    def _step(self, rows, params, key, hyper, option):
+        """Every network's step: the objectives vectorized, then one ``pytensor.grad`` of their sum.
+
+        The networks share nothing, so the gradient of the sum with respect to
+        network k's parameters is network k's gradient.  (Vectorizing the forward
+        graph rather than the gradient keeps every op native: the gradient of a
+        batched slice is a batched slice's gradient, not a loop over networks.)
+        """
+        n, names, keyed = len(params), list(hyper), key is not None
+
+        def objective(rows1, *rest):
+            key1 = rest[-1] if keyed else None
+            return list(self._objective(rows1, list(rest[:n]), key1, dict(zip(names, rest[n:n + len(names)])),
+                                        option))
+
+        objective, cost = self._lift(objective, [rows, *params, *hyper.values(), *([key] if keyed else [])])
+        grads = pytensor.grad(pt.sum(objective), params)
+        m = rows.shape[-1]
+
+        def update(*rest):
+            return self.model.update(list(rest[:n]), list(rest[n:2 * n]), dict(zip(names, rest[2 * n:])),
+                                     option, m)
+
+        new = self._lift(update, [*params, *grads, *hyper.values()])
+        # A diverged network keeps its weights: where() rather than eta = 0, which NaN gradients would defeat.
+        active = self._active
+        new = [pt.where(active.reshape((self.k,) + (1,) * (p.ndim - 1)), u, p) for u, p in zip(new, params)]
+        return new, pt.where(active, cost, 0)
+
+    def _per_net(self, t, reduce):
+        return reduce(t, axis=tuple(range(1, t.ndim)))
+
+    def _example_metrics(self, x, labels):
+        return self._lift(lambda *p: list(self.model.example_metrics(x, labels, list(p))), self.params)
+
+    def _forward(self, x):
+        return self._lift(lambda *p: [self.model.forward(x, list(p))], self.params)[0]
+
+    # -- K generators --------------------------------------------------------------------------------
+    def _order(self, n):
+        return np.tile(np.arange(n), (self.k, 1))
+
+    def _permutation(self, n):
+        return np.stack([rng.permutation(n) for rng in self.rngs])
+
+    def _rows(self, perm, start, stop, m):
+        return perm[:, start:stop].reshape(self.k, -1, m).swapaxes(0, 1)
+
+    def _draw_keys(self, shape):
+        return np.stack([rng.integers(0, KEY_LIMIT, shape[0]) for rng in self.rngs], axis=1)
+
+    def _rng_state(self):
+        return [rng.bit_generator.state for rng in self.rngs]
+
+    def _set_rng_state(self, state):
+        for rng, s in zip(self.rngs, state):
+            rng.bit_generator.state = s
+
+    # -- per-network hyperparameters, divergence and records -----------------------------------------
+    def set_eta(self, run, eta):
+        """Set every network's learning rate (one per network) and what follows from it, on the device."""
+        run.eta = [inputs.check_eta(e, self.dtype) for e in per_net(eta, self.k, "eta")]
+        hyper = run.hyper(np.asarray(run.eta))
+        run.hyper_d = tuple(self.device.put(np.broadcast_to(np.asarray(v, self.dtype), self.net_shape))
+                            for v in hyper.values())
+
+    def _guard(self, run, j, cost_sum, usable):
+        """Mark the networks that diverged in epoch `j`; put back their last good weights and freeze them."""
+        active = np.array([d is None for d in self.diverged])
+        failed = active & ~(usable & np.isfinite(cost_sum))
+        if not failed.any():
+            return
+        values = self.values()
+        for k in np.flatnonzero(failed):
+            self.diverged[k] = j
+            for v, s in zip(values, run.snapshot):
+                v[k] = s[k]
+        self.assign(values)
+        self.device.assign(self._active, active & ~failed)
+
+    def evaluate(self, name, n):
+        """Every network's :class:`dlpy35.trainer.Evaluation` of the loaded set `name`."""
+        correct, cost, most = (self.device.get(v) for v in self._metrics_fn()(*self._sets[name]))
+        return [Evaluation(int(c), n, float(s), int(m)) for c, s, m in zip(correct, cost, most)]
+
+    def _record(self, run, j, seconds, cost, evaluations, previous):
+        # A network that diverged has no record from that epoch on, as a network alone stops there.
+        records = [None if self.diverged[k] is not None else
+                   EpochRecord(epoch=j, seconds=seconds, eta=run.eta[k], cost=float(cost[k]),
+                               evaluations={name: evs[k] for name, evs in evaluations.items()})
+                   for k in range(self.k)]
+        return PopulationRecord(epoch=j, seconds=seconds, eta=list(run.eta), records=records)
+
+    def net_values(self, k):
+        """Network k's parameters (host copies)."""
+        return [v[k] for v in self.values()]
+
+
+def widths(model):
+    """Values per row that one network's forward pass holds, layer by layer (im2col patches included)."""
+    if not hasattr(model, "layers"):
+        return list(model.sizes)
+    out = []
+    for layer in model.layers:
+        if hasattr(layer, "conv_hw"):  # the patches and the feature map before pooling
+            out += [math.prod(layer.conv_hw) * math.prod(layer.filter_shape[1:]),
+                    math.prod(layer.conv_hw) * layer.filter_shape[0]]
+        else:
+            out.append(layer.n_in)
+    return [*out, model.n_out]
+
+
+def estimate_bytes(model, k, rows, itemsize):
+    """Bytes a population of `k` networks needs on the device while training, roughly.
+
+    Per network: the parameters four times over (the weights, the step's new
+    weights and gradients, the last good epoch's copy) and, twice (values and
+    gradients), what the forward pass of `rows` rows holds (:func:`widths`).
+    """
+    params = sum(math.prod(s) for s in model.param_shapes)
+    return k * itemsize * (4 * params + 2 * rows * sum(widths(model)))
+
+
+def eval_chunk(model, k, itemsize, budget=EVAL_BYTES):
+    """Rows per evaluation chunk so that K networks' forward passes of one chunk stay within `budget`."""
+    return max(1, budget // (k * itemsize * sum(widths(model))))
+
+
+def check_fits(device, model, k, rows):
+    """PopulationError, before anything is allocated, when `k` networks will not fit in the device."""
+    need = estimate_bytes(model, k, rows, np.dtype(device.dtype).itemsize)
+    have = device.memory_bytes()
+    if need > MEMORY_SHARE * have:
+        fit = int(MEMORY_SHARE * have // (need / k))
+        raise PopulationError(f"a population of {k} networks needs about {need / 2**30:.1f} GiB, more "
+                              f"than {MEMORY_SHARE:.0%} of the {have / 2**30:.1f} GiB free on the "
+                              f"{device.kind}; train at most {fit} networks per population")
+
+
+class PopulationBase:
+    """What every population has: K seeds, etas and lambdas, a :class:`PopulationTrainer`, histories.
+
+    Subclasses give the model, each network's initial parameters and the
+    hyperparameters of a step.
+    """
+
+    drop_last = False  # the book's chapter 6 leaves the rest of an epoch's permutation out; 1 and 3 train it
+    most_eval_rows = None  # rows per evaluation chunk at most (chapter 6's im2col patches)
+
+    def __init__(self, model, n_in, seeds, etas, lmbdas, dtype, mode, device, epoch_mode):
+        self.seeds = [inputs.check_count(s, "seed", 0) for s in seeds]
+        self.k = len(self.seeds)
+        if self.k == 0:
+            raise PopulationError("a population needs at least one network; give at least one seed")
+        self.etas = [inputs.check_eta(e, dtype) for e in per_net(etas, self.k, "etas")]
+        self.lmbdas = [inputs.check_lmbda(x) for x in per_net(lmbdas, self.k, "lmbdas")]
+        self.model, self.n_in, self.dtype, self.epoch_mode = model, n_in, dtype, epoch_mode
+        self.device = resolve(device, mode, dtype)
+        self.trainer = None  # made by SGD, once the mini-batch size is known to check the memory
+        self.histories, self.diverged = [[] for _ in range(self.k)], [None] * self.k
+
+    def _init_params(self, rng):
+        """One network's initial parameters, drawn from its generator as the network alone draws them."""
+        return self.model.init_params(rng, self.dtype)
+
+    def _eval_chunk(self):
+        chunk = eval_chunk(self.model, self.k, np.dtype(self.dtype).itemsize)
+        return min(chunk, self.most_eval_rows or chunk)
+
+    def check_fits(self, mini_batch_size):
+        """PopulationError when the population would not fit in the device's memory (nothing allocated)."""
+        check_fits(self.device, self.model, self.k, max(mini_batch_size, self._eval_chunk()))
+
+    def _make_trainer(self, m):
+        self.check_fits(m)
+        chunk = self._eval_chunk()
+        rngs = [np.random.default_rng(s) for s in self.seeds]
+        stacked = [np.stack(p) for p in zip(*(self._init_params(rng) for rng in rngs))]
+        return PopulationTrainer(self.model, self.device, stacked, rngs, epoch_mode=self.epoch_mode,
+                                 drop_last=self.drop_last, eval_chunk=chunk)
+
+    def _train(self, x, y, epochs, m, sets, hyper, option, progress, on_epoch):
+        """Train on the checked arrays; the histories."""
+        self.trainer = self.trainer or self._make_trainer(m)
+        run = self.trainer.begin(x, y, epochs, m, self.etas, hyper=hyper, option=option, sets=sets)
+        self.trainer.train(run, after_epoch=self._after_epoch, progress=progress, on_epoch=on_epoch)
+        return self.histories
+
+    def _after_epoch(self, record):
+        for k, r in enumerate(record.records):
+            if r is not None:
+                self.histories[k].append(
+                    {"epoch": r.epoch, "seconds": r.seconds, "eta": r.eta, "training_cost": r.cost,
+                     **{f"{name}_{what}": getattr(ev, what) for name, ev in r.evaluations.items()
+                        for what in ("correct", "total")}})
+        self.diverged = list(self.trainer.diverged)
+        return "every network diverged" if all(d is not None for d in self.diverged) else None
+
+    def predict(self, x):
+        """Every network's labels for the rows of `x` (in [0, 1]): an int64 array (K, n)."""
+        x = inputs.unit_inputs(x, self.dtype, "predict input")
+        inputs.check_width(x, self.n_in, "predict input")
+        if self.trainer is None:
+            raise ValueError("predict: the population is not trained yet; call SGD first")
+        return np.argmax(self.trainer.forward(x), axis=-1).astype(np.int64)
+
+
+class Population(PopulationBase):
+    """K sigmoid networks of chapters 1 and 3 -- one architecture -- trained together.
+
+    Network k is ``dlpy35.network2.Network(sizes, cost=cost, seed=seeds[k],
+    weight_init=weight_init)`` trained with ``eta=etas[k]`` and ``lmbda=lmbdas[k]``;
+    it ends with the weights that network ends with.  (Bit for bit in float64 on
+    Numba when the networks are all regularised or all not: the update of a
+    network with lmbda 0 among regularised ones multiplies by ``1 - 0``, which
+    changes the order of BLAS's sums in the last bit.)
+
+    Parameters
+    ----------
+    sizes : list of int
+    seeds : list of int
+        One per network; K is their number.
+    etas, lmbdas : float or list of float
+        One value for all, or one per network.
+    cost : QuadraticCost, CrossEntropyCost or a name
+    weight_init : {"large", "default"}
+    reg : {"l2", "l1"}
+    dtype, mode, device, epoch_mode
+        As for :class:`dlpy35.network.Network`.
+
+    Attributes
+    ----------
+    histories : list of list of dict
+        After ``SGD``: per network, one dict per epoch (``epoch``, ``seconds``,
+        ``eta``, ``training_cost``, ``evaluation_correct``, ``evaluation_total``).
+    diverged : list
+        Per network, the epoch it diverged in, or None.
+    """
+
+    def __init__(self, sizes, seeds, etas, lmbdas=0.0, cost=costs.QuadraticCost, weight_init="large",
+                 reg="l2", dtype="float32", mode=None, device="auto", epoch_mode="scan"):
+        self.sizes = inputs.check_sizes(sizes)
+        if reg not in ("l2", "l1"):
+            raise ValueError(f"reg must be 'l2' or 'l1', got {reg!r}")
+        self.cost, self.reg, self.weight_init = costs.get(cost), reg, weight_init
+        super().__init__(graph.SigmoidNet(self.sizes, self.cost), self.sizes[0], seeds, etas, lmbdas, dtype,
+                         mode, device, epoch_mode)
+
+    def _init_params(self, rng):
+        return self.model.init_params(rng, self.dtype, self.weight_init)
+
+    def SGD(self, training_data, epochs, mini_batch_size, evaluation_data=None, *,  # noqa: N802 (the book's)
+            progress=None, on_epoch=None):
+        """Train all K networks for `epochs` epochs; return their histories (one list per network).
+
+        `training_data` and `evaluation_data` take the forms ``network2``'s ``SGD``
+        takes.  `on_epoch` receives each :class:`PopulationRecord`.
+        """
+        x, y = inputs.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
+        n = len(x)
+        epochs = inputs.check_count(epochs, "epochs", 0)
+        m = inputs.check_count(mini_batch_size, "mini_batch_size", 1, n)
+        sets = {}
+        if evaluation_data is not None:
+            sets["evaluation"] = inputs.labelled_arrays(evaluation_data, self.sizes[0], self.sizes[-1],
+                                                        self.dtype, "evaluation_data")
+        lmbdas = np.asarray(self.lmbdas)
+        return self._train(x, y, epochs, m, sets, lambda etas: {"eta": etas, "decay": etas * lmbdas / n},
+                           self.reg if lmbdas.any() else None, progress, on_epoch)
+
+    def network(self, k):
+        """Network k as a ``dlpy35.network2.Network`` holding its current weights (to save, to predict)."""
+        from dlpy35.network2 import Network
+
+        net = Network(self.sizes, cost=self.cost, dtype=self.dtype, mode=self.device.mode,
+                      device=self.device.kind, seed=self.seeds[k])
+        if self.trainer is not None:
+            net.trainer.assign(self.trainer.net_values(k))
+        return net
+
+
+class LayerPopulation(PopulationBase):
+    """K networks of chapter 6's layers -- one architecture -- trained together; chapter 6's ensembles.
+
+    Network k is ``dlpy35.network3.Network(layers, mini_batch_size, seed=seeds[k])``
+    trained with ``eta=etas[k]`` and ``lmbda=lmbdas[k]``: its own initial
+    weights, shuffles and dropout masks.  :meth:`vote` is the ensemble's answer.
+
+    Parameters
+    ----------
+    layers : list of dlpy35.layers.Layer
+    mini_batch_size : int
+    seeds, etas, lmbdas, dtype, mode, device, epoch_mode
+        As for :class:`Population`.
+    """
+
+    drop_last = True
+
+    def __init__(self, layers, mini_batch_size, seeds, etas, lmbdas=0.0, dtype="float32", mode=None,
+                 device="auto", epoch_mode="scan"):
+        from dlpy35.layers import LayerStack
+        from dlpy35.network3 import EVAL_BATCH
+
+        self.mini_batch_size = inputs.check_count(mini_batch_size, "mini_batch_size", 1)
+        model = LayerStack(layers, self.mini_batch_size)
+        self.most_eval_rows = EVAL_BATCH
+        super().__init__(model, model.layers[0].n_in, seeds, etas, lmbdas, dtype, mode, device, epoch_mode)
+
+    def SGD(self, training_data, epochs, validation_data=None, test_data=None, *,  # noqa: N802 (the book's)
+            progress=None, on_epoch=None):
+        """Train all K networks for `epochs` epochs of mini-batches of ``mini_batch_size``; the histories.
+
+        The data take the forms ``network3``'s ``SGD`` takes; each history's dicts
+        hold ``validation_correct``/``_total`` and ``test_correct``/``_total``.
+        """
+        n_out = self.model.n_out
+
+        def labelled(data, name):
+            return inputs.labelled_arrays(data, self.n_in, n_out, self.dtype, name)
+
+        x, y = labelled(training_data, "training_data")
+        epochs = inputs.check_count(epochs, "epochs", 0)
+        sets = {k: labelled(d, f"{k}_data") for k, d in (("validation", validation_data), ("test", test_data))
+                if d is not None}
+        n_batches = max(len(x) // self.mini_batch_size, 1)
+        lmbdas = np.asarray(self.lmbdas)
+        return self._train(x, y, epochs, self.mini_batch_size, sets,
+                           lambda etas: {"eta": etas, "l2": lmbdas / n_batches}, None, progress, on_epoch)
+
+    def vote(self, x):
+        """The ensemble's labels for the rows of `x`: the plurality vote of the K networks (ties: lowest)."""
+        from dlpy35.ensemble import plurality
+
+        return plurality(self.predict(x))

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""The seed study: one network, 32 initial weights and shuffles, trained as one population.
+
+The book's ``[784, 100, 10]`` network, quadratic cost, N(0, 1) weights, eta 3.0,
+30 epochs, mini-batch 10, seeds 0-31 (the settings of ``--help``'s defaults),
+trained together and evaluated on the test data every epoch.  Writes into
+``--out``: the sweep's ``epochs.csv``, ``summary.csv`` and ``sweep.png``, every
+network's final weights (``weights.npz``), and ``units.txt``: for each network,
+how often each output unit gives the answer on the test data -- which is what the
+stuck runs have in common.
+
+    python scripts/seed_study.py --out runs/seed-study
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from dlpy35 import results, sweep  # noqa: E402
+from dlpy35.atomic import atomic_write  # noqa: E402
+from dlpy35.commandline import ArgumentParser, add_training_flags, finite_float, run, weight_init  # noqa: E402
+from dlpy35.data import load_mnist  # noqa: E402
+from dlpy35.plots import plot_sweep  # noqa: E402
+
+PROG = Path(__file__).name
+
+
+def unit_report(net, seed, outputs, labels):
+    """One line: the network's accuracy and the share of test images each output unit answers."""
+    answers = np.argmax(outputs, axis=1)
+    share = np.bincount(answers, minlength=outputs.shape[1]) / len(answers)
+    dead = [u for u in range(outputs.shape[1]) if share[u] == 0]
+    return (f"net {net:>2} seed {seed:>2}: {np.mean(answers == labels):7.2%}  answers per unit "
+            f"{' '.join(f'{100 * s:4.1f}' for s in share)}  max activation per unit "
+            f"{' '.join(f'{a:.2f}' for a in outputs.max(axis=0))}"
+            f"{'  never answers: ' + ' '.join(map(str, dead)) if dead else ''}")
+
+
+def main(argv=None):
+    p = ArgumentParser(__doc__, prog=PROG)
+    p.add_argument("--seeds", nargs="+", default=["0-31"])
+    p.add_argument("--eta", type=finite_float, default=3.0)
+    p.add_argument("--sizes", type=int, nargs="+", default=[784, 100, 10])
+    add_training_flags(p)
+    p.add_argument("--out", type=Path, default=Path("runs/seed-study"))
+    args = p.parse_args(argv)
+    try:
+        seeds = sweep.parse_seeds(args.seeds)
+    except ValueError as exc:
+        p.error(str(exc))
+    settings = {"epochs": args.epochs, "mini_batch_size": args.mini_batch_size, "n_train": args.n_train,
+                "cost": args.cost, "init": weight_init(args), "dtype": args.dtype, "device": args.device,
+                "mode": args.mode, "evaluation": args.evaluation, "data_dir": args.data_dir}
+    (chunk,) = sweep.plan([args.sizes], seeds, [args.eta], [0.0], settings)
+    (tx, ty), _, (ex, ey) = load_mnist(args.data_dir)
+    pop = sweep.population(chunk)
+    print(f"{pop.k} networks {args.sizes}, {pop.device.describe()}", flush=True)
+    histories = pop.SGD((tx[: args.n_train], ty[: args.n_train]), args.epochs, args.mini_batch_size, (ex, ey),
+                        on_epoch=lambda r: print(f"epoch {r.epoch}: {r.seconds:.1f} s", flush=True))
+    rows, summary = [], []
+    for n, history, diverged in zip(chunk.nets, histories, pop.diverged):
+        rows += results.epoch_rows(n.net, n.seed, n.eta, n.lmbda, n.sizes, history)
+        summary.append(results.summary_row(n.net, n.seed, n.eta, n.lmbda, n.sizes, history, diverged))
+    sweep.write(args.out, rows, summary)
+    plot_sweep(rows, summary, args.out / "sweep.png",
+               f"{pop.k} seeds of {args.sizes}, {args.cost} cost, eta {args.eta}, {args.epochs} epochs")
+    values = pop.trainer.values()
+    with atomic_write(args.out / "weights.npz") as f:
+        np.savez(f, **{name: v for name, v in zip(pop.model.param_names, values)}, seeds=np.array(seeds))
+    outputs = pop.trainer.forward(ex)  # (K, n, 10)
+    lines = [unit_report(n.net, n.seed, out, ey) for n, out in zip(chunk.nets, outputs)]
+    with atomic_write(args.out / "units.txt", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(sweep.report(summary))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main, PROG))

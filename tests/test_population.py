@@ -1,0 +1,163 @@
+"""Populations: network k of a population ends where the same network trained alone ends.
+
+Sigmoid populations are compared with ``network2.Network``, layer populations with
+``network3.Network``, each trained alone with the same seed, eta and lambda.
+JAX compiles in seconds; the float64 Numba comparison (bit for bit) compiles for
+about a minute on a cold cache, once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlpy35 import network2
+from dlpy35 import network3 as n3
+from dlpy35.layers import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer
+from dlpy35.population import (
+    LayerPopulation,
+    Population,
+    PopulationError,
+    estimate_bytes,
+    per_net,
+)
+
+pytest.importorskip("jax")
+
+
+@pytest.fixture(scope="module")
+def digits(mnist):
+    """A slice of real MNIST: 403 training rows (a short last mini-batch of 3), 200 validation rows."""
+    (tx, ty), (vx, vy), _ = mnist
+    return (tx[:403], ty[:403]), (vx[:200], vy[:200])
+
+
+def alone(k, seeds, etas, lmbdas, digits, epochs, dtype, mode, **kwargs):
+    """Network k of a population, trained alone: its weights and its per-epoch evaluation accuracy."""
+    net = network2.Network([784, 20, 10], seed=seeds[k], dtype=dtype, mode=mode, device="cpu", **kwargs)
+    net.SGD(digits[0], epochs, 10, etas[k], lmbda=lmbdas[k], evaluation_data=digits[1],
+            monitor_evaluation_accuracy=True, verbose=False)
+    return net.trainer.values(), net.history["evaluation_accuracy"]
+
+
+@pytest.mark.parametrize("lmbdas", [[0.0, 0.0, 0.0], [2.0, 5.0, 0.5]], ids=["plain", "l2"])
+def test_network_k_equals_the_same_network_alone_bit_for_bit_float64_numba(digits, lmbdas):
+    seeds, etas = [3, 1, 2], [0.5, 1.0, 0.25]
+    pop = Population([784, 20, 10], seeds, etas, lmbdas, cost="cross-entropy", weight_init="default",
+                     dtype="float64", mode="NUMBA", device="cpu")
+    histories = pop.SGD(digits[0], 2, 10, digits[1])
+    for k in range(3):
+        weights, accuracy = alone(k, seeds, etas, lmbdas, digits, 2, "float64", "NUMBA")
+        for a, b in zip(weights, pop.trainer.net_values(k)):
+            np.testing.assert_array_equal(a, b)
+        assert [h["evaluation_correct"] for h in histories[k]] == accuracy
+
+
+def test_network_k_equals_the_same_network_alone_float32_jax(digits):
+    """Quadratic cost, N(0, 1) weights, one eta, three lambdas (L1): within 1e-5 relative."""
+    seeds, etas, lmbdas = [0, 7, 9], [3.0, 3.0, 3.0], [0.1, 1.0, 3.0]
+    pop = Population([784, 20, 10], seeds, etas, lmbdas, reg="l1", mode="JAX", device="cpu")
+    histories = pop.SGD(digits[0], 2, 10, digits[1])
+    for k in range(3):
+        net = network2.Network([784, 20, 10], seed=seeds[k], mode="JAX", device="cpu", weight_init="large",
+                               cost="quadratic")
+        net.SGD(digits[0], 2, 10, etas[k], lmbda=lmbdas[k], reg="l1", evaluation_data=digits[1],
+                monitor_evaluation_accuracy=True, verbose=False)
+        for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+        assert [h["evaluation_correct"] for h in histories[k]] == net.history["evaluation_accuracy"]
+    assert len({h[-1]["evaluation_correct"] for h in histories}) > 1  # the nets are different nets
+
+
+def conv_layers(p):
+    return [ConvPoolLayer((4, 1, 5, 5), (1, 28, 28), (2, 2), ReLU),
+            FullyConnectedLayer(4 * 12 * 12, 20, ReLU, p_dropout=p), SoftmaxLayer(20, 10, p_dropout=p)]
+
+
+def test_layer_population_with_dropout_equals_each_network_alone(digits):
+    """Conv + pool, dropout 0.5 (each network's own masks), per-network eta and lambda: float32 JAX."""
+    seeds, etas, lmbdas = [0, 1, 2], [0.1, 0.05, 0.03], [0.0, 0.1, 1.0]
+    pop = LayerPopulation(conv_layers(0.5), 10, seeds, etas, lmbdas, mode="JAX", device="cpu")
+    histories = pop.SGD(digits[0], 2, digits[1])
+    for k in range(3):
+        net = n3.Network(conv_layers(0.5), 10, seed=seeds[k], mode="JAX", device="cpu")
+        net.SGD(digits[0], 2, 10, etas[k], digits[1], lmbda=lmbdas[k], verbose=False)
+        for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+        assert [h["validation_correct"] for h in histories[k]] == [
+            r.evaluations["validation"].correct for r in net.records]
+    votes = pop.predict(digits[1][0])
+    assert votes.shape == (3, 200)
+    np.testing.assert_array_equal(pop.vote(digits[1][0]),
+                                  n3.ensemble_predict([_Fixed(v) for v in votes], digits[1][0]))
+
+
+class _Fixed:
+    """A voter that answers fixed labels."""
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def predict(self, x):
+        return self.labels
+
+
+def test_one_network_diverging_does_not_stop_the_others(digits):
+    """eta 1e30 overflows network 1 in epoch 0; it keeps its initial weights, the others train on."""
+    pop = Population([784, 20, 10], [0, 1, 2], [0.5, 1e30, 0.5], mode="JAX", device="cpu")
+    pop.SGD(digits[0], 2, 10, digits[1])
+    assert pop.diverged == [None, 0, None]
+    assert [len(h) for h in pop.histories] == [2, 0, 2]
+    initial = Population([784, 20, 10], [1], 0.5, mode="JAX", device="cpu")
+    initial.trainer = initial._make_trainer(10)
+    for a, b in zip(pop.trainer.net_values(1), initial.trainer.net_values(0)):
+        np.testing.assert_array_equal(a, b)
+    assert all(np.all(np.isfinite(v)) for v in pop.trainer.values())
+
+
+def test_all_networks_diverging_stops_the_run(digits):
+    pop = Population([784, 20, 10], [0, 1], 1e30, mode="JAX", device="cpu")
+    pop.SGD(digits[0], 3, 10, digits[1])
+    assert pop.diverged == [0, 0]
+    assert pop.trainer.diverged == [0, 0]
+
+
+def test_network_k_is_a_network2_network_with_its_weights(digits):
+    pop = Population([784, 20, 10], [4, 5], 0.5, cost="cross-entropy", mode="JAX", device="cpu")
+    pop.SGD(digits[0], 1, 10)
+    net = pop.network(1)
+    for a, b in zip(net.trainer.values(), pop.trainer.net_values(1)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(pop.predict(digits[1][0])[1],
+                                  np.argmax(net.feedforward(digits[1][0].T), axis=0))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seeds": []}, "a population needs at least one network"),
+    ({"etas": [0.5, 1.0]}, "etas: 2 values for 3 networks; give one value, or one per network"),
+    ({"lmbdas": [0.1, 0.2, 0.3, 0.4]}, "lmbdas: 4 values for 3 networks"),
+    ({"etas": -1.0}, "eta (the learning rate) must be a finite number > 0"),
+    ({"seeds": [0, -1, 2]}, "seed must be an integer in >= 0, got -1"),
+])
+def test_bad_populations_are_refused_in_one_line(kwargs, message):
+    settings = {"seeds": [0, 1, 2], "etas": 0.5, "lmbdas": 0.0, **kwargs}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Population([784, 20, 10], settings["seeds"], settings["etas"], settings["lmbdas"], mode="JAX",
+                   device="cpu")
+
+
+def test_a_population_too_large_for_the_device_is_refused_before_allocating(digits, monkeypatch):
+    pop = Population([784, 20, 10], list(range(64)), 0.5, mode="JAX", device="cpu")
+    need = estimate_bytes(pop.model, 64, 10, 4)
+    monkeypatch.setattr(type(pop.device), "memory_bytes", lambda self: need // 2)
+    want = r"a population of 64 networks needs about .* GiB, more than 80% of the .* GiB free on the cpu; "
+    with pytest.raises(PopulationError, match=want + r"train at most \d+ networks"):
+        pop.SGD(digits[0], 1, 10)
+    assert pop.trainer is None
+
+
+def test_per_net_broadcasts_one_value_and_checks_lengths():
+    assert per_net(0.5, 3, "etas") == [0.5, 0.5, 0.5]
+    assert per_net([1, 2], 2, "etas") == [1, 2]
+    with pytest.raises(PopulationError):
+        per_net([1, 2], 3, "etas")

@@ -1,0 +1,141 @@
+"""Sweeps: the plan, the command, its files, the skip of finished chunks, and the same results on Ray."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dlpy35 import cli, results, sweep
+
+pytest.importorskip("jax")
+
+SMALL = ["--n-train", "300", "--epochs", "2", "--sizes", "784", "12", "10", "--mode", "JAX",
+         "--device", "cpu", "--no-plot"]
+
+
+def run(argv, capsys):
+    try:
+        status = cli.main(argv)
+    except SystemExit as exc:
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("tokens, seeds", [(["0-3"], [0, 1, 2, 3]), (["1", "2", "5"], [1, 2, 5]),
+                                           (["7"], [7]), (["0-1", "4-5"], [0, 1, 4, 5])])
+def test_parse_seeds(tokens, seeds):
+    assert sweep.parse_seeds(tokens) == seeds
+
+
+@pytest.mark.parametrize("tokens, message", [
+    (["5-2"], "'5-2' is an empty or negative range"),
+    (["-1"], "is not a seed"),
+    (["x"], "'x' is not a seed"),
+    (["0-2", "2"], "a seed is given twice"),
+])
+def test_parse_seeds_refuses(tokens, message):
+    with pytest.raises(ValueError, match=message):
+        sweep.parse_seeds(tokens)
+
+
+def test_plan_groups_by_architecture_and_regularisation_and_splits_populations():
+    chunks = sweep.plan([[784, 30, 10], [784, 100, 10]], [0, 1, 2], [0.5, 3.0], [0.0, 5.0], {}, 4)
+    nets = [n for c in chunks for n in c.nets]
+    assert sorted(n.net for n in nets) == list(range(24))  # every combination once
+    for c in chunks:
+        assert len({(n.sizes, n.lmbda > 0) for n in c.nets}) == 1 and len(c.nets) <= 4
+    assert [len(c.nets) for c in chunks] == [4, 2, 4, 2, 4, 2, 4, 2]
+    assert len({c.key for c in chunks}) == len(chunks)
+
+
+def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys, mnist_dir):
+    out = tmp_path / "sweep"
+    status, stdout, err = run(["sweep", "--seeds", "0-2", "--eta", "0.5", "3.0", "--out", str(out), *SMALL],
+                              capsys)
+    assert status == 0, err
+    rows = results.read_csv(out / "epochs.csv")
+    summary = results.read_csv(out / "summary.csv")
+    assert list(rows[0]) == list(results.EPOCH_COLUMNS) and list(summary[0]) == list(results.SUMMARY_COLUMNS)
+    assert len(rows) == 6 * 2 and len(summary) == 6
+    ranked = [int(line.split()[0]) for line in stdout.splitlines() if line.strip()[:1].isdigit()][:6]
+    best = {int(r["net"]): int(r["best_correct"]) for r in summary}
+    assert [best[n] for n in ranked] == sorted(best.values(), reverse=True)  # printed best first
+
+    # net 4 is seed 1 at eta 3.0: the same run alone, through train_gpu.py --run-dir, gives the same rows
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "scripts" / "train_gpu.py"
+    spec = importlib.util.spec_from_file_location("train_gpu", path)
+    train_gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_gpu)
+    solo_dir = tmp_path / "solo"
+    assert train_gpu.main(["--seed", "1", "--eta", "3.0", "--run-dir", str(solo_dir), "--no-progress",
+                           *SMALL[:-1]]) == 0
+    solo = results.read_csv(solo_dir / "epochs.csv")
+    net4 = [r for r in rows if r["net"] == "4"]
+    skip = {"net", "seconds", "training_cost"}
+    assert [{k: v for k, v in r.items() if k not in skip} for r in solo] == \
+        [{k: v for k, v in r.items() if k not in skip} for r in net4]
+    for a, b in zip(solo, net4):
+        assert float(a["training_cost"]) == pytest.approx(float(b["training_cost"]), rel=1e-5)
+
+
+def test_rerun_skips_finished_chunks(tmp_path, capsys, mnist_dir):
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--seeds", "0-1", "--eta", "0.5", "--lmbda", "0", "1", "--out", str(out), *SMALL]
+    assert run(argv, capsys)[0] == 0
+    first = (out / "summary.csv").read_text()
+    chunk_files = sorted((out / "chunks").glob("*.json"))
+    assert len(chunk_files) == 2
+    chunk_files[0].unlink()  # as if its node had died
+    status, stdout, _ = run(argv, capsys)
+    assert status == 0 and "1 of 2 chunks already trained" in stdout
+    assert (out / "summary.csv").read_text() == first
+    assert json.loads(chunk_files[0].read_text())["key"] == chunk_files[0].stem
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "5-2"], "'5-2' is an empty or negative range"),
+    (["--seeds", "0", "--eta", "0"], "eta (the learning rate) must be a finite number > 0"),
+    (["--seeds", "0", "--eta", "nan"], "argument --eta: expected a finite number"),
+    (["--seeds", "0", "--lmbda", "-1"], "lmbda (the regularisation parameter) must be a finite number >= 0"),
+    (["--seeds", "0", "--sizes", "784"], "sizes needs at least two layers"),
+    (["--seeds", "0", "--population-size", "0"], "argument --population-size: expected an integer >= 1"),
+    (["--seeds"], "argument --seeds: expected at least one argument"),
+])
+def test_bad_sweeps_are_refused_in_one_line_before_training(argv, message, tmp_path, capsys):
+    status, out, err = run(["sweep", "--out", str(tmp_path / "o"), *argv], capsys)
+    assert status == 2 and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "o" / "chunks").exists()
+
+
+def test_a_population_too_large_is_refused_before_training(tmp_path, capsys, monkeypatch, mnist_dir):
+    from dlpy35.device import Device
+
+    monkeypatch.setattr(Device, "memory_bytes", lambda self: 1 << 20)
+    status, _, err = run(["sweep", "--seeds", "0-63", "--out", str(tmp_path / "o"), *SMALL], capsys)
+    assert status == 2 and "a population of 64 networks needs about" in err
+    assert not (tmp_path / "o" / "chunks").exists()
+
+
+def test_a_sweep_on_a_local_ray_cluster_equals_the_local_run(tmp_path, capsys, mnist_dir):
+    ray = pytest.importorskip("ray")
+    argv = ["--seeds", "0-1", "--eta", "0.5", "--lmbda", "0", "1", *SMALL]
+    assert run(["sweep", "--out", str(tmp_path / "here"), *argv], capsys)[0] == 0
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        status, stdout, err = run(["sweep", "--out", str(tmp_path / "ray"), "--ray", "auto", *argv], capsys)
+    finally:
+        ray.shutdown()
+    assert status == 0, err
+    assert "chunk 2/2" in stdout
+    for name in ("epochs.csv", "summary.csv"):
+        here = results.read_csv(tmp_path / "here" / name)
+        there = results.read_csv(tmp_path / "ray" / name)
+        drop = {"seconds"}
+        assert [{k: v for k, v in r.items() if k not in drop} for r in here] == \
+            [{k: v for k, v in r.items() if k not in drop} for r in there]
