@@ -293,10 +293,7 @@ class PopulationBase:
     def _after_epoch(self, record):
         for k, r in enumerate(record.records):
             if r is not None:
-                self.histories[k].append(
-                    {"epoch": r.epoch, "seconds": r.seconds, "eta": r.eta, "training_cost": r.cost,
-                     **{f"{name}_{what}": getattr(ev, what) for name, ev in r.evaluations.items()
-                        for what in ("correct", "total")}})
+                self.histories[k].append(r.flat())
         self.diverged = list(self.trainer.diverged)
         return "every network diverged" if all(d is not None for d in self.diverged) else None
 
@@ -430,6 +427,16 @@ class LayerPopulation(PopulationBase):
         lmbdas = np.asarray(self.lmbdas)
         return self._train(x, y, epochs, self.mini_batch_size, sets,
                            lambda etas: {"eta": etas, "l2": lmbdas / n_batches}, None, progress, on_epoch)
+
+    def network(self, k):
+        """Network k as a ``dlpy35.network3.Network`` holding its current weights (to save, to predict)."""
+        from dlpy35.network3 import Network
+
+        net = Network(self.model.layers, self.mini_batch_size, seed=self.seeds[k], dtype=self.dtype,
+                      mode=self.device.mode, device=self.device.kind)
+        if self.trainer is not None:
+            net.trainer.assign(self.trainer.net_values(k))
+        return net
 
     def vote(self, x):
         """The ensemble's labels for the rows of `x`: the plurality vote of the K networks (ties: lowest)."""

@@ -118,6 +118,13 @@ class EpochRecord:
     def to_json(self):
         return asdict(self)
 
+    def flat(self):
+        """A flat dict: ``epoch``, ``seconds``, ``eta``, ``training_cost`` and, for each evaluated set,
+        ``<set>_correct`` and ``<set>_total`` (the fields of a sweep's ``epochs.csv``)."""
+        return {"epoch": self.epoch, "seconds": self.seconds, "eta": self.eta, "training_cost": self.cost,
+                **{f"{name}_{what}": getattr(ev, what) for name, ev in self.evaluations.items()
+                   for what in ("correct", "total")}}
+
     @classmethod
     def from_json(cls, d):
         return cls(**{**d, "evaluations": {k: Evaluation(**v) for k, v in d["evaluations"].items()}})

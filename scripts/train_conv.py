@@ -7,7 +7,8 @@ Presets (mini-batch 10, test accuracy reported at the best validation epoch)::
     --net conv2-relu   the same with ReLU, eta 0.03, lmbda 0.1, 60 epochs
     --expanded         train on the 250,000-image expanded set (scripts/expand_mnist.py)
     --dropout          two FC-1000 layers with dropout 0.5 instead of FC 100; eta 0.03, lmbda 0, 40 epochs
-    --ensemble K       train K networks (seeds seed..seed+K-1) and report their plurality vote
+    --ensemble K       train K networks (seeds seed..seed+K-1) as one population and report their
+                       plurality vote
 
 Examples::
 
@@ -24,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dlpy35 import checkpoint  # noqa: E402
@@ -34,6 +37,7 @@ from dlpy35.data import DataError, load_mnist  # noqa: E402
 from dlpy35.device import DeviceError  # noqa: E402
 from dlpy35.expand import load_expanded  # noqa: E402
 from dlpy35.inputs import check_eta, check_lmbda  # noqa: E402
+from dlpy35.population import LayerPopulation  # noqa: E402
 from dlpy35.trainer import TrainingDiverged  # noqa: E402
 
 PROG = Path(__file__).name
@@ -57,11 +61,10 @@ def parse_args(argv=None):
     p.add_argument("--mode", default=None,
                    help="PyTensor mode (JAX, NUMBA...); default chosen by dlpy35.device")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=natural_int, default=0)
     p.add_argument("--ensemble", type=positive_int, default=1, metavar="K",
-                   help="train K nets and vote (default 1)")
-    p.add_argument("--checkpoint-dir", type=Path, default=None,
-                   help="save a checkpoint after every epoch (network k of an ensemble in DIR/netK)")
+                   help="train K nets together, as one population, and vote (default 1)")
+    p.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --checkpoint-dir")
     p.add_argument("--overwrite", action="store_true",
                    help="start over in a --checkpoint-dir that holds checkpoints (refused otherwise)")
@@ -76,6 +79,9 @@ def parse_args(argv=None):
     for key in ("epochs", "eta", "lmbda"):
         if getattr(args, key) is None:
             setattr(args, key, preset[key])
+    if args.checkpoint_dir and args.ensemble > 1:
+        p.error("--checkpoint-dir: an ensemble trains as one population, which keeps no checkpoint; give "
+                "--ensemble 1 or leave out --checkpoint-dir")
     if args.resume and not args.checkpoint_dir:
         p.error("--resume needs --checkpoint-dir")
     if args.resume and args.overwrite:
@@ -91,44 +97,49 @@ def parse_args(argv=None):
     return args
 
 
-def plot(records, path, title):
-    """A network's validation accuracy and costs per epoch, as network2's plots show them."""
+def plot(history, path, title):
+    """A network's validation accuracy and training cost per epoch (its history), as network2 plots them."""
     from dlpy35.plots import plot_history
 
-    val = [r.evaluations["validation"] for r in records]
-    curves = {"training_cost": [r.cost for r in records], "evaluation_cost": [v.cost / v.total for v in val],
-              "evaluation_accuracy": [v.correct for v in val]}
-    return plot_history(curves, path, title, n_eval=val[0].total)
+    curves = {"training_cost": [h["training_cost"] for h in history],
+              "evaluation_accuracy": [h["validation_correct"] for h in history]}
+    return plot_history(curves, path, title, n_eval=history[0]["validation_total"])
 
 
-def checkpoint_dir(args, k):
-    """Where network k of the run checkpoints: --checkpoint-dir, or DIR/netK in an ensemble."""
-    if args.checkpoint_dir is None or args.ensemble == 1:
-        return args.checkpoint_dir
-    return args.checkpoint_dir / f"net{k}"
-
-
-def train(args, k, data):
-    """Network k of the run: built, trained (resumed from its checkpoint with --resume), reported."""
+def train(args, data):
+    """The K networks of the run, trained as one population (one network alone when K is 1, so that it
+    can checkpoint); ``(a network to save, histories, the ensemble's test accuracy or None)``."""
     (tx, ty), val, test = data
-    net = n3.Network(n3.book_layers(args.net, args.mini_batch_size, args.dropout), args.mini_batch_size,
-                     seed=args.seed + k, dtype=args.dtype, mode=args.mode, device=args.device)
-    net.stop_on_saturation = args.stop_on_saturation
-    print(f"network {k + 1}/{args.ensemble}: {net.device.describe()} ({net.device.note})", flush=True)
+    layers = n3.book_layers(args.net, args.mini_batch_size, args.dropout)
     start = time.perf_counter()
-
-    def on_epoch(r):
-        print(f"  epoch {r['epoch']}: {r['seconds']:.1f} s training, cost {r['cost']:.4f}", flush=True)
-
-    ckpt = checkpoint_dir(args, k)
-    history = net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
-                      checkpoint_dir=ckpt, resume=args.resume, overwrite=args.overwrite, on_epoch=on_epoch)
-    secs = [r["seconds"] for r in history]
-    print(f"compile/warm-up {net.compile_seconds or 0.0:.1f} s; "
-          f"{(sum(secs) / len(secs) if secs else 0):.1f} s per epoch; "
+    if args.ensemble == 1:
+        net = n3.Network(layers, args.mini_batch_size, seed=args.seed, dtype=args.dtype, mode=args.mode,
+                         device=args.device)
+        net.stop_on_saturation = args.stop_on_saturation
+        print(f"{net.device.describe()} ({net.device.note})", flush=True)
+        net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
+                checkpoint_dir=args.checkpoint_dir, resume=args.resume, overwrite=args.overwrite,
+                on_epoch=lambda r: print(f"  epoch {r['epoch']}: {r['seconds']:.1f} s training, "
+                                         f"cost {r['cost']:.4f}", flush=True))
+        histories = [[r.flat() for r in net.records]]
+        vote = None
+    else:
+        pop = LayerPopulation(layers, args.mini_batch_size, list(range(args.seed, args.seed + args.ensemble)),
+                              args.eta, args.lmbda, dtype=args.dtype, mode=args.mode, device=args.device)
+        print(f"{args.ensemble} networks as one population: {pop.device.describe()} ({pop.device.note})",
+              flush=True)
+        pop.SGD((tx, ty), args.epochs, val, test, on_epoch=lambda r: print(
+            f"  epoch {r.epoch}: {r.seconds:.1f} s training, validation accuracy "
+            + " ".join(f"{e.evaluations['validation'].accuracy:.2%}" if e else "diverged" for e in r.records),
+            flush=True))
+        histories = pop.histories
+        vote = float(np.mean(pop.vote(test[0]) == test[1]))
+        net = pop.network(0)
+    secs = [h["seconds"] for h in histories[0]]
+    compile_s = (net if args.ensemble == 1 else pop.trainer).compile_seconds or 0.0
+    print(f"compile/warm-up {compile_s:.1f} s; {(sum(secs) / len(secs) if secs else 0):.1f} s per epoch; "
           f"wall {time.perf_counter() - start:.1f} s", flush=True)
-    return net, {"seed": args.seed + k, "history": history, "best": net.best,
-                 "compile_seconds": net.compile_seconds}
+    return net, histories, vote
 
 
 def main(argv=None):
@@ -145,31 +156,27 @@ def main(argv=None):
           f"{' (expanded)' if args.expanded else ''}, {args.epochs} epochs, "
           f"mini-batch {args.mini_batch_size}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}",
           flush=True)
-    nets, runs = [], []
     try:
-        for k in range(args.ensemble):
-            net, run = train(args, k, ((tx, ty), val, test))
-            nets.append(net)
-            runs.append(run)
+        net, histories, vote = train(args, ((tx, ty), val, test))
     except (DeviceError, ValueError, TrainingDiverged) as exc:
         return fail(PROG, exc)
     except KeyboardInterrupt:
-        where = checkpoint.after_interrupt(checkpoint_dir(args, len(nets)))
-        print(f"{PROG}: interrupted during network {len(nets) + 1}; {where}", file=sys.stderr)
+        where = checkpoint.after_interrupt(args.checkpoint_dir)
+        print(f"{PROG}: interrupted; {where}", file=sys.stderr)
         return 130
-    if args.ensemble > 1:
-        acc = n3.ensemble_accuracy(nets, test)
-        print(f"Ensemble of {len(nets)}: test accuracy {acc:.2%} (plurality vote)")
+    if vote is not None:
+        print(f"Ensemble of {args.ensemble}: test accuracy {vote:.2%} (plurality vote)")
     if args.save:
-        nets[0].save(args.save)
+        net.save(args.save)
         print(f"saved {args.save}")
     if args.history:
         with atomic_write(args.history, "w") as f:
             json.dump({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                       "runs": runs}, f, indent=1)
-    if args.plot and nets[0].records:
-        plot(nets[0].records, args.plot, f"{args.net}{' + dropout' if args.dropout else ''}, eta {args.eta}, "
-                                          f"lmbda {args.lmbda}, seed {args.seed}")
+                       "runs": [{"seed": args.seed + k, "history": h} for k, h in enumerate(histories)]}, f,
+                      indent=1)
+    if args.plot and histories[0]:
+        plot(histories[0], args.plot, f"{args.net}{' + dropout' if args.dropout else ''}, eta {args.eta}, "
+                                      f"lmbda {args.lmbda}, seed {args.seed}")
         print(f"plot: {args.plot}")
     return 0
 

@@ -108,6 +108,7 @@ def test_train_gpu_refuses_bad_paths_and_stages_before_training(train_gpu, capsy
     (["--eta", "0"], "eta (the learning rate) must be a finite number > 0, got 0.0"),
     (["--lmbda", "-1"], "lmbda (the regularisation parameter) must be a finite number >= 0, got -1.0"),
     (["--resume"], "--resume needs --checkpoint-dir"),
+    (["--ensemble", "2", "--checkpoint-dir", "{tmp}"], "an ensemble trains as one population"),
 ])
 def test_train_conv_refuses_bad_paths_before_training(train_conv, capsys, tmp_path, flags, message,
                                                       mnist_dir):
@@ -144,3 +145,18 @@ def test_library_commands_refuse_bad_flags_in_one_line(module, argv, capsys):
     status, _, err = run(importlib.import_module(module), argv, capsys)
     assert status == 2
     assert_clean(status, err)
+
+
+def test_train_conv_ensemble_trains_one_population_and_votes(train_conv, capsys, tmp_path, mnist_dir):
+    history = tmp_path / "h.json"
+    argv = ["--epochs", "1", "--n-train", "100", "--ensemble", "2", "--mode", "JAX", "--device", "cpu",
+            "--history", str(history)]
+    status, out, err = run(train_conv, argv, capsys)
+    assert status == 0, err
+    assert "2 networks as one population" in out and "Ensemble of 2: test accuracy" in out
+    import json
+
+    runs = json.loads(history.read_text())["runs"]
+    assert [r["seed"] for r in runs] == [0, 1] and all(len(r["history"]) == 1 for r in runs)
+    assert runs[0]["history"][0]["validation_correct"] != runs[1]["history"][0]["validation_correct"] or \
+        runs[0]["history"][0]["training_cost"] != runs[1]["history"][0]["training_cost"]
