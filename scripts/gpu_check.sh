@@ -7,6 +7,7 @@
 # Then on the CUDA machine (carry .whl and data/mnist):
 #     bash scripts/gpu_check.sh            # under 5 minutes
 #     bash scripts/gpu_check.sh --long     # then the book's chapter-6 runs, 60 epochs each
+#     bash scripts/gpu_check.sh --population   # then populations up to K = 4096, the five-net ensemble
 # Output: the device, the GPU-marked tests, a short train_gpu.py --device cuda run (seconds per
 # epoch, accuracy), two conv epochs; everything is also written to $OUT/gpu_check.log when $OUT
 # is set, and the conv histories to $OUT/*.json.
@@ -55,6 +56,14 @@ else
     echo "== train_conv.py --device cuda (conv2-relu, 2 epochs: seconds per epoch on the GPU)"
     timeout 90 python3 scripts/train_conv.py --net conv2-relu --epochs 2 --device cuda \
         --history "$out/conv2relu_cuda_2ep.json" || status=1
+fi
+
+if [ "${1:-}" = "--population" ]; then
+    echo "== populations on the GPU: net-epochs per second up to K = 4096; chapter 6's five-net ensemble"
+    timeout 420 python3 scripts/bench.py --population --device cuda --ks 1 16 256 1024 4096 --epochs 1 \
+        --no-vmap --json "$out/bench_population_cuda.json" || status=1
+    timeout 300 python3 scripts/train_conv.py --net conv2-relu --ensemble 5 --epochs 10 --device cuda \
+        --history "$out/ensemble5_cuda.json" || status=1
 fi
 
 echo "== gpu_check: $([ $status -eq 0 ] && echo ok || echo FAILED)"
