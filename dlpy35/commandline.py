@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -130,6 +132,19 @@ def _one_line_warning(message, category, filename, lineno, line=None):
     return f"warning: {message}\n"
 
 
+def exit_on_interrupt(prog):
+    """From now until :func:`run` starts `main`, Ctrl-C exits 130 with one line at once.
+
+    A script calls this before its heavy imports (PyTensor and JAX take seconds to
+    import, and an interrupt inside them would print a traceback, or be lost).
+    """
+    def interrupted(signum, frame):
+        print(f"{prog}: interrupted before training started; nothing was saved", file=sys.stderr, flush=True)
+        os._exit(INTERRUPTED)  # nothing to clean up yet; an exception could be swallowed mid-import
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
 def run(main, prog=None, argv=None) -> int:
     """``main(argv)``'s exit status, with Ctrl-C outside training reported in one line as 130.
 
@@ -139,6 +154,7 @@ def run(main, prog=None, argv=None) -> int:
     """
     prog = prog or Path(sys.argv[0]).name
     warnings.formatwarning = _one_line_warning
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt again, for main to handle
     try:
         return main(argv)
     except KeyboardInterrupt:

@@ -21,6 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from dlpy35.commandline import exit_on_interrupt  # noqa: E402
+
+exit_on_interrupt(Path(__file__).name)  # before the heavy imports
+
 from dlpy35 import results, sweep  # noqa: E402
 from dlpy35.atomic import atomic_write  # noqa: E402
 from dlpy35.commandline import ArgumentParser, add_training_flags, finite_float, run, weight_init  # noqa: E402

@@ -29,6 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dlpy35.commandline import exit_on_interrupt  # noqa: E402
+
+exit_on_interrupt(Path(__file__).name)  # before the heavy imports
+
 from dlpy35 import checkpoint  # noqa: E402
 from dlpy35 import network3 as n3  # noqa: E402
 from dlpy35.atomic import atomic_write, check_writable  # noqa: E402

@@ -27,6 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from dlpy35.commandline import exit_on_interrupt  # noqa: E402
+
+exit_on_interrupt(Path(__file__).name)  # before the heavy imports
+
 from dlpy35 import checkpoint, data  # noqa: E402
 from dlpy35.atomic import check_writable  # noqa: E402
 from dlpy35.checkpoint import CheckpointError  # noqa: E402

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import signal
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ def script(name):
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the script's import-time handler, undone
     return module
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
@@ -71,6 +72,7 @@ def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys,
     spec = importlib.util.spec_from_file_location("train_gpu", path)
     train_gpu = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train_gpu)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the script's import-time handler, undone
     solo_dir = tmp_path / "solo"
     assert train_gpu.main(["--seed", "1", "--eta", "3.0", "--run-dir", str(solo_dir), "--no-progress",
                            *SMALL[:-1]]) == 0
