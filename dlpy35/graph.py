@@ -158,11 +158,6 @@ def one_hot(labels, n, dtype):
     return pt.cast(pt.eq(labels[..., None], pt.arange(n)), dtype)
 
 
-def all_finite(tensors):
-    """A boolean scalar: every entry of every tensor is finite."""
-    return pt.all([pt.all(pt.isfinite(t)) for t in tensors])
-
-
 def layer_shapes(sizes):
     """``[(n_in, n_out), ...]`` for consecutive layers of `sizes`.
 

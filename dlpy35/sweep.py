@@ -170,10 +170,16 @@ def run_on_ray(chunks, address, finished):
     ``address`` is ``auto`` (a running cluster, or the one this process started),
     or a cluster's address.  Ray retries a task whose worker died.
     """
-    import ray
-
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--ray needs Ray: pip install 'dlpy35[cluster]'") from None
     if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as exc:
+            raise ValueError(f"--ray {address}: no Ray cluster answers ({exc}); start one with `ray start "
+                             "--head`, or give the head's address") from None
     gpus = ray.cluster_resources().get("GPU", 0)
     task = ray.remote(num_gpus=1 if gpus else 0, max_retries=3)(train_chunk)
     pending = [task.remote(chunk) for chunk in chunks]

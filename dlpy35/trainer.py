@@ -10,7 +10,9 @@ weights of the last good one, checkpoints allow an exact resume, and Ctrl-C
 puts back the state of the last completed epoch.  Every epoch yields one
 :class:`EpochRecord`.  The book's classes (:mod:`dlpy35.network`,
 :mod:`dlpy35.network2`, :mod:`dlpy35.network3`) only translate their APIs into
-this one.
+this one.  :class:`dlpy35.population.PopulationTrainer` is this trainer for K
+networks at once: it overrides the few methods that know of one network (the
+step's graph, the generator, the guard, the records).
 
 What the trainer needs of a model:
 
