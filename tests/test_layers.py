@@ -60,7 +60,7 @@ def _layout():
 
 @pytest.fixture(scope="module")
 def graded():
-    """``(f, theta0, layout)`` with ``f(theta) -> (cost, dcost/dtheta, conv outputs...)``, float64, NUMBA."""
+    """``(f, theta0, layout)`` with ``f(theta) -> (cost, dcost/dtheta, conv outputs...)``, float64."""
     layout, size = _layout()
     rng = np.random.default_rng(0)
     theta = pt.vector("theta", dtype="float64")
@@ -78,7 +78,8 @@ def graded():
                 conv_outs.append(out)
         total = total + c
     with pytensor.config.change_flags(floatX="float64"):
-        f = pytensor.function([theta], [total, pytensor.grad(total, theta), *conv_outs], mode="NUMBA")
+        # FAST_COMPILE: numpy kernels, compiled in seconds (Numba takes two minutes cold for this graph).
+        f = pytensor.function([theta], [total, pytensor.grad(total, theta), *conv_outs], mode="FAST_COMPILE")
     # Away from ReLU's kink and from max-pool ties, where the derivative jumps.
     theta0 = rng.uniform(0.2, 1.0, size) * rng.choice([-1, 1], size)
     return f, theta0, layout
