@@ -8,24 +8,14 @@ any data is loaded.
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import signal
 from pathlib import Path
 
 import pytest
+from command_helpers import run_main, script
 
 pytest.importorskip("jax")
 
-ROOT = Path(__file__).resolve().parents[1]
 BAD = ["0", "-1", "nan", "inf", "word"]
-
-
-def script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # the script's import-time handler, undone
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +29,7 @@ def train_conv():
 
 
 def run(module, argv, capsys):
-    """``(exit status, stdout, stderr)`` of ``module.main(argv)``; any other exception fails the test."""
-    try:
-        status = module.main(argv)
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
+    return run_main(module.main, argv, capsys)
 
 
 def assert_clean(status, err):

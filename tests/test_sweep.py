@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import signal
 
 import pytest
+from command_helpers import run_main, script
 
 from dlpy35 import cli, results, sweep
 
@@ -16,12 +16,7 @@ SMALL = ["--n-train", "300", "--epochs", "2", "--sizes", "784", "12", "10", "--m
 
 
 def run(argv, capsys):
-    try:
-        status = cli.main(argv)
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
+    return run_main(cli.main, argv, capsys)
 
 
 @pytest.mark.parametrize("tokens, seeds", [(["0-3"], [0, 1, 2, 3]), (["1", "2", "5"], [1, 2, 5]),
@@ -65,14 +60,7 @@ def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys,
     assert [best[n] for n in ranked] == sorted(best.values(), reverse=True)  # printed best first
 
     # net 4 is seed 1 at eta 3.0: the same run alone, through train_gpu.py --run-dir, gives the same rows
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "scripts" / "train_gpu.py"
-    spec = importlib.util.spec_from_file_location("train_gpu", path)
-    train_gpu = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_gpu)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # the script's import-time handler, undone
+    train_gpu = script("train_gpu")
     solo_dir = tmp_path / "solo"
     assert train_gpu.main(["--seed", "1", "--eta", "3.0", "--run-dir", str(solo_dir), "--no-progress",
                            *SMALL[:-1]]) == 0
