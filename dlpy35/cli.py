@@ -24,7 +24,6 @@ from dlpy35.commandline import (
     finite_float,
     positive_int,
     run,
-    weight_init,
 )
 
 PROG = "dlpy35"
@@ -71,11 +70,7 @@ def _check_sweep(p, args):
             check_writable(args.out / name, "--out")
     except ValueError as exc:
         p.error(str(exc))
-    settings = {"epochs": args.epochs, "mini_batch_size": args.mini_batch_size, "n_train": args.n_train,
-                "cost": args.cost, "init": weight_init(args), "dtype": args.dtype, "device": args.device,
-                "mode": args.mode, "evaluation": args.evaluation,
-                "data_dir": str(args.data_dir) if args.data_dir else None}
-    return sweep.plan(sizes, seeds, etas, lmbdas, settings, args.population_size)
+    return sweep.plan(sizes, seeds, etas, lmbdas, sweep.settings_of(args), args.population_size)
 
 
 def run_sweep(p, args):

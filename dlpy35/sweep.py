@@ -67,6 +67,16 @@ def parse_seeds(tokens):
     return seeds
 
 
+def settings_of(args):
+    """The settings a sweep's networks share, from the training flags of ``add_training_flags``."""
+    from dlpy35.commandline import weight_init
+
+    return {"epochs": args.epochs, "mini_batch_size": args.mini_batch_size, "n_train": args.n_train,
+            "cost": args.cost, "init": weight_init(args), "dtype": args.dtype, "device": args.device,
+            "mode": args.mode, "evaluation": args.evaluation,
+            "data_dir": str(args.data_dir) if args.data_dir else None}
+
+
 def plan(sizes_list, seeds, etas, lmbdas, settings, population_size=None):
     """The chunks of a sweep: every (sizes, eta, lmbda, seed), grouped and split into populations."""
     sizes_list = [list(s) for s in sizes_list]
@@ -108,13 +118,19 @@ def train_chunk(chunk):
     start = time.perf_counter()
     n = s["n_train"]
     histories = pop.SGD((tx[:n], ty[:n]), s["epochs"], s["mini_batch_size"], evaluation)
-    rows, summary = [], []
-    for n, history, diverged in zip(chunk.nets, histories, pop.diverged):
-        head = (n.net, n.seed, n.eta, n.lmbda, n.sizes)
-        rows += results.epoch_rows(*head, history)
-        summary.append(results.summary_row(*head, history, diverged))
+    rows, summary = tables(chunk, histories, pop.diverged)
     return {"key": chunk.key, "epochs": rows, "summary": summary, "seconds": time.perf_counter() - start,
             "compile_seconds": pop.trainer.compile_seconds, "device": pop.device.describe()}
+
+
+def tables(chunk, histories, diverged):
+    """``(epochs.csv rows, summary.csv rows)`` of the trained `chunk`."""
+    rows, summary = [], []
+    for n, history, d in zip(chunk.nets, histories, diverged):
+        head = (n.net, n.seed, n.eta, n.lmbda, n.sizes)
+        rows += results.epoch_rows(*head, history)
+        summary.append(results.summary_row(*head, history, d))
+    return rows, summary
 
 
 class Store:

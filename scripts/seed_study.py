@@ -25,9 +25,9 @@ from dlpy35.commandline import exit_on_interrupt  # noqa: E402
 
 exit_on_interrupt(Path(__file__).name)  # before the heavy imports
 
-from dlpy35 import results, sweep  # noqa: E402
+from dlpy35 import sweep  # noqa: E402
 from dlpy35.atomic import atomic_write  # noqa: E402
-from dlpy35.commandline import ArgumentParser, add_training_flags, finite_float, run, weight_init  # noqa: E402
+from dlpy35.commandline import ArgumentParser, add_training_flags, finite_float, run  # noqa: E402
 from dlpy35.data import load_mnist  # noqa: E402
 from dlpy35.plots import plot_sweep  # noqa: E402
 
@@ -57,19 +57,13 @@ def main(argv=None):
         seeds = sweep.parse_seeds(args.seeds)
     except ValueError as exc:
         p.error(str(exc))
-    settings = {"epochs": args.epochs, "mini_batch_size": args.mini_batch_size, "n_train": args.n_train,
-                "cost": args.cost, "init": weight_init(args), "dtype": args.dtype, "device": args.device,
-                "mode": args.mode, "evaluation": args.evaluation, "data_dir": args.data_dir}
-    (chunk,) = sweep.plan([args.sizes], seeds, [args.eta], [0.0], settings)
+    (chunk,) = sweep.plan([args.sizes], seeds, [args.eta], [0.0], sweep.settings_of(args))
     (tx, ty), _, (ex, ey) = load_mnist(args.data_dir)
     pop = sweep.population(chunk)
     print(f"{pop.k} networks {args.sizes}, {pop.device.describe()}", flush=True)
     histories = pop.SGD((tx[: args.n_train], ty[: args.n_train]), args.epochs, args.mini_batch_size, (ex, ey),
                         on_epoch=lambda r: print(f"epoch {r.epoch}: {r.seconds:.1f} s", flush=True))
-    rows, summary = [], []
-    for n, history, diverged in zip(chunk.nets, histories, pop.diverged):
-        rows += results.epoch_rows(n.net, n.seed, n.eta, n.lmbda, n.sizes, history)
-        summary.append(results.summary_row(n.net, n.seed, n.eta, n.lmbda, n.sizes, history, diverged))
+    rows, summary = sweep.tables(chunk, histories, pop.diverged)
     sweep.write(args.out, rows, summary)
     plot_sweep(rows, summary, args.out / "sweep.png",
                f"{pop.k} seeds of {args.sizes}, {args.cost} cost, eta {args.eta}, {args.epochs} epochs")
