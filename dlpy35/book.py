@@ -1,8 +1,10 @@
-"""The book's chapter-6 networks: their layers and the hyperparameters the book trained them with."""
+"""The book's chapter-6 networks: their layers and the hyperparameters the book trained them with.
+
+Importing it is cheap (the layers, and PyTensor, load when :func:`book_layers` is first called), so
+that a command's ``--help`` lists the presets at once.
+"""
 
 from __future__ import annotations
-
-from dlpy35.layers import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, sigmoid
 
 #: Hyperparameters of the book's runs: eta, lmbda, epochs (mini-batch 10).
 PRESETS = {
@@ -13,7 +15,7 @@ PRESETS = {
 DROPOUT_PRESET = {"eta": 0.03, "lmbda": 0.0, "epochs": 40}
 
 
-def book_layers(name, mini_batch_size=10, dropout=False):
+def book_layers(name, mini_batch_size=10, dropout=False, n_classes=10):
     """The layers of one of the book's chapter-6 networks.
 
     Parameters
@@ -27,7 +29,12 @@ def book_layers(name, mini_batch_size=10, dropout=False):
         Replace the FC-100 layer by two FC-1000 layers (the activation of `name`)
         with dropout 0.5, and drop out the softmax input too: the book's last
         network (with ``conv2-relu``; hyperparameters :data:`DROPOUT_PRESET`).
+    n_classes : int
+        Outputs of the softmax layer: 10 for the digits, another number for another data set.
     """
+    # Imported here: the layers import PyTensor, which the presets do not need.
+    from dlpy35.layers import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer, sigmoid
+
     if name not in PRESETS:
         raise ValueError(f"unknown network {name!r}; known: {', '.join(PRESETS)}")
     fn = ReLU if name.endswith("relu") else sigmoid
@@ -38,7 +45,7 @@ def book_layers(name, mini_batch_size=10, dropout=False):
     if dropout:
         layers += [FullyConnectedLayer(n, 1000, fn, p_dropout=0.5),
                    FullyConnectedLayer(1000, 1000, fn, p_dropout=0.5),
-                   SoftmaxLayer(1000, 10, p_dropout=0.5)]
+                   SoftmaxLayer(1000, n_classes, p_dropout=0.5)]
     else:
-        layers += [FullyConnectedLayer(n, 100, fn), SoftmaxLayer(100, 10)]
+        layers += [FullyConnectedLayer(n, 100, fn), SoftmaxLayer(100, n_classes)]
     return layers

@@ -1,125 +1,107 @@
 """The ``dlpy35`` command (also ``python -m dlpy35``): one subcommand per job.
 
-``sweep`` trains every combination of ``--seeds``, ``--eta`` and ``--lmbda`` for
-each ``--sizes``, as populations (many networks per compiled call), here or on a
-Ray cluster (``--ray``), and writes ``epochs.csv``, ``summary.csv`` and
-``sweep.png`` into ``--out``.
-
 Examples::
 
-    python -m dlpy35 sweep --seeds 0-31 --eta 3.0 --sizes 784 100 10 --out runs/seeds
-    python -m dlpy35 sweep --seeds 0-3 --eta 0.5 3.0 --lmbda 0 5 --cost cross-entropy --out runs/ch3
-    python -m dlpy35 sweep --seeds 0-63 --eta 3.0 --ray auto --out runs/cluster   # on a Ray cluster
+    dlpy35 train --epochs 30 --run-dir runs/ch1     # the book's chapter-1 run
+    dlpy35 evaluate runs/ch1/network.json
+    dlpy35 predict runs/ch1/network.json my-seven.png
+    dlpy35 export runs/ch1/network.json -o digits.html
+
+``dlpy35 COMMAND --help`` lists a command's flags and their defaults.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import sys
 from pathlib import Path
 
-from dlpy35.commandline import (
-    ArgumentParser,
-    add_training_flags,
-    fail,
-    finite_float,
-    positive_int,
-    run,
-)
+from dlpy35.commandline import ArgumentParser, fail, run
 
 PROG = "dlpy35"
 
+#: Subcommands with their own parser here: name -> (module in dlpy35.commands, one-line help).
+COMMANDS = {
+    "train": ("train", "chapters 1 and 3: train a network/network2 network"),
+    "train-conv": ("train_conv", "chapter 6: train a convolutional network3 network or an ensemble"),
+    "evaluate": ("evaluate", "a saved network's accuracy and confusion matrix"),
+    "predict": ("predict", "a saved network's digit for image files"),
+    "export": ("export", "a saved network as ONNX or as an offline web page"),
+    "sweep": ("sweep", "train every combination of seeds, etas and lambdas, as populations"),
+}
+#: Subcommands that are whole programs of their own: name -> (their main, one-line help).
+PROGRAMS = {
+    "data": ("dlpy35.data.fetch", "fetch and verify MNIST"),
+    "gradcheck": ("dlpy35.gradcheck", "compare the symbolic gradients with backprop and finite differences"),
+    "bench": (None, "benchmark dlpy35 against its peers (from a source checkout)"),
+}
 
-def build_parser():
-    p = ArgumentParser(__doc__, prog=PROG)
-    commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    s = commands.add_parser(
-        "sweep", help="train every combination of seeds, etas and lambdas, as populations",
-        description="Train every combination of --seeds, --eta and --lmbda for each --sizes as populations; "
-                    "write epochs.csv, summary.csv and sweep.png to --out.")
-    s.add_argument("--seeds", nargs="+", required=True, metavar="SEEDS",
-                   help="seeds or inclusive ranges: 0-31, or 1 2 5 (each network's weights and shuffles)")
-    s.add_argument("--eta", type=finite_float, nargs="+", default=[3.0], metavar="ETA", help="learning rates")
-    s.add_argument("--lmbda", type=finite_float, nargs="+", default=[0.0], metavar="LMBDA",
-                   help="regularisation parameters")
-    s.add_argument("--sizes", type=positive_int, nargs="+", action="append", metavar="N",
-                   help="layer sizes (repeat for several architectures; default 784 30 10)")
-    add_training_flags(s)
-    s.add_argument("--population-size", type=positive_int, default=None, metavar="K",
-                   help="networks per population at most (default: all of one architecture together)")
-    s.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the results go")
-    s.add_argument("--ray", default=None, metavar="ADDRESS",
-                   help="run each population as a task on a Ray cluster: auto, or the cluster's address")
-    s.add_argument("--no-plot", action="store_true", help="write no PNG")
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written, and every flag's default shown (where it has one worth saying)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        unsaid = action.default in (None, [], argparse.SUPPRESS) or action.default is False
+        if "default" in text or unsaid or not action.option_strings:
+            return text
+        shown = " ".join(map(str, action.default)) if isinstance(action.default, list) else action.default
+        return f"{text} (default {shown})".lstrip()
+
+
+def _module(name):
+    return importlib.import_module(f"dlpy35.commands.{COMMANDS[name][0]}")
+
+
+def command_parser(name, prog):
+    """The parser of the subcommand `name` under the program name `prog`."""
+    module = _module(name)
+    p = ArgumentParser(module.__doc__, prog=prog, formatter_class=_Formatter)
+    module.configure(p)
     return p
 
 
-def _check_sweep(p, args):
-    """Every value of the sweep checked, before any data is loaded: its chunks, or exit 2 via `p`."""
-    from dlpy35 import sweep
-    from dlpy35.atomic import check_writable
-    from dlpy35.inputs import check_eta, check_lmbda, check_sizes
-
-    try:
-        seeds = sweep.parse_seeds(args.seeds)
-        sizes = [check_sizes(s) for s in (args.sizes or [[784, 30, 10]])]
-        etas = [check_eta(e, args.dtype) for e in args.eta]
-        lmbdas = [check_lmbda(x) for x in args.lmbda]
-        if args.out.exists() and not args.out.is_dir():
-            raise ValueError(f"--out {args.out}: is a file; give a directory")
-        for name in ("epochs.csv", "summary.csv", "sweep.png"):
-            check_writable(args.out / name, "--out")
-    except ValueError as exc:
-        p.error(str(exc))
-    return sweep.plan(sizes, seeds, etas, lmbdas, sweep.settings_of(args), args.population_size)
+def command_main(name, argv=None, prog=None):
+    """Run the subcommand `name` with `argv`: its exit status. ``scripts/train_gpu.py`` is this for train."""
+    p = command_parser(name, prog or f"{PROG} {name}")
+    return _module(name).execute(p, p.parse_args(argv))
 
 
-def run_sweep(p, args):
-    from dlpy35 import sweep
-    from dlpy35.data import DataError, load_mnist
-    from dlpy35.device import DeviceError
-    from dlpy35.population import PopulationError
+def _bench(argv):
+    """``scripts/bench.py`` of the source checkout this package is in."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+    if not script.is_file():
+        return fail(f"{PROG} bench", "the benchmarks run their peers (numpy, JAX, PyTorch) from a source "
+                                     "checkout: clone the repository and run python scripts/bench.py")
+    spec = importlib.util.spec_from_file_location("dlpy35_bench_script", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.main(argv)
 
-    chunks = _check_sweep(p, args)
-    n_nets = sum(len(c.nets) for c in chunks)
-    try:
-        if not args.ray:  # the device and its memory are known here; on Ray each task checks its own
-            for chunk in chunks:
-                sweep.population(chunk).check_fits(args.mini_batch_size)
-        (train_x, _), _, _ = load_mnist(args.data_dir)  # fetched and verified once, before any training
-    except (DataError, DeviceError, PopulationError, ValueError) as exc:
-        return fail(PROG, exc)
-    if args.n_train and args.n_train > len(train_x):
-        return fail(PROG, f"--n-train {args.n_train}: only {len(train_x)} training images")
-    print(f"sweep: {n_nets} networks in {len(chunks)} populations, {args.epochs} epochs each, "
-          f"{args.evaluation} data evaluated; results in {args.out}", flush=True)
-    try:
-        found = sweep.run(chunks, args.out, args.ray)
-    except (DataError, DeviceError, PopulationError, ValueError) as exc:
-        return fail(PROG, exc)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; the finished populations are kept in {args.out / 'chunks'}, and the "
-              "same command trains only the others", file=sys.stderr)
-        return 130
-    rows, summary = sweep.gather(found)
-    sweep.write(args.out, rows, summary)
-    print(sweep.report(summary))
-    if not args.no_plot:
-        try:
-            from dlpy35.plots import plot_sweep
-        except ImportError as exc:
-            return fail(PROG, exc)
-        title = f"{n_nets} networks, {args.cost} cost, {args.epochs} epochs, m = {args.mini_batch_size}"
-        plot_sweep(rows, summary, args.out / "sweep.png", title)
-    print(f"wrote {args.out / 'epochs.csv'}, {args.out / 'summary.csv'}"
-          f"{'' if args.no_plot else ', ' + str(args.out / 'sweep.png')}")
-    return 0
+
+def top_parser():
+    p = ArgumentParser(__doc__, prog=PROG)
+    version = importlib.import_module("dlpy35").__version__
+    p.add_argument("--version", action="version", version=f"{PROG} {version}")
+    commands = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_) in {**COMMANDS, **PROGRAMS}.items():
+        commands.add_parser(name, help=help_, add_help=False)
+    return p
 
 
 def main(argv=None) -> int:
     """``dlpy35 COMMAND ...``: the exit status (0; 2 for a user's mistake; 130 for Ctrl-C)."""
-    p = build_parser()
-    args = p.parse_args(argv)
-    return {"sweep": run_sweep}[args.command](p, args)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS:
+        return command_main(argv[0], argv[1:])
+    if argv and argv[0] in PROGRAMS:
+        if argv[0] == "bench":
+            return _bench(argv[1:])
+        return importlib.import_module(PROGRAMS[argv[0]][0]).main(argv[1:], prog=f"{PROG} {argv[0]}")
+    p = top_parser()
+    p.parse_args(argv)  # --help, --version, or an unknown command: argparse's message and exit
+    p.error("give a command: " + ", ".join([*COMMANDS, *PROGRAMS]))
 
 
 def entry() -> None:

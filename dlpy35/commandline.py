@@ -94,10 +94,11 @@ def add_training_flags(p, chapter3=None):
     --data-dir`` on `p`; ``--cost --init --reg --evaluation`` on `chapter3` (a
     group of `p`, or `p` itself when None).
     """
-    p.add_argument("--epochs", type=natural_int, default=30)
-    p.add_argument("--mini-batch-size", type=positive_int, default=10)
+    p.add_argument("--epochs", type=natural_int, default=30, help="epochs to train")
+    p.add_argument("--mini-batch-size", type=positive_int, default=10, help="examples per SGD step")
     p.add_argument("--n-train", type=positive_int, default=None, help="use only the first N training images")
-    p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
+    p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
+                   help="auto: a CUDA GPU when JAX sees one, else the CPU")
     p.add_argument("--mode", default=None,
                    help="PyTensor mode: JAX, NUMBA, CVM... (default: CUDA's JAX, or the CPU rule of "
                         "python -m dlpy35.calibrate)")
@@ -105,16 +106,68 @@ def add_training_flags(p, chapter3=None):
                    help="scan: one compiled call per epoch (default); step: one per mini-batch")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="training precision (float64 runs on a CPU mode, NUMBA by default)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="MNIST directory (default data/mnist or $DLPY35_DATA)")
+    add_data_flags(p)
     ch3 = chapter3 or p
-    ch3.add_argument("--cost", choices=["quadratic", "cross-entropy"], default="quadratic")
+    ch3.add_argument("--cost", choices=["quadratic", "cross-entropy"], default="quadratic", help="the cost")
     ch3.add_argument("--init", choices=["large", "default"], default=None,
                      help="weights N(0,1) (large) or N(0,1/n_in) (default); default: large for the quadratic "
                           "cost, default for cross-entropy, as in the book")
-    ch3.add_argument("--reg", choices=["l2", "l1"], default="l2")
+    ch3.add_argument("--reg", choices=["l2", "l1"], default="l2", help="the regulariser that --lmbda weighs")
     ch3.add_argument("--evaluation", choices=["test", "validation"], default="test",
                      help="data evaluated each epoch (early stopping and the schedule should use validation)")
+
+
+def add_data_flags(p):
+    """``--data-dir`` (where MNIST is kept) and ``--dataset`` (another MNIST-format data set instead)."""
+    from dlpy35.data import DATA_ENV, default_data_dir
+
+    p.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                   help=f"MNIST's directory (default {default_data_dir()}; ${DATA_ENV} overrides)")
+    p.add_argument("--dataset", type=Path, default=None, metavar="DIR",
+                   help="train on another MNIST-format data set: DIR holds its four IDX files (raw or .gz); "
+                        "validation is the last 10,000 training images")
+
+
+def add_output_flags(p, network_file):
+    """``--save FILE``, ``--run-dir DIR`` and ``--quiet``, which every training command takes."""
+    p.add_argument("--save", type=Path, default=None, metavar="FILE",
+                   help=f"save the trained network ({Path(network_file).suffix[1:]}; dlpy35 evaluate, "
+                        "predict and export read it)")
+    p.add_argument("--run-dir", type=Path, default=None, metavar="DIR",
+                   help=f"keep the run in DIR: args.json, epochs.csv (a sweep's columns) as training goes, "
+                        f"{network_file} and curves.png at the end")
+    p.add_argument("--quiet", "--no-progress", action="store_true", dest="quiet",
+                   help="no progress bar")
+
+
+def check_outputs(args, network_file):
+    """``--save``, ``--plot`` and ``--run-dir`` checked before any work: ValueError in one line if one
+    could not be written (or matplotlib is missing for ``--plot``); sets ``args.run`` (a
+    :class:`dlpy35.rundir.RunDir` or None)."""
+    from dlpy35.atomic import check_writable
+    from dlpy35.rundir import RunDir
+
+    for flag in ("save", "plot"):
+        if getattr(args, flag, None) is not None:
+            check_writable(getattr(args, flag), f"--{flag}")
+    if getattr(args, "plot", None) is not None:
+        try:
+            import matplotlib  # noqa: F401 (only asked whether it is there)
+        except ImportError:
+            raise ValueError("--plot needs matplotlib: pip install 'dlpy35[plot]'") from None
+    args.run = args.run_dir and RunDir(args.run_dir, network_file)
+
+
+def network_sizes(given, data):
+    """``--sizes`` for `data` (a :class:`dlpy35.data.Dataset`): the default [n_in, 30, n_classes], or
+    `given` when its first and last sizes fit the data; ValueError otherwise."""
+    if given is None:
+        return [data.n_in, 30, data.n_classes]
+    if given[0] != data.n_in or given[-1] != data.n_classes:
+        fixed = " ".join(map(str, [data.n_in, *given[1:-1], data.n_classes]))
+        raise ValueError(f"--sizes {' '.join(map(str, given))}: {data.name} has {data.n_in}-pixel images and "
+                         f"{data.n_classes} classes; give --sizes {fixed}")
+    return list(given)
 
 
 def weight_init(args):

@@ -119,10 +119,10 @@ def random_problem(sizes, batch, seed, cost=QuadraticCost):
     return net, x, y
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog="python -m dlpy35.gradcheck") -> int:
     from dlpy35.commandline import ArgumentParser, positive_int
 
-    parser = ArgumentParser(prog="python -m dlpy35.gradcheck", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=positive_int, default=3, help="examples per check (default 3)")
     parser.add_argument("--max-entries", type=positive_int, default=200,
                         help="finite-difference probes per parameter array (default 200)")

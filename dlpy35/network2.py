@@ -12,17 +12,12 @@ The README's "Differences from the book" lists where it departs from the book's 
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
-
-from dlpy35 import checkpoint, costs, graph, inputs
-from dlpy35.atomic import atomic_write
+from dlpy35 import checkpoint, graph, inputs
 from dlpy35.checkpoint import Checkpoint
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
-from dlpy35.device import DTYPES
 from dlpy35.files import SavedFileError
 from dlpy35.network import Network as _Base
+from dlpy35.network import load_as
 from dlpy35.trainer import TrainingDiverged
 
 __all__ = ["Network", "load", "NetworkFileError", "CrossEntropyCost", "QuadraticCost", "TrainingDiverged"]
@@ -217,18 +212,9 @@ class Network(_Base):
         ev = self._evaluation(data)
         return ev.cost / ev.total + lmbda / ev.total * self._penalty(lmbda, reg)
 
-    def save(self, filename):
-        """Save to the book's JSON format (sizes, weights, biases, cost), atomically."""
-        data = {"sizes": self.sizes,
-                "weights": [w.tolist() for w in self.weights],
-                "biases": [b.tolist() for b in self.biases],
-                "cost": self.cost.name}
-        with atomic_write(filename, "w") as f:
-            json.dump(data, f)
-
 
 def load(filename, **kwargs):
-    """Load a network saved by :meth:`Network.save` or by the book's ``network2.py``.
+    """Load a network saved by :meth:`Network.save` or by the book's ``network2.py``, as a :class:`Network`.
 
     Keyword arguments (``device``, ``mode``, ``dtype``...) go to :class:`Network`.
 
@@ -237,61 +223,4 @@ def load(filename, **kwargs):
     NetworkFileError
         One line naming the file and what is wrong with it.
     """
-    try:
-        with open(filename) as f:
-            data = json.load(f)
-    except OSError as exc:
-        raise NetworkFileError(f"{filename}: cannot read it ({exc.strerror})") from None
-    except RecursionError:  # arrays or objects nested deeper than the parser recurses
-        raise NetworkFileError(f"{filename}: not a JSON network file (lists or objects nested too "
-                               "deeply)") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of too many digits
-        raise NetworkFileError(f"{filename}: not a JSON network file ({exc})") from None
-    if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= data.keys():
-        raise NetworkFileError(f"{filename}: not a saved network: "
-                               "needs the keys sizes, weights, biases and cost")
-    sizes = data["sizes"]
-    if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(inputs.is_count(s) for s in sizes)):
-        raise NetworkFileError(f"{filename}: sizes must be a list of at least two positive integers, "
-                               f"got {sizes!r}")
-    try:
-        cost = costs.get(data["cost"]) if isinstance(data["cost"], str) else None
-    except ValueError:
-        cost = None
-    if cost is None:
-        raise NetworkFileError(f"{filename}: unknown cost {data['cost']!r}; "
-                               f"expected one of {sorted(costs.COSTS)}")
-    try:
-        weights = [np.asarray(w, dtype=np.float64) for w in data["weights"]]
-        biases = [np.asarray(b, dtype=np.float64) for b in data["biases"]]
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float64
-        raise NetworkFileError(f"{filename}: weights and biases must be nested lists of numbers") from None
-    try:
-        graph.SigmoidNet(sizes, cost).from_checkpoint(weights, biases)
-    except ValueError as exc:
-        raise NetworkFileError(f"{filename}: does not match sizes {sizes}: {exc}") from None
-    largest = max(float(np.max(np.abs(a), initial=0.0)) for a in weights + biases)
-    dtype = kwargs.get("dtype", "float32")
-    if isinstance(dtype, str) and dtype in DTYPES:  # another dtype is Network's to refuse, below
-        # Finite in float64 (checked above) may still overflow to inf in float32.
-        with np.errstate(over="ignore"):
-            finite = all(np.all(np.isfinite(a.astype(dtype))) for a in weights + biases)
-        if not finite:
-            raise NetworkFileError(f"{filename}: values as large as {largest:.4g} overflow {dtype}; "
-                                   "load it with dtype=\"float64\"")
-    net = Network(sizes, cost=cost, **kwargs)
-    # The device may hold less than the dtype asked for (JAX without x64 keeps float32), and
-    # overflow there: the second assignment refuses the first's inf (ValueError), or the values read
-    # back are not finite.
-    try:
-        with np.errstate(over="ignore"):  # checked just below
-            net.weights, net.biases = weights, biases
-        held = net.weights + net.biases
-    except ValueError:
-        held = None
-    if held is None or not all(np.all(np.isfinite(a)) for a in held):
-        raise NetworkFileError(f"{filename}: values as large as {largest:.4g} are not finite on the device "
-                               f"({net.device.describe()}); load it with dtype=\"float64\" and "
-                               "mode=\"NUMBA\"")
-    return net
+    return load_as(Network, filename, **kwargs)

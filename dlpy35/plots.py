@@ -1,9 +1,11 @@
-"""Figures: a training run's accuracy and cost per epoch (chapter 3's), and a sweep's spread.
+"""Figures: a training run's accuracy and cost per epoch (chapter 3's), a sweep's spread, a confusion matrix.
 
 Needs matplotlib (``pip install 'dlpy35[plot]'``).  The PNG is written atomically.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from dlpy35.atomic import atomic_write
 
@@ -107,4 +109,19 @@ def plot_sweep(rows, summary, path, title=None):
         fig.suptitle(title)
     _save(fig, path)
     plt.close(fig)
+    return path
+
+
+def plot_confusion(matrix, path, title=None):
+    """Write a PNG of a confusion matrix (rows: the true class, columns: the answer), counts in the cells."""
+    plt = _pyplot()
+    n = len(matrix)
+    fig, ax = plt.subplots(figsize=(1.5 + 0.55 * n, 1.2 + 0.5 * n))
+    ax.imshow(np.log1p(matrix), cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if matrix[i, j] > matrix.max() / 3 else "black")
+    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
+    _save(fig, path)
     return path

@@ -74,7 +74,8 @@ def settings_of(args):
     return {"epochs": args.epochs, "mini_batch_size": args.mini_batch_size, "n_train": args.n_train,
             "cost": args.cost, "init": weight_init(args), "dtype": args.dtype, "device": args.device,
             "mode": args.mode, "evaluation": args.evaluation,
-            "data_dir": str(args.data_dir) if args.data_dir else None}
+            "data_dir": str(args.data_dir) if args.data_dir else None,
+            "dataset": str(args.dataset) if args.dataset else None}
 
 
 def plan(sizes_list, seeds, etas, lmbdas, settings, population_size=None):
@@ -107,13 +108,13 @@ def train_chunk(chunk):
     """Train `chunk` as one population; its ``epochs.csv`` and ``summary.csv`` rows (JSON-ready).
 
     Runs wherever it is called -- here, or in a Ray worker, which loads the
-    data from ``settings["data_dir"]`` itself.
+    data from ``settings["data_dir"]`` (or ``"dataset"``) itself.
     """
-    from dlpy35.data import load_mnist
+    from dlpy35.data import load_data
 
     s = chunk.settings
-    (tx, ty), validation, test = load_mnist(s["data_dir"])
-    evaluation = test if s["evaluation"] == "test" else validation
+    data = load_data(s["data_dir"], s.get("dataset"))
+    (tx, ty), evaluation = data.training, data.test if s["evaluation"] == "test" else data.validation
     pop = population(chunk)
     start = time.perf_counter()
     n = s["n_train"]

