@@ -9,7 +9,7 @@ reverse, and returns the 784 pixels a network trained on MNIST expects:
 3. the image is cropped to the ink (pixels above :data:`INK`);
 4. the crop is fitted into 20 x 20 keeping its aspect ratio, each new pixel the
    area-weighted mean of the old ones it covers;
-5. it is placed in 28 x 28 with its centre of mass at the centre;
+5. it is placed in 28 x 28 with its centre of mass at row and column 14, where MNIST puts it;
 6. levels are quantised to bytes and scaled as dlpy35's MNIST is (k / 256, in [0, 1)).
 
 Every step is plain float64 arithmetic, so that the exported web page
@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-__all__ = ["ImageError", "INK", "BOX", "SIDE", "read_grey", "prepare", "prepare_file", "to_png"]
+__all__ = ["ImageError", "INK", "BOX", "SIDE", "CENTRE", "read_grey", "prepare", "prepare_file", "to_png"]
 
 #: Normalised level above which a pixel counts as ink when cropping.
 INK = 0.25
@@ -32,6 +32,9 @@ INK = 0.25
 CONTRAST = 0.1
 #: MNIST's digits fit in BOX x BOX, centred in SIDE x SIDE.
 BOX, SIDE = 20, 28
+#: Where MNIST puts a digit's centre of mass, in row and column indices: (14, 14) (the mean over
+#: its 10,000 test digits is (13.99, 14.01)), half a pixel below and right of the image's middle.
+CENTRE = SIDE / 2
 
 
 class ImageError(ValueError):
@@ -111,8 +114,8 @@ def prepare(grey: np.ndarray, where: str = "image") -> np.ndarray:
     total = small.sum()
     cy = float((small.sum(axis=1) * np.arange(nh)).sum() / total)
     cx = float((small.sum(axis=0) * np.arange(nw)).sum() / total)
-    top = min(max(math.floor((SIDE - 1) / 2 - cy + 0.5), 0), SIDE - nh)
-    left = min(max(math.floor((SIDE - 1) / 2 - cx + 0.5), 0), SIDE - nw)
+    top = min(max(math.floor(CENTRE - cy + 0.5), 0), SIDE - nh)
+    left = min(max(math.floor(CENTRE - cx + 0.5), 0), SIDE - nw)
     out = np.zeros((SIDE, SIDE))
     out[top:top + nh, left:left + nw] = small
     return (np.floor(out * 255 + 0.5) / 256).astype(np.float32).reshape(-1)

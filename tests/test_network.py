@@ -631,3 +631,19 @@ def test_feedforward_refuses_non_finite_input(bad):
     x[2, 0] = bad
     with pytest.raises(ValueError, match="feedforward input: inputs contain NaN or infinity"):
         net.feedforward(x)
+
+
+def test_chapter_one_network_saves_the_books_json_and_loads_back_exactly(tmp_path):
+    from dlpy35 import network, network2
+
+    net = Network([6, 4, 3], seed=3, dtype="float64", mode="NUMBA")
+    net.save(tmp_path / "net.json")
+    saved = __import__("json").loads((tmp_path / "net.json").read_text())
+    assert saved["sizes"] == [6, 4, 3] and saved["cost"] == "QuadraticCost"
+    assert np.array_equal(np.array(saved["weights"][1]), net.weights[1])  # (n_out, n_in), the book's shape
+    back = network.load(tmp_path / "net.json", dtype="float64", mode="NUMBA")
+    assert type(back) is Network and back.cost.name == "QuadraticCost"
+    for a, b in zip(back.weights + back.biases, net.weights + net.biases):
+        assert np.array_equal(a, b)
+    as_ch3 = network2.load(tmp_path / "net.json", dtype="float64", mode="NUMBA")  # the same file, chapter 3's
+    assert type(as_ch3) is network2.Network and np.array_equal(as_ch3.biases[0], net.biases[0])

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from dlpy35 import backprop as bp
-from dlpy35 import network2
+from dlpy35 import network, network2
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
 from dlpy35.trainer import Evaluation
 
@@ -623,7 +623,7 @@ def test_save_failing_mid_way_keeps_the_previous_file(tmp_path, monkeypatch):
         f.flush()
         raise RuntimeError("serialisation failed half-way")
 
-    monkeypatch.setattr(network2.json, "dump", broken_dump)
+    monkeypatch.setattr(network.json, "dump", broken_dump)  # the save of network.Network, inherited
     new_net = network2.Network(SMALL, seed=19)
     with pytest.raises(RuntimeError, match="half-way"):
         new_net.save(path)

@@ -146,3 +146,27 @@ def test_train_conv_ensemble_trains_one_population_and_votes(train_conv, capsys,
     assert [r["seed"] for r in runs] == [0, 1] and all(len(r["history"]) == 1 for r in runs)
     assert runs[0]["history"][0]["validation_correct"] != runs[1]["history"][0]["validation_correct"] or \
         runs[0]["history"][0]["training_cost"] != runs[1]["history"][0]["training_cost"]
+
+
+def test_train_conv_run_dir_holds_args_epochs_the_network_and_curves(train_conv, capsys, tmp_path, mnist_dir):
+    import csv
+    import json
+
+    from dlpy35 import network3
+    from dlpy35.results import EPOCH_COLUMNS
+
+    run_dir = tmp_path / "run"
+    argv = ["--epochs", "2", "--n-train", "100", "--mode", "JAX", "--device", "cpu", "--run-dir", str(run_dir),
+            "--quiet"]
+    status, out, err = run(train_conv, argv, capsys)
+    assert status == 0, err
+    assert json.loads((run_dir / "args.json").read_text())["args"]["epochs"] == 2
+    with open(run_dir / "epochs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == EPOCH_COLUMNS and [r["epoch"] for r in rows] == ["0", "1"]
+    assert {r["sizes"] for r in rows} == {"conv1"} and {r["evaluation_total"] for r in rows} == {"10000"}
+    net = network3.load(run_dir / "network.npz", mode="JAX", device="cpu")
+    _, validation, _ = __import__("dlpy35.data", fromlist=["load_mnist"]).load_mnist(mnist_dir)
+    assert round(net.accuracy(validation) * 10000) == int(rows[-1]["evaluation_correct"])  # the saved net
+    assert (run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert err == ""  # --quiet: no bar

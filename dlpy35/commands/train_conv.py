@@ -142,11 +142,17 @@ def train(args, data, bar):
         net.stop_on_saturation = args.stop_on_saturation
         print(f"{net.device.describe()} ({net.device.note})", flush=True)
 
+        so_far = []  # net.records is set when SGD returns; the run directory wants each epoch at once
+
         def on_epoch(r):
             bar.close()
             print(f"  epoch {r['epoch']}: {r['seconds']:.1f} s training, cost {r['cost']:.4f}", flush=True)
+            n_val = len(val[0])
+            so_far.append({"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
+                           "validation_correct": round(r["validation_accuracy"] * n_val),
+                           "validation_total": n_val})
             if args.run:
-                args.run.epochs(_epoch_rows(args, [[rec.flat() for rec in net.records]]))
+                args.run.epochs(_epoch_rows(args, [so_far]))
 
         net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
                 checkpoint_dir=args.checkpoint_dir, resume=args.resume, overwrite=args.overwrite,
