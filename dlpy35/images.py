@@ -13,7 +13,7 @@ reverse, and returns the 784 pixels a network trained on MNIST expects:
 6. levels are quantised to bytes and scaled as dlpy35's MNIST is (k / 256, in [0, 1)).
 
 Every step is plain float64 arithmetic, so that the exported web page
-(:mod:`dlpy35.export.html`) repeats it in JavaScript and gets the same pixels.
+(:mod:`dlpy35.export.web_page`) repeats it in JavaScript and gets the same pixels.
 :func:`read_grey` reads PNG, JPEG and the other formats Pillow knows.
 """
 

@@ -61,10 +61,10 @@ def test_evaluate_refuses_missing_corrupt_and_unknown_models_in_one_line(capsys,
     (tmp_path / "other.json").write_text('{"hello": 1}')
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really a zip")
     (tmp_path / "notes.txt").write_text("a shopping list")
-    for name, words in (("missing.json", ("no such file",)), ("bad.json", ("not a JSON network file",)),
-                        ("other.json", ("not a saved network",)), ("bad.npz", ("not a dlpy35 network3 file",)),
-                        ("notes.txt", ("not a saved dlpy35 network",)), (".", ("is a directory",))):
-        one_line_error(*run_main(cli.main, ["evaluate", str(tmp_path / name)], capsys), *words)
+    for name, words in (("missing.json", "no such file"), ("bad.json", "not a JSON network file"),
+                        ("other.json", "not a saved network"), ("bad.npz", "not a dlpy35 network3 file"),
+                        ("notes.txt", "not a saved dlpy35 network"), (".", "is a directory")):
+        one_line_error(*run_main(cli.main, ["evaluate", str(tmp_path / name)], capsys), words)
 
 
 # --------------------------------------------------------------------------- predict
@@ -107,8 +107,8 @@ def test_predict_reads_digits_rendered_from_fonts_and_prints_one_line_each(train
     assert len(shown) == len(files) and all(np.asarray(Image.open(p)).shape == (28, 28) for p in shown)
 
 
-def test_predict_reads_mnist_test_digits_printed_dark_on_light_as_well_as_the_originals(trained, mnist, capsys,
-                                                                                         tmp_path):
+def test_predict_reads_mnist_digits_printed_dark_on_light_as_well_as_the_originals(trained, mnist, capsys,
+                                                                                    tmp_path):
     """200 MNIST test digits, inverted, enlarged 4x and saved as PNG: the preparation gives them back."""
     path, net = trained
     _, _, (tx, ty) = mnist
@@ -167,12 +167,14 @@ def test_export_html_through_the_command_writes_one_self_contained_page(trained,
 def test_export_refuses_bad_formats_and_paths_before_loading_anything(trained, capsys, tmp_path):
     path, _ = trained
     (tmp_path / "file").write_text("")
-    one_line_error(*run_main(cli.main, ["export", str(path), "-o", str(tmp_path / "net.zip")], capsys),
-                   "--format")
-    one_line_error(*run_main(cli.main, ["export", str(path), "-o", str(tmp_path / "file" / "x.onnx")], capsys),
-                   "-o")
-    one_line_error(*run_main(cli.main, ["export", str(tmp_path / "none.json"), "-o", str(tmp_path / "x.html")],
-                             capsys), "no such file")
+    def export(model, out):
+        return run_main(cli.main, ["export", str(model), "-o", str(tmp_path / out)], capsys)
+
+    one_line_error(*export(path, "net.zip"), "--format")
+    one_line_error(*export(path, "file/x.onnx"), "-o")
+    one_line_error(*export(tmp_path / "none.json", "x.html"), "no such file")
+    network.Network([64, 5, 4], seed=0, mode="JAX", device="cpu").save(tmp_path / "small.json")
+    one_line_error(*export(tmp_path / "small.json", "x.html"), "28 x 28")
     assert not (tmp_path / "x.html").exists()
 
 
@@ -200,7 +202,7 @@ def quadrants(tmp_path_factory):
     return d
 
 
-def test_train_and_evaluate_on_another_dataset_with_its_own_image_size_and_classes(quadrants, capsys, tmp_path):
+def test_train_and_evaluate_on_another_dataset_of_its_own_image_size_and_classes(quadrants, capsys, tmp_path):
     argv = ["train", "--dataset", str(quadrants), "--epochs", "1", "--cost", "cross-entropy", "--eta", "0.5",
             "--quiet", "--mode", "JAX", "--device", "cpu", "--run-dir", str(tmp_path / "run")]
     status, out, err = run_main(cli.main, argv, capsys)

@@ -1,4 +1,4 @@
-"""``dlpy35.images``: a user's digit image prepared as MNIST's were, checked against the MNIST digits themselves."""
+"""``dlpy35.images``: a user's digit image prepared as MNIST's were, checked against MNIST's own digits."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_dark_ink_on_light_paper_and_the_reverse_give_the_same_pixels():
 
 
 def test_the_digit_fills_20_pixels_and_its_centre_of_mass_is_where_mnist_puts_it():
-    for page in (disk(300, 200, 50, 150, 30), disk(41, 97, 20, 10, 6)):  # off-centre, on small and large pages
+    for page in (disk(300, 200, 50, 150, 30), disk(41, 97, 20, 10, 6)):  # off-centre, small and large pages
         out = prepare(page).reshape(SIDE, SIDE).astype(np.float64)
         rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
         assert rows[-1] - rows[0] + 1 == BOX and cols[-1] - cols[0] + 1 == BOX  # a disc fills the box
@@ -98,7 +98,7 @@ def test_to_png_writes_the_prepared_levels_back_exactly(tmp_path):
 
 
 def test_mnist_digits_printed_dark_on_light_and_enlarged_come_back_close_to_themselves(mnist):
-    """MNIST's own test digits, inverted and enlarged 5x, prepared again: the same digit, near the same pixels.
+    """MNIST's test digits, inverted and enlarged 5x, prepared again: the same digit, near the same pixels.
 
     They cannot come back exactly (MNIST fitted its digits into 20x20 from a finer scan), so the check
     is on a trained network's answers in test_commands.py, and here on the pixels: most of the ink in place.

@@ -156,8 +156,8 @@ def test_train_conv_run_dir_holds_args_epochs_the_network_and_curves(train_conv,
     from dlpy35.results import EPOCH_COLUMNS
 
     run_dir = tmp_path / "run"
-    argv = ["--epochs", "2", "--n-train", "100", "--mode", "JAX", "--device", "cpu", "--run-dir", str(run_dir),
-            "--quiet"]
+    argv = ["--epochs", "2", "--n-train", "100", "--mode", "JAX", "--device", "cpu", "--quiet",
+            "--run-dir", str(run_dir)]
     status, out, err = run(train_conv, argv, capsys)
     assert status == 0, err
     assert json.loads((run_dir / "args.json").read_text())["args"]["epochs"] == 2

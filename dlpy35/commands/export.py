@@ -47,11 +47,11 @@ def execute(p, args) -> int:
         p.error(str(exc))
     try:
         layers = portable_layers(load_model(args.model, "cpu"))
-    except ModelError as exc:
+        if fmt == "onnx":
+            write_onnx(layers, args.output)
+        else:  # the page draws 28x28 digits: a network of another data set is refused here
+            write_html(layers, args.output, title=f"dlpy35: {args.model.name}")
+    except (ModelError, ValueError) as exc:
         return fail(p.prog, exc)
-    if fmt == "onnx":
-        write_onnx(layers, args.output)
-    else:
-        write_html(layers, args.output, title=f"dlpy35: {args.model.name}")
     print(f"wrote {args.output} ({fmt}, {len(layers)} layers)")
     return 0

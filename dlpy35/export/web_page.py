@@ -1,0 +1,172 @@
+"""A trained network as one self-contained web page that reads digits drawn with the mouse or a finger.
+
+:func:`write_html` writes a single HTML file: the page (``page.html`` beside this module),
+its script (``page.js``, inlined) and the network's weights (inlined as base64 of
+little-endian float32). It loads nothing -- no scripts, fonts or data from elsewhere, and
+its Content-Security-Policy forbids it -- so it works offline, opened from ``file://``.
+
+The page has a canvas to draw on and a Clear button; while one draws, it prepares the
+drawing as :func:`dlpy35.images.prepare` prepares a photo of a digit (the same float64
+arithmetic, in the same order, in JavaScript), runs the network's forward pass, and shows
+the predicted digit with its score, the output activations as bars and the prepared
+28 x 28 input. The script also exposes ``window.dlpy35``:
+
+``predict(pixels)``
+    the network's ``n_out`` output activations for 784 pixels in [0, 1] (row-major
+    28 x 28, light ink on dark, as MNIST);
+``prepare(grey, width, height)``
+    the 784 pixels :func:`dlpy35.images.prepare` gives for grey levels in [0, 1]
+    (row-major, `height` rows of `width`); it throws an ``Error`` on a blank image.
+
+The network comes as :func:`dlpy35.portable.portable_layers` gives it, so every dlpy35
+network (chapter 1 and 3's sigmoid networks, chapter 6's convolutional layer stacks) can
+be exported, provided that it reads 28 x 28 single-channel images.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from importlib import resources
+
+import numpy as np
+
+from dlpy35 import images
+from dlpy35.atomic import atomic_write
+from dlpy35.images import SIDE
+from dlpy35.portable import ACTIVATIONS, ConvPool, Dense, input_shape
+
+__all__ = ["write_html", "page_html"]
+
+#: What the page's Content-Security-Policy allows: its own inline script and styles, nothing else.
+_CSP = ("default-src 'none'; script-src '{script_hash}'; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'")
+
+
+def _template(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _base64_float32(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode("ascii")
+
+
+def _layer_record(layer, i: int, n_in: int) -> tuple[dict, int]:
+    """The JSON record of `layer` (the `i`-th, taking `n_in` values) and its output size."""
+    if not isinstance(layer, (Dense, ConvPool)):
+        raise TypeError(f"layer {i}: expected a dlpy35.portable Dense or ConvPool, "
+                        f"got {type(layer).__name__}; give portable_layers(net)")
+    if layer.activation not in ACTIVATIONS:
+        raise ValueError(f"layer {i}: unknown activation {layer.activation!r}; "
+                         f"known: {', '.join(ACTIVATIONS)}")
+    w, b = np.asarray(layer.w), np.asarray(layer.b)
+    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+        raise ValueError(f"layer {i}: the weights are not all finite (a diverged training?)")
+    if isinstance(layer, Dense):
+        if w.ndim != 2 or w.shape[0] != n_in or b.shape != (w.shape[1],):
+            raise ValueError(f"layer {i} (Dense): w {w.shape} and b {b.shape} do not fit a layer of "
+                             f"{n_in} inputs (w must be (n_in, n_out), b (n_out,))")
+        record = {"type": "dense", "n_in": int(w.shape[0]), "n_out": int(w.shape[1]),
+                  "activation": layer.activation, "scale": float(layer.scale)}
+        n_out = int(w.shape[1])
+    else:
+        c, h, wd = (int(d) for d in layer.image)
+        if w.ndim != 4 or w.shape[1] != c or b.shape != (w.shape[0],) or c * h * wd != n_in:
+            raise ValueError(f"layer {i} (ConvPool): w {w.shape}, b {b.shape} and image {layer.image} "
+                             f"do not fit a layer of {n_in} inputs")
+        record = {"type": "convpool", "image": [c, h, wd], "filters": [int(d) for d in w.shape],
+                  "pool": [int(d) for d in layer.pool], "activation": layer.activation}
+        n_out = int(np.prod(layer.out_image))
+    record.update(w=_base64_float32(w), b=_base64_float32(b))
+    return record, n_out
+
+
+def _model(layers) -> dict:
+    """The network as the page's script reads it (ValueError or TypeError when it can't)."""
+    layers = list(layers)
+    if not layers:
+        raise ValueError("no layers: give portable_layers(net) of a trained network")
+    if not isinstance(layers[0], (Dense, ConvPool)):
+        _layer_record(layers[0], 0, 0)  # raises its TypeError
+    shape = input_shape(layers)
+    if tuple(shape) != (1, SIDE, SIDE):
+        raise ValueError(f"the page draws {SIDE} x {SIDE} single-channel digits, but this network reads "
+                         f"{' x '.join(map(str, shape))} (channels x height x width) inputs")
+    records, n = [], SIDE * SIDE
+    for i, layer in enumerate(layers):
+        record, n = _layer_record(layer, i, n)
+        records.append(record)
+    # the preparation's constants travel with the page, so that its script follows dlpy35.images
+    constants = {"ink": float(images.INK), "contrast": float(images.CONTRAST), "box": int(images.BOX),
+                 "side": int(images.SIDE), "centre": float(images.CENTRE)}
+    return {"format": "dlpy35.web_page", "version": 1, "input": [1, SIDE, SIDE], "n_out": n,
+            "prepare": constants, "layers": records}
+
+
+def page_html(layers, title: str = "dlpy35") -> str:
+    """The text of the page :func:`write_html` writes.
+
+    Parameters
+    ----------
+    layers : list of dlpy35.portable.Dense or ConvPool
+        The network, as :func:`dlpy35.portable.portable_layers` gives it; it must read
+        28 x 28 single-channel images (784 values).
+    title : str
+        The page's title and heading.
+
+    Returns
+    -------
+    str
+        One self-contained HTML document.
+
+    Raises
+    ------
+    TypeError
+        `layers` holds something other than portable layers.
+    ValueError
+        No layers, layers that do not chain, non-finite weights, an unknown activation,
+        or an input other than 28 x 28 x 1.
+    """
+    model = json.dumps(_model(layers), separators=(",", ":")).replace("<", "\\u003c")
+    script = _template("page.js")
+    if "</script" in script.lower():
+        raise RuntimeError("page.js must not contain '</script': it is inlined in a <script> element")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    values = {"title": html.escape(str(title)), "model": model, "script": script,
+              "csp": _CSP.format(script_hash=f"sha256-{digest}")}
+    # one pass, so that nothing substituted (a title, the script) is substituted into again
+    return re.sub(r"\{\{(title|model|script|csp)\}\}", lambda m: values[m.group(1)], _template("page.html"))
+
+
+def write_html(layers, path, title: str = "dlpy35") -> None:
+    """Write the network as one self-contained web page that reads digits drawn on it.
+
+    The file holds everything (page, script and weights) and loads nothing, so it works
+    offline, opened from ``file://``; the write is atomic.
+
+    Parameters
+    ----------
+    layers : list of dlpy35.portable.Dense or ConvPool
+        The network, as :func:`dlpy35.portable.portable_layers` gives it; it must read
+        28 x 28 single-channel images (784 values).
+    path : str or os.PathLike
+        The HTML file to write (replaced if it exists).
+    title : str
+        The page's title and heading.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`page_html`; nothing is written then.
+
+    Examples
+    --------
+    >>> from dlpy35.portable import portable_layers
+    >>> write_html(portable_layers(net), "digits.html", title="network2, 95%")  # doctest: +SKIP
+    """
+    text = page_html(layers, title)
+    with atomic_write(path, "wb") as f:
+        f.write(text.encode("utf-8"))
