@@ -5,6 +5,9 @@ variables on the GPU or CPU) -> ``graph`` and ``layers`` (symbolic networks,
 ``pytensor.grad``, one scan-SGD builder) -> ``trainer`` (the one device-resident
 training loop) -> the book's classes ``network``, ``network2`` and ``network3``.
 ``backprop`` is the hand-written BP1-BP4 that ``gradcheck`` compares the graph with.
+``portable`` and ``export`` take a trained network out of Python (ONNX, a web page);
+``images`` prepares a user's digit image as MNIST's were; ``cli`` and ``commands`` are
+the ``dlpy35`` command.
 """
 
 import importlib
@@ -21,8 +24,8 @@ _EXPORTS = {
     "CheckpointError": "dlpy35.checkpoint", "SavedFileError": "dlpy35.files",
 }
 _MODULES = ("atomic", "backprop", "book", "checkpoint", "costs", "data", "device", "ensemble", "expand",
-            "files", "gradcheck", "graph", "inputs", "layers", "mnist_loader", "network", "network2",
-            "network3", "plots", "trainer")
+            "export", "files", "gradcheck", "graph", "images", "inputs", "layers", "mnist_loader", "network",
+            "network2", "network3", "plots", "population", "portable", "results", "sweep", "trainer")
 __all__ = [*_EXPORTS, *_MODULES]
 
 

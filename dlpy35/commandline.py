@@ -210,6 +210,9 @@ def run(main, prog=None, argv=None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt again, for main to handle
     try:
         return main(argv)
+    except BrokenPipeError:  # `dlpy35 evaluate MODEL | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted before training started; nothing was saved", file=sys.stderr)
         return INTERRUPTED

@@ -104,9 +104,10 @@ def population(chunk):
                       mode=s["mode"], device=s["device"])
 
 
-def train_chunk(chunk):
+def train_chunk(chunk, progress=None):
     """Train `chunk` as one population; its ``epochs.csv`` and ``summary.csv`` rows (JSON-ready).
 
+    `progress` is the population's ``progress(epoch, done, total)`` (a bar, when run here).
     Runs wherever it is called -- here, or in a Ray worker, which loads the
     data from ``settings["data_dir"]`` (or ``"dataset"``) itself.
     """
@@ -118,7 +119,7 @@ def train_chunk(chunk):
     pop = population(chunk)
     start = time.perf_counter()
     n = s["n_train"]
-    histories = pop.SGD((tx[:n], ty[:n]), s["epochs"], s["mini_batch_size"], evaluation)
+    histories = pop.SGD((tx[:n], ty[:n]), s["epochs"], s["mini_batch_size"], evaluation, progress=progress)
     rows, summary = tables(chunk, histories, pop.diverged)
     return {"key": chunk.key, "epochs": rows, "summary": summary, "seconds": time.perf_counter() - start,
             "compile_seconds": pop.trainer.compile_seconds, "device": pop.device.describe()}
@@ -158,8 +159,11 @@ class Store:
             json.dump(result, f)
 
 
-def run(chunks, out, ray_address=None, log=print):
-    """Train the chunks not yet saved under `out` (here, or on Ray); every chunk's result, in plan order."""
+def run(chunks, out, ray_address=None, log=print, progress=None):
+    """Train the chunks not yet saved under `out` (here, or on Ray); every chunk's result, in plan order.
+
+    `progress` goes to :func:`train_chunk` here; Ray's workers draw no bar.
+    """
     store = Store(out)
     done = {c.key: r for c in chunks if (r := store.load(c)) is not None}
     todo = [c for c in chunks if c.key not in done]
@@ -177,7 +181,7 @@ def run(chunks, out, ray_address=None, log=print):
         run_on_ray(todo, ray_address, finished)
     else:
         for chunk in todo:
-            finished(train_chunk(chunk))
+            finished(train_chunk(chunk, progress))
     return [done[c.key] for c in chunks]
 
 

@@ -254,3 +254,18 @@ def test_installed_the_data_lives_in_the_users_cache_and_dlpy35_data_overrides(m
     assert fetch.default_data_dir() == tmp_path / "cache" / "dlpy35" / "mnist"
     monkeypatch.setenv(fetch.DATA_ENV, str(tmp_path / "mine"))
     assert fetch.default_data_dir() == tmp_path / "mine"
+
+
+def test_train_conv_refuses_a_dataset_of_other_image_sizes_before_training(quadrants, capsys):
+    one_line_error(*run_main(cli.main, ["train-conv", "--dataset", str(quadrants), "--epochs", "1"], capsys),
+                   "8x8", "28x28")
+
+
+def test_a_sweep_on_another_dataset_sizes_its_networks_to_it(quadrants, capsys, tmp_path):
+    argv = ["sweep", "--dataset", str(quadrants), "--seeds", "0-1", "--eta", "0.5", "--epochs", "1", "--cost",
+            "cross-entropy", "--mode", "JAX", "--device", "cpu", "--no-plot", "--out", str(tmp_path)]
+    status, out, err = run_main(cli.main, argv, capsys)
+    assert status == 0, err
+    summary = (tmp_path / "summary.csv").read_text().splitlines()
+    assert len(summary) == 3 and all(",64-30-4," in line and ",400," in line for line in summary[1:])
+    assert all(int(line.split(",")[6]) >= 380 for line in summary[1:])  # best_correct of 400

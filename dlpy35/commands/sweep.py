@@ -38,6 +38,7 @@ def configure(s):
     s.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run each population as a task on a Ray cluster: auto, or the cluster's address")
     s.add_argument("--no-plot", action="store_true", help="write no PNG")
+    s.add_argument("--quiet", "--no-progress", action="store_true", dest="quiet", help="no progress bar")
 
 
 def _check(p, args):
@@ -66,6 +67,7 @@ def execute(p, args) -> int:
     from dlpy35.data import DataError, load_data
     from dlpy35.device import DeviceError
     from dlpy35.population import PopulationError
+    from dlpy35.progress import EpochBar
 
     prog = p.prog
     seeds, etas, lmbdas = _check(p, args)
@@ -83,8 +85,14 @@ def execute(p, args) -> int:
     n_nets = sum(len(c.nets) for c in chunks)
     print(f"sweep: {n_nets} networks in {len(chunks)} populations, {args.epochs} epochs each, "
           f"{args.evaluation} data evaluated; results in {args.out}", flush=True)
+    bar = EpochBar(args.quiet)
+
+    def log(line):
+        bar.close()  # the finished population's bar, before its line
+        print(line, flush=True)
+
     try:
-        found = sweep.run(chunks, args.out, args.ray)
+        found = sweep.run(chunks, args.out, args.ray, log=log, progress=bar)
     except (DataError, DeviceError, PopulationError, ValueError) as exc:
         return fail(prog, exc)
     except KeyboardInterrupt:
