@@ -77,6 +77,9 @@ def test_train_conv_numeric_flags(train_conv, capsys, flag, value, mnist_dir):
     (["--sizes", "784"], "--sizes: give at least two layer sizes"),
     (["--checkpoint-dir", "{tmp}/afile"], "{tmp}/afile: is a file, not a directory"),
     (["--resume", "--overwrite", "--checkpoint-dir", "{tmp}"], "give one of them"),
+    (["--run-dir", "{tmp}/afile"], "--run-dir {tmp}/afile: is a file; give a directory"),
+    (["--run-dir", "{tmp}/afile/run"], "--run-dir {tmp}/afile/run/args.json"),
+    (["--dataset", "{tmp}/afile"], "{tmp}/afile: not a directory"),
 ])
 def test_train_gpu_refuses_bad_paths_and_stages_before_training(train_gpu, capsys, tmp_path, flags, message,
                                                                 mnist_dir):
@@ -95,9 +98,12 @@ def test_train_gpu_refuses_bad_paths_and_stages_before_training(train_gpu, capsy
     (["--lmbda", "-1"], "lmbda (the regularisation parameter) must be a finite number >= 0, got -1.0"),
     (["--resume"], "--resume needs --checkpoint-dir"),
     (["--ensemble", "2", "--checkpoint-dir", "{tmp}"], "an ensemble trains as one population"),
+    (["--run-dir", "{tmp}/afile"], "--run-dir {tmp}/afile: is a file; give a directory"),
+    (["--expanded", "--dataset", "{tmp}"], "--expanded shifts MNIST's images"),
 ])
 def test_train_conv_refuses_bad_paths_before_training(train_conv, capsys, tmp_path, flags, message,
                                                       mnist_dir):
+    (tmp_path / "afile").write_text("x")
     argv = [f.format(tmp=tmp_path) for f in flags]
     status, out, err = run(train_conv, ["--epochs", "1", "--n-train", "20", *argv], capsys)
     assert status == 2 and message.format(tmp=tmp_path) in err
