@@ -29,6 +29,7 @@ COMMANDS = {
     "predict": ("predict", "a saved network's digit for image files"),
     "export": ("export", "a saved network as ONNX or as an offline web page"),
     "sweep": ("sweep", "train every combination of seeds, etas and lambdas, as populations"),
+    "reproduce": ("reproduce", "rerun the book's results and compare them with the book's"),
 }
 #: Subcommands that are whole programs of their own: name -> (their main, one-line help).
 PROGRAMS = {

@@ -1,6 +1,6 @@
 """``network3``: the book's chapter-6 network of layers -- convolutions, softmax, dropout.
 
-The API is the book's ``network3.py``: ``Network(layers, mini_batch_size)``
+The API is the book's ``network3.py``: ``load_data_shared()``, ``Network(layers, mini_batch_size)``
 and ``SGD(training_data, epochs, mini_batch_size, eta, validation_data,
 test_data, lmbda=0.0)``, printing the book's lines and reporting the test
 accuracy at the epoch of best validation accuracy.  The layers live in
@@ -44,7 +44,8 @@ from dlpy35.layers import (  # noqa: F401
 )
 from dlpy35.trainer import TrainedNetwork, Trainer, TrainingDiverged
 
-__all__ = ["Network", "load", "size", "ensemble_predict", "ensemble_accuracy", "book_layers", "PRESETS",
+__all__ = ["Network", "load", "load_data_shared", "size", "ensemble_predict", "ensemble_accuracy",
+           "book_layers", "PRESETS",
            "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer", "sigmoid", "tanh", "ReLU", "linear",
            "TrainingDiverged"]
 
@@ -175,6 +176,8 @@ class Network(TrainedNetwork):
                         "layers": [layer.spec() for layer in self.layers], "lmbda": lmbda}
             saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
                                       required=("best",))
+            if verbose:
+                progress = _book_progress(progress)
             self.trainer.train(run, after_epoch=lambda r: self._report(r, run, verbose), progress=progress,
                                checkpoint_to=saver, on_epoch=on_epoch and (lambda r: on_epoch(_as_dict(r))))
             self.best, self.records = run.state["best"], run.records
@@ -237,6 +240,27 @@ class Network(TrainedNetwork):
             f.write(buf.getvalue())
 
 
+def _book_progress(progress):
+    """`progress` that also prints the book's ``Training mini-batch number N`` every 1,000 mini-batches.
+
+    The trainer reports its progress after each chunk of mini-batches it runs on the device, so
+    the lines of a chunk appear when the chunk ends, in the book's order.
+    """
+    state = {"next": None}
+
+    def report(epoch, done, total):
+        trained = total * epoch + done  # mini-batches trained, counting from the first epoch
+        if state["next"] is None:  # a resumed run starts counting where it resumed
+            state["next"] = -(-(trained - done) // 1000) * 1000
+        while state["next"] < trained:
+            print(f"Training mini-batch number {state['next']}", flush=True)
+            state["next"] += 1000
+        if progress:
+            progress(epoch, done, total)
+
+    return report
+
+
 def _as_dict(record):
     """The per-epoch dict ``SGD`` returns, from the trainer's record."""
     d = {"epoch": record.epoch, "validation_accuracy": None, "test_accuracy": None, "seconds": record.seconds,
@@ -290,6 +314,31 @@ def load(filename, seed=None, mode=None, device="auto", epoch_mode="scan"):
         raise SavedFileError(f"{filename}: values as large as {largest:.4g} are not finite on the device "
                              f"({net.device.describe()}); load it with mode=\"NUMBA\"")
     return net
+
+
+def load_data_shared(filename=None):
+    """The book's ``load_data_shared``: ``[training_data, validation_data, test_data]``.
+
+    Each set is ``(X, y)`` -- float32 images (n, 784) in [0, 1) and int64 labels --
+    the form :meth:`Network.SGD` takes.  The book wraps them in Theano shared variables
+    so that training never copies them again; here ``SGD`` puts them into PyTensor
+    shared variables on the device once, when a run starts, for the same reason.
+
+    Parameters
+    ----------
+    filename : path-like, optional
+        None: the verified MNIST (:func:`dlpy35.data.load_mnist`, fetched on first
+        use).  A path: that pickle -- the book's ``mnist.pkl.gz``, or the
+        ``mnist_expanded.pkl.gz`` its ``expand_mnist.py`` writes (250,000 training images).
+
+    Raises
+    ------
+    dlpy35.data.DataError
+        One line naming the file and what is wrong with it.
+    """
+    from dlpy35.data import load_mnist, load_pickle
+
+    return [tuple(s) for s in (load_mnist() if filename is None else load_pickle(filename))]
 
 
 def size(data):

@@ -1,0 +1,104 @@
+"""Rerun the book's results with the book's hyperparameters and compare: the results table.
+
+Each ROW (``--list`` shows the twelve) is rerun through its own ``dlpy35 train`` or
+``dlpy35 train-conv`` command into ``--out DIR/ROW``, and ``DIR/results.md`` and
+``DIR/results.json`` get dlpy35's figure, the book's, the difference, the seconds,
+the device and the command that reran it, after every row.  A row whose result is
+already in ``--out`` (from the same command) is not run again.  Within 0.3 points
+of the book counts as reproduced.  ``--quick`` runs every row for one epoch on a
+slice: a smoke test, not a comparison.
+
+Examples::
+
+    dlpy35 reproduce --list
+    dlpy35 reproduce ch1-30 ch3-30               # minutes on a CPU
+    dlpy35 reproduce --quick --out runs/smoke     # every row, one epoch each
+    dlpy35 reproduce ch6-dropout ch6-vote --device cuda
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dlpy35.commandline import add_data_flags, fail
+
+
+def configure(p):
+    p.add_argument("rows", nargs="*", metavar="ROW", help="the rows to rerun (default: all; see --list)")
+    p.add_argument("--list", action="store_true", help="list the rows and exit")
+    p.add_argument("--quick", action="store_true", help="one epoch on a slice per row: a smoke test")
+    p.add_argument("--out", type=Path, default=Path("runs/reproduce"), metavar="DIR",
+                   help="where the runs and the results table go")
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
+                   help="auto: a CUDA GPU when JAX sees one, else the CPU")
+    p.add_argument("--mode", default=None, help="PyTensor mode (JAX, NUMBA...)")
+    add_data_flags(p)
+
+
+def _listing(rows) -> str:
+    width = max(len(r.name) for r in rows)
+    return "\n".join(f"{r.name:<{width}}  ch. {r.chapter}  {r.book:.2f}%  {r.network}\n"
+                     f"{'':<{width}}  {r.shell()}" for r in rows)
+
+
+def _extra(args):
+    """Flags every row's command gets from this one."""
+    extra = ["--device", args.device]
+    for flag, value in (("--mode", args.mode), ("--data-dir", args.data_dir)):
+        if value is not None:
+            extra += [flag, str(value)]
+    return extra
+
+
+def execute(p, args) -> int:
+    from dlpy35 import reproduce
+    from dlpy35.atomic import atomic_write, check_writable
+
+    try:
+        rows = reproduce.find(args.rows)
+        for name in ("results.md", "results.json"):
+            check_writable(args.out / name, "--out")
+    except ValueError as exc:
+        p.error(str(exc))
+    if args.list:
+        print(_listing(rows))
+        return 0
+    if args.dataset:
+        p.error("--dataset: the book's results are on MNIST; reproduce takes no other data set")
+    from dlpy35.device import DeviceError, resolve
+
+    try:
+        device = resolve(args.device, args.mode).describe()
+    except DeviceError as exc:
+        return fail(p.prog, exc)
+    results_path = args.out / "results.json"
+    try:
+        kept = {r["row"]: r for r in json.loads(results_path.read_text())["results"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        kept = {}
+    results = []
+    for row in rows:
+        extra = _extra(args)
+        command = row.shell(args.quick, extra)
+        old = kept.get(row.name)
+        if old and old.get("command") == command:
+            print(f"{row.name}: kept from {results_path} ({old['dlpy35']:.2f}%)", flush=True)
+            results.append(old)
+            continue
+        print(f"{row.name}: {command}", flush=True)
+        try:
+            result = reproduce.run_row(row, args.out / row.name, args.quick, extra)
+        except RuntimeError as exc:
+            return fail(p.prog, exc)
+        result["device"] = device
+        results.append(result)
+        print(f"{row.name}: {result['dlpy35']:.2f}% (book {row.book:.2f}%, {result['difference']:+.2f}): "
+              f"{result['status']}, {result['seconds']:.0f} s", flush=True)
+        kept[row.name] = result
+        with atomic_write(results_path, "w") as f:
+            json.dump({"device": device, "results": list(kept.values())}, f, indent=1)
+        with atomic_write(args.out / "results.md", "w") as f:
+            f.write(reproduce.markdown(list(kept.values()), device))
+    print(reproduce.markdown(results, device), end="")
+    return 0

@@ -1,0 +1,58 @@
+"""``dlpy35 reproduce``: the book's twelve rows, each rerun through its own command and read back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from command_helpers import run_main
+
+from dlpy35 import cli, reproduce
+
+
+def test_the_twelve_rows_of_the_books_results_with_the_books_figures(capsys):
+    assert [r.book for r in reproduce.ROWS] == [95.42, 96.59, 96.49, 98.04, 97.80, 98.78, 99.06, 99.23, 99.37,
+                                                99.43, 99.60, 99.67]
+    status, out, _ = run_main(cli.main, ["reproduce", "--list"], capsys)
+    assert status == 0
+    assert [line.split()[0] for line in out.splitlines()[::2]] == [r.name for r in reproduce.ROWS]
+    assert "dlpy35 train-conv --net conv2-relu --expanded --dropout --ensemble 5" in out
+
+
+def test_each_rows_command_parses_with_its_own_commands_flags():
+    for row in reproduce.ROWS:
+        for quick in (False, True):
+            args = cli.command_parser(row.command, "dlpy35").parse_args(row.flags(quick))
+            assert (args.epochs == 1) == quick  # a quick run is one epoch; the book's are 30, 40 or 60
+
+
+def test_quick_rows_run_through_their_commands_and_read_their_figures_back(capsys, tmp_path, mnist_dir):
+    argv = ["reproduce", "ch1-30", "ch6-fc", "--quick", "--out", str(tmp_path), "--mode", "JAX",
+            "--device", "cpu"]
+    status, out, err = run_main(cli.main, argv, capsys)
+    assert status == 0, err
+    saved = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [r["row"] for r in saved] == ["ch1-30", "ch6-fc"] and {r["status"] for r in saved} == {"quick run"}
+    epochs = (tmp_path / "ch1-30" / "epochs.csv").read_text().splitlines()[1].split(",")
+    assert saved[0]["dlpy35"] == pytest.approx(100 * int(epochs[8]) / int(epochs[9]), abs=0.005)
+    epoch = json.loads((tmp_path / "ch6-fc" / "history.json").read_text())["runs"][0]["history"][0]
+    assert saved[1]["dlpy35"] == pytest.approx(100 * epoch["test_correct"] / epoch["test_total"], abs=0.005)
+    table = (tmp_path / "results.md").read_text()
+    assert "| ch1-30 |" in table
+    assert "`dlpy35 train --epochs 1 --n-train 1000 --device cpu --mode JAX`" in table
+    # The same command again: the rows are kept, not rerun.
+    status, out, _ = run_main(cli.main, argv, capsys)
+    assert status == 0 and out.count("kept from") == 2
+
+
+def test_status_is_reproduced_within_three_tenths_of_a_point():
+    assert reproduce.status_of(95.15, 95.42) == "reproduced"
+    assert reproduce.status_of(95.11, 95.42) == "not reproduced"
+    assert reproduce.status_of(50.0, 95.42, quick=True) == "quick run"
+
+
+@pytest.mark.parametrize("argv, words", [(["ch9-nope"], "unknown row 'ch9-nope'"),
+                                         (["--dataset", "x"], "--dataset")])
+def test_bad_rows_and_flags_are_one_line(argv, words, capsys, tmp_path):
+    status, out, err = run_main(cli.main, ["reproduce", *argv, "--out", str(tmp_path)], capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and words in err
