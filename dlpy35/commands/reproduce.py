@@ -6,7 +6,8 @@ Each ROW (``--list`` shows the twelve) is rerun through its own ``dlpy35 train``
 the device and the command that reran it, after every row.  A row whose result is
 already in ``--out`` (from the same command) is not run again.  Within 0.3 points
 of the book counts as reproduced.  ``--quick`` runs every row for one epoch on a
-slice: a smoke test, not a comparison.
+slice: a smoke test, not a comparison; ``--epochs N`` a partial run of N epochs, for
+rows too long for the machine (their curve and seconds per epoch).
 
 Examples::
 
@@ -14,6 +15,7 @@ Examples::
     dlpy35 reproduce ch1-30 ch3-30               # minutes on a CPU
     dlpy35 reproduce --quick --out runs/smoke     # every row, one epoch each
     dlpy35 reproduce ch6-dropout ch6-vote --device cuda
+    dlpy35 reproduce ch6-expanded --epochs 3 --out runs/partial
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dlpy35.commandline import add_data_flags, fail
+from dlpy35.commandline import add_data_flags, fail, positive_int
 
 
 def configure(p):
     p.add_argument("rows", nargs="*", metavar="ROW", help="the rows to rerun (default: all; see --list)")
     p.add_argument("--list", action="store_true", help="list the rows and exit")
     p.add_argument("--quick", action="store_true", help="one epoch on a slice per row: a smoke test")
+    p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
+                   help="a partial run: N epochs of each row (its curve and seconds per epoch; not compared)")
     p.add_argument("--out", type=Path, default=Path("runs/reproduce"), metavar="DIR",
                    help="where the runs and the results table go")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
@@ -45,6 +49,8 @@ def _listing(rows) -> str:
 def _extra(args):
     """Flags every row's command gets from this one."""
     extra = ["--device", args.device]
+    if args.epochs is not None:  # after the row's own flags: the last --epochs is the one argparse keeps
+        extra += ["--epochs", str(args.epochs)]
     for flag, value in (("--mode", args.mode), ("--data-dir", args.data_dir)):
         if value is not None:
             extra += [flag, str(value)]
@@ -88,7 +94,7 @@ def execute(p, args) -> int:
             continue
         print(f"{row.name}: {command}", flush=True)
         try:
-            result = reproduce.run_row(row, args.out / row.name, args.quick, extra)
+            result = reproduce.run_row(row, args.out / row.name, args.quick, extra, args.epochs is not None)
         except RuntimeError as exc:
             return fail(p.prog, exc)
         result["device"] = device
