@@ -24,8 +24,9 @@ _EXPORTS = {
     "CheckpointError": "dlpy35.checkpoint", "SavedFileError": "dlpy35.files",
 }
 _MODULES = ("atomic", "backprop", "book", "checkpoint", "costs", "data", "device", "ensemble", "expand",
-            "export", "files", "gradcheck", "graph", "images", "inputs", "layers", "mnist_loader", "network",
-            "network2", "network3", "plots", "population", "portable", "results", "sweep", "trainer")
+            "export", "figures", "files", "gradcheck", "graph", "images", "inputs", "layers", "mnist_loader",
+            "network", "network2", "network3", "plots", "population", "portable", "results", "sweep",
+            "trainer")
 __all__ = [*_EXPORTS, *_MODULES]
 
 

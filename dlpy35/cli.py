@@ -30,6 +30,7 @@ COMMANDS = {
     "export": ("export", "a saved network as ONNX or as an offline web page"),
     "sweep": ("sweep", "train every combination of seeds, etas and lambdas, as populations"),
     "reproduce": ("reproduce", "rerun the book's results and compare them with the book's"),
+    "figure": ("figure", "the book's chapter-3 figures: overfitting, regularization, learning rates"),
 }
 #: Subcommands that are whole programs of their own: name -> (their main, one-line help).
 PROGRAMS = {

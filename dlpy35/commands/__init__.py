@@ -16,6 +16,8 @@ predict
     A saved network's digit for image files of one's own.
 export
     A saved network as ONNX or as a web page.
+figure
+    The book's chapter-3 figures: overfitting, regularization, learning rates (``dlpy35.figures``).
 sweep
     Every combination of seeds, etas and lambdas, as populations (``dlpy35.sweep``).
 models

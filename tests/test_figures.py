@@ -1,0 +1,154 @@
+"""Tests for ``dlpy35 figure`` (dlpy35.figures): the book's chapter-3 figures, each in --quick mode.
+
+Each figure trains once per module on the real MNIST (20 epochs; the learning
+rates on 2,000 images), through the command as ``dlpy35 figure`` runs it; the
+tests read its PNG and CSV.  The learning-rate population is compared with a
+``network2`` network trained alone.  Mistakes must be one line and exit 2 before
+any data loads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from command_helpers import run_main
+
+from dlpy35 import figures, network2
+from dlpy35.commandline import ArgumentParser
+from dlpy35.commands import figure
+from dlpy35.results import read_csv
+
+pytest.importorskip("matplotlib")
+pytest.importorskip("jax")
+
+PIXELS = {"overfitting": (1200, 800), "regularization": (1200, 800), "learning-rates": (800, 500)}
+COLUMNS = {"overfitting": ["epoch", "training_cost", "test_accuracy"],
+           "regularization": ["epoch", "training_cost", "test_accuracy"],
+           "learning-rates": ["epoch", "training_cost_eta_0.025", "training_cost_eta_0.25",
+                              "training_cost_eta_2.5"]}
+CURVE_PIXELS = 300  # a drawn curve has well over this many pixels of its colour; a legend entry far fewer
+
+
+def _main(argv):
+    p = ArgumentParser(figure.__doc__, prog="dlpy35 figure")
+    figure.configure(p)
+    return figure.execute(p, p.parse_args(argv))
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory, mnist_dir):
+    """Every figure drawn once with --quick: name -> (exit status, PNG path, CSV path)."""
+    out = tmp_path_factory.mktemp("figures")
+    found = {}
+    for name in figures.FIGURES:
+        png = out / f"{name}.png"
+        status = _main([name, "--quick", "--quiet", "--device", "cpu", "--data-dir", str(mnist_dir),
+                        "-o", str(png)])
+        found[name] = status, png, png.with_suffix(".csv")
+    return found
+
+
+def _colour_pixels(image, colour, tolerance=60):
+    """How many pixels of the RGB array `image` lie within `tolerance` of the hex `colour`."""
+    rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return int(np.sum(np.abs(image[..., :3].astype(int) - rgb).sum(axis=-1) < tolerance))
+
+
+def test_the_three_figures_are_listed(capsys):
+    status, out, _ = run_main(_main, ["--list"], capsys)
+    assert status == 0
+    names = [line.split()[0] for line in out.splitlines()]
+    assert names == ["overfitting", "regularization", "learning-rates"]
+
+
+@pytest.mark.parametrize("name", list(figures.FIGURES))
+def test_quick_figure_writes_a_png_with_its_curves_drawn(drawn, name):
+    from PIL import Image
+
+    status, png, _ = drawn[name]
+    assert status == 0
+    with Image.open(png) as im:
+        assert im.format == "PNG"
+        assert im.size == PIXELS[name]
+        image = np.asarray(im.convert("RGB"))
+    if name == "learning-rates":  # one curve per eta, in the book's colours
+        for colour in figures.BOOK_COLORS:
+            assert _colour_pixels(image, colour) > CURVE_PIXELS, colour
+    else:  # four panels: the training cost and the test accuracy, all epochs and the second half
+        h, w = image.shape[0] // 2, image.shape[1] // 2
+        for quarter in (image[:h, :w], image[:h, w:], image[h:, :w], image[h:, w:]):
+            assert _colour_pixels(quarter, figures.BLUE) > CURVE_PIXELS
+
+
+@pytest.mark.parametrize("name", list(figures.FIGURES))
+def test_quick_figure_writes_its_numbers_one_row_per_epoch(drawn, name):
+    _, _, csv = drawn[name]
+    rows = read_csv(csv)
+    epochs = figures.FIGURES[name].quick_epochs
+    assert list(rows[0]) == COLUMNS[name]
+    assert [int(r["epoch"]) for r in rows] == list(range(epochs))
+    values = np.array([[float(r[c]) for c in COLUMNS[name][1:]] for r in rows])
+    assert np.isfinite(values).all()
+    costs = values[:, :-1] if name != "learning-rates" else values
+    assert (costs[-1] < costs[0]).all()  # every network learned something
+    if name != "learning-rates":
+        assert 60 < values[-1, -1] <= 100  # the test accuracy in %, after 20 epochs on 1,000 images
+
+
+def test_learning_rates_equal_a_network2_network_trained_alone(drawn, mnist):
+    """The population's eta 0.25 curve is a ``network2`` run's ``training_cost``, within float32 rounding."""
+    fig = figures.FIGURES["learning-rates"]
+    epochs, n = fig.settings(quick=True)
+    (x, y), _, _ = mnist
+    net = network2.Network(list(fig.sizes), cost=network2.CrossEntropyCost, seed=0, device="cpu")
+    _, _, alone, _ = net.SGD((x[:n], y[:n]), epochs, fig.mini_batch_size, 0.25, lmbda=fig.lmbda,
+                             monitor_training_cost=True, verbose=False)
+    together = [float(r["training_cost_eta_0.25"]) for r in read_csv(drawn["learning-rates"][2])]
+    assert len(alone) == len(together) == epochs
+    np.testing.assert_allclose(together, alone, rtol=1e-5)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Loading the data or training fails the test: the command must stop before."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the command went on to load the data or train")
+    monkeypatch.setattr("dlpy35.data.load_data", refuse)
+    monkeypatch.setattr(figures, "compute", refuse)
+
+
+def _one_line_error(status, out, err, *words):
+    assert status == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    for word in words:
+        assert word in err
+
+
+def test_a_bad_name_is_one_line_and_exit_2_before_training(no_training, tmp_path, capsys):
+    status, out, err = run_main(_main, ["overfit", "-o", str(tmp_path / "x.png")], capsys)
+    _one_line_error(status, out, err, "invalid choice", "learning-rates")
+    status, out, err = run_main(_main, ["-o", str(tmp_path / "x.png")], capsys)
+    _one_line_error(status, out, err, "give a figure")
+
+
+@pytest.mark.parametrize("where, words", [
+    ("a_file/x.png", ["cannot write into"]),  # under a regular file
+    ("dir.png", ["is a directory"]),
+    ("x.jpg", ["ending in .png"]),
+    ("csvdir.png", ["the CSV beside it", "is a directory"]),
+])
+def test_an_unwritable_output_is_one_line_and_exit_2_before_training(no_training, tmp_path, capsys, where,
+                                                                     words):
+    (tmp_path / "a_file").write_text("not a directory")
+    (tmp_path / "dir.png").mkdir()
+    (tmp_path / "csvdir.csv").mkdir()
+    status, out, err = run_main(_main, ["overfitting", "--quick", "-o", str(tmp_path / where)], capsys)
+    _one_line_error(status, out, err, *words)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_bad_mode_is_one_line_and_exit_2_before_training(no_training, tmp_path, capsys):
+    status, out, err = run_main(_main, ["regularization", "--mode", "FAST", "-o", str(tmp_path / "x.png")],
+                                capsys)
+    _one_line_error(status, out, err, "FAST")
