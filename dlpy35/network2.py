@@ -6,11 +6,16 @@ lmbda, evaluation_data, monitor_*..., early_stopping_n)`` returning the four
 per-epoch lists, ``accuracy``, ``total_cost``, ``save`` and ``load``.  It trains
 on the same symbolic, device-resident path as :class:`dlpy35.network.Network`;
 the costs and accuracies it monitors are computed in the graph, on the device.
+Chapter 5's speed of learning, ``||delta^l|| = ||dC/db^l||`` of each hidden layer,
+is ``learning_speed`` and, per epoch, ``SGD(..., monitor_learning_speed=True)``.
 
 The README's "Differences from the book" lists where it departs from the book's code.
 """
 
 from __future__ import annotations
+
+import pytensor
+import pytensor.tensor as pt
 
 from dlpy35 import checkpoint, graph, inputs
 from dlpy35.checkpoint import Checkpoint
@@ -24,6 +29,7 @@ __all__ = ["Network", "load", "NetworkFileError", "CrossEntropyCost", "Quadratic
 
 SCHEDULE_FLOOR = 128  # the schedule stops when eta has fallen to eta0 / 128
 MONITORED = ("evaluation_cost", "evaluation_accuracy", "training_cost", "training_accuracy")  # SGD's order
+SPEED_EXAMPLES = 1000  # the book measures the speed of learning on the first 1,000 training images
 
 
 NetworkFileError = SavedFileError  # the name saved-network code reads best
@@ -51,8 +57,8 @@ class Network(_Base):
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,  # noqa: N802
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
             monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0, *,
-            reg="l2", lr_schedule_n=0, checkpoint_dir=None, resume=False, overwrite=False, progress=None,
-            on_epoch=None, verbose=True):
+            reg="l2", lr_schedule_n=0, monitor_learning_speed=False, checkpoint_dir=None, resume=False,
+            overwrite=False, progress=None, on_epoch=None, verbose=True):
         """Mini-batch SGD with regularisation, monitoring, early stopping and a schedule.
 
         Parameters
@@ -77,6 +83,11 @@ class Network(_Base):
         lr_schedule_n : int
             Halve eta whenever the evaluation accuracy has not improved for this
             many epochs; stop when eta reaches eta/128 (0: constant eta).
+        monitor_learning_speed : bool or int
+            Record :meth:`learning_speed` on the first ``SPEED_EXAMPLES`` (1,000)
+            training examples (True) or on the first that many (an integer; all
+            of them when there are fewer), before training and after every
+            epoch, into ``self.history["learning_speed"]`` (chapter 5).
         checkpoint_dir : path, optional
             Save a checkpoint there (atomically) after every epoch.
         resume : bool
@@ -94,7 +105,9 @@ class Network(_Base):
         -------
         evaluation_cost, evaluation_accuracy, training_cost, training_accuracy : lists
             Per epoch, as the book returns them (empty when not monitored).
-            ``self.history`` holds them too, with the seconds and eta of each epoch.
+            ``self.history`` holds them too, with the seconds and eta of each epoch,
+            and ``learning_speed``: one list of ``||dC/db^l||`` per hidden layer
+            before training, then one after each epoch (empty when not monitored).
 
         Raises
         ------
@@ -111,17 +124,25 @@ class Network(_Base):
         lr_schedule_n = inputs.check_count(lr_schedule_n, "lr_schedule_n", 0)
         if resume and checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir (the directory holding checkpoint.npz)")
+        speed_n = _speed_examples(monitor_learning_speed)
+        if speed_n:  # converted once here: the first rows are measured, the rest only trained on
+            training_data = inputs.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
+            speed_n = min(speed_n, len(training_data[0]))
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
             run = self._begin(training_data, epochs, mini_batch_size, eta, lmbda, reg,
                               sets={"evaluation": evaluation_data} if watch_eval else {},
                               monitor_training=monitor_training_cost or monitor_training_accuracy)
             lmbda = inputs.check_lmbda(lmbda)
-            run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0)
+            run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0,
+                             learning_speed=[])
             settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg,
-                        "early_stopping_n": early_stopping_n, "lr_schedule_n": lr_schedule_n}
+                        "early_stopping_n": early_stopping_n, "lr_schedule_n": lr_schedule_n,
+                        "learning_speed": speed_n}
             saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
-                                      required=("best_accuracy", "since_best", "since_change"))
+                                      required=("best_accuracy", "since_best", "since_change",
+                                                *(("learning_speed",) if speed_n else ())))
             self.history = run.state
+            speed = self._speed_monitor(run.state, training_data, speed_n, verbose)
             wanted = {"training_cost": monitor_training_cost,
                       "training_accuracy": monitor_training_accuracy,
                       "evaluation_cost": monitor_evaluation_cost,
@@ -132,6 +153,8 @@ class Network(_Base):
                 if verbose:
                     print(f"Epoch {record.epoch} training complete", flush=True)
                 figures.update(self._monitor(record, run.state, wanted, lmbda, reg, verbose))
+                if speed:
+                    figures["learning_speed"] = speed()
                 stopped = self._schedule(run, figures["evaluation_accuracy"], early_stopping_n,
                                          lr_schedule_n) if watch_eval else None
                 if stopped and verbose:
@@ -167,6 +190,28 @@ class Network(_Base):
                     print(f"Accuracy on {which} data: {ev.correct} / {ev.total}")
         return figures
 
+    def _speed_monitor(self, state, training_data, n, verbose):
+        """What records the speed of learning of the first `n` training rows in ``state["learning_speed"]``.
+
+        Returns None when `n` is 0, else a callable that appends (and returns)
+        :meth:`learning_speed` now; it has recorded the speed before training,
+        unless `state` is a resumed run's, which holds it already.
+        """
+        state.setdefault("learning_speed", [])  # a checkpoint written before the speed was recorded
+        if not n:
+            return None
+        probe = self._speed_probe(*(a[:n] for a in training_data))
+
+        def record(when=""):
+            state["learning_speed"].append(speeds := probe())
+            if verbose:
+                print(f"{when}{speed_text(speeds)}", flush=True)
+            return speeds
+
+        if not state["learning_speed"]:
+            record("Before training: ")
+        return record
+
     def _penalty(self, lmbda, reg):
         """The regulariser (``sum w^2 / 2`` or ``sum |w|``) on the current weights; 0 without `lmbda`.
 
@@ -197,6 +242,45 @@ class Network(_Base):
             self.trainer.set_eta(run, run.eta / 2)
         return None
 
+    # -- chapter 5: the speed of learning ---------------------------------------
+    def learning_speed(self, data):
+        """The speed of learning of each hidden layer: ``||delta^l|| = ||dC/db^l||``, l = 1..L-1.
+
+        C is the mean cost over `data` (the book's ``total_cost``, whose
+        regularisation term does not depend on the biases), so ``dC/db^l`` is
+        the average over the examples of BP3's ``delta^l``.  The gradient is
+        ``pytensor.grad`` of the cost, compiled once and evaluated on the device.
+
+        Parameters
+        ----------
+        data : list of (x, y) pairs, or a tuple (X, Y) of arrays
+            As ``training_data`` (one-hot or integer targets); the book uses the
+            first 1,000 training images.
+
+        Returns
+        -------
+        list of float
+            One norm per hidden layer, the first hidden layer first.
+        """
+        x, y = inputs.training_arrays(data, self.sizes[0], self.sizes[-1], self.dtype, "data")
+        return self._speed_probe(x, y)()
+
+    def _speed_probe(self, x, y):
+        """A callable giving :meth:`learning_speed` of the rows (x, y), which it puts on the device once."""
+        if self.num_layers < 3:  # no hidden layer
+            return lambda: []
+        fn = self.trainer.compiled("learning_speed", self._build_learning_speed)
+        xd, yd = self.device.put(x), self.device.put(y)
+        return lambda: [float(v) for v in self.device.get(fn(xd, yd))]
+
+    def _build_learning_speed(self):
+        """The compiled ``(X, Y) -> [||dC/db^l|| for each hidden layer l]``, C the mean cost over the rows."""
+        x, y = pt.matrix("x", dtype=self.dtype), pt.matrix("y", dtype=self.dtype)
+        mean_cost = self.model.objective(x, y, self.trainer.params, None, None)[1]
+        hidden = self.model.split(self.trainer.params)[1][:-1]
+        norms = [pt.sqrt(pt.sum(pt.sqr(g))) for g in pytensor.grad(mean_cost, hidden)]
+        return self.device.function([x, y], pt.stack(norms), name="learning_speed")
+
     # -- the book's other methods -----------------------------------------------
     def update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=None, reg="l2"):
         """One gradient step for `mini_batch` with L2 (or L1) weight decay ``eta lmbda / n``."""
@@ -211,6 +295,21 @@ class Network(_Base):
         lmbda = inputs.check_lmbda(lmbda)
         ev = self._evaluation(data)
         return ev.cost / ev.total + lmbda / ev.total * self._penalty(lmbda, reg)
+
+
+def _speed_examples(monitor):
+    """How many training examples ``monitor_learning_speed`` asks for: 0 (off), or a count >= 1."""
+    if monitor is True:
+        return SPEED_EXAMPLES
+    if monitor is False or monitor is None:
+        return 0
+    return inputs.check_count(monitor, "monitor_learning_speed (True, False or a number of examples)", 1)
+
+
+def speed_text(speeds):
+    """One line: ``speed of learning ||dC/db^l||, hidden layers 1-4: 0.003117 0.01705 0.07022 0.2851``."""
+    values = " ".join(f"{s:.4g}" for s in speeds)
+    return f"speed of learning ||dC/db^l||, hidden layers 1-{len(speeds)}: {values}"
 
 
 def load(filename, **kwargs):

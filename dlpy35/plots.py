@@ -1,4 +1,5 @@
-"""Figures: a training run's accuracy and cost per epoch (chapter 3's), a sweep's spread, a confusion matrix.
+"""Figures: a training run's accuracy and cost per epoch (chapter 3's), the speed of learning of each hidden
+layer per epoch (chapter 5's), a sweep's spread, a confusion matrix.
 
 Needs matplotlib (``pip install 'dlpy35[plot]'``).  The PNG is written atomically.
 """
@@ -68,6 +69,44 @@ def plot_history(history, path, title=None, n_train=None, n_eval=None):
         ax.legend()
     if title:
         fig.suptitle(title)
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def plot_learning_speed(speeds, path, title=None):
+    """Write a PNG of the speed of learning per epoch, one line per hidden layer: the book's chapter-5 figure.
+
+    Parameters
+    ----------
+    speeds : list of lists of float
+        ``net.history["learning_speed"]``: entry k holds ``||delta^l|| = ||dC/db^l||``
+        for each hidden layer l after k epochs of training (entry 0 before training).
+    path : path
+        Where to write the PNG.
+    title : str, optional
+        A line under the book's title (the run's settings, for instance).
+
+    Returns
+    -------
+    pathlib.Path or None
+        `path`, or None when there is nothing to plot (no hidden layer, no entry).
+    """
+    plt = _pyplot()
+    n_hidden = len(speeds[0]) if speeds else 0
+    if not n_hidden:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for layer in range(n_hidden):
+        ax.plot(range(len(speeds)), [s[layer] for s in speeds], label=f"Hidden layer {layer + 1}")
+    ax.set_yscale("log")
+    ax.set_xlim(0, max(len(speeds) - 1, 1))
+    ax.set_xlabel("Number of epochs of training")
+    ax.set_ylabel("||dC/db|| of the layer")
+    ax.set_title(f"Speed of learning: {n_hidden} hidden layer{'s' if n_hidden > 1 else ''}"
+                 + (f"\n{title}" if title else ""), fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper right")
     _save(fig, path)
     plt.close(fig)
     return path

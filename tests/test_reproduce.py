@@ -59,7 +59,8 @@ def test_bad_rows_and_flags_are_one_line(argv, words, capsys, tmp_path):
 
 
 def test_a_partial_run_keeps_its_curve_and_seconds_per_epoch_and_is_not_compared(capsys, tmp_path, mnist_dir):
-    argv = ["reproduce", "ch1-30", "--epochs", "2", "--out", str(tmp_path), "--mode", "JAX", "--device", "cpu"]
+    argv = ["reproduce", "ch1-30", "--epochs", "2", "--out", str(tmp_path), "--mode", "JAX",
+            "--device", "cpu"]
     status, out, err = run_main(cli.main, argv, capsys)
     assert status == 0, err
     (result,) = json.loads((tmp_path / "results.json").read_text())["results"]

@@ -4,10 +4,12 @@ The defaults are the book's chapter-1 run: ``Network([784, 30, 10])``, quadratic
 cost, N(0, 1) weights, 30 epochs, mini-batch 10, eta 3.0, evaluated on the 10,000
 test images after every epoch.  Chapter 3's options -- ``--cost cross-entropy``,
 ``--lmbda``, ``--monitor``, ``--early-stopping``, ``--lr-schedule`` -- train
-``dlpy35.network2.Network`` on the same device-resident path.  MNIST is fetched
-and verified on first use; ``--dataset DIR`` trains on another MNIST-format data
-set.  ``--device auto`` takes a CUDA GPU when JAX sees one and otherwise falls
-back to the CPU, saying so; ``--device cuda`` without a GPU exits with status 2.
+``dlpy35.network2.Network`` on the same device-resident path; chapter 5's
+``--learning-speed`` records each hidden layer's speed of learning, ``||dC/db^l||``.
+MNIST is fetched and verified on first use; ``--dataset DIR`` trains on another
+MNIST-format data set.  ``--device auto`` takes a CUDA GPU when JAX sees one and
+otherwise falls back to the CPU, saying so; ``--device cuda`` without a GPU exits
+with status 2.
 
 Examples::
 
@@ -15,6 +17,7 @@ Examples::
     dlpy35 train --cost cross-entropy --eta 0.5 --lmbda 5.0 --run-dir runs/ch3
     dlpy35 train --sizes 784 100 10 --cost cross-entropy --eta 0.5 --lmbda 5.0 --then 60 0.1
     dlpy35 train --checkpoint-dir runs/ck            # Ctrl-C, then the same with --resume
+    dlpy35 train --sizes 784 30 30 30 30 10 --cost cross-entropy --learning-speed --run-dir runs/ch5
     dlpy35 train --dataset data/fashion --cost cross-entropy --eta 0.5 --save fashion.json
 """
 
@@ -37,6 +40,7 @@ from dlpy35.commandline import (
 )
 
 NETWORK_FILE = "network.json"
+SPEED_CSV, SPEED_PNG = "learning_speed.csv", "learning_speed.png"  # --learning-speed's files in --run-dir
 
 
 def configure(p):
@@ -69,10 +73,16 @@ def configure(p):
                      help="start over in a --checkpoint-dir that holds a checkpoint (refused otherwise)")
     ch3.add_argument("--plot", type=Path, default=None,
                      help="write a PNG of the monitored curves (needs matplotlib)")
+    # const: network2.SPEED_EXAMPLES, the book's 1,000 images (network2 imports PyTensor: not at parse time)
+    ch3.add_argument("--learning-speed", type=positive_int, nargs="?", const=1000, default=None, metavar="N",
+                     help="chapter 5: print each hidden layer's speed of learning, ||dC/db^l|| of the mean "
+                          "cost over the first N training images (N 1000 if omitted), before training and "
+                          f"after every epoch; with --run-dir, {SPEED_CSV} and {SPEED_PNG}")
 
 
 def check(p, args):
     """Every flag's value and every output path checked before any data loads; exit 2 via `p` if not."""
+    from dlpy35.atomic import check_writable
     from dlpy35.inputs import check_eta, check_lmbda
 
     try:
@@ -86,6 +96,8 @@ def check(p, args):
             check_eta(eta, args.dtype)
         check_lmbda(args.lmbda)
         check_outputs(args, NETWORK_FILE)
+        for name in (SPEED_CSV, SPEED_PNG) if args.learning_speed and args.run else ():
+            check_writable(args.run.path / name, "--run-dir")
     except ValueError as exc:
         p.error(str(exc))
     if args.then and args.checkpoint_dir:
@@ -108,9 +120,9 @@ def execute(p, args) -> int:
     from dlpy35.checkpoint import CheckpointError
     from dlpy35.data import DataError, load_data
     from dlpy35.device import DeviceError, cache_dir, numba_cache_dir
-    from dlpy35.network2 import Network, TrainingDiverged
+    from dlpy35.network2 import MONITORED, Network, TrainingDiverged, speed_text
     from dlpy35.progress import EpochBar
-    from dlpy35.results import epoch_rows
+    from dlpy35.results import epoch_rows, write_csv
 
     init = weight_init(args)
     try:
@@ -140,6 +152,9 @@ def execute(p, args) -> int:
           f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
           f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in stages)}, "
           f"lmbda {args.lmbda} ({args.reg}), seed {args.seed}")
+    if args.learning_speed:
+        print(f"speed of learning: ||dC/db^l|| of the mean cost over the first "
+              f"{min(args.learning_speed, len(train_x))} training images, per hidden layer")
     if args.run:
         args.run.start(prog, args)
     bar = EpochBar(args.quiet)
@@ -147,6 +162,9 @@ def execute(p, args) -> int:
 
     def report(record):
         bar.close()
+        speeds = _speeds(merged, net.history)
+        if args.learning_speed and not results:
+            print(f"Before epoch {offset + record['epoch']}: {speed_text(speeds[-2])}")
         print(f"Epoch {offset + record['epoch']} : "
               f"{record['evaluation_accuracy']} / {record['n_evaluation']}  "
               f"({record['seconds']:.3f} s)", flush=True)
@@ -154,16 +172,21 @@ def execute(p, args) -> int:
             print(f"  training cost {record['training_cost']:.4f}, training accuracy "
                   f"{record['training_accuracy']} / {len(train_x)}, "
                   f"evaluation cost {record['evaluation_cost']:.4f}")
+        if args.learning_speed:
+            print(f"  {speed_text(speeds[-1])}", flush=True)
         results.append({**record, "epoch": offset + record["epoch"]})
         if args.run:
             history = [{"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
                         "evaluation_correct": r["evaluation_accuracy"], "evaluation_total": r["n_evaluation"]}
                        for r in results]
             args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, net.sizes, history))
+            if args.learning_speed:
+                write_csv(args.run.path / SPEED_CSV, *_speed_table(speeds))
 
     before = _cache_entries(cache)
     compile_seconds = 0.0
-    merged = {k: [] for k in ("training_cost", "training_accuracy", "evaluation_cost", "evaluation_accuracy")}
+    merged = {k: [] for k in ("training_cost", "training_accuracy", "evaluation_cost", "evaluation_accuracy",
+                              "learning_speed")}
     try:
         for epochs, eta in stages:
             net.SGD((train_x, train_y), epochs, args.mini_batch_size, eta, lmbda=args.lmbda,
@@ -172,10 +195,11 @@ def execute(p, args) -> int:
                     monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
                     reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
                     resume=args.resume, overwrite=args.overwrite, progress=bar, on_epoch=report,
-                    verbose=False)
+                    monitor_learning_speed=args.learning_speed or False, verbose=False)
             compile_seconds += net.compile_seconds or 0.0
             offset = len(results)
-            for key in merged:
+            merged["learning_speed"] = _speeds(merged, net.history)
+            for key in MONITORED:
                 merged[key] += net.history[key]
             if net.history["stopped"]:
                 print(net.history["stopped"])
@@ -188,6 +212,10 @@ def execute(p, args) -> int:
         where = checkpoint.after_interrupt(args.checkpoint_dir)
         print(f"{prog}: interrupted after {len(results)} epochs; {where}", file=sys.stderr)
         return 130
+    if args.learning_speed and not results and merged["learning_speed"]:  # --epochs 0, or a finished run
+        done = len(merged["learning_speed"]) - 1
+        when = f"After {done} epochs" if done else "Before training"
+        print(f"{when}: {speed_text(merged['learning_speed'][-1])}")
     new = _cache_entries(cache) - before
     state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
     print(f"compile: {compile_seconds:.2f} s ({state})")
@@ -201,9 +229,27 @@ def execute(p, args) -> int:
     return finish(prog, args, net, merged, len(train_x), len(evaluation[0]))
 
 
+def _speeds(merged, history):
+    """The speeds of learning of every stage so far: the earlier stages' and the current `history`'s.
+
+    A stage records the speed before its first epoch, which the stage before recorded after its last.
+    """
+    return merged["learning_speed"] + history["learning_speed"][1 if merged["learning_speed"] else 0:]
+
+
+def _speed_table(speeds):
+    """``(columns, rows)`` of ``learning_speed.csv``: ``epoch`` (epochs trained: 0 is before training)
+    and ``layer1``..``layerN``, each hidden layer's ``||dC/db^l||``."""
+    columns = ["epoch", *(f"layer{k}" for k in range(1, len(speeds[0]) + 1))] if speeds else ["epoch"]
+    return columns, [dict(zip(columns, (k, *row))) for k, row in enumerate(speeds)]
+
+
 def finish(prog, args, net, curves, n_train, n_eval) -> int:
     """Save the network (``--save``), the run directory's last files, and the plot (``--plot``)."""
     title = f"{net.sizes}, {net.cost.name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
+    if args.learning_speed and args.run:
+        _write_speeds(args.run.path, curves["learning_speed"],
+                      f"{title}, mini-batch {args.mini_batch_size}, {n_train} training images")
 
     def draw(path):
         from dlpy35.plots import plot_history
@@ -222,3 +268,17 @@ def finish(prog, args, net, curves, n_train, n_eval) -> int:
         except ImportError as exc:
             return fail(prog, exc)
     return 0
+
+
+def _write_speeds(directory, speeds, title):
+    """Write ``learning_speed.csv`` and, with matplotlib, ``learning_speed.png`` (the book's figure)."""
+    from dlpy35.plots import plot_learning_speed
+    from dlpy35.results import write_csv
+
+    write_csv(directory / SPEED_CSV, *_speed_table(speeds))
+    written = [directory / SPEED_CSV]
+    try:
+        written += [p for p in [plot_learning_speed(speeds, directory / SPEED_PNG, title)] if p]
+    except ImportError:  # matplotlib is optional: the CSV holds the figures
+        pass
+    print(f"speed of learning: {', '.join(map(str, written))}")
