@@ -528,6 +528,8 @@ class Trainer:
         stops instead (:class:`TrainingSaturated`) and `previous` weights are put back.
         """
         before = run.records[-1].evaluations if run.records else {}
+        if run.state.get("saturation_warned") and not self.stop_on_saturation:
+            return  # once per run: a slow network stays flat for many epochs, and one line says it
         for name, ev in record.evaluations.items():
             if ev.total < SATURATION_ROWS or ev.most_common < SATURATION_SHARE * ev.total:
                 continue
@@ -536,13 +538,15 @@ class Trainer:
             share = ev.most_common / ev.total
             msg = (f"epoch {record.epoch}: the network gives the same answer to {share:.1%} of the {name} "
                    f"data (accuracy {ev.accuracy:.2%}) and its cost there stopped falling: its units look "
-                   f"saturated, most often because eta ({record.eta:g}) is too large; lower it")
+                   f"saturated, most often because eta ({record.eta:g}) is too large (lower it), else "
+                   f"too small for a deep network to move (this warning is not repeated)")
             if self.stop_on_saturation:
                 self.assign(previous)
                 run.snapshot = previous
                 raise TrainingSaturated(f"{msg}. The network keeps the weights from the end of the previous "
                                         "epoch")
             warnings.warn(msg, SaturationWarning, stacklevel=4)
+            run.state["saturation_warned"] = True
             return
 
     def train(self, run, after_epoch=None, on_epoch=None, progress=None, checkpoint_to=None):

@@ -196,3 +196,20 @@ def test_one_answer_counts_as_saturation_only_once_its_cost_stops_falling(recwar
     assert not [w for w in recwarn if issubclass(w.category, SaturationWarning)]
     with pytest.warns(SaturationWarning, match="epoch 1: .* 100.0% of the test data"):
         trainer._check_saturation(run, record(1, 99.95), previous=None)  # fell by 0.05% < FLAT
+
+
+def test_saturation_is_said_once_per_run(recwarn):
+    """A network that stays flat for many epochs gets one warning, not one per epoch."""
+    trainer, _ = sigmoid_trainer()
+    run = Run(n=200, m=10, epochs=5, drop_last=False, hyper=no_decay)
+    run.state = {}
+
+    def record(epoch):
+        return EpochRecord(epoch, 0.1, 3.0, 0.5, {"test": Evaluation(20, 200, 100.0, most_common=200)})
+
+    run.records = [record(0)]
+    for epoch in range(1, 5):
+        trainer._check_saturation(run, record(epoch), previous=None)
+        run.records.append(record(epoch))
+    said = [str(w.message) for w in recwarn if issubclass(w.category, SaturationWarning)]
+    assert len(said) == 1 and said[0].startswith("epoch 1:") and "not repeated" in said[0]
