@@ -20,6 +20,7 @@ import pytensor.tensor as pt
 from dlpy35 import backprop as bp
 from dlpy35 import costs, graph, inputs
 from dlpy35.atomic import atomic_write
+from dlpy35.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
 from dlpy35.costs import QuadraticCost
 from dlpy35.device import DTYPES, resolve
 from dlpy35.files import SavedFileError

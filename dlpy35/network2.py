@@ -18,14 +18,17 @@ import pytensor
 import pytensor.tensor as pt
 
 from dlpy35 import checkpoint, graph, inputs
+from dlpy35.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
 from dlpy35.checkpoint import Checkpoint
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
 from dlpy35.files import SavedFileError
+from dlpy35.mnist_loader import vectorized_result  # noqa: F401 (the book's network2 has its own copy)
 from dlpy35.network import Network as _Base
 from dlpy35.network import load_as
 from dlpy35.trainer import TrainingDiverged
 
-__all__ = ["Network", "load", "NetworkFileError", "CrossEntropyCost", "QuadraticCost", "TrainingDiverged"]
+__all__ = ["Network", "load", "NetworkFileError", "CrossEntropyCost", "QuadraticCost", "TrainingDiverged",
+           "vectorized_result", "sigmoid", "sigmoid_prime"]
 
 SCHEDULE_FLOOR = 128  # the schedule stops when eta has fallen to eta0 / 128
 MONITORED = ("evaluation_cost", "evaluation_accuracy", "training_cost", "training_accuracy")  # SGD's order

@@ -139,3 +139,24 @@ def test_chapter1_and_3_examples_run_as_the_book_writes_them(capsys, mnist_dir):
     assert first and int(first[1]) == net.evaluate(test)
     assert variables["evaluation_accuracy"] == [net2.accuracy(test)]
     assert len(variables["training_cost"]) == 1 and variables["training_accuracy"][0] <= 1000
+
+
+def test_the_book_s_module_functions_and_cost_classes_are_there_with_the_book_s_formulas():
+    from dlpy35 import network, network2, network3
+
+    z = np.array([[-2.0], [0.0], [3.0]])
+    a, y = np.array([[0.2], [0.7], [0.9]]), np.array([[0.0], [1.0], [0.0]])
+    s = 1 / (1 + np.exp(-z))
+    for module in (network, network2):
+        np.testing.assert_allclose(module.sigmoid(z), s, rtol=1e-15)
+        np.testing.assert_allclose(module.sigmoid_prime(z), s * (1 - s), rtol=1e-15)
+    assert network2.vectorized_result(7).shape == (10, 1) and network2.vectorized_result(7)[7, 0] == 1.0
+    assert network2.vectorized_result(7).sum() == 1.0
+    np.testing.assert_allclose(network2.QuadraticCost.fn(a, y), 0.5 * np.sum((a - y) ** 2), rtol=1e-15)
+    np.testing.assert_allclose(network2.QuadraticCost.delta(z, a, y), (a - y) * s * (1 - s), rtol=1e-15)
+    np.testing.assert_allclose(network2.CrossEntropyCost.fn(a, y),
+                               np.sum(-y * np.log(a) - (1 - y) * np.log(1 - a)), rtol=1e-15)
+    np.testing.assert_allclose(network2.CrossEntropyCost.delta(z, a, y), a - y, rtol=1e-15)
+    for name in ("sigmoid", "tanh", "ReLU", "linear", "ConvPoolLayer", "FullyConnectedLayer", "SoftmaxLayer",
+                 "Network", "load_data_shared", "size"):
+        assert hasattr(network3, name), name
