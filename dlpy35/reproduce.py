@@ -163,13 +163,13 @@ def status_of(got, book, quick=False, partial=False) -> str:
     return "reproduced" if abs(got - book) <= TOLERANCE else "not reproduced"
 
 
-def markdown(results, device) -> str:
-    """The results as a markdown table, one line per row."""
-    lines = [f"Device: {device}.", "",
-             "| row | network | dlpy35 | book | difference | status | epochs | s/epoch | seconds | command |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+def markdown(results) -> str:
+    """The results as a markdown table, one line per row (rows may come from different devices)."""
+    columns = ("row", "network", "dlpy35", "book", "difference", "status", "epochs", "s/epoch", "seconds",
+               "device", "command")
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for r in results:
         lines.append(f"| {r['row']} | {r['network']} | {r['dlpy35']:.2f}% | {r['book']:.2f}% | "
                      f"{r['difference']:+.2f} | {r['status']} | {r['epochs']} | {r['seconds_per_epoch']} | "
-                     f"{r['seconds']:.0f} | `{r['command']}` |")
+                     f"{r['seconds']:.0f} | {r['device']} | `{r['command']}` |")
     return "\n".join(lines) + "\n"

@@ -103,8 +103,8 @@ def execute(p, args) -> int:
               f"{result['status']}, {result['seconds']:.0f} s", flush=True)
         kept[row.name] = result
         with atomic_write(results_path, "w") as f:
-            json.dump({"device": device, "results": list(kept.values())}, f, indent=1)
+            json.dump({"results": list(kept.values())}, f, indent=1)
         with atomic_write(args.out / "results.md", "w") as f:
-            f.write(reproduce.markdown(list(kept.values()), device))
-    print(reproduce.markdown(results, device), end="")
+            f.write(reproduce.markdown(list(kept.values())))
+    print(reproduce.markdown(results), end="")
     return 0
