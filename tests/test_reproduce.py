@@ -59,11 +59,12 @@ def test_bad_rows_and_flags_are_one_line(argv, words, capsys, tmp_path):
 
 
 def test_a_partial_run_keeps_its_curve_and_seconds_per_epoch_and_is_not_compared(capsys, tmp_path, mnist_dir):
-    argv = ["reproduce", "ch1-30", "--epochs", "2", "--out", str(tmp_path), "--mode", "JAX",
+    argv = ["reproduce", "ch1-30", "--epochs", "2", "--seed", "3", "--out", str(tmp_path), "--mode", "JAX",
             "--device", "cpu"]
     status, out, err = run_main(cli.main, argv, capsys)
     assert status == 0, err
     (result,) = json.loads((tmp_path / "results.json").read_text())["results"]
     assert result["status"] == "partial run" and result["epochs"] == 2 and len(result["curve"]) == 2
     assert result["dlpy35"] == max(result["curve"]) and result["seconds_per_epoch"] > 0
-    assert result["command"] == "dlpy35 train --device cpu --epochs 2 --mode JAX"
+    assert result["command"] == "dlpy35 train --device cpu --epochs 2 --seed 3 --mode JAX"
+    assert json.loads((tmp_path / "ch1-30" / "args.json").read_text())["args"]["seed"] == 3

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dlpy35.commandline import add_data_flags, fail, positive_int
+from dlpy35.commandline import add_data_flags, fail, natural_int, positive_int
 
 
 def configure(p):
@@ -34,6 +34,8 @@ def configure(p):
                    help="a partial run: N epochs of each row (its curve and seconds per epoch; not compared)")
     p.add_argument("--out", type=Path, default=Path("runs/reproduce"), metavar="DIR",
                    help="where the runs and the results table go")
+    p.add_argument("--seed", type=natural_int, default=None,
+                   help="every row's seed (default: the commands' own, 0)")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
                    help="auto: a CUDA GPU when JAX sees one, else the CPU")
     p.add_argument("--mode", default=None, help="PyTensor mode (JAX, NUMBA...)")
@@ -51,7 +53,7 @@ def _extra(args):
     extra = ["--device", args.device]
     if args.epochs is not None:  # after the row's own flags: the last --epochs is the one argparse keeps
         extra += ["--epochs", str(args.epochs)]
-    for flag, value in (("--mode", args.mode), ("--data-dir", args.data_dir)):
+    for flag, value in (("--seed", args.seed), ("--mode", args.mode), ("--data-dir", args.data_dir)):
         if value is not None:
             extra += [flag, str(value)]
     return extra
