@@ -97,11 +97,7 @@ def add_training_flags(p, chapter3=None):
     p.add_argument("--epochs", type=natural_int, default=30, help="epochs to train")
     p.add_argument("--mini-batch-size", type=positive_int, default=10, help="examples per SGD step")
     p.add_argument("--n-train", type=positive_int, default=None, help="use only the first N training images")
-    p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
-                   help="auto: a CUDA GPU when JAX sees one, else the CPU")
-    p.add_argument("--mode", default=None,
-                   help="PyTensor mode: JAX, NUMBA, CVM... (default: CUDA's JAX, or the CPU rule of "
-                        "python -m dlpy35.calibrate)")
+    add_device_flags(p)
     p.add_argument("--epoch-mode", choices=["scan", "step"], default="scan",
                    help="scan: one compiled call per epoch (default); step: one per mini-batch")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
@@ -117,12 +113,24 @@ def add_training_flags(p, chapter3=None):
                      help="data evaluated each epoch (early stopping and the schedule should use validation)")
 
 
-def add_data_flags(p):
-    """``--data-dir`` (where MNIST is kept) and ``--dataset`` (another MNIST-format data set instead)."""
+def add_device_flags(p):
+    """``--device`` and ``--mode``: where a network runs, and on which PyTensor backend."""
+    p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
+                   help="auto: a CUDA GPU when JAX sees one, else the CPU")
+    p.add_argument("--mode", default=None,
+                   help="PyTensor mode: JAX, NUMBA, CVM... (default: CUDA's JAX, or the CPU rule of "
+                        "python -m dlpy35.calibrate)")
+
+
+def add_data_flags(p, dataset=True):
+    """``--data-dir`` (where MNIST is kept) and, with `dataset`, ``--dataset`` (another MNIST-format
+    data set instead)."""
     from dlpy35.data import DATA_ENV, default_data_dir
 
     p.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                    help=f"MNIST's directory (default {default_data_dir()}; ${DATA_ENV} overrides)")
+    if not dataset:
+        return
     p.add_argument("--dataset", type=Path, default=None, metavar="DIR",
                    help="train on another MNIST-format data set: DIR holds its four IDX files (raw or .gz); "
                         "validation is the last 10,000 training images")
@@ -136,8 +144,7 @@ def add_output_flags(p, network_file):
     p.add_argument("--run-dir", type=Path, default=None, metavar="DIR",
                    help=f"keep the run in DIR: args.json, epochs.csv (a sweep's columns) as training goes, "
                         f"{network_file} and curves.png at the end")
-    p.add_argument("--quiet", "--no-progress", action="store_true", dest="quiet",
-                   help="no progress bar")
+    add_quiet_flag(p)
 
 
 def check_outputs(args, network_file):
@@ -156,6 +163,11 @@ def check_outputs(args, network_file):
         except ImportError:
             raise ValueError("--plot needs matplotlib: pip install 'dlpy35[plot]'") from None
     args.run = args.run_dir and RunDir(args.run_dir, network_file)
+
+
+def add_quiet_flag(p):
+    """``--quiet`` (old name ``--no-progress``): no progress bar."""
+    p.add_argument("--quiet", "--no-progress", action="store_true", dest="quiet", help="no progress bar")
 
 
 def network_sizes(given, data):

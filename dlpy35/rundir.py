@@ -16,7 +16,12 @@ from pathlib import Path
 from dlpy35.atomic import atomic_write, check_writable
 from dlpy35.results import EPOCH_COLUMNS, write_csv
 
-__all__ = ["RunDir"]
+__all__ = ["RunDir", "plain_args"]
+
+
+def plain_args(args) -> dict:
+    """A command's parsed arguments as JSON-ready values: paths as text, the run directory left out."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "run"}
 
 
 class RunDir:
@@ -46,9 +51,9 @@ class RunDir:
 
     def start(self, prog, args):
         """Write ``args.json``: the command and every argument's value."""
-        values = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "run"}
         with atomic_write(self.path / self.ARGS, "w") as f:
-            json.dump({"command": prog, "argv": sys.argv[1:], "args": values}, f, indent=1, default=str)
+            json.dump({"command": prog, "argv": sys.argv[1:], "args": plain_args(args)}, f, indent=1,
+                      default=str)
 
     def epochs(self, rows):
         """Rewrite ``epochs.csv`` with `rows` (dicts of :data:`~dlpy35.results.EPOCH_COLUMNS`)."""

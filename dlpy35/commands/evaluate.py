@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlpy35.commandline import add_data_flags, fail
+from dlpy35.commandline import add_data_flags, add_device_flags, fail
 
 
 def configure(p):
@@ -25,8 +25,7 @@ def configure(p):
     p.add_argument("--set", choices=("test", "validation"), default="test", help="the images evaluated")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE", help="also draw the confusion matrix")
     add_data_flags(p)
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
-    p.add_argument("--mode", default=None, help="PyTensor mode (JAX, NUMBA...)")
+    add_device_flags(p)
 
 
 def confusion(labels, predicted, n_classes) -> np.ndarray:

@@ -28,11 +28,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlpy35.commandline import INTERRUPTED, fail, natural_int
+from dlpy35.commandline import (
+    INTERRUPTED,
+    add_data_flags,
+    add_device_flags,
+    add_quiet_flag,
+    fail,
+    natural_int,
+)
 
 
 def configure(p):
-    from dlpy35.data import DATA_ENV, default_data_dir
     from dlpy35.figures import FIGURES
 
     p.add_argument("name", nargs="?", choices=list(FIGURES), metavar="NAME",
@@ -43,12 +49,9 @@ def configure(p):
                    help="a shortened run (20 epochs; learning-rates on 2,000 images): smoke tests and CI")
     p.add_argument("--seed", type=natural_int, default=0, help="seeds the initial weights and the shuffles")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
-                   help="auto: a CUDA GPU when JAX sees one, else the CPU")
-    p.add_argument("--mode", default=None, help="PyTensor mode (JAX, NUMBA...)")
-    p.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
-                   help=f"MNIST's directory (default {default_data_dir()}; ${DATA_ENV} overrides)")
-    p.add_argument("--quiet", "--no-progress", action="store_true", dest="quiet", help="no progress bar")
+    add_device_flags(p)
+    add_data_flags(p, dataset=False)
+    add_quiet_flag(p)
 
 
 def listing() -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlpy35.commandline import fail
+from dlpy35.commandline import add_device_flags, fail
 
 
 def configure(p):
@@ -26,8 +26,7 @@ def configure(p):
     p.add_argument("--scores", action="store_true", help="print all the output activations too")
     p.add_argument("--show", type=Path, default=None, metavar="DIR",
                    help="write each prepared 28x28 image to DIR as IMAGE-NAME.png")
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
-    p.add_argument("--mode", default=None, help="PyTensor mode (JAX, NUMBA...)")
+    add_device_flags(p)
 
 
 def _shown(args):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dlpy35.commandline import add_data_flags, fail, natural_int, positive_int
+from dlpy35.commandline import add_data_flags, add_device_flags, fail, natural_int, positive_int
 
 
 def configure(p):
@@ -36,9 +36,7 @@ def configure(p):
                    help="where the runs and the results table go")
     p.add_argument("--seed", type=natural_int, default=None,
                    help="every row's seed (default: the commands' own, 0)")
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
-                   help="auto: a CUDA GPU when JAX sees one, else the CPU")
-    p.add_argument("--mode", default=None, help="PyTensor mode (JAX, NUMBA...)")
+    add_device_flags(p)
     add_data_flags(p)
 
 

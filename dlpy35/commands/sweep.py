@@ -19,7 +19,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dlpy35.commandline import add_training_flags, fail, finite_float, network_sizes, positive_int
+from dlpy35.commandline import (
+    add_quiet_flag,
+    add_training_flags,
+    fail,
+    finite_float,
+    network_sizes,
+    positive_int,
+)
 
 
 def configure(s):
@@ -38,7 +45,7 @@ def configure(s):
     s.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run each population as a task on a Ray cluster: auto, or the cluster's address")
     s.add_argument("--no-plot", action="store_true", help="write no PNG")
-    s.add_argument("--quiet", "--no-progress", action="store_true", dest="quiet", help="no progress bar")
+    add_quiet_flag(s)
 
 
 def _check(p, args):

@@ -31,6 +31,7 @@ import numpy as np
 
 from dlpy35.commandline import (
     add_data_flags,
+    add_device_flags,
     add_output_flags,
     check_outputs,
     fail,
@@ -58,10 +59,7 @@ def configure(p):
     p.add_argument("--n-train", type=positive_int, default=None,
                    help="use only the first N training images (quick runs)")
     add_data_flags(p)
-    p.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"),
-                   help="auto: a CUDA GPU when JAX sees one, else the CPU")
-    p.add_argument("--mode", default=None,
-                   help="PyTensor mode (JAX, NUMBA...); default chosen by dlpy35.device")
+    add_device_flags(p)
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="training precision")
     p.add_argument("--seed", type=natural_int, default=0, help="seeds the initial weights and the shuffles")
     p.add_argument("--ensemble", type=positive_int, default=1, metavar="K",
@@ -214,6 +212,7 @@ def execute(p, args) -> int:
     from dlpy35.data import DataError
     from dlpy35.device import DeviceError
     from dlpy35.progress import EpochBar
+    from dlpy35.rundir import plain_args
     from dlpy35.trainer import TrainingDiverged
 
     try:
@@ -249,8 +248,7 @@ def execute(p, args) -> int:
         print(f"run directory: {', '.join(map(str, written))}")
     if args.history:
         with atomic_write(args.history, "w") as f:
-            json.dump({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
-                                if k != "run"},
+            json.dump({"args": plain_args(args),
                        "runs": [{"seed": args.seed + k, "history": h} for k, h in enumerate(histories)],
                        "vote_test_accuracy": vote}, f, indent=1)
     if args.plot and _curves(histories[0], args.plot, title):
