@@ -4,7 +4,8 @@
 :mod:`dlpy35.network2`) or a chapter-6 layer stack (:mod:`dlpy35.network3`) into
 :class:`Dense` and :class:`ConvPool` records of float32 numpy arrays, with the
 inference-time arithmetic spelled out, so that an exporter (ONNX, the HTML page)
-needs to know nothing about PyTensor or the book's three classes.
+needs to know nothing about PyTensor or the book's three classes; :func:`check_layers`
+is the one check of such a list that both exporters make before writing anything.
 
 Conventions, the ones the networks themselves compute with:
 
@@ -19,11 +20,12 @@ Conventions, the ones the networks themselves compute with:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Dense", "ConvPool", "ACTIVATIONS", "portable_layers", "input_shape"]
+__all__ = ["Dense", "ConvPool", "ACTIVATIONS", "portable_layers", "input_shape", "check_layers"]
 
 #: The activation names a portable layer may carry.
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
@@ -100,3 +102,50 @@ def input_shape(layers) -> tuple[int, int, int]:
     n = first.w.shape[0]
     side = int(round(n ** 0.5))
     return (1, side, side) if side * side == n else (1, 1, n)
+
+
+def _widths(layer, i):
+    """``(n_in, n_out)`` of one layer; TypeError/ValueError when it is no sound portable layer."""
+    if not isinstance(layer, (Dense, ConvPool)):
+        raise TypeError(f"layer {i}: expected a dlpy35.portable Dense or ConvPool, "
+                        f"got {type(layer).__name__}")
+    if layer.activation not in ACTIVATIONS:
+        raise ValueError(f"layer {i}: unknown activation {layer.activation!r}; "
+                         f"known: {', '.join(ACTIVATIONS)}")
+    if not (np.all(np.isfinite(layer.w)) and np.all(np.isfinite(layer.b))):
+        raise ValueError(f"layer {i}: the weights are not all finite (a diverged training?)")
+    w, b = np.shape(layer.w), np.shape(layer.b)
+    if isinstance(layer, Dense):
+        if len(w) != 2 or b != w[1:]:
+            raise ValueError(f"layer {i} (Dense): w {w} and b {b} are not (n_in, n_out) and (n_out,)")
+        return w[0], w[1]
+    return _conv_widths(layer, i, w, b)
+
+
+def _conv_widths(layer, i, w, b):
+    c, h, wd = layer.image
+    ph, pw = layer.pool
+    if len(w) != 4 or w[1] != c or b != w[:1]:
+        raise ValueError(f"layer {i} (ConvPool): w {w} and b {b} do not fit {c}-channel images")
+    if (h - w[2] + 1) % ph or (wd - w[3] + 1) % pw:
+        raise ValueError(f"layer {i} (ConvPool): pool {ph}x{pw} does not divide the feature map "
+                         f"of {h}x{wd} images and {w[2]}x{w[3]} filters")
+    if layer.activation == "softmax":  # "the last axis" of a map stack means nothing
+        raise ValueError(f"layer {i} (ConvPool): softmax is for Dense layers only")
+    return c * h * wd, math.prod(layer.out_image)
+
+
+def check_layers(layers):
+    """``(n_in, n_out)`` of the network `layers`; TypeError or ValueError, in one line, when they are
+    not sound portable layers (types, activations, shapes, finite weights) or do not chain."""
+    if not isinstance(layers, (list, tuple)):
+        raise TypeError(f"expected a list of dlpy35.portable layers, got {type(layers).__name__}; "
+                        "for a network pass dlpy35.portable.portable_layers(net)")
+    if not layers:
+        raise ValueError("no layers: the list is empty; give portable_layers(net) of a trained network")
+    widths = [_widths(layer, i) for i, layer in enumerate(layers)]
+    for i, ((n, _), (_, given)) in enumerate(zip(widths[1:], widths), start=1):
+        if n != given:
+            kind = type(layers[i]).__name__
+            raise ValueError(f"layer {i} ({kind}) takes {n} values but layer {i - 1} gives {given}")
+    return widths[0][0], widths[-1][1]

@@ -160,7 +160,7 @@ def dense(n_in, n_out, activation="sigmoid"):
     ("layers", TypeError, "expected a list"),
     ({"w": 1}, TypeError, "expected a list"),
     ([dense(4, 3), object()], TypeError, "layer 1: expected a dlpy35.portable Dense or ConvPool, got object"),
-    ([dense(4, 3), dense(2, 1)], ValueError, "layer 1 takes 2 values but layer 0 gives 3"),
+    ([dense(4, 3), dense(2, 1)], ValueError, r"layer 1 \(Dense\) takes 2 values but layer 0 gives 3"),
     ([dense(4, 3, "ReLU")], ValueError, "unknown activation 'ReLU'"),
     ([Dense(np.zeros((4, 3)), np.zeros(2), "relu")], ValueError, r"w \(4, 3\) and b \(2,\)"),
     ([ConvPool(np.zeros((2, 1, 3, 3)), np.zeros(2), (2, 6, 6), (2, 2), "relu")], ValueError,

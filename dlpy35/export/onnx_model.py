@@ -17,12 +17,10 @@ importing this module works without it.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from dlpy35.atomic import atomic_write
-from dlpy35.portable import ACTIVATIONS, ConvPool, Dense
+from dlpy35.portable import Dense, check_layers
 
 __all__ = ["OPSET", "IR_VERSION", "to_onnx", "write_onnx"]
 
@@ -48,50 +46,6 @@ def _onnx():
     except ImportError:
         raise ImportError("ONNX export needs the onnx package: pip install 'dlpy35[onnx]'") from None
     return onnx
-
-
-# -- checks -------------------------------------------------------------------------------------
-def _widths(layer, i):
-    """``(n_in, n_out)`` of one layer; TypeError/ValueError when it is no sound portable layer."""
-    if not isinstance(layer, (Dense, ConvPool)):
-        raise TypeError(f"layer {i}: expected a dlpy35.portable Dense or ConvPool, "
-                        f"got {type(layer).__name__}")
-    if layer.activation not in ACTIVATIONS:
-        raise ValueError(f"layer {i}: unknown activation {layer.activation!r}; "
-                         f"known: {', '.join(ACTIVATIONS)}")
-    w, b = np.shape(layer.w), np.shape(layer.b)
-    if isinstance(layer, Dense):
-        if len(w) != 2 or b != w[1:]:
-            raise ValueError(f"layer {i} (Dense): w {w} and b {b} are not (n_in, n_out) and (n_out,)")
-        return w[0], w[1]
-    return _conv_widths(layer, i, w, b)
-
-
-def _conv_widths(layer, i, w, b):
-    c, h, wd = layer.image
-    ph, pw = layer.pool
-    if len(w) != 4 or w[1] != c or b != w[:1]:
-        raise ValueError(f"layer {i} (ConvPool): w {w} and b {b} do not fit {c}-channel images")
-    if (h - w[2] + 1) % ph or (wd - w[3] + 1) % pw:
-        raise ValueError(f"layer {i} (ConvPool): pool {ph}x{pw} does not divide the feature map "
-                         f"of {h}x{wd} images and {w[2]}x{w[3]} filters")
-    if layer.activation == "softmax":  # "the last axis" of a map stack means nothing
-        raise ValueError(f"layer {i} (ConvPool): softmax is for Dense layers only")
-    return c * h * wd, math.prod(layer.out_image)
-
-
-def _check(layers):
-    """``(n_in, n_out)`` of the whole network; TypeError/ValueError when `layers` do not chain."""
-    if not isinstance(layers, (list, tuple)):
-        raise TypeError(f"expected a list of dlpy35.portable layers, got {type(layers).__name__}; "
-                        "for a network pass dlpy35.portable.portable_layers(net)")
-    if not layers:
-        raise ValueError("cannot export an empty list of layers")
-    widths = [_widths(layer, i) for i, layer in enumerate(layers)]
-    for i, ((n, _), (_, given)) in enumerate(zip(widths[1:], widths), start=1):
-        if n != given:
-            raise ValueError(f"layer {i} takes {n} values but layer {i - 1} gives {given}")
-    return widths[0][0], widths[-1][1]
 
 
 # -- the graph ------------------------------------------------------------------------------------
@@ -160,7 +114,7 @@ def to_onnx(layers, name="dlpy35"):
     ImportError
         The ``onnx`` package is not installed.
     """
-    n_in, n_out = _check(layers)
+    n_in, n_out = check_layers(layers)
     onnx = _onnx()
     g, x = _Graph(onnx), "pixels"
     for i, layer in enumerate(layers):

@@ -37,7 +37,7 @@ import numpy as np
 from dlpy35 import images
 from dlpy35.atomic import atomic_write
 from dlpy35.images import SIDE
-from dlpy35.portable import ACTIVATIONS, ConvPool, Dense, input_shape
+from dlpy35.portable import Dense, check_layers, input_shape
 
 __all__ = ["write_html", "page_html"]
 
@@ -54,56 +54,30 @@ def _base64_float32(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode("ascii")
 
 
-def _layer_record(layer, i: int, n_in: int) -> tuple[dict, int]:
-    """The JSON record of `layer` (the `i`-th, taking `n_in` values) and its output size."""
-    if not isinstance(layer, (Dense, ConvPool)):
-        raise TypeError(f"layer {i}: expected a dlpy35.portable Dense or ConvPool, "
-                        f"got {type(layer).__name__}; give portable_layers(net)")
-    if layer.activation not in ACTIVATIONS:
-        raise ValueError(f"layer {i}: unknown activation {layer.activation!r}; "
-                         f"known: {', '.join(ACTIVATIONS)}")
-    w, b = np.asarray(layer.w), np.asarray(layer.b)
-    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-        raise ValueError(f"layer {i}: the weights are not all finite (a diverged training?)")
+def _layer_record(layer) -> dict:
+    """The JSON record of a checked portable `layer` (:func:`dlpy35.portable.check_layers`)."""
     if isinstance(layer, Dense):
-        if w.ndim != 2 or w.shape[0] != n_in or b.shape != (w.shape[1],):
-            raise ValueError(f"layer {i} (Dense): w {w.shape} and b {b.shape} do not fit a layer of "
-                             f"{n_in} inputs (w must be (n_in, n_out), b (n_out,))")
-        record = {"type": "dense", "n_in": int(w.shape[0]), "n_out": int(w.shape[1]),
+        record = {"type": "dense", "n_in": int(layer.w.shape[0]), "n_out": int(layer.w.shape[1]),
                   "activation": layer.activation, "scale": float(layer.scale)}
-        n_out = int(w.shape[1])
     else:
-        c, h, wd = (int(d) for d in layer.image)
-        if w.ndim != 4 or w.shape[1] != c or b.shape != (w.shape[0],) or c * h * wd != n_in:
-            raise ValueError(f"layer {i} (ConvPool): w {w.shape}, b {b.shape} and image {layer.image} "
-                             f"do not fit a layer of {n_in} inputs")
-        record = {"type": "convpool", "image": [c, h, wd], "filters": [int(d) for d in w.shape],
-                  "pool": [int(d) for d in layer.pool], "activation": layer.activation}
-        n_out = int(np.prod(layer.out_image))
-    record.update(w=_base64_float32(w), b=_base64_float32(b))
-    return record, n_out
+        record = {"type": "convpool", "image": [int(d) for d in layer.image],
+                  "filters": [int(d) for d in layer.w.shape], "pool": [int(d) for d in layer.pool],
+                  "activation": layer.activation}
+    return {**record, "w": _base64_float32(layer.w), "b": _base64_float32(layer.b)}
 
 
 def _model(layers) -> dict:
     """The network as the page's script reads it (ValueError or TypeError when it can't)."""
-    layers = list(layers)
-    if not layers:
-        raise ValueError("no layers: give portable_layers(net) of a trained network")
-    if not isinstance(layers[0], (Dense, ConvPool)):
-        _layer_record(layers[0], 0, 0)  # raises its TypeError
+    _, n_out = check_layers(layers)
     shape = input_shape(layers)
     if tuple(shape) != (1, SIDE, SIDE):
         raise ValueError(f"the page draws {SIDE} x {SIDE} single-channel digits, but this network reads "
                          f"{' x '.join(map(str, shape))} (channels x height x width) inputs")
-    records, n = [], SIDE * SIDE
-    for i, layer in enumerate(layers):
-        record, n = _layer_record(layer, i, n)
-        records.append(record)
     # the preparation's constants travel with the page, so that its script follows dlpy35.images
     constants = {"ink": float(images.INK), "contrast": float(images.CONTRAST), "box": int(images.BOX),
                  "side": int(images.SIDE), "centre": float(images.CENTRE)}
-    return {"format": "dlpy35.web_page", "version": 1, "input": [1, SIDE, SIDE], "n_out": n,
-            "prepare": constants, "layers": records}
+    return {"format": "dlpy35.web_page", "version": 1, "input": [1, SIDE, SIDE], "n_out": n_out,
+            "prepare": constants, "layers": [_layer_record(layer) for layer in layers]}
 
 
 def page_html(layers, title: str = "dlpy35") -> str:
