@@ -46,7 +46,7 @@ def _shown(args):
 
 
 def execute(p, args) -> int:
-    from dlpy35.commands.models import ModelError, load_model, outputs
+    from dlpy35.commands.models import ModelError, load_model, n_inputs, outputs
     from dlpy35.images import SIDE, ImageError, prepare_file, to_png
 
     try:
@@ -56,12 +56,11 @@ def execute(p, args) -> int:
     try:  # every image read and prepared before the network loads: a bad one costs no compile
         pixels = np.stack([prepare_file(path) for path in args.images])
         net = load_model(args.model, args.device, args.mode)
+        if n_inputs(net) != SIDE * SIDE:  # a network of another data set's image size
+            raise ModelError(f"{args.model}: this network does not take {SIDE}x{SIDE} images, which predict "
+                             "prepares")
         scores = outputs(net, pixels, "prepared images")
-    except ImageError as exc:
-        return fail(p.prog, exc)
-    except (ModelError, ValueError) as exc:
-        if "values each" in str(exc):  # a network for another image size
-            exc = f"{args.model}: this network does not take {SIDE}x{SIDE} images, which predict prepares"
+    except (ImageError, ModelError, ValueError) as exc:
         return fail(p.prog, exc)
     for path, row in zip(args.images, scores):
         digit = int(np.argmax(row))
