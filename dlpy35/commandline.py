@@ -162,7 +162,8 @@ def check_outputs(args, network_file):
             import matplotlib  # noqa: F401 (only asked whether it is there)
         except ImportError:
             raise ValueError("--plot needs matplotlib: pip install 'dlpy35[plot]'") from None
-    args.run = args.run_dir and RunDir(args.run_dir, network_file)
+    run_dir = getattr(args, "run_dir", None)  # evaluate has --plot but no run directory
+    args.run = run_dir and RunDir(run_dir, network_file)
 
 
 def add_quiet_flag(p):

@@ -48,7 +48,6 @@ def execute(p, args) -> int:
     from dlpy35.commands.models import ModelError, load_model, outputs
     from dlpy35.data import DataError, load_data
 
-    args.run_dir = None
     try:
         check_outputs(args, "")
     except ValueError as exc:
