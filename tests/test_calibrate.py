@@ -136,7 +136,8 @@ def test_measure_checks_its_arguments():
 
 def test_real_calibration_of_jax_on_a_tiny_job(cache):
     """The one real measurement in the suite: JAX only (NUMBA would be a cold compile), 20 steps."""
-    jax = pytest.importorskip("jax")
+    import jax
+
     result = cal.calibrate(modes=["jax"], steps=20, repeats=2)
     assert set(result.seconds_per_step) == {"JAX"} and result.steps == 20
     assert all(math.isfinite(s) and s > 0 for s in (*result.seconds_per_step.values(),

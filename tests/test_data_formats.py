@@ -141,16 +141,21 @@ def test_load_idx_dir_count_mismatch(tmp_path):
     assert_error(e, TRAIN_LABELS + ".gz", "29 labels", "30 images", TRAIN_IMAGES)
 
 
-def test_load_idx_dir_label_above_9_only_with_n_classes(tmp_path):
+@pytest.mark.parametrize("label", [9, 10, 12, 255])
+def test_load_idx_dir_labels_at_the_class_boundary(tmp_path, label):
+    """With ``n_classes=10`` labels 0..9 load and 10 or more are refused; any label loads by default."""
     labels = np.zeros(8, np.uint8)
-    labels[5] = 12
+    labels[5] = label
     d = _bad_dir(tmp_path, **{TEST_LABELS: idx_bytes(labels)})
-    # Any number of classes by default (EMNIST and the like); 0..9 when asked for.
-    (_, _), (_, test_y) = load_idx_dir(d)
+    (_, _), (_, test_y) = load_idx_dir(d)  # any number of classes by default (EMNIST and the like)
     np.testing.assert_array_equal(test_y, labels)
+    if label == 9:
+        (_, _), (_, test_y) = load_idx_dir(d, n_classes=10)
+        np.testing.assert_array_equal(test_y, labels)
+        return
     with pytest.raises(DataError) as e:
         load_idx_dir(d, n_classes=10)
-    assert_error(e, TEST_LABELS + ".gz", "label 12", "index 5", "above 9")
+    assert_error(e, TEST_LABELS + ".gz", f"label {label}", "index 5", "above 9")
 
 
 def test_load_idx_dir_wrong_dtype_and_rank(tmp_path):

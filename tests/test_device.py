@@ -1,13 +1,12 @@
 """dlpy35.device: backend choice, device-resident shared variables, no per-step copies."""
 
+import jax
 import numpy as np
 import pytest
 
 from dlpy35 import calibrate as cal
 from dlpy35 import device as dv
 from dlpy35.network import Network
-
-jax = pytest.importorskip("jax")
 
 
 @pytest.fixture(autouse=True)

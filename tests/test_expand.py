@@ -9,6 +9,9 @@ import pytest
 
 from dlpy35 import expand as ex
 
+#: The book's expand_mnist.py, written out: (shift, axis) of down, up, right, left, in that order.
+BOOK_SHIFTS = ((1, 0), (-1, 0), (1, 1), (-1, 1))
+
 
 def rolled(images, d, axis):
     """``np.roll`` by `d` along `axis` of (n, 28, 28), the wrapped-around line zeroed (the book's way)."""
@@ -31,12 +34,29 @@ def test_expand_small():
     sq = x.reshape(-1, 28, 28)
     parts = big.reshape(3, 5, 28, 28)
     np.testing.assert_array_equal(parts[:, 0], sq)
-    for k, (d, axis) in enumerate(ex.SHIFTS, 1):
+    for k, (d, axis) in enumerate(BOOK_SHIFTS, 1):
         np.testing.assert_array_equal(parts[:, k], rolled(sq, d, axis))
     # down means the content moves to larger row indices
     assert np.array_equal(parts[0, 1, 1:], sq[0, :-1]) and not parts[0, 1, 0].any()
+    assert len(ex.SHIFTS) == 4
     with pytest.raises(ValueError, match=r"expand: expected images \(n, 784\)"):
         ex.expand(x[:, :100], y)
+
+
+@pytest.mark.parametrize("row, col, want", [
+    (5, 7, [(6, 7), (4, 7), (5, 8), (5, 6)]),   # inside: down, up, right, left by one pixel
+    (27, 0, [None, (26, 0), (27, 1), None]),    # a corner: what leaves the image is gone, nothing wraps
+    (0, 27, [(1, 27), None, None, (0, 26)]),
+])
+def test_one_lit_pixel_moves_down_up_right_left(row, col, want):
+    image = np.zeros((1, 28, 28), np.float32)
+    image[0, row, col] = 1.0
+    big, labels = ex.expand(image.reshape(1, 784), np.array([3]))
+    parts = big.reshape(5, 28, 28)
+    assert np.array_equal(parts[0], image[0]) and labels.tolist() == [3] * 5
+    for part, where in zip(parts[1:], want):
+        lit = [tuple(int(i) for i in p) for p in np.argwhere(part)]
+        assert lit == ([] if where is None else [where])
 
 
 @pytest.fixture()
@@ -57,7 +77,7 @@ def test_expanded_real_mnist_and_its_cache(mnist, data_dir):
     parts = x.reshape(50_000, 5, 28, 28)
     sq = tx.reshape(-1, 28, 28)
     np.testing.assert_array_equal(parts[:, 0], sq)
-    for k, (d, axis) in enumerate(ex.SHIFTS, 1):
+    for k, (d, axis) in enumerate(BOOK_SHIFTS, 1):
         np.testing.assert_array_equal(parts[:, k], rolled(sq, d, axis))
     del parts, x
 
@@ -72,7 +92,9 @@ def test_expanded_real_mnist_and_its_cache(mnist, data_dir):
     path.write_bytes(bytes(raw))
     x3, _ = ex.load_expanded(data_dir)
     np.testing.assert_array_equal(x3[::5], tx)
-    assert ex._read(path) is not None
+    pixels, labels = ex._read(path)  # the regenerated set again, as bytes (the book's k / 256)
+    np.testing.assert_array_equal(pixels[::5], np.rint(tx * 256).astype(np.uint8))
+    np.testing.assert_array_equal(labels, np.repeat(ty, 5))
     path.write_bytes(b"garbage")  # unreadable: regenerated too
     assert ex.load_expanded(data_dir)[0].shape == (250_000, 784)
     assert not list(data_dir.glob(".*tmp"))

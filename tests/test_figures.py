@@ -18,9 +18,6 @@ from dlpy35.commandline import ArgumentParser
 from dlpy35.commands import figure
 from dlpy35.results import read_csv
 
-pytest.importorskip("matplotlib")
-pytest.importorskip("jax")
-
 PIXELS = {"overfitting": (1200, 800), "regularization": (1200, 800), "learning-rates": (800, 500)}
 COLUMNS = {"overfitting": ["epoch", "training_cost", "test_accuracy"],
            "regularization": ["epoch", "training_cost", "test_accuracy"],

@@ -131,6 +131,23 @@ def test_conv_pool_forward_matches_direct_loops(graded):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("p", [0.0, 0.25, 0.5])
+def test_dropout_layers_at_inference_scale_the_weights_by_one_minus_p(p):
+    """The book's inference pass: ``f((1 - p) x w + b)``, for the FC layer, the softmax and its cost."""
+    rng = np.random.default_rng(11)
+    x, w, b = rng.random((4, 6)), rng.standard_normal((6, 3)), rng.standard_normal(3)
+    labels = np.array([2, 0, 1, 2])
+    params = [pt.constant(w), pt.constant(b)]
+    z = (1 - p) * (x @ w) + b
+    fc = FullyConnectedLayer(6, 3, sigmoid, p_dropout=p).output(pt.constant(x), params).eval()
+    np.testing.assert_allclose(fc, 1 / (1 + np.exp(-z)), rtol=1e-12)
+    softmax = SoftmaxLayer(6, 3, p_dropout=p)
+    want = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax.output(pt.constant(x), params).eval(), want, rtol=1e-12)
+    cost = softmax.log_likelihood(pt.constant(x), params, pt.constant(labels)).eval()
+    np.testing.assert_allclose(cost, -np.log(want[np.arange(4), labels]), rtol=1e-12)
+
+
 # -- initialisation ----------------------------------------------------------------------------
 def test_book_initialisation():
     rng = np.random.default_rng(5)

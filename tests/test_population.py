@@ -22,8 +22,6 @@ from dlpy35.population import (
     per_net,
 )
 
-pytest.importorskip("jax")
-
 
 @pytest.fixture(scope="module")
 def digits(mnist):

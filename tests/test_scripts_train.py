@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from command_helpers import run_main, script
 
-pytest.importorskip("jax")
-
 BAD = ["0", "-1", "nan", "inf", "word"]
 
 

@@ -9,8 +9,6 @@ from command_helpers import run_main, script
 
 from dlpy35 import cli, results, sweep
 
-pytest.importorskip("jax")
-
 SMALL = ["--n-train", "300", "--epochs", "2", "--sizes", "784", "12", "10", "--mode", "JAX",
          "--device", "cpu", "--no-plot"]
 
@@ -113,7 +111,8 @@ def test_a_population_too_large_is_refused_before_training(tmp_path, capsys, mon
 
 
 def test_a_sweep_on_a_local_ray_cluster_equals_the_local_run(tmp_path, capsys, mnist_dir):
-    ray = pytest.importorskip("ray")
+    import ray
+
     argv = ["--seeds", "0-1", "--eta", "0.5", "--lmbda", "0", "1", *SMALL]
     assert run(["sweep", "--out", str(tmp_path / "here"), *argv], capsys)[0] == 0
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -23,8 +23,6 @@ from dlpy35.trainer import (
     epoch_chunks,
 )
 
-pytest.importorskip("jax")
-
 SIZES = [6, 5, 3]
 
 
