@@ -137,7 +137,7 @@ def plot_sweep(rows, summary, path, title=None):
     curves.grid(alpha=0.3)
     best = {c: [100.0 * int(r["best_correct"]) / int(r["evaluation_total"]) for r in summary
                 if config(r) == c and r["best_correct"] not in ("", None)] for c in configs}
-    spread.boxplot([best[c] or [float("nan")] for c in configs], vert=False, showfliers=False)
+    spread.boxplot([best[c] or [float("nan")] for c in configs], orientation="horizontal", showfliers=False)
     for i, c in enumerate(configs, start=1):
         spread.plot(best[c], [i + 0.12 * ((j % 5) - 2) / 2 for j in range(len(best[c]))], "o", ms=4,
                     color=colours[c], alpha=0.7)
@@ -163,4 +163,5 @@ def plot_confusion(matrix, path, title=None):
                     color="white" if matrix[i, j] > matrix.max() / 3 else "black")
     ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
     _save(fig, path)
+    plt.close(fig)
     return path

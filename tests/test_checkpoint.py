@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -76,9 +75,7 @@ def uninterrupted(tmp_path_factory):
 
 def test_uninterrupted_run_is_reproducible_and_checkpointed(uninterrupted, tmp_path):
     assert [len(v) for v in uninterrupted["lists"]] == [EPOCHS] * 4
-    found = checkpoint.load(uninterrupted["dir"])
-    assert found is not None
-    weights, biases, meta = found
+    weights, biases, meta = checkpoint.load(uninterrupted["dir"])
     _assert_same_params(weights + biases, uninterrupted["params"])
     assert meta["sizes"] == SIZES and meta["history"]["epoch"] == EPOCHS
     # the weights moved: the test below is not comparing untrained networks
@@ -289,53 +286,79 @@ def test_save_load_round_trip(tmp_path):
 # -- killed while saving ---------------------------------------------------------------------
 
 _SAVER = textwrap.dedent("""
-    import sys
+    import os, signal, sys
     import numpy as np
     from dlpy35 import checkpoint
 
-    directory = sys.argv[1]
-    k = 0
-    while True:
-        checkpoint.save(directory, [np.full((2000, 2000), k, np.float32)], [np.zeros((2000, 1))],
-                        {"sizes": [2000, 2000], "k": k})
-        if k == 0:
-            print("saved", flush=True)
-        k += 1
+    directory, where = sys.argv[1], sys.argv[2]
+    real_fdopen, real_fsync, real_replace = os.fdopen, os.fsync, os.replace
+
+
+    def save(k):
+        checkpoint.save(directory, [np.full((300, 300), k, np.float32)], [np.zeros((300, 1))],
+                        {"sizes": [300, 300], "k": k})
+
+
+    def die(*args):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+    class HalfWritten:
+        \"\"\"A file that kills the process once 100 kB of the 360 kB have gone through it.\"\"\"
+
+        def __init__(self, f):
+            self.f, self.written = f, 0
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.f.__exit__(*exc)
+
+        def write(self, b):
+            if self.written > 100_000:
+                self.f.flush()
+                die()
+            self.written += len(b)
+            return self.f.write(b)
+
+
+    save(0)
+    if where == "mid-write":
+        os.fdopen = lambda fd, mode: HalfWritten(real_fdopen(fd, mode))
+    elif where == "before-fsync":
+        os.fsync = die
+    elif where == "before-rename":
+        os.replace = die
+    elif where == "after-rename":
+        os.replace = lambda a, b: (real_replace(a, b), die())
+    save(1)
+    print("not killed")
 """)
 
 
-@pytest.mark.parametrize("attempt", range(4))
-def test_kill_during_save_leaves_a_consistent_checkpoint(tmp_path, attempt):
-    rng = np.random.default_rng(1000 + attempt)
+@pytest.mark.parametrize("where, kept", [("mid-write", 0), ("before-fsync", 0), ("before-rename", 0),
+                                         ("after-rename", 1)])
+def test_kill_during_save_leaves_a_consistent_checkpoint(tmp_path, where, kept):
+    """SIGKILL at each step of the second save: the first checkpoint whole, or the second, never a mix."""
     env = {**os.environ,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    child = subprocess.Popen([sys.executable, "-c", _SAVER, str(tmp_path)], env=env, cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = child.stdout.readline()  # blocks until the first save is complete
-        assert line.strip() == "saved", child.stderr.read()
-        time.sleep(rng.uniform(0.2, 1.2))
-        assert child.poll() is None, "the saver stopped by itself"
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait(timeout=30)
-        child.stdout.close()
-        child.stderr.close()
-    assert child.returncode == -signal.SIGKILL
-    found = checkpoint.load(tmp_path)
-    assert found is not None
-    weights, biases, meta = found
-    k = meta["k"]
-    assert isinstance(k, int) and k >= 0
-    assert meta["sizes"] == [2000, 2000]
-    assert weights[0].shape == (2000, 2000) and weights[0].dtype == np.float32
-    assert weights[0].min() == weights[0].max() == k  # every value from the same save as the meta
-    assert biases[0].shape == (2000, 1) and not biases[0].any()
-    # at most the one temporary file of the save that was killed is left behind
+    child = subprocess.run([sys.executable, "-c", _SAVER, str(tmp_path), where], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr
+    weights, biases, meta = checkpoint.load(tmp_path)
+    assert meta["k"] == kept and meta["sizes"] == [300, 300]
+    assert weights[0].shape == (300, 300) and weights[0].dtype == np.float32
+    assert weights[0].min() == weights[0].max() == kept  # every value from the same save as the meta
+    assert biases[0].shape == (300, 1) and not biases[0].any()
+    # the killed save's temporary file is left behind (for the next save to remove), and nothing else
     leftovers = [p for p in os.listdir(tmp_path) if p != checkpoint.FILENAME]
-    assert len(leftovers) <= 1 and all(p.endswith(".tmp") for p in leftovers)
+    assert len(leftovers) == 1 - kept and all(p.endswith(".tmp") for p in leftovers)
+    if where == "mid-write":
+        assert 0 < (tmp_path / leftovers[0]).stat().st_size < checkpoint.path_in(tmp_path).stat().st_size
 
 
 # -- one run per directory, no silent overwrite, only stale temp files removed ------------------------

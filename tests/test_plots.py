@@ -1,0 +1,120 @@
+"""Figures: each plot is a PNG of the size its figure asks for, its curves drawn where the data puts them.
+
+The checks read the pixels back: matplotlib's default colours mark the curves
+(C0 blue, C1 orange), so a blank or mis-drawn figure fails.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dlpy35 import plots
+
+BLUE, ORANGE = (31, 119, 180), (255, 127, 14)  # matplotlib's C0 and C1
+
+
+def read(path):
+    """``(width, height, RGB array)`` of a PNG."""
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+        return im.size[0], im.size[1], np.asarray(im.convert("RGB")).astype(int)
+
+
+def near(pixels, colour, tol=40):
+    """Mask of the pixels within `tol` of `colour` in every channel."""
+    return (np.abs(pixels - np.array(colour)) <= tol).all(axis=2)
+
+
+def rows_at_ends(mask):
+    """Mean row of the marked pixels in the leftmost and in the rightmost tenth of the marked columns."""
+    cols = np.flatnonzero(mask.any(axis=0))
+    span = max((cols[-1] - cols[0]) // 10, 1)
+    left = np.argwhere(mask[:, cols[0]:cols[0] + span])[:, 0].mean()
+    right = np.argwhere(mask[:, cols[-1] - span + 1:cols[-1] + 1])[:, 0].mean()
+    return left, right
+
+
+def test_history_draws_accuracy_rising_and_cost_falling_side_by_side(tmp_path):
+    history = {"training_accuracy": [100, 500, 900], "evaluation_accuracy": [],
+               "training_cost": [3.0, 2.0, 1.0], "evaluation_cost": []}
+    path = plots.plot_history(history, tmp_path / "h.png", "run", n_train=1000)
+    width, height, px = read(path)
+    assert (width, height) == (1200, 420)  # two 6 x 4.2 inch panels at 100 dpi
+    blue = near(px, BLUE)
+    accuracy, cost = blue[:, :600], blue[:, 600:]
+    assert accuracy.sum() > 300 and cost.sum() > 300, "a panel has no curve"
+    left, right = rows_at_ends(accuracy)
+    assert left > right + 100, "accuracy should rise: its right end higher up (smaller row)"
+    left, right = rows_at_ends(cost)
+    assert right > left + 100, "cost should fall: its right end lower down"
+
+
+def test_history_of_training_and_evaluation_draws_two_curves_in_one_panel(tmp_path):
+    history = {"training_accuracy": [800, 900], "evaluation_accuracy": [300, 350]}
+    width, height, px = read(plots.plot_history(history, tmp_path / "h.png", n_train=1000, n_eval=1000))
+    assert (width, height) == (600, 420)
+    assert near(px, BLUE).sum() > 200 and near(px, ORANGE).sum() > 200
+    # training (blue, 80-90%) sits above evaluation (orange, 30-35%)
+    assert np.argwhere(near(px, BLUE))[:, 0].mean() < np.argwhere(near(px, ORANGE))[:, 0].mean() - 50
+
+
+def test_history_with_nothing_monitored_writes_nothing(tmp_path):
+    assert plots.plot_history({"training_cost": [], "evaluation_accuracy": []}, tmp_path / "h.png") is None
+    assert not (tmp_path / "h.png").exists()
+
+
+def test_learning_speed_draws_one_line_per_hidden_layer(tmp_path):
+    speeds = [[1.0, 0.1], [0.5, 0.05], [0.25, 0.02]]
+    width, height, px = read(plots.plot_learning_speed(speeds, tmp_path / "s.png", "two layers"))
+    assert (width, height) == (800, 500)
+    first, second = near(px, BLUE), near(px, ORANGE)
+    assert first.sum() > 200 and second.sum() > 200
+    assert np.argwhere(first)[:, 0].mean() < np.argwhere(second)[:, 0].mean()  # layer 1 learns faster: above
+    assert plots.plot_learning_speed([[], []], tmp_path / "none.png") is None
+
+
+def test_sweep_draws_every_networks_curve_and_the_spread(tmp_path):
+    rows, summary = [], []
+    for net, eta in enumerate([0.5, 0.5, 3.0]):
+        for epoch in range(3):
+            rows.append({"net": net, "sizes": "784-30-10", "eta": eta, "lmbda": 0, "epoch": epoch,
+                         "evaluation_correct": 5000 + 1000 * epoch + 100 * net, "evaluation_total": 10000})
+        summary.append({"net": net, "sizes": "784-30-10", "eta": eta, "lmbda": 0,
+                        "best_correct": 7000 + 100 * net, "evaluation_total": 10000})
+    width, height, px = read(plots.plot_sweep(rows, summary, tmp_path / "w.png", "sweep"))
+    assert (width, height) == (1300, 480)
+    r, b = px[..., 0], px[..., 2]
+    bluish, orangish = b > r + 40, r > b + 80  # C0 and C1 drawn half transparent
+    curves, spread = slice(0, 650), slice(650, None)
+    assert bluish[:, curves].sum() > 100 and orangish[:, curves].sum() > 50  # one colour per configuration
+    assert bluish[:, spread].sum() > 20 and orangish[:, spread].sum() > 20
+
+
+def test_confusion_matrix_shades_the_cells_by_count(tmp_path):
+    matrix = np.diag([900] * 10) + 3
+    width, height, px = read(plots.plot_confusion(matrix, tmp_path / "c.png", "confusion"))
+    assert (width, height) == (700, 620)
+    dark = (px.mean(axis=2) < 120) & (px[..., 2] > px[..., 0] + 50)  # dark blue: the diagonal's cells
+    rows, cols = np.nonzero(dark)
+    assert dark.sum() > 1000
+    # the dark cells lie along the diagonal: row and column rise together
+    assert np.corrcoef(rows, cols)[0, 1] > 0.9
+
+
+def test_a_plot_replaces_the_file_whole_and_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "h.png"
+    path.write_bytes(b"an older figure")
+    plots.plot_history({"training_cost": [2.0, 1.0]}, path)
+    assert read(path)[:2] == (600, 420)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.png"]
+
+
+def test_without_matplotlib_it_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'dlpy35\[plot\]'"):
+        plots.plot_history({"training_cost": [1.0]}, tmp_path / "h.png")
+    assert not (tmp_path / "h.png").exists()
