@@ -148,8 +148,7 @@ def test_train_conv_ensemble_trains_one_population_and_votes(train_conv, capsys,
 
     runs = json.loads(history.read_text())["runs"]
     assert [r["seed"] for r in runs] == [0, 1] and all(len(r["history"]) == 1 for r in runs)
-    assert runs[0]["history"][0]["validation_correct"] != runs[1]["history"][0]["validation_correct"] or \
-        runs[0]["history"][0]["training_cost"] != runs[1]["history"][0]["training_cost"]
+    assert runs[0]["history"][0]["training_cost"] != runs[1]["history"][0]["training_cost"]  # two networks
 
 
 def test_train_conv_run_dir_holds_args_epochs_the_network_and_curves(train_conv, capsys, tmp_path, mnist_dir):
