@@ -16,12 +16,15 @@ floating-point order of the batched kernels (exactly, for the sigmoid networks
 in float64 on Numba).
 
 A network that diverges is marked (``diverged`` holds its epoch), keeps the
-weights of its last good epoch and stops updating; the others go on.
+weights of its last good epoch and stops updating; the others go on.  A network
+that saturates (one answer to nearly everything, its cost flat) is named in a
+:class:`dlpy35.trainer.SaturationWarning`, once, as a network alone would be.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +34,7 @@ from pytensor.graph.replace import vectorize_graph
 
 from dlpy35 import costs, graph, inputs
 from dlpy35.device import resolve
-from dlpy35.trainer import KEY_LIMIT, EpochRecord, Evaluation, Trainer
+from dlpy35.trainer import KEY_LIMIT, EpochRecord, Evaluation, SaturationWarning, Trainer, saturation
 
 MEMORY_SHARE = 0.8  # a population may plan to use this share of the device's free memory
 EVAL_BYTES = 1 << 28  # what K networks' forward passes of one evaluation chunk may hold
@@ -193,6 +196,13 @@ class PopulationTrainer(Trainer):
                    EpochRecord(epoch=j, seconds=seconds, eta=run.eta[k], cost=float(cost[k]),
                                evaluations={name: evs[k] for name, evs in evaluations.items()})
                    for k in range(self.k)]
+        warned = run.state.setdefault("saturation_warned", [])  # once per network, as once per run alone
+        for k, record in enumerate(records):
+            msg = None if record is None or k in warned else saturation(
+                record, run.records[-1].records[k] if run.records else None)
+            if msg:
+                warnings.warn(f"network {k}: {msg}", SaturationWarning, stacklevel=4)
+                warned.append(k)
         return PopulationRecord(epoch=j, seconds=seconds, eta=list(run.eta), records=records)
 
     def net_values(self, k):

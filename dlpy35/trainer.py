@@ -132,6 +132,29 @@ class EpochRecord:
         return cls(**{**d, "evaluations": {k: Evaluation(**v) for k, v in d["evaluations"].items()}})
 
 
+def saturation(record, before):
+    """The warning when the network gives one answer to nearly all of a set and its cost there has stopped
+    falling since `before` (the previous :class:`EpochRecord`, or None): saturated units; else None.
+
+    A sigmoid or softmax pushed far into saturation (eta much too large) stays
+    finite, so the divergence guard cannot see it; its gradients vanish, the cost
+    stays flat and the accuracy sits at one class's share.  (One answer alone is
+    no sign: a network early in training may give one, while its cost still falls.)
+    """
+    earlier = before.evaluations if before else {}
+    for name, ev in record.evaluations.items():
+        if ev.total < SATURATION_ROWS or ev.most_common < SATURATION_SHARE * ev.total:
+            continue
+        if name not in earlier or ev.cost < (1 - FLAT) * earlier[name].cost:
+            continue
+        share = ev.most_common / ev.total
+        return (f"epoch {record.epoch}: the network gives the same answer to {share:.1%} of the {name} data "
+                f"(accuracy {ev.accuracy:.2%}) and its cost there stopped falling: its units look saturated, "
+                f"most often because eta ({record.eta:g}) is too large (lower it), else too small for a deep "
+                f"network to move (this warning is not repeated)")
+    return None
+
+
 @dataclass
 class Run:
     """One ``SGD`` call: sizes, hyperparameters (on the device too), evaluated sets and resumable state.
@@ -517,37 +540,23 @@ class Trainer:
         return record
 
     def _check_saturation(self, run, record, previous):
-        """Warn when the network gives one answer to nearly all of an evaluated set and its cost on
-        that set has stopped falling since the last epoch: saturated units.
+        """Warn once per run when :func:`saturation` finds the network saturated after this epoch.
 
-        A sigmoid or softmax pushed far into saturation (eta much too large)
-        stays finite, so the divergence guard cannot see it; its gradients
-        vanish, the cost stays flat and the accuracy sits at one class's share.
-        (One answer alone is no sign: a network early in training may give
-        one, while its cost still falls.)  With ``stop_on_saturation`` the run
-        stops instead (:class:`TrainingSaturated`) and `previous` weights are put back.
+        With ``stop_on_saturation`` the run stops instead (:class:`TrainingSaturated`)
+        and `previous` weights are put back.
         """
-        before = run.records[-1].evaluations if run.records else {}
         if run.state.get("saturation_warned") and not self.stop_on_saturation:
             return  # once per run: a slow network stays flat for many epochs, and one line says it
-        for name, ev in record.evaluations.items():
-            if ev.total < SATURATION_ROWS or ev.most_common < SATURATION_SHARE * ev.total:
-                continue
-            if name not in before or ev.cost < (1 - FLAT) * before[name].cost:
-                continue
-            share = ev.most_common / ev.total
-            msg = (f"epoch {record.epoch}: the network gives the same answer to {share:.1%} of the {name} "
-                   f"data (accuracy {ev.accuracy:.2%}) and its cost there stopped falling: its units look "
-                   f"saturated, most often because eta ({record.eta:g}) is too large (lower it), else "
-                   f"too small for a deep network to move (this warning is not repeated)")
-            if self.stop_on_saturation:
-                self.assign(previous)
-                run.snapshot = previous
-                raise TrainingSaturated(f"{msg}. The network keeps the weights from the end of the previous "
-                                        "epoch")
-            warnings.warn(msg, SaturationWarning, stacklevel=4)
-            run.state["saturation_warned"] = True
+        msg = saturation(record, run.records[-1] if run.records else None)
+        if msg is None:
             return
+        if self.stop_on_saturation:
+            self.assign(previous)
+            run.snapshot = previous
+            raise TrainingSaturated(f"{msg}. The network keeps the weights from the end of the previous "
+                                    "epoch")
+        warnings.warn(msg, SaturationWarning, stacklevel=4)
+        run.state["saturation_warned"] = True
 
     def train(self, run, after_epoch=None, on_epoch=None, progress=None, checkpoint_to=None):
         """Train the run's remaining epochs; the records of the epochs trained now.

@@ -21,6 +21,7 @@ from dlpy35.population import (
     estimate_bytes,
     per_net,
 )
+from dlpy35.trainer import SaturationWarning
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +111,16 @@ def test_one_network_diverging_does_not_stop_the_others(digits):
     for a, b in zip(pop.trainer.net_values(1), initial.trainer.net_values(0)):
         np.testing.assert_array_equal(a, b)
     assert all(np.all(np.isfinite(v)) for v in pop.trainer.values())
+
+
+def test_a_saturated_network_is_named_once_and_the_others_are_not(digits):
+    """eta 1e6 pins network 1's sigmoids (finite, so not diverged): one warning naming it, over 3 epochs."""
+    pop = Population([784, 20, 10], [0, 1, 2], [0.5, 1e6, 0.5], mode="JAX", device="cpu")
+    with pytest.warns(SaturationWarning) as caught:
+        pop.SGD(digits[0], 3, 10, digits[1])
+    said = [str(w.message) for w in caught if issubclass(w.category, SaturationWarning)]
+    assert len(said) == 1 and said[0].startswith("network 1: epoch ") and "eta (1e+06)" in said[0]
+    assert pop.diverged == [None, None, None]
 
 
 def test_all_networks_diverging_stops_the_run(digits):
