@@ -283,6 +283,17 @@ def test_save_load_round_trip(tmp_path):
     assert os.listdir(tmp_path / "sub") == [checkpoint.FILENAME]
 
 
+def test_after_interrupt_says_only_what_the_disk_holds(uninterrupted, tmp_path):
+    assert checkpoint.after_interrupt(None) == "nothing saved (use --checkpoint-dir to keep progress)"
+    assert checkpoint.after_interrupt(tmp_path) == f"no checkpoint was written in {tmp_path}"
+    checkpoint.save(tmp_path / "c", *checkpoint.load(uninterrupted["dir"]))
+    assert checkpoint.after_interrupt(tmp_path / "c") == (
+        f"the checkpoint in {tmp_path / 'c'} holds {EPOCHS} completed epochs; run the same command with "
+        "--resume to continue")
+    checkpoint.path_in(tmp_path / "c").write_bytes(b"not a checkpoint")
+    assert checkpoint.after_interrupt(tmp_path / "c") == f"no checkpoint was written in {tmp_path / 'c'}"
+
+
 # -- killed while saving ---------------------------------------------------------------------
 
 _SAVER = textwrap.dedent("""

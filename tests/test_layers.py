@@ -18,6 +18,7 @@ import pytest
 
 from dlpy35.layers import (
     ACTIVATIONS,
+    NOISE_SIZE,
     ConvPoolLayer,
     FullyConnectedLayer,
     ReLU,
@@ -25,6 +26,7 @@ from dlpy35.layers import (
     activation_name,
     from_spec,
     linear,
+    noise_table,
     sigmoid,
     tanh,
 )
@@ -146,6 +148,28 @@ def test_dropout_layers_at_inference_scale_the_weights_by_one_minus_p(p):
     np.testing.assert_allclose(softmax.output(pt.constant(x), params).eval(), want, rtol=1e-12)
     cost = softmax.log_likelihood(pt.constant(x), params, pt.constant(labels)).eval()
     np.testing.assert_allclose(cost, -np.log(want[np.arange(4), labels]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("salt", [0, 2])
+def test_training_outputs_drop_the_units_the_noise_table_names(salt):
+    """The training path: ``f((mask * x) w + b)``, the mask read from the table as dropout's Notes say."""
+    rng = np.random.default_rng(12)
+    rows, width, p, key = 4, 6, 0.5, 123_456_789
+    x, w, b = rng.random((rows, width)), rng.standard_normal((width, 3)), rng.standard_normal(3)
+    table = noise_table()
+    k = key + salt * 16_777_259
+    i = np.arange(rows * width) % NOISE_SIZE
+    offset, stride = k % NOISE_SIZE, 2 * ((k // NOISE_SIZE) % 32) + 1
+    mask = table[(offset + i * stride) % NOISE_SIZE].reshape(rows, width) >= p
+    assert 0 < mask.sum() < mask.size  # some units dropped, some kept
+    z = (mask * x) @ w + b
+    noise = (pt.constant(table), pt.constant(key), rows)
+    params = [pt.constant(w), pt.constant(b)]
+    fc = FullyConnectedLayer(width, 3, sigmoid, p_dropout=p)
+    np.testing.assert_allclose(fc.output_dropout(pt.constant(x), params, noise, salt).eval(),
+                               1 / (1 + np.exp(-z)), rtol=1e-12)
+    softmax = SoftmaxLayer(width, 3, p_dropout=p).output_dropout(pt.constant(x), params, noise, salt)
+    np.testing.assert_allclose(softmax.eval(), np.exp(z) / np.exp(z).sum(axis=1, keepdims=True), rtol=1e-12)
 
 
 # -- initialisation ----------------------------------------------------------------------------

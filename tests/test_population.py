@@ -140,6 +140,18 @@ def test_network_k_is_a_network2_network_with_its_weights(digits):
                                   np.argmax(net.feedforward(digits[1][0].T), axis=0))
 
 
+def test_network_k_of_a_layer_population_is_a_network3_network_with_its_weights(digits):
+    pop = LayerPopulation(conv_layers(0.0), 10, [3, 4], [0.1, 0.05], mode="JAX", device="cpu")
+    untrained = pop.network(1)
+    pop.SGD(digits[0], 1)
+    net = pop.network(1)
+    assert isinstance(net, n3.Network) and net.mini_batch_size == 10
+    for a, b in zip(net.trainer.values(), pop.trainer.net_values(1)):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(untrained.trainer.values()[0], net.trainer.values()[0])  # trained since
+    np.testing.assert_array_equal(net.predict(digits[1][0]), pop.predict(digits[1][0])[1])
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"seeds": []}, "a population needs at least one network"),
     ({"etas": [0.5, 1.0]}, "etas: 2 values for 3 networks; give one value, or one per network"),

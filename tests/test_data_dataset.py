@@ -1,0 +1,69 @@
+"""dlpy35.data.dataset: MNIST or another MNIST-format set as the book's three sets, its classes and size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from data_helpers import (
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    idx_bytes,
+    synthetic_mnist,
+    write_dir,
+)
+
+from dlpy35.data import DataError, load_mnist
+from dlpy35.data import mnist as mnist_module
+from dlpy35.data.dataset import load_data
+
+
+@pytest.fixture()
+def small_split(monkeypatch):
+    """The book's split with 10 validation images, so that sets of 30 training images can be split."""
+    monkeypatch.setattr(mnist_module, "VALIDATION_SIZE", 10)
+
+
+def test_another_dataset_is_split_as_the_book_splits_mnist(tmp_path, small_split):
+    raw, arrays = synthetic_mnist(seed=3, n_train=30, n_test=8, side=4)
+    data = load_data(dataset=write_dir(tmp_path / "shapes", raw))
+    assert data.name == "shapes" and data.image_shape == (4, 4) and data.n_in == 16
+    labels = np.concatenate([arrays[TRAIN_LABELS], arrays[TEST_LABELS]])
+    assert data.n_classes == int(labels.max()) + 1
+    pixels = arrays[TRAIN_IMAGES].reshape(30, 16) / 256
+    (tx, ty), (vx, vy), (ex, ey) = data.training, data.validation, data.test
+    np.testing.assert_array_equal(tx, pixels[:20])
+    np.testing.assert_array_equal(vx, pixels[20:])
+    np.testing.assert_array_equal(ex, arrays[TEST_IMAGES].reshape(8, 16) / 256)
+    assert tx.dtype == np.float32 and ty.dtype == ey.dtype == np.int64
+    np.testing.assert_array_equal(np.concatenate([ty, vy]), arrays[TRAIN_LABELS])
+    np.testing.assert_array_equal(ey, arrays[TEST_LABELS])
+
+
+@pytest.mark.parametrize("train_top, test_top, classes", [(4, 2, 5), (1, 6, 7), (1, 1, 2)])
+def test_the_classes_are_the_largest_label_of_either_set_plus_one(tmp_path, small_split, train_top, test_top,
+                                                                  classes):
+    raw, _ = synthetic_mnist(seed=1)
+    raw[TRAIN_LABELS] = idx_bytes(np.arange(30, dtype=np.uint8) % (train_top + 1))
+    raw[TEST_LABELS] = idx_bytes(np.arange(8, dtype=np.uint8) % (test_top + 1))
+    assert load_data(dataset=write_dir(tmp_path / "d", raw)).n_classes == classes
+
+
+def test_one_class_or_a_file_is_refused_in_one_line(tmp_path, small_split):
+    raw, _ = synthetic_mnist(seed=2)
+    raw[TRAIN_LABELS] = idx_bytes(np.zeros(30, np.uint8))
+    raw[TEST_LABELS] = idx_bytes(np.zeros(8, np.uint8))
+    with pytest.raises(DataError, match=r"every label is 0; a classifier needs two classes or more$"):
+        load_data(dataset=write_dir(tmp_path / "d", raw))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match=r"file: not a directory; give the directory of the four IDX files$"):
+        load_data(dataset=tmp_path / "file")
+
+
+def test_without_a_dataset_it_is_mnist(mnist_dir):
+    data = load_data(mnist_dir)
+    assert (data.name, data.n_classes, data.image_shape, data.n_in) == ("MNIST", 10, (28, 28), 784)
+    for got, want in zip(data[:3], load_mnist(mnist_dir)):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
