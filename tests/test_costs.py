@@ -66,6 +66,16 @@ def test_cross_entropy_fn_saturated_is_finite_and_silent(a_val, y_val, dtype):
         assert c > 30  # a confidently wrong output costs a lot
 
 
+@pytest.mark.parametrize("a, y, want", [
+    (np.array([[1], [0], [1]]), np.array([[1], [0], [0]]), -np.log(np.finfo(np.float64).epsneg)),  # integers
+    (np.array([[0], [0]]), np.array([[1], [0]]), -np.log(np.finfo(np.float64).tiny)),
+    (np.array([[0.0]], np.float32), np.array([[1.0]], np.float32), -np.log(np.finfo(np.float32).tiny)),
+])
+def test_cross_entropy_fn_clips_a_wrong_certainty_to_its_dtypes_smallest_number(a, y, want):
+    """A certain wrong answer costs -log of the clip: the smallest normal number of a's float type."""
+    assert CrossEntropyCost.fn(a, y) == pytest.approx(want, rel=1e-6)
+
+
 def test_cross_entropy_fn_all_saturated_cases_together():
     a = np.array([[0.0], [1.0], [0.0], [1.0]])
     y = np.array([[0.0], [0.0], [1.0], [1.0]])

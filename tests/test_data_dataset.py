@@ -61,6 +61,20 @@ def test_one_class_or_a_file_is_refused_in_one_line(tmp_path, small_split):
         load_data(dataset=tmp_path / "file")
 
 
+def test_a_set_too_small_for_the_books_split_names_its_file(tmp_path):
+    raw, _ = synthetic_mnist(seed=5)  # 30 training images, and the book keeps 10,000 for validation
+    with pytest.raises(DataError, match=r"d/train-images-idx3-ubyte: only 30 training images, need more than "
+                                        r"10,000"):
+        load_data(dataset=write_dir(tmp_path / "d", raw))
+
+
+def test_the_mnist_of_the_data_dir_given(tmp_path):
+    """`data_dir` is MNIST's directory: a damaged file there is reported, not read from elsewhere."""
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not MNIST")
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz"):
+        load_data(tmp_path)
+
+
 def test_without_a_dataset_it_is_mnist(mnist_dir):
     data = load_data(mnist_dir)
     assert (data.name, data.n_classes, data.image_shape, data.n_in) == ("MNIST", 10, (28, 28), 784)

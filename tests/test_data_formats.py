@@ -218,7 +218,8 @@ def _pickle_cases():
         "pair": ((tr, va), "expected (training, validation, test)"),
         "not-a-pair": ((tr, va, (te[0],)), "test set is not an (images, labels) pair"),
         "width": ((tr, va, (te[0][:, :783], te[1])), "(4, 783)"),
-        "count": ((tr, (va[0], va[1][:4]), te), "5 images but 4 labels"),
+        "count": ((tr, (va[0], va[1][:4]), te), "validation set has 5 images but 4 labels"),
+        "training-width": (((tr[0][:, :783], tr[1]), va, te), "training images are float32 (12, 783)"),
         "label": ((tr, va, bad_label), "label 10 at index 2"),
         "float-labels": ((tr, va, (te[0], te[1].astype(float))), "test labels are float64"),
     }

@@ -169,6 +169,29 @@ def test_gradients_match_numpy(step_fn, data):
         assert np.abs(want).max() > 1e-4
 
 
+@pytest.mark.parametrize("reg", ["l2", "l1"])
+def test_sgd_step_with_a_regulariser_moves_the_weights_as_eqs_93_and_97(data, reg):
+    """L2: w -> (1 - decay) w - (eta/m) dC/dw (eq. 93); L1: w -> w - decay sgn(w) - (eta/m) dC/dw (eq. 97).
+
+    Biases are not regularised.  Compiled with FAST_COMPILE: one small function, no Numba compile.
+    """
+    x, y, _ = data
+    weights, biases = params(5)
+    eta, decay = 0.7, 0.01
+    with pytensor.config.change_flags(floatX="float64"):
+        xs, ys = pt.matrix("x", dtype="float64"), pt.matrix("y", dtype="float64")
+        ws, bs = symbolic_params()
+        new_w, new_b, _ = graph.sgd_step(xs, ys, eta, ws, bs, reg=reg, decay=decay)
+        fn = pytensor.function([xs, ys, *ws, *bs], [*new_w, *new_b], mode="FAST_COMPILE")
+    out = fn(x, y, *weights, *biases)
+    plain_w, plain_b, _ = np_sgd_step(x, y, eta, weights, biases)
+    shrink = [decay * w if reg == "l2" else decay * np.sign(w) for w in weights]
+    for got, want, s in zip(out[:len(weights)], plain_w, shrink):
+        np.testing.assert_allclose(got, want - s, rtol=1e-12, atol=1e-14)
+    for got, want in zip(out[len(weights):], plain_b):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
 def test_sgd_step_matches_numpy(step_fn, data):
     x, y, labels = data
     weights, biases = params(4)

@@ -20,6 +20,7 @@ import pytest
 
 from dlpy35 import checkpoint
 from dlpy35 import network3 as n3
+from dlpy35.ensemble import ensemble_accuracy
 from dlpy35.files import SavedFileError
 from dlpy35.layers import (
     ConvPoolLayer,
@@ -258,6 +259,32 @@ def test_predict_refuses_inputs_it_cannot_classify(data, bad, message):
     assert net.predict(np.clip(x, 0, 1) if bad == 255.0 else data[1][0][:5]).shape == (5,)
 
 
+def test_predict_refuses_inputs_of_another_width_naming_them():
+    with pytest.raises(ValueError, match=r"^predict input: inputs have 783 values each, but the network's input "
+                                         r"layer sizes\[0\] is 784"):
+        small_net(seed=8).predict(np.zeros((3, 783), np.float32))
+
+
+def test_book_progress_prints_every_thousandth_mini_batch_once_and_passes_progress_on(capsys):
+    """Epochs of 2,500 mini-batches reported in chunks: lines 0, 1000, ... each once, in order."""
+    seen = []
+    report = n3._book_progress(lambda *a: seen.append(a))
+    for epoch in range(2):
+        for done in (500, 1250, 2500):
+            report(epoch, done, 2500)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"Training mini-batch number {n}" for n in range(0, 5000, 1000)]
+    assert seen == [(e, d, 2500) for e in range(2) for d in (500, 1250, 2500)]
+
+
+def test_book_progress_of_a_resumed_run_counts_on_from_where_it_resumed(capsys):
+    report = n3._book_progress(None)
+    report(1, 1000, 2500)  # resumed at epoch 1: 2,500 mini-batches were trained before this run
+    report(1, 2500, 2500)
+    assert capsys.readouterr().out.splitlines() == ["Training mini-batch number 3000",
+                                                     "Training mini-batch number 4000"]
+
+
 # -- save / load -------------------------------------------------------------------------------
 def test_save_load_round_trip(tmp_path, data):
     train, val, _ = data
@@ -272,6 +299,19 @@ def test_save_load_round_trip(tmp_path, data):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(again.predict(val[0]), net.predict(val[0]))
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_a_weight_beyond_the_files_dtype_is_refused_naming_it(tmp_path):
+    """A float32 network whose file holds a float64 weight of 1e39: it would load as inf."""
+    path = tmp_path / "net.npz"
+    small_net(seed=8).save(path)
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["p2"] = arrays["p2"].astype(np.float64)
+    arrays["p2"][0, 0] = 1e39
+    np.savez(path, **arrays)
+    with pytest.raises(SavedFileError, match="p2 holds values that are not finite in float32"):
+        n3.load(path, mode="JAX", device="cpu")
 
 
 @pytest.mark.parametrize("content", [b"not a zip", b"PK\x03\x04 truncated", '{"format": "other"}', "[1, 2]",
@@ -303,6 +343,19 @@ def test_ensemble_plurality_vote_breaks_ties_to_the_lowest_label():
     assert n3.ensemble_accuracy(nets, (x, np.array([1, 5, 4, 7, 6]))) == pytest.approx(0.6)
     with pytest.raises(ValueError, match="at least one network"):
         n3.ensemble_predict([], x)
+
+
+def test_ensemble_accuracy_is_the_share_of_labels_the_vote_gets_right():
+    class Voter:
+        def __init__(self, labels):
+            self.labels = np.array(labels)
+
+        def predict(self, x):
+            assert len(x) == 4  # the data's inputs reach every voter
+            return self.labels
+
+    voters = [Voter([0, 1, 2, 3]), Voter([0, 1, 1, 3]), Voter([1, 1, 2, 0])]  # the vote: 0, 1, 2, 3
+    assert ensemble_accuracy(voters, (np.zeros((4, 784)), [0, 1, 1, 3])) == 0.75
 
 
 def test_ensemble_of_real_networks(data):

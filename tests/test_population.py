@@ -150,6 +150,11 @@ def test_network_k_of_a_layer_population_is_a_network3_network_with_its_weights(
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(untrained.trainer.values()[0], net.trainer.values()[0])  # trained since
     np.testing.assert_array_equal(net.predict(digits[1][0]), pop.predict(digits[1][0])[1])
+    again = pop.network(1)  # its seed makes training it further repeatable
+    for n in (net, again):
+        n.SGD(digits[0], 1, 10, 0.1, verbose=False)
+    for a, b in zip(net.trainer.values(), again.trainer.values()):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -174,6 +179,18 @@ def test_a_population_too_large_for_the_device_is_refused_before_allocating(digi
     with pytest.raises(PopulationError, match=want + r"train at most \d+ networks"):
         pop.SGD(digits[0], 1, 10)
     assert pop.trainer is None
+
+
+def test_sgd_reports_each_epoch_and_refuses_a_bad_mini_batch_size(digits):
+    pop = Population([784, 20, 10], [0, 1], [0.5, 3.0], mode="JAX", device="cpu")
+    with pytest.raises(ValueError, match=r"^mini_batch_size must be an integer in 1..403, got 0"):
+        pop.SGD(digits[0], 1, 0)
+    seen = []
+    histories = pop.SGD(digits[0], 2, 10, digits[1], on_epoch=seen.append)
+    assert [r.epoch for r in seen] == [0, 1] and [r.eta for r in seen] == [[0.5, 3.0]] * 2
+    for k in range(2):
+        assert [r.records[k].evaluations["evaluation"].correct for r in seen] == [
+            h["evaluation_correct"] for h in histories[k]]
 
 
 def test_per_net_broadcasts_one_value_and_checks_lengths():
