@@ -275,6 +275,18 @@ def test_sigmoid_no_overflow_warning_at_large_z():
         assert bp.sigmoid(np.float32(1000.0)) == 1.0
 
 
+@pytest.mark.parametrize("dtype, want", [(np.float32, np.float32), (np.float64, np.float64),
+                                         (np.int64, np.float64)])
+def test_sigmoid_keeps_a_float_dtype_and_makes_integers_float64(dtype, want):
+    z = np.array([-90.0, -3.0, 0.0, 2.0]).astype(dtype)
+    s = bp.sigmoid(z)
+    assert s.dtype == want
+    exact = 1 / (1 + np.exp(-z.astype(np.float64)))
+    np.testing.assert_allclose(s[1:], exact[1:], rtol=1e-6 if want == np.float32 else 1e-15)
+    # e^-90 is below float32's normal range only: 0 there, the number in float64
+    assert s[0] == 0.0 if want == np.float32 else s[0] == pytest.approx(exact[0], rel=1e-15)
+
+
 def test_sigmoid_matches_logistic_formula():
     z = np.linspace(-30, 30, 601)
     # the tanh form is accurate to ~1 ulp of 1 (absolute), not relatively for very negative z

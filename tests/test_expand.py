@@ -59,6 +59,26 @@ def test_one_lit_pixel_moves_down_up_right_left(row, col, want):
         assert lit == ([] if where is None else [where])
 
 
+def test_the_cache_lives_in_the_data_directory_given(tmp_path):
+    assert ex.cache_path(tmp_path) == tmp_path / "mnist_expanded.npz"
+
+
+@pytest.mark.parametrize("pixels_shape, n_labels, readable", [((10, 784), 10, True), ((10, 784), 9, False),
+                                                             ((10, 783), 10, False)])
+def test_a_cache_is_read_only_in_its_own_layout_even_when_its_digest_matches(tmp_path, pixels_shape, n_labels,
+                                                                            readable):
+    pixels = np.arange(np.prod(pixels_shape)).reshape(pixels_shape).astype(np.uint8)
+    labels = np.ones(n_labels, np.int64)
+    path = tmp_path / "cache.npz"
+    np.savez(path, pixels=pixels, labels=labels, sha256=np.array(ex._digest(pixels, labels)))
+    got = ex._read(path)
+    if readable:
+        np.testing.assert_array_equal(got[0], pixels)
+        np.testing.assert_array_equal(got[1], labels)
+    else:
+        assert got is None
+
+
 @pytest.fixture()
 def data_dir(tmp_path, mnist_dir):
     """A private MNIST directory (links to the verified files) so the cache test owns its cache."""

@@ -373,7 +373,10 @@ def test_sgd_seeds(cfg, d):
 def test_sgd_progress_callback(epoch_mode, d):
     net = make("JAX-float32", seed=14, epoch_mode=epoch_mode)
     calls = []
-    net.SGD((d.X[:95], d.labels[:95]), 2, 10, 3.0, verbose=False, progress=lambda *a: calls.append(a))
+    records = []
+    history = net.SGD((d.X[:95], d.labels[:95]), 2, 10, 3.0, test_data=(d.TX, d.TL), verbose=False,
+                      progress=lambda *a: calls.append(a), on_epoch=records.append)
+    assert records == history and [r["epoch"] for r in records] == [0, 1]  # each epoch's dict, as it ends
     assert calls, "progress was never called"
     for epoch in (0, 1):
         mine = [c for c in calls if c[0] == epoch]

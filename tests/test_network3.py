@@ -260,8 +260,8 @@ def test_predict_refuses_inputs_it_cannot_classify(data, bad, message):
 
 
 def test_predict_refuses_inputs_of_another_width_naming_them():
-    with pytest.raises(ValueError, match=r"^predict input: inputs have 783 values each, but the network's input "
-                                         r"layer sizes\[0\] is 784"):
+    with pytest.raises(ValueError, match=r"^predict input: inputs have 783 values each, but the network's "
+                                         r"input layer sizes\[0\] is 784"):
         small_net(seed=8).predict(np.zeros((3, 783), np.float32))
 
 
@@ -356,6 +356,8 @@ def test_ensemble_accuracy_is_the_share_of_labels_the_vote_gets_right():
 
     voters = [Voter([0, 1, 2, 3]), Voter([0, 1, 1, 3]), Voter([1, 1, 2, 0])]  # the vote: 0, 1, 2, 3
     assert ensemble_accuracy(voters, (np.zeros((4, 784)), [0, 1, 1, 3])) == 0.75
+    voters.append(Voter([3.0, 1.0, 1.0, 3.0]))  # labels as floats count as the integers they are
+    np.testing.assert_array_equal(n3.ensemble_predict(voters, np.zeros((4, 784))), [0, 1, 1, 3])
 
 
 def test_ensemble_of_real_networks(data):
