@@ -68,6 +68,17 @@ def test_a_set_too_small_for_the_books_split_names_its_file(tmp_path):
         load_data(dataset=write_dir(tmp_path / "d", raw))
 
 
+@pytest.mark.parametrize("validation, refused", [(29, False), (30, True)])
+def test_the_split_needs_one_training_image_beyond_validation(tmp_path, monkeypatch, validation, refused):
+    monkeypatch.setattr(mnist_module, "VALIDATION_SIZE", validation)
+    path = write_dir(tmp_path / "d", synthetic_mnist(seed=5)[0])  # 30 training images
+    if refused:
+        with pytest.raises(DataError, match="only 30 training images, need more than 30 for the validation"):
+            load_data(dataset=path)
+    else:
+        assert len(load_data(dataset=path).training[0]) == 1
+
+
 def test_the_mnist_of_the_data_dir_given(tmp_path):
     """`data_dir` is MNIST's directory: a damaged file there is reported, not read from elsewhere."""
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not MNIST")

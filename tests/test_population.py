@@ -193,6 +193,17 @@ def test_sgd_reports_each_epoch_and_refuses_a_bad_mini_batch_size(digits):
             h["evaluation_correct"] for h in histories[k]]
 
 
+def test_widths_count_each_layers_values_per_row_patches_included():
+    """conv 3 maps of 2 channels, 3x3 filters on 6x6 (4x4 outputs), pool 2x2 -> FC 12 -> softmax 5."""
+    from dlpy35.layers import LayerStack
+    from dlpy35.population import widths
+
+    stack = LayerStack([ConvPoolLayer((3, 2, 3, 3), (2, 6, 6), (2, 2)), FullyConnectedLayer(12, 7),
+                        SoftmaxLayer(7, 5)], 10)
+    assert widths(stack) == [16 * 2 * 9, 16 * 3, 12, 7, 5]  # patches, maps before pooling, inputs, outputs
+    assert widths(Population([4, 3, 2], [0], 0.5, mode="JAX", device="cpu").model) == [4, 3, 2]
+
+
 def test_per_net_broadcasts_one_value_and_checks_lengths():
     assert per_net(0.5, 3, "etas") == [0.5, 0.5, 0.5]
     assert per_net([1, 2], 2, "etas") == [1, 2]
