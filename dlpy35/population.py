@@ -246,9 +246,11 @@ def check_fits(device, model, k, rows):
     have = device.memory_bytes()
     if need > MEMORY_SHARE * have:
         fit = int(MEMORY_SHARE * have // (need / k))
+        fix = (f"train at most {fit} networks per population" if fit else
+               "not one network fits; free memory on the device or train on another")
         raise PopulationError(f"a population of {k} networks needs about {need / 2**30:.1f} GiB, more "
                               f"than {MEMORY_SHARE:.0%} of the {have / 2**30:.1f} GiB free on the "
-                              f"{device.kind}; train at most {fit} networks per population")
+                              f"{device.kind}; {fix}")
 
 
 class PopulationBase:

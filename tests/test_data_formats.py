@@ -23,9 +23,20 @@ from data_helpers import (
     write_dir,
 )
 
-from dlpy35.data import DataError, load_idx_dir, load_pickle, read_idx
+from dlpy35.data import DataError, load_idx_dir, load_pickle, parse_idx, read_idx
 
 # --------------------------------------------------------------------------- IDX reader
+
+
+@pytest.mark.parametrize("head, message", [
+    (b"", "not an IDX file (starts empty, expected 00 00 <type> <ndim>)"),
+    (b"\x00\x00\x08\x01", "truncated IDX header (4 bytes)"),  # the magic alone, its dimension missing
+    (b"\x00\x00\x99\x01\x00\x00\x00\x01\x07", "unknown IDX type code 0x99"),
+])
+def test_parse_idx_names_what_is_wrong_with_the_header(head, message):
+    with pytest.raises(DataError) as e:
+        parse_idx(head, "f-idx")
+    assert_error(e, f"f-idx: {message}")
 
 
 @pytest.mark.parametrize("dtype", list(IDX_CODES))

@@ -456,6 +456,15 @@ def test_kill_9_then_resume_is_bit_identical(uninterrupted, tmp_path):
     assert [r["epoch"] for r in history] == list(range(EPOCHS))
 
 
+def test_a_checkpoint_without_the_best_epoch_is_incomplete(tmp_path):
+    _trained(tmp_path, epochs=1)
+    weights, biases, meta = checkpoint.load(tmp_path)
+    del meta["history"]["best"]  # what network3 adds to the trainer's state
+    checkpoint.save(tmp_path, weights, biases, meta)
+    with pytest.raises(checkpoint.CheckpointError, match=r"incomplete checkpoint \('best'\)"):
+        _trained(tmp_path, resume=True)
+
+
 def test_resume_refuses_another_networks_checkpoint(uninterrupted, tmp_path):
     _trained(tmp_path, epochs=1)
     other = n3.Network([FullyConnectedLayer(784, 20), SoftmaxLayer(20, 10)], MB, seed=0, mode="JAX",

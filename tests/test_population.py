@@ -171,12 +171,15 @@ def test_bad_populations_are_refused_in_one_line(kwargs, message):
                    device="cpu")
 
 
-def test_a_population_too_large_for_the_device_is_refused_before_allocating(digits, monkeypatch):
+@pytest.mark.parametrize("share, fix", [(0.5, "train at most 25 networks per population"),
+                                        (0.001, "not one network fits; free memory on the device or train on "
+                                                "another")])
+def test_a_population_too_large_for_the_device_is_refused_before_allocating(digits, monkeypatch, share, fix):
     pop = Population([784, 20, 10], list(range(64)), 0.5, mode="JAX", device="cpu")
-    need = estimate_bytes(pop.model, 64, 10, 4)
-    monkeypatch.setattr(type(pop.device), "memory_bytes", lambda self: need // 2)
+    need = estimate_bytes(pop.model, 64, max(10, pop._eval_chunk()), 4)  # the evaluation chunk's rows
+    monkeypatch.setattr(type(pop.device), "memory_bytes", lambda self: int(need * share))
     want = r"a population of 64 networks needs about .* GiB, more than 80% of the .* GiB free on the cpu; "
-    with pytest.raises(PopulationError, match=want + r"train at most \d+ networks"):
+    with pytest.raises(PopulationError, match=want + fix + "$"):  # 25: 80% of need / 2 in 64ths of need
         pop.SGD(digits[0], 1, 10)
     assert pop.trainer is None
 
