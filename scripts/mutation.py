@@ -4,7 +4,7 @@ mutmut (configured in ``setup.cfg``'s ``[mutmut]`` section: the core modules, th
 mirror them) makes small bugs in the code one at a time -- a ``<`` for a ``<=``, a ``+ 1``
 for a ``- 1``, an argument dropped -- and runs the tests that reach the mutated function.
 A mutant the tests fail on is *killed*; one they pass on *survived*.  The score of a
-module is killed / (killed + survived), where a survivor listed in
+module is killed / (killed + survived + reached by no test), where a survivor listed in
 ``tests/mutation_accepted.txt`` (one line each: the mutant's name, then why it is
 equivalent or accepted) leaves the count, and a timeout counts as killed.
 
@@ -20,7 +20,7 @@ Writes ``runs/mutation/report.md`` (the table and every unexplained survivor) an
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
 import math
 import random
@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dlpy35.atomic import atomic_write  # noqa: E402  (the checkout's package, before any installed one)
+from dlpy35.commandline import USER_ERROR, ArgumentParser, finite_float, natural_int, positive_int  # noqa: E402
+
+PROG = "scripts/mutation.py"
 
 ACCEPTED = ROOT / "tests" / "mutation_accepted.txt"
 #: mutmut's exit codes of a mutant's test run, as it reads them (mutmut.stats.status_by_exit_code).
@@ -41,11 +44,12 @@ STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="scripts/mutation.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--sample", type=int, default=None, metavar="N", help="run N mutants per module at most")
-    p.add_argument("--seed", type=int, default=0, help="seeds the sample")
-    p.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
-    p.add_argument("--target", type=float, default=0.90, help="the score the core must reach")
+    p = ArgumentParser(__doc__, prog=PROG)
+    p.add_argument("--sample", type=positive_int, default=None, metavar="N",
+                   help="run N mutants per module at most")
+    p.add_argument("--seed", type=natural_int, default=0, help="seeds the sample")
+    p.add_argument("--max-children", type=positive_int, default=2, help="mutants tested at once")
+    p.add_argument("--target", type=finite_float, default=0.90, help="the score the core must reach")
     p.add_argument("--report-only", action="store_true", help="report the results mutmut holds, run nothing")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "mutation", help="where the report goes")
     return p
@@ -152,16 +156,24 @@ def report(found, ok):
 def main(argv=None):
     args = parser().parse_args(argv)
     if not args.report_only:
-        if args.sample and subprocess.call([sys.executable, "-c", GENERATE], cwd=ROOT) != 0:
-            return 2
-        chosen = sample(mutants(), args.sample, args.seed) if args.sample else []
-        status = mutmut("run", "--max-children", str(args.max_children), *chosen)
+        if importlib.util.find_spec("mutmut") is None:
+            print(f"{PROG}: mutmut is not installed; pip install -e '.[mutation]'", file=sys.stderr)
+            return USER_ERROR
+        try:
+            if args.sample and subprocess.call([sys.executable, "-c", GENERATE], cwd=ROOT) != 0:
+                return USER_ERROR
+            chosen = sample(mutants(), args.sample, args.seed) if args.sample else []
+            status = mutmut("run", "--max-children", str(args.max_children), *chosen)
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted; the mutants tested so far keep their results (--report-only reports "
+                  "them)", file=sys.stderr)
+            return 130
         if status not in (0, 1):
             return status
     found = mutants()
     if not found:
-        print("scripts/mutation.py: no mutants yet; run it without --report-only first", file=sys.stderr)
-        return 2
+        print(f"{PROG}: no mutants yet; run it without --report-only first", file=sys.stderr)
+        return USER_ERROR
     ok = accepted()
     known = {n for statuses in found.values() for n in statuses}
     for name in sorted(set(ok) - known):

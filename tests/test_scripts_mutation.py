@@ -72,6 +72,16 @@ def test_the_sample_is_seeded_and_takes_at_most_n_per_module(mutation, results):
     assert len(mutation.sample(found, 50, seed=1)) == 20  # a small module gives all it has
 
 
+def test_bad_flags_and_a_missing_mutmut_are_one_line_and_exit_2(mutation, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as e:
+        mutation.main(["--sample", "0"])
+    assert e.value.code == 2 and capsys.readouterr().err.strip().endswith("got 0 (see --help)")
+    monkeypatch.setattr(mutation.importlib.util, "find_spec", lambda name: None)
+    assert mutation.main(["--sample", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err == "scripts/mutation.py: mutmut is not installed; pip install -e '.[mutation]'\n"
+
+
 def test_report_only_without_results_is_one_line_and_exit_2(mutation, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mutation, "mutants", lambda: {})
     assert mutation.main(["--report-only", "--out", str(tmp_path / "r")]) == 2
