@@ -124,15 +124,16 @@ def report(found, ok):
     """``(markdown, json-able dict, the core's score)`` of the mutants' statuses."""
     rows, unexplained, total = [], [], Counter()
     for module, statuses in sorted(found.items()):
-        counts = Counter("accepted" if s in ("survived", "no tests") and n in ok else s
-                         for n, s in statuses.items())
+        # A survivor, or a mutant no test reaches, is either accepted (listed in `ok`) or unexplained.
+        statuses = {n: "accepted" if s in ("survived", "no tests") and n in ok else s
+                    for n, s in statuses.items()}
+        counts = Counter(statuses.values())
         total.update(counts)
         killed, counted, value = score(counts)
         rows.append({"module": module, "mutants": len(statuses), "run": len(statuses) - counts["not run"],
                      **{k: counts[k] for k in ("killed", "timeout", "survived", "no tests", "accepted")},
                      "score": value})
-        unexplained += [(n, s) for n, s in sorted(statuses.items())
-                        if s in ("survived", "no tests") and n not in ok]
+        unexplained += [(n, s) for n, s in sorted(statuses.items()) if s in ("survived", "no tests")]
     killed, counted, value = score(total)
     low_high = interval(killed, counted)
     head = ["module", "mutants", "run", "killed", "timeout", "survived", "no tests", "accepted", "score"]
@@ -179,7 +180,6 @@ def main(argv=None):
     for name in sorted(set(ok) - known):
         print(f"warning: {ACCEPTED.name} lists {name}, which mutmut no longer makes", file=sys.stderr)
     text, data, value = report(found, ok)
-    args.out.mkdir(parents=True, exist_ok=True)
     with atomic_write(args.out / "report.md", "w") as f:
         f.write(text)
     with atomic_write(args.out / "report.json", "w") as f:
