@@ -73,7 +73,7 @@ def settings_of(args):
 
     return {"epochs": args.epochs, "mini_batch_size": args.mini_batch_size, "n_train": args.n_train,
             "cost": args.cost, "init": weight_init(args), "dtype": args.dtype, "device": args.device,
-            "mode": args.mode, "evaluation": args.evaluation,
+            "mode": args.mode, "evaluation": args.evaluation, "order": args.order,
             "data_dir": str(args.data_dir) if args.data_dir else None,
             "dataset": str(args.dataset) if args.dataset else None}
 
@@ -101,7 +101,7 @@ def population(chunk):
     s = chunk.settings
     return Population(list(chunk.nets[0].sizes), [n.seed for n in chunk.nets], [n.eta for n in chunk.nets],
                       [n.lmbda for n in chunk.nets], cost=s["cost"], weight_init=s["init"], dtype=s["dtype"],
-                      mode=s["mode"], device=s["device"])
+                      mode=s["mode"], device=s["device"], order=s["order"])
 
 
 def train_chunk(chunk, progress=None):

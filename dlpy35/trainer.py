@@ -210,6 +210,7 @@ class Trainer:
     """
 
     net_shape = ()  # the shape of per-network figures: a scalar for one network
+    order_shape = ()  # the leading shape of a mini-batch's rows: one network, one order
     static_params = False  # parameters of fixed shapes (a population's graphs are vectorized with them)
 
     def __init__(self, model, device, values, rng, epoch_mode="scan", drop_last=False, eval_chunk=None):
@@ -268,8 +269,8 @@ class Trainer:
         def step(rows, params, key):
             return self._step(rows, params, key, hyper, option)
 
-        # Rows of indices (a leading axis per network in a population), each with a key when keyed.
-        batches = pt.tensor("batches", dtype="int64", shape=(None, *self.net_shape, None)[kind == "step":])
+        # Rows of indices (a leading axis per order in a population), each with a key when keyed.
+        batches = pt.tensor("batches", dtype="int64", shape=(None, *self.order_shape, None)[kind == "step":])
         if kind == "scan":
             new, c = graph.scan_sgd(step, batches, self.params, m)
         else:

@@ -67,18 +67,53 @@ def test_network_k_equals_the_same_network_alone_float32_jax(digits):
     assert len({h[-1]["evaluation_correct"] for h in histories}) > 1  # the nets are different nets
 
 
+def test_a_shared_order_population_trains_each_network_on_network_0s_order(digits):
+    """order="shared": network k starts from seed k's weights and follows network 0's shuffles.
+
+    It ends where the network of seed k ends alone when it shuffles with network
+    0's generator (L2, three lambdas, float32 JAX: within 1e-5 relative).
+    """
+    seeds, lmbdas = [4, 0, 9], [0.1, 1.0, 3.0]
+    pop = Population([784, 20, 10], seeds, 3.0, lmbdas, mode="JAX", device="cpu", order="shared")
+    histories = pop.SGD(digits[0], 2, 10, digits[1])
+    network0 = network2.Network([784, 20, 10], seed=seeds[0], mode="JAX", device="cpu", cost="quadratic",
+                                weight_init="large")
+    for k in range(3):
+        net = network2.Network([784, 20, 10], seed=seeds[k], mode="JAX", device="cpu", weight_init="large",
+                               cost="quadratic")
+        net.trainer.rng.bit_generator.state = network0.trainer.rng.bit_generator.state
+        net.SGD(digits[0], 2, 10, 3.0, lmbda=lmbdas[k], evaluation_data=digits[1],
+                monitor_evaluation_accuracy=True, verbose=False)
+        for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+        assert [h["evaluation_correct"] for h in histories[k]] == net.history["evaluation_accuracy"]
+
+
+def test_a_population_refuses_an_unknown_order():
+    with pytest.raises(PopulationError, match="order must be one of \\('own', 'shared'\\), got 'mine'"):
+        Population([784, 20, 10], [0, 1], 3.0, order="mine", mode="JAX", device="cpu")
+
+
 def conv_layers(p):
     return [ConvPoolLayer((4, 1, 5, 5), (1, 28, 28), (2, 2), ReLU),
             FullyConnectedLayer(4 * 12 * 12, 20, ReLU, p_dropout=p), SoftmaxLayer(20, 10, p_dropout=p)]
 
 
-def test_layer_population_with_dropout_equals_each_network_alone(digits):
-    """Conv + pool, dropout 0.5 (each network's own masks), per-network eta and lambda: float32 JAX."""
+@pytest.mark.parametrize("order", ["own", "shared"])
+def test_layer_population_with_dropout_equals_each_network_alone(digits, order):
+    """Conv + pool, dropout 0.5, per-network eta and lambda: float32 JAX.
+
+    Own orders: each network's own shuffles and masks.  A shared order: network
+    0's, which network k alone follows when it shuffles with network 0's generator.
+    """
     seeds, etas, lmbdas = [0, 1, 2], [0.1, 0.05, 0.03], [0.0, 0.1, 1.0]
-    pop = LayerPopulation(conv_layers(0.5), 10, seeds, etas, lmbdas, mode="JAX", device="cpu")
+    pop = LayerPopulation(conv_layers(0.5), 10, seeds, etas, lmbdas, mode="JAX", device="cpu", order=order)
     histories = pop.SGD(digits[0], 2, digits[1])
+    network0 = n3.Network(conv_layers(0.5), 10, seed=seeds[0], mode="JAX", device="cpu")
     for k in range(3):
         net = n3.Network(conv_layers(0.5), 10, seed=seeds[k], mode="JAX", device="cpu")
+        if order == "shared":
+            net.trainer.rng.bit_generator.state = network0.trainer.rng.bit_generator.state
         net.SGD(digits[0], 2, 10, etas[k], digits[1], lmbda=lmbdas[k], verbose=False)
         for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)

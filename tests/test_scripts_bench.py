@@ -89,6 +89,26 @@ def test_profile_writes_its_microseconds(tmp_path, mnist_dir):
 
 
 @pytest.mark.slow
+def test_population_bench_writes_a_row_per_order_and_k(tmp_path, mnist_dir):
+    out = tmp_path / "population.json"
+    proc = bench("--population", "--ks", 1, 3, "--epochs", 1, "--n-train", 100, "--sizes", 784, 10, 10,
+                 "--data-dir", mnist_dir, "--json", out)
+    data = written(proc, out)
+    rows = data["rows"]
+    assert [(r["mode"], r["order"], r["k"]) for r in rows] == [("JAX", "own", 1), ("JAX", "own", 3),
+                                                              ("JAX", "shared", 1), ("JAX", "shared", 3)]
+    solo = rows[0]["separate_epoch_s"]
+    for r in rows:
+        assert r["population_epoch_s"] > 0 and r["compile_s"] > 0 and r["vmap_epoch_s"] > 0, r
+        assert r["separate_epoch_s"] == pytest.approx(r["k"] * solo)
+        assert r["net_epochs_per_s"] == pytest.approx(r["k"] / r["population_epoch_s"])
+        assert r["speedup"] == pytest.approx(r["separate_epoch_s"] / r["population_epoch_s"])
+    table = [line.split("|")[1:4] for line in proc.stdout.splitlines() if line.startswith("| JAX")]
+    assert [[c.strip() for c in cells] for cells in table] == [["JAX", o, k] for o in ("own", "shared")
+                                                               for k in ("1", "3")]
+
+
+@pytest.mark.slow
 def test_conv_bench_reports_a_failing_implementation_as_a_row(tmp_path, mnist_dir):
     out = tmp_path / "conv.json"
     proc = bench("--network", "conv", "--modes", "NO_SUCH_MODE", "--batches", 1, "--epochs", 1,

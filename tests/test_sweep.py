@@ -85,6 +85,27 @@ def test_rerun_skips_finished_chunks(tmp_path, capsys, mnist_dir):
     assert json.loads(chunk_files[0].read_text())["key"] == chunk_files[0].stem
 
 
+def test_a_shared_order_sweep_follows_each_populations_first_network(tmp_path, capsys, mnist_dir):
+    """``--order shared``: network 0 trains as in the own-order sweep, network 1 on network 0's shuffles.
+
+    The same ``--out`` holds both: the order is part of a chunk's settings, so the
+    own-order chunk is not taken for the shared one.
+    """
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--seeds", "0-1", "--eta", "3.0", "--out", str(out), *SMALL]
+    assert run(argv, capsys)[0] == 0
+    own = results.read_csv(out / "epochs.csv")
+    status, stdout, err = run([*argv, "--order", "shared"], capsys)
+    assert status == 0 and "already trained" not in stdout, err
+    shared = results.read_csv(out / "epochs.csv")
+
+    def correct(rows, net):
+        return [r["evaluation_correct"] for r in rows if r["net"] == net]
+
+    assert correct(shared, "0") == correct(own, "0")
+    assert correct(shared, "1") != correct(own, "1")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--seeds", "5-2"], "'5-2' is an empty or negative range"),
     (["--seeds", "0", "--eta", "0"], "eta (the learning rate) must be a finite number > 0"),
@@ -93,6 +114,7 @@ def test_rerun_skips_finished_chunks(tmp_path, capsys, mnist_dir):
     (["--seeds", "0", "--sizes", "784"], "sizes needs at least two layers"),
     (["--seeds", "0", "--population-size", "0"], "argument --population-size: expected an integer >= 1"),
     (["--seeds"], "argument --seeds: expected at least one argument"),
+    (["--seeds", "0", "--order", "mine"], "argument --order: invalid choice: 'mine'"),
 ])
 def test_bad_sweeps_are_refused_in_one_line_before_training(argv, message, tmp_path, capsys):
     status, out, err = run(["sweep", "--out", str(tmp_path / "o"), *argv], capsys)

@@ -1,13 +1,15 @@
 """Net-epochs per second of a population of K networks, against K separate runs and a JAX ``vmap`` peer.
 
-For each K: a :class:`dlpy35.population.Population` of K ``--sizes`` networks
-(seeds 0..K-1, quadratic cost, eta 3.0, mini-batch ``--mini-batch-size``) trains
-``--epochs`` epochs on ``--n-train`` images, and its fastest epoch counts;
-compilation and the warm-up are excluded.  *Separate runs* is one
-``network2.Network`` of the same settings, timed the same way: K separate runs
-take K times its epoch.  The JAX peer is ``jax.vmap`` of the same math's
-``lax.scan`` epoch (:mod:`bench.peers.jax_peer`) over K stacked networks.  One
-run, one heavy job at a time: compare the ratios, not the seconds.
+For each order (``--orders``: each network its own shuffles, or one shared
+order) and each K: a :class:`dlpy35.population.Population` of K ``--sizes``
+networks (seeds 0..K-1, quadratic cost, eta 3.0, mini-batch
+``--mini-batch-size``) trains ``--epochs`` epochs on ``--n-train`` images, and
+its fastest epoch counts; compilation and the warm-up are excluded.  *Separate
+runs* is one ``network2.Network`` of the same settings, timed the same way: K
+separate runs take K times its epoch.  The JAX peer is ``jax.vmap`` of the same
+math's ``lax.scan`` epoch (:mod:`bench.peers.jax_peer`) over K stacked
+networks, with K index matrices (own orders) or one (a shared order).  One run,
+one heavy job at a time: compare the ratios, not the seconds.
 
 Usage::
 
@@ -17,6 +19,7 @@ Usage::
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -34,6 +37,8 @@ def parser():
     cli.add(p, "n_train", 10_000)
     cli.add(p, "epochs", 2, "timed epochs per K; the fastest counts (default %(default)s)")
     cli.add(p, "modes", ["JAX"])
+    p.add_argument("--orders", nargs="+", choices=("own", "shared"), default=["own", "shared"],
+                   help="each network's own shuffles, one shared order, or both (default: both)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     p.add_argument("--no-vmap", action="store_true", help="leave out the JAX vmap peer")
     cli.add(p, "data_dir")
@@ -41,11 +46,11 @@ def parser():
     return p
 
 
-def time_population(k, train, args, mode):
+def time_population(k, train, args, mode, order):
     """``(fastest epoch seconds, compile seconds)`` of a population of `k`."""
     from dlpy35.population import Population
 
-    pop = Population(args.sizes, list(range(k)), 3.0, mode=mode, device=args.device)
+    pop = Population(args.sizes, list(range(k)), 3.0, mode=mode, device=args.device, order=order)
     histories = pop.SGD(train, args.epochs, args.mini_batch_size)
     return min(h["seconds"] for h in histories[0]), pop.trainer.compile_seconds
 
@@ -59,7 +64,7 @@ def time_separate(train, args, mode):
     return min(net.history["seconds"]), net.compile_seconds
 
 
-def time_vmap(k, train, args):
+def time_vmap(k, train, args, order):
     """Fastest epoch seconds of ``jax.vmap`` over `k` networks of the peer's scan epoch (full batches)."""
     import jax
 
@@ -68,7 +73,8 @@ def time_vmap(k, train, args):
     m = args.mini_batch_size
     full = len(x) // m
     epoch, _, _ = _functions(3.0)
-    batched = jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None)))
+    shared = order == "shared"  # one index matrix for all: vmap makes the first layers one wide matmul
+    batched = jax.jit(jax.vmap(epoch, in_axes=(0, None if shared else 0, None, None)))
     rng = np.random.default_rng(0)
     params = [(jax.numpy.asarray(rng.standard_normal((k, o, i)), np.float32),
                jax.numpy.asarray(rng.standard_normal((k, o)), np.float32))
@@ -77,6 +83,7 @@ def time_vmap(k, train, args):
     seconds = []
     for e in range(args.epochs + 1):  # the first compiles
         perms = np.stack([rng.permutation(len(x))[: full * m].reshape(full, m) for _ in range(k)])
+        perms = perms[0] if shared else perms
         start = time.perf_counter()
         params = batched(params, jax.numpy.asarray(perms, np.int32), *data)
         jax.block_until_ready(params)
@@ -95,19 +102,19 @@ def main(argv=None):
     for mode in args.modes:
         solo, solo_compile = time_separate(train, args, mode)
         results.log(f"{mode}: one network alone {solo:.3f} s/epoch (compile {solo_compile:.1f} s)")
-        for k in args.ks:
-            pop, compile_s = time_population(k, train, args, mode)
-            vmap = None if args.no_vmap else time_vmap(k, train, args)
-            row = {"mode": mode, "k": k, "population_epoch_s": pop, "compile_s": compile_s,
+        for order, k in itertools.product(args.orders, args.ks):
+            pop, compile_s = time_population(k, train, args, mode, order)
+            vmap = None if args.no_vmap else time_vmap(k, train, args, order)
+            row = {"mode": mode, "order": order, "k": k, "population_epoch_s": pop, "compile_s": compile_s,
                    "separate_epoch_s": k * solo, "vmap_epoch_s": vmap,
                    "net_epochs_per_s": k / pop, "separate_net_epochs_per_s": 1 / solo,
                    "vmap_net_epochs_per_s": k / vmap if vmap else None, "speedup": solo * k / pop}
             rows.append(row)
-            results.log(f"{mode} K={k}: {pop:.3f} s/epoch, {k / pop:.2f} net-epochs/s, "
+            results.log(f"{mode} {order} K={k}: {pop:.3f} s/epoch, {k / pop:.2f} net-epochs/s, "
                         f"{row['speedup']:.2f}x separate runs")
-            table.append([mode, str(k), f"{pop:.3f}", f"{k / pop:.2f}", f"{1 / solo:.2f}",
+            table.append([mode, order, str(k), f"{pop:.3f}", f"{k / pop:.2f}", f"{1 / solo:.2f}",
                           f"{k / vmap:.2f}" if vmap else "-", f"{row['speedup']:.2f}x", f"{compile_s:.1f}"])
-    print(results.markdown(["mode", "K", "s/epoch", "net-epochs/s", "separate runs", "JAX vmap peer",
+    print(results.markdown(["mode", "order", "K", "s/epoch", "net-epochs/s", "separate runs", "JAX vmap peer",
                             "vs separate", "compile s"], table,
                            [f"\n[{'-'.join(map(str, args.sizes))}], mini-batch {args.mini_batch_size}, "
                             f"{len(tx)} images per epoch, {args.device}; fastest of {args.epochs} epochs"]))
