@@ -27,7 +27,13 @@ exit_on_interrupt(Path(__file__).name)  # before the heavy imports
 
 from dlpy35 import sweep  # noqa: E402
 from dlpy35.atomic import atomic_write  # noqa: E402
-from dlpy35.commandline import ArgumentParser, add_training_flags, finite_float, run  # noqa: E402
+from dlpy35.commandline import (  # noqa: E402
+    ArgumentParser,
+    add_order_flag,
+    add_training_flags,
+    finite_float,
+    run,
+)
 from dlpy35.data import load_mnist  # noqa: E402
 from dlpy35.plots import plot_sweep  # noqa: E402
 
@@ -51,6 +57,7 @@ def main(argv=None):
     p.add_argument("--eta", type=finite_float, default=3.0)
     p.add_argument("--sizes", type=int, nargs="+", default=[784, 100, 10])
     add_training_flags(p)
+    add_order_flag(p)
     p.add_argument("--out", type=Path, default=Path("runs/seed-study"))
     args = p.parse_args(argv)
     try:

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from dlpy35.commandline import (
+    add_order_flag,
     add_quiet_flag,
     add_training_flags,
     fail,
@@ -41,10 +42,7 @@ def configure(s):
     add_training_flags(s)
     s.add_argument("--population-size", type=positive_int, default=None, metavar="K",
                    help="networks per population at most (default: all of one architecture together)")
-    s.add_argument("--order", choices=("own", "shared"), default="own",
-                   help="own: each network shuffles with its own seed (it ends as it would alone); shared: "
-                        "the networks of a population follow its first network's shuffles (about twice "
-                        "as fast on a CPU: their first layers become one wide matmul)")
+    add_order_flag(s)
     s.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the results go")
     s.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run each population as a task on a Ray cluster: auto, or the cluster's address")
