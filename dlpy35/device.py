@@ -31,6 +31,8 @@ import numpy as np
 import pytensor
 from pytensor.compile.mode import predefined_modes
 
+from dlpy35 import rewrites  # noqa: F401 (registers its rewrite with PyTensor's before any compile)
+
 DEVICES = ("auto", "cuda", "cpu")
 DTYPES = ("float32", "float64")
 

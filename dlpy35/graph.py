@@ -2,8 +2,9 @@
 
 Notation follows the book: layer ``l`` has weights ``w^l`` (n_out, n_in) and
 biases ``b^l`` (n_out,); ``a^l = sigma(w^l a^{l-1} + b^l)`` (eq. 25).  The graph
-works on whole mini-batches stored row-wise, ``A`` (m, n), so the book's
-``w a + b`` becomes ``A w^T + b``.  Gradients are ``pytensor.grad`` of the
+works on whole mini-batches stored row-wise, ``A`` (m, n): the book's ``w a + b``
+with the mini-batch's activations as the columns of ``a = A^T``, transposed back
+to rows, ``(w A^T)^T + b``.  Gradients are ``pytensor.grad`` of the
 cost (the quadratic cost of eq. 6 or chapter 3's cross-entropy, from
 :mod:`dlpy35.costs`); the SGD update is eqs. 20-21, with L2 or L1 weight decay.
 
@@ -21,10 +22,15 @@ from dlpy35.costs import QuadraticCost
 
 
 def output(a, weights, biases):
-    """``(z^L, a^L)`` for the row-wise batch `a`: eq. 25 layer by layer."""
+    """``(z^L, a^L)`` for the row-wise batch `a`: eq. 25 layer by layer.
+
+    ``w a^T`` rather than ``a w^T``: the same sums, but the gradient with respect
+    to ``w`` is then ``delta^T a`` in ``w``'s own layout, so a population's K
+    weight matrices take their gradients from one wide matmul without a transpose.
+    """
     z = a
     for w, b in zip(weights, biases):
-        z = a @ w.T + b
+        z = (w @ a.T).T + b
         a = pt.sigmoid(z)
     return z, a
 
