@@ -19,8 +19,9 @@ By default every network follows its own order.  A population of one shared
 order (``order="shared"``, :class:`SharedOrderTrainer`) lets all networks
 follow network 0's shuffles and dropout keys after each has drawn its own
 initial weights: the networks then share their input, and PyTensor's rewrites
-turn the K first-layer matmuls into one wide matmul, forward and backward --
-about twice the throughput of K own orders on a CPU (the README's table).
+(with :mod:`dlpy35.rewrites`) turn the K first-layer matmuls into one wide
+matmul, forward and backward, that reads the stacked weights in place -- about
+twice the throughput of K own orders on a CPU (the README's table).
 
 A network that diverges is marked (``diverged`` holds its epoch), keeps the
 weights of its last good epoch and stops updating; the others go on.  A network

@@ -6,10 +6,11 @@ networks (seeds 0..K-1, quadratic cost, eta 3.0, mini-batch
 ``--mini-batch-size``) trains ``--epochs`` epochs on ``--n-train`` images, and
 its fastest epoch counts; compilation and the warm-up are excluded.  *Separate
 runs* is one ``network2.Network`` of the same settings, timed the same way just
-before each population: K separate runs take K times its epoch.  The JAX peer is ``jax.vmap`` of the same
-math's ``lax.scan`` epoch (:mod:`bench.peers.jax_peer`) over K stacked
-networks, with K index matrices (own orders) or one (a shared order).  One run,
-one heavy job at a time: compare the ratios, not the seconds.
+before each population: K separate runs take K times its epoch.  The JAX peer
+is ``jax.vmap`` of the same math's ``lax.scan`` epoch
+(:mod:`bench.peers.jax_peer`) over K stacked networks, with K index matrices
+(own orders) or one (a shared order).  One run, one heavy job at a time:
+compare the ratios, not the seconds.
 
 Usage::
 
