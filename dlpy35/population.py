@@ -229,6 +229,9 @@ class SharedOrderTrainer(PopulationTrainer):
     the network of seed k's initial weights trained on network 0's order.
     """
 
+    # Rows without a network axis are not lifted, so nothing gives them a static size;
+    # JAX needs one for the reshapes PyTensor makes of the shared convolution's matmul.
+    static_batch = True
     # One generator's order, exactly as one network draws it.
     _order, _permutation, _rows = Trainer._order, Trainer._permutation, Trainer._rows
     _draw_keys, _rng_state, _set_rng_state = Trainer._draw_keys, Trainer._rng_state, Trainer._set_rng_state

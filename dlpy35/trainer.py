@@ -212,6 +212,7 @@ class Trainer:
     net_shape = ()  # the shape of per-network figures: a scalar for one network
     order_shape = ()  # the leading shape of a mini-batch's rows: one network, one order
     static_params = False  # parameters of fixed shapes (a population's graphs are vectorized with them)
+    static_batch = False  # compile for the mini-batch size even without keys (see SharedOrderTrainer)
 
     def __init__(self, model, device, values, rng, epoch_mode="scan", drop_last=False, eval_chunk=None):
         self.model, self.device, self.rng = model, device, rng
@@ -256,9 +257,10 @@ class Trainer:
     def _train_fn(self, kind, option, m):
         """The compiled SGD update of a chunk of mini-batches (``scan``) or of one (``step``).
 
-        Keyed (stochastic) models compile for their static mini-batch size `m`.
+        Keyed (stochastic) models, and trainers with ``static_batch``, compile for
+        their static mini-batch size `m`.
         """
-        m = m if self.model.stochastic else None
+        m = m if self.model.stochastic or self.static_batch else None
         return self.compiled(("train", kind, option, m), lambda: self._build_train(kind, option, m))
 
     def _build_train(self, kind, option, m):
@@ -270,9 +272,10 @@ class Trainer:
             return self._step(rows, params, key, hyper, option)
 
         # Rows of indices (a leading axis per order in a population), each with a key when keyed.
-        batches = pt.tensor("batches", dtype="int64", shape=(None, *self.order_shape, None)[kind == "step":])
+        width = None if m is None else m + keyed
+        batches = pt.tensor("batches", dtype="int64", shape=(None, *self.order_shape, width)[kind == "step":])
         if kind == "scan":
-            new, c = graph.scan_sgd(step, batches, self.params, m)
+            new, c = graph.scan_sgd(step, batches, self.params, m if keyed else None)
         else:
             rows, key = graph.split_key(batches, m) if keyed else (batches, None)
             new, c = step(rows, self.params, key)
@@ -497,9 +500,9 @@ class Trainer:
         rest = list(batches[done:])
         if run.n_batches > full:  # the short last mini-batch
             rest.append(self._keyed(self._rows(perm, full * m, run.n, run.n - full * m), self._draw_keys)[0])
-        step = self._train_fn("step", run.option, m) if rest else None  # keyed models: all steps m long
         for k, rows in enumerate(rest, done + 1):
-            step(dev.put(rows), *run.hyper_d)
+            size = len(rows) - (1 if self.model.stochastic else 0)  # a key takes the last column
+            self._train_fn("step", run.option, size)(dev.put(rows), *run.hyper_d)
             if progress and (k % max(1, run.n_batches // 10) == 0 or k == run.n_batches):
                 progress(epoch, k, run.n_batches)
 

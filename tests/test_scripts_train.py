@@ -96,6 +96,7 @@ def test_train_gpu_refuses_bad_paths_and_stages_before_training(train_gpu, capsy
     (["--lmbda", "-1"], "lmbda (the regularisation parameter) must be a finite number >= 0, got -1.0"),
     (["--resume"], "--resume needs --checkpoint-dir"),
     (["--ensemble", "2", "--checkpoint-dir", "{tmp}"], "an ensemble trains as one population"),
+    (["--order", "shared"], "--order shared: one network has one order; give --ensemble K (K > 1)"),
     (["--run-dir", "{tmp}/afile"], "--run-dir {tmp}/afile: is a file; give a directory"),
     (["--expanded", "--dataset", "{tmp}"], "--expanded shifts MNIST's images"),
 ])
@@ -137,13 +138,14 @@ def test_library_commands_refuse_bad_flags_in_one_line(module, argv, capsys):
     assert_clean(status, err)
 
 
-def test_train_conv_ensemble_trains_one_population_and_votes(train_conv, capsys, tmp_path, mnist_dir):
+@pytest.mark.parametrize("order", ["own", "shared"])
+def test_train_conv_ensemble_trains_one_population_and_votes(train_conv, capsys, tmp_path, mnist_dir, order):
     history = tmp_path / "h.json"
     argv = ["--epochs", "1", "--n-train", "100", "--ensemble", "2", "--mode", "JAX", "--device", "cpu",
-            "--history", str(history)]
+            "--history", str(history), "--order", order]
     status, out, err = run(train_conv, argv, capsys)
     assert status == 0, err
-    assert "2 networks as one population" in out and "Ensemble of 2: test accuracy" in out
+    assert f"2 networks as one population ({order} order)" in out and "Ensemble of 2: test accuracy" in out
     import json
 
     runs = json.loads(history.read_text())["runs"]

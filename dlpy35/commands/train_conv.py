@@ -10,7 +10,7 @@ Presets (mini-batch 10, test accuracy reported at the best validation epoch)::
     --extra-fc         a second FC-100 layer (the book's 99.43% run, with conv2-relu --expanded)
     --dropout          two FC-1000 layers with dropout 0.5 instead of FC 100; eta 0.03, lmbda 0, 40 epochs
     --ensemble K       train K networks (seeds seed..seed+K-1) as one population and report their
-                       plurality vote
+                       plurality vote (--order shared: all on the first network's shuffles and masks)
 
 Examples::
 
@@ -32,6 +32,7 @@ import numpy as np
 from dlpy35.commandline import (
     add_data_flags,
     add_device_flags,
+    add_order_flag,
     add_output_flags,
     check_outputs,
     fail,
@@ -64,6 +65,7 @@ def configure(p):
     p.add_argument("--seed", type=natural_int, default=0, help="seeds the initial weights and the shuffles")
     p.add_argument("--ensemble", type=positive_int, default=1, metavar="K",
                    help="train K nets together, as one population, and vote (default 1)")
+    add_order_flag(p)
     p.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --checkpoint-dir")
     p.add_argument("--overwrite", action="store_true",
@@ -87,6 +89,9 @@ def check(p, args):
     for key in ("epochs", "eta", "lmbda"):
         if getattr(args, key) is None:
             setattr(args, key, preset[key])
+    if args.order != "own" and args.ensemble == 1:
+        p.error(f"--order {args.order}: one network has one order; give --ensemble K (K > 1) or leave out "
+                "--order")
     if args.checkpoint_dir and args.ensemble > 1:
         p.error("--checkpoint-dir: an ensemble trains as one population, which keeps no checkpoint; give "
                 "--ensemble 1 or leave out --checkpoint-dir")
@@ -164,9 +169,10 @@ def train(args, data, bar):
         histories, vote, trainer = [[r.flat() for r in net.records]], None, net
     else:
         pop = LayerPopulation(layers, args.mini_batch_size, list(range(args.seed, args.seed + args.ensemble)),
-                              args.eta, args.lmbda, dtype=args.dtype, mode=args.mode, device=args.device)
-        print(f"{args.ensemble} networks as one population: {pop.device.describe()} ({pop.device.note})",
-              flush=True)
+                              args.eta, args.lmbda, dtype=args.dtype, mode=args.mode, device=args.device,
+                              order=args.order)
+        print(f"{args.ensemble} networks as one population ({args.order} order): {pop.device.describe()} "
+              f"({pop.device.note})", flush=True)
 
         def on_epoch(r):
             bar.close()
