@@ -272,7 +272,7 @@ class Trainer:
             return self._step(rows, params, key, hyper, option)
 
         # Rows of indices (a leading axis per order in a population), each with a key when keyed.
-        width = None if m is None else m + keyed
+        width = None if m is None else m + (1 if keyed else 0)  # the key column
         batches = pt.tensor("batches", dtype="int64", shape=(None, *self.order_shape, width)[kind == "step":])
         if kind == "scan":
             new, c = graph.scan_sgd(step, batches, self.params, m if keyed else None)
