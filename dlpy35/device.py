@@ -277,7 +277,19 @@ class Device:
 
         Callers pass arrays made by :meth:`put`, so input validation and the
         implicit host copies it would cause are skipped.
+
+        Raises
+        ------
+        DeviceError
+            A float32 function for JAX in a process where JAX already runs in
+            64-bit mode: PyTensor switches ``jax_enable_x64`` on at its first
+            float64 JAX compile, after which its JAX reductions return float64
+            and a float32 training scan fails to trace.
         """
+        if self.uses_jax and self.dtype == "float32" and _jax().config.jax_enable_x64:
+            raise DeviceError("JAX runs in 64-bit mode in this process (jax_enable_x64 is on: a float64 "
+                              "function was compiled for JAX earlier), where PyTensor's float32 graphs fail; "
+                              "train float32 with mode='NUMBA', or in a new process")
         with pytensor.config.change_flags(floatX=self.dtype):
             fn = pytensor.function(
                 inputs, outputs, updates=updates, mode=self.mode, name=name,

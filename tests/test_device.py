@@ -1,5 +1,9 @@
 """dlpy35.device: backend choice, device-resident shared variables, no per-step copies."""
 
+import subprocess
+import sys
+import textwrap
+
 import jax
 import numpy as np
 import pytest
@@ -62,6 +66,31 @@ def test_bad_arguments(kwargs, match):
 def test_float64_defaults_to_numba_so_jax_x64_stays_off():
     assert dv.resolve("cpu", dtype="float64").mode == "NUMBA"
     assert dv.resolve("cpu", dtype="float32").mode == "JAX"
+
+
+def test_float32_on_jax_after_a_float64_jax_compile_is_refused_in_one_line():
+    """PyTensor turns jax_enable_x64 on at a float64 JAX compile; float32 training then says so.
+
+    In a child process: x64 is process-wide and must stay off in this one.
+    """
+    child = textwrap.dedent("""
+        import numpy as np, pytensor, pytensor.tensor as pt
+        from dlpy35.device import DeviceError
+        w = pt.vector("w", dtype="float64")
+        pytensor.function([w], w * 2, mode="JAX")  # the user's own float64 JAX function
+        from dlpy35.network2 import Network
+        net = Network([4, 3, 2], mode="JAX", device="cpu")
+        x, y = np.zeros((10, 4), np.float32), np.zeros(10, np.int64)
+        try:
+            net.SGD((x, y), 1, 5, 1.0, verbose=False)
+        except DeviceError as exc:
+            print("refused:", exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "refused: JAX runs in 64-bit mode in this process (jax_enable_x64 is on" in proc.stdout
+    assert "train float32 with mode='NUMBA', or in a new process" in proc.stdout
 
 
 def test_numba_20_percent_faster_is_the_default():
