@@ -169,7 +169,8 @@ def check_outputs(args, network_file):
 def add_order_flag(p):
     """``--order own|shared``: a population's networks shuffle on their own, or follow the first one's."""
     p.add_argument("--order", choices=("own", "shared"), default="own",
-                   help="own: each network shuffles with its own seed (it ends as it would alone); shared: "
+                   help="own: each network shuffles with its own seed (it ends as it would alone: bit for "
+                        "bit in float64 on Numba, up to rounding in float32); shared: "
                         "the networks of a population follow its first network's shuffles (about twice "
                         "as fast on a CPU: their first layers become one wide matmul)")
 

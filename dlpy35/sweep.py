@@ -1,8 +1,10 @@
 """Sweeps: every combination of seeds, learning rates and lambdas, trained as populations.
 
 A sweep is planned as *chunks*: the networks of one architecture (and either all
-regularised or all not, so that each ends bit for bit where it would alone) in
-populations of at most ``population_size``.  Each chunk trains as one
+regularised or all not, so that in float64 on Numba each ends bit for bit where
+it would alone; in float32 it ends there up to the rounding of the population's
+batched kernels, see :mod:`dlpy35.population`) in populations of at most
+``population_size``.  Each chunk trains as one
 :class:`dlpy35.population.Population`, here or as a task on a Ray cluster, and
 its results are saved under ``OUT/chunks/`` as it finishes: rerunning the same
 sweep into the same directory skips the chunks already there, so a node that
