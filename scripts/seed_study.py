@@ -9,6 +9,13 @@ network's final weights (``weights.npz``), and ``units.txt``: for each network,
 how often each output unit gives the answer on the test data -- which is what the
 stuck runs have in common.
 
+Every figure is the population's: network k is seed k trained in this
+population.  Trained alone, seed k ends there bit for bit only in float64 on
+Numba; in float32 the population's batched kernels round differently from one
+network's, and a chaotic run (eta 3.0, quadratic cost) amplifies that, so seed
+k alone can end elsewhere (:mod:`dlpy35.population` gives a measured spread).
+The study shows the spread over seeds, not what each seed gives alone.
+
     python scripts/seed_study.py --out runs/seed-study
 """
 
@@ -73,7 +80,8 @@ def main(argv=None):
     rows, summary = sweep.tables(chunk, histories, pop.diverged)
     sweep.write(args.out, rows, summary)
     plot_sweep(rows, summary, args.out / "sweep.png",
-               f"{pop.k} seeds of {args.sizes}, {args.cost} cost, eta {args.eta}, {args.epochs} epochs")
+               f"{pop.k} seeds of {args.sizes} in one population, {args.cost} cost, eta {args.eta}, "
+               f"{args.epochs} epochs")
     values = pop.trainer.values()
     with atomic_write(args.out / "weights.npz") as f:
         np.savez(f, **{name: v for name, v in zip(pop.model.param_names, values)}, seeds=np.array(seeds))
@@ -81,6 +89,8 @@ def main(argv=None):
     lines = [unit_report(n.net, n.seed, out, ey) for n, out in zip(chunk.nets, outputs)]
     with atomic_write(args.out / "units.txt", "w") as f:
         f.write("\n".join(lines) + "\n")
+    # The figures are network k's in this population, not seed k's alone (see the docstring).
+    print(f"The {pop.k} networks of one {pop.dtype} population (a seed's figures are its network's here):")
     print(sweep.report(summary))
     print("\n".join(lines))
     return 0
