@@ -3,7 +3,9 @@
 Sigmoid populations are compared with ``network2.Network``, layer populations with
 ``network3.Network``, each trained alone with the same seed, eta and lambda.
 JAX compiles in seconds; the float64 Numba comparison (bit for bit) compiles for
-about a minute on a cold cache, once.
+about a minute on a cold cache, once.  In float32 a population's batched (or, with
+a shared order, wide) kernels round differently from one network's, and differently
+on each CPU, so the float32 comparisons allow :data:`ACROSS_KERNELS`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,24 @@ from dlpy35.population import (
     per_net,
 )
 from dlpy35.trainer import SaturationWarning
+
+# Float32, a population's kernels against one network's, after 2 epochs on 403 images: the
+# largest weight difference measured was 1.19e-6 (shared order; AMD EPYC, AVX-512, and with
+# XLA_FLAGS=--xla_cpu_max_isa=AVX2 or OPENBLAS_CORETYPE=Sandybridge), 1.46e-6 with
+# --xla_cpu_max_isa=SSE4_2, and an Intel Xeon's CI saw 1.8e-6; 10x margin.  A wrong order or
+# another network's weights differ by 0.3-0.4 (measured in the sigmoid tests), far above.
+ACROSS_KERNELS = dict(rtol=1e-5, atol=2e-5)
+
+
+def assert_counts_close(got, want):
+    """Each epoch's evaluation count within one image of the network alone's.
+
+    Measured equal everywhere above, but in the two sigmoid tests the outputs differ by up to
+    1.3e-6 and the smallest top-2 output margin among the 200 images was 4.3e-5: another CPU's
+    rounding may flip one.  Their three networks differ from one another by 2 to 40 images per
+    epoch (measured), so one network's history given for another's still fails.
+    """
+    assert len(got) == len(want) and all(abs(a - b) <= 1 for a, b in zip(got, want)), (got, want)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +72,7 @@ def test_network_k_equals_the_same_network_alone_bit_for_bit_float64_numba(digit
 
 
 def test_network_k_equals_the_same_network_alone_float32_jax(digits):
-    """Quadratic cost, N(0, 1) weights, one eta, three lambdas (L1): within 1e-5 relative."""
+    """Quadratic cost, N(0, 1) weights, one eta, three lambdas (L1): within float32's rounding."""
     seeds, etas, lmbdas = [0, 7, 9], [3.0, 3.0, 3.0], [0.1, 1.0, 3.0]
     pop = Population([784, 20, 10], seeds, etas, lmbdas, reg="l1", mode="JAX", device="cpu")
     histories = pop.SGD(digits[0], 2, 10, digits[1])
@@ -62,8 +82,9 @@ def test_network_k_equals_the_same_network_alone_float32_jax(digits):
         net.SGD(digits[0], 2, 10, etas[k], lmbda=lmbdas[k], reg="l1", evaluation_data=digits[1],
                 monitor_evaluation_accuracy=True, verbose=False)
         for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
-            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
-        assert [h["evaluation_correct"] for h in histories[k]] == net.history["evaluation_accuracy"]
+            np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
+        assert_counts_close([h["evaluation_correct"] for h in histories[k]],
+                            net.history["evaluation_accuracy"])
     assert len({h[-1]["evaluation_correct"] for h in histories}) > 1  # the nets are different nets
 
 
@@ -71,7 +92,7 @@ def test_a_shared_order_population_trains_each_network_on_network_0s_order(digit
     """order="shared": network k starts from seed k's weights and follows network 0's shuffles.
 
     It ends where the network of seed k ends alone when it shuffles with network
-    0's generator (L2, three lambdas, float32 JAX: within 1e-5 relative).
+    0's generator (L2, three lambdas, float32 JAX: within float32's rounding).
     """
     seeds, lmbdas = [4, 0, 9], [0.1, 1.0, 3.0]
     pop = Population([784, 20, 10], seeds, 3.0, lmbdas, mode="JAX", device="cpu", order="shared")
@@ -85,8 +106,9 @@ def test_a_shared_order_population_trains_each_network_on_network_0s_order(digit
         net.SGD(digits[0], 2, 10, 3.0, lmbda=lmbdas[k], evaluation_data=digits[1],
                 monitor_evaluation_accuracy=True, verbose=False)
         for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
-            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
-        assert [h["evaluation_correct"] for h in histories[k]] == net.history["evaluation_accuracy"]
+            np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
+        assert_counts_close([h["evaluation_correct"] for h in histories[k]],
+                            net.history["evaluation_accuracy"])
 
 
 def test_a_population_refuses_an_unknown_order():
@@ -117,9 +139,9 @@ def test_layer_population_equals_each_network_alone(digits, order, p):
             net.trainer.rng.bit_generator.state = network0.trainer.rng.bit_generator.state
         net.SGD(digits[0], 2, 10, etas[k], digits[1], lmbda=lmbdas[k], verbose=False)
         for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
-            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
-        assert [h["validation_correct"] for h in histories[k]] == [
-            r.evaluations["validation"].correct for r in net.records]
+            np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
+        assert_counts_close([h["validation_correct"] for h in histories[k]],
+                            [r.evaluations["validation"].correct for r in net.records])
     votes = pop.predict(digits[1][0])
     assert votes.shape == (3, 200)
     np.testing.assert_array_equal(pop.vote(digits[1][0]),

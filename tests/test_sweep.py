@@ -17,6 +17,11 @@ def run(argv, capsys):
     return run_main(cli.main, argv, capsys)
 
 
+def assert_counts_close(got, want):
+    """Each epoch's evaluation count within one image: float32 kernels that round differently."""
+    assert len(got) == len(want) and all(abs(a - b) <= 1 for a, b in zip(got, want)), (got, want)
+
+
 @pytest.mark.parametrize("tokens, seeds", [(["0-3"], [0, 1, 2, 3]), (["1", "2", "5"], [1, 2, 5]),
                                            (["7"], [7]), (["0-1", "4-5"], [0, 1, 4, 5])])
 def test_parse_seeds(tokens, seeds):
@@ -64,9 +69,14 @@ def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys,
                            *SMALL[:-1]]) == 0
     solo = results.read_csv(solo_dir / "epochs.csv")
     net4 = [r for r in rows if r["net"] == "4"]
-    skip = {"net", "seconds", "training_cost"}
+    skip = {"net", "seconds", "training_cost", "evaluation_correct"}
     assert [{k: v for k, v in r.items() if k not in skip} for r in solo] == \
         [{k: v for k, v in r.items() if k not in skip} for r in net4]
+    # Float32, the population's batched kernels against one network's: counts and costs measured
+    # equal here (AMD EPYC, AVX-512, and XLA_FLAGS=--xla_cpu_max_isa=AVX2 or SSE4_2), but other
+    # CPUs round those kernels differently (weights 1.8e-6 apart in tests/test_population.py),
+    # which may flip an image near a tie: one count either way; the cost to 1e-5 relative.
+    assert_counts_close(*([int(r["evaluation_correct"]) for r in rs] for rs in (net4, solo)))
     for a, b in zip(solo, net4):
         assert float(a["training_cost"]) == pytest.approx(float(b["training_cost"]), rel=1e-5)
 
@@ -100,9 +110,11 @@ def test_a_shared_order_sweep_follows_each_populations_first_network(tmp_path, c
     shared = results.read_csv(out / "epochs.csv")
 
     def correct(rows, net):
-        return [r["evaluation_correct"] for r in rows if r["net"] == net]
+        return [int(r["evaluation_correct"]) for r in rows if r["net"] == net]
 
-    assert correct(shared, "0") == correct(own, "0")
+    # Network 0 through a shared order's wide matmul against an own order's batched one, in
+    # float32: equal counts here, but another CPU's rounding may flip an image near a tie.
+    assert_counts_close(correct(shared, "0"), correct(own, "0"))
     assert correct(shared, "1") != correct(own, "1")
 
 
