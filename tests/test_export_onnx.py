@@ -23,7 +23,10 @@ from dlpy35.export.onnx_model import IR_VERSION, OPSET, to_onnx, write_onnx
 from dlpy35.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer
 from dlpy35.portable import ConvPool, Dense, portable_layers
 
-TOL = 1e-5  # absolute, float32 outputs in [0, 1]
+# Absolute, on float32 outputs in [0, 1]: onnxruntime's kernels against JAX's.  Measured at most
+# 1.52e-6 (the chapter-1 network; AMD EPYC, AVX-512, and with OPENBLAS_CORETYPE=Sandybridge or
+# XLA_FLAGS=--xla_cpu_max_isa=AVX2 or SSE4_2); 10x margin, rounded up.
+TOL = 2e-5
 
 
 def run_onnx(model, x):
