@@ -23,7 +23,10 @@ CONFIGS = {
     "NUMBA-float64": dict(mode="NUMBA", dtype="float64"),
     "JAX-float32": dict(mode="JAX", dtype="float32"),
 }
-# absolute tolerance on weights after a few SGD steps, per dtype
+# absolute tolerance on weights after a few SGD steps, per dtype.  float32 (JAX against the float64
+# numpy reference): measured at most 3.1e-7 (AMD EPYC, AVX-512, and with XLA_FLAGS=
+# --xla_cpu_max_isa=AVX2 or SSE4_2, or OPENBLAS_CORETYPE=Sandybridge); 1e-5 leaves a 30x margin.
+# A step's moves are > 1e-3.
 TOL = {"float64": 1e-10, "float32": 1e-5}
 SIZES = [784, 30, 10]
 
@@ -155,6 +158,7 @@ def test_weights_are_copies_and_settable():
 @pytest.mark.parametrize("cfg", CONFIGS)
 def test_feedforward_matches_numpy(cfg, d):
     net = make(cfg, seed=2)
+    # float32 against numpy's float64: measured at most 2.4e-7 (as for TOL): a 40x margin
     tol = {"NUMBA-float64": 1e-12, "JAX-float32": 1e-5}[cfg]
     w, b = params(net)
     x = d.TX[0].reshape(784, 1)
@@ -181,6 +185,8 @@ def test_evaluate_matches_numpy_count(cfg, d):
     want = int(np.sum(np.argmax(np_feedforward(w, b, d.TX.T), axis=0) == d.TL))
     got = net.evaluate(d.test_pairs)
     assert type(got) is int
+    # Exact although float32 meets float64: the outputs differ by at most 7.4e-7 and the smallest
+    # top-2 margin was 5.8e-5 (measured, here and for the count checks of the SGD tests below).
     assert got == want
     assert net.evaluate((d.TX, d.TL)) == want
     assert net.evaluate((d.TX, np.eye(10)[d.TL])) == want
@@ -323,6 +329,8 @@ def test_scan_and_step_epochs_agree(cfg, d):
     scan, step = make(cfg, seed=12, epoch_mode="scan"), make(cfg, seed=12, epoch_mode="step")
     hs = scan.SGD(data, 2, 10, 3.0, test_data=(d.TX, d.TL), verbose=False)
     ht = step.SGD(data, 2, 10, 3.0, test_data=(d.TX, d.TL), verbose=False)
+    # the scan and the step compile the same update: measured bit-identical in float32 too (as
+    # for TOL), so 1e-6 is not loosened
     atol = 1e-12 if scan.dtype == "float64" else 1e-6
     for a, b in zip(scan.weights + scan.biases, step.weights + step.biases):
         np.testing.assert_allclose(a, b, rtol=0, atol=atol)
