@@ -21,9 +21,11 @@ from dlpy35 import backprop as bp
 from dlpy35 import costs, graph, inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
+from dlpy35.callbacks import Callback, OnEpoch
 from dlpy35.costs import QuadraticCost
 from dlpy35.device import DTYPES, resolve
 from dlpy35.files import SavedFileError
+from dlpy35.order import OneOrder
 from dlpy35.trainer import TrainedNetwork, Trainer, TrainingDiverged  # noqa: F401 (TrainingDiverged: public here)
 
 WEIGHT_INITS = ("large", "default")
@@ -76,7 +78,7 @@ class Network(TrainedNetwork):
         self.rng = np.random.default_rng(seed)
         self.model = graph.SigmoidNet(self.sizes, self.cost)
         zeros = [np.zeros(shape, dtype) for shape in self.model.param_shapes]
-        self.trainer = Trainer(self.model, self.device, zeros, self.rng, epoch_mode=epoch_mode)
+        self.trainer = Trainer(self.model, self.device, zeros, OneOrder(self.rng), epoch_mode=epoch_mode)
         getattr(self, f"{weight_init}_weight_initializer")()
 
     def __repr__(self):
@@ -163,16 +165,9 @@ class Network(TrainedNetwork):
         """
         run = self._begin(training_data, epochs, mini_batch_size, eta,
                           sets={} if test_data is None else {"test": test_data})
-
-        def report(record):
-            test = record.evaluations.get("test")
-            if verbose:
-                print(f"Epoch {record.epoch} : {test.correct} / {test.total}" if test else
-                      f"Epoch {record.epoch} complete", flush=True)
-
-        records = self.trainer.train(run, after_epoch=report, progress=progress,
-                                     on_epoch=on_epoch and (lambda r: on_epoch(_as_dict(r))))
-        return [_as_dict(r) for r in records]
+        policies = self._policies(EpochLines() if verbose else None,
+                                  on_epoch and OnEpoch(lambda r: on_epoch(_as_dict(r))))
+        return [_as_dict(r) for r in self.trainer.train(run, policies, progress=progress)]
 
     def _begin(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, reg=None, sets=None,
                monitor_training=False):
@@ -248,6 +243,16 @@ class Network(TrainedNetwork):
     def cost_derivative(self, output_activations, y):
         """``dC_x/da`` for the quadratic cost: ``a - y``."""
         return bp.cost_derivative(output_activations, y)
+
+
+class EpochLines(Callback):
+    """The book's chapter-1 line after every epoch: ``Epoch j : correct / n`` (or ``Epoch j complete``
+    without test data)."""
+
+    def after_epoch(self, trainer, run, record):
+        test = record.evaluations.get("test")
+        print(f"Epoch {record.epoch} : {test.correct} / {test.total}" if test else
+              f"Epoch {record.epoch} complete", flush=True)
 
 
 def _as_dict(record):
