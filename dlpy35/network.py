@@ -282,12 +282,23 @@ def load_as(network_class, filename, **kwargs):
 
     Raises
     ------
-    NetworkFileError
+    SavedFileError
         One line naming the file and what is wrong with it.
     """
+    data = _read_json(filename)
+    sizes, cost = _saved_sizes(data, filename), _saved_cost(data["cost"], filename)
+    weights, biases = _saved_parameters(data, sizes, cost, filename)
+    _check_dtype_range(weights + biases, kwargs.get("dtype", "float32"), filename)
+    net = network_class(sizes, cost=cost, **kwargs)
+    _set_parameters(net, weights, biases, filename)
+    return net
+
+
+def _read_json(filename):
+    """The JSON document in `filename`; a :class:`SavedFileError` when it cannot be read or parsed."""
     try:
         with open(filename) as f:
-            data = json.load(f)
+            return json.load(f)
     except OSError as exc:
         raise SavedFileError(f"{filename}: cannot read it ({exc.strerror})") from None
     except RecursionError:  # arrays or objects nested deeper than the parser recurses
@@ -295,6 +306,10 @@ def load_as(network_class, filename, **kwargs):
                                "deeply)") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of too many digits
         raise SavedFileError(f"{filename}: not a JSON network file ({exc})") from None
+
+
+def _saved_sizes(data, filename):
+    """The layer sizes of the saved network `data`, once it has all four keys of the format."""
     if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= data.keys():
         raise SavedFileError(f"{filename}: not a saved network: "
                                "needs the keys sizes, weights, biases and cost")
@@ -303,13 +318,23 @@ def load_as(network_class, filename, **kwargs):
             or not all(inputs.is_count(s) for s in sizes)):
         raise SavedFileError(f"{filename}: sizes must be a list of at least two positive integers, "
                                f"got {sizes!r}")
+    return sizes
+
+
+def _saved_cost(name, filename):
+    """The cost class saved as `name`; a :class:`SavedFileError` for anything but a known cost's name."""
     try:
-        cost = costs.get(data["cost"]) if isinstance(data["cost"], str) else None
+        cost = costs.get(name) if isinstance(name, str) else None
     except ValueError:
         cost = None
     if cost is None:
-        raise SavedFileError(f"{filename}: unknown cost {data['cost']!r}; "
+        raise SavedFileError(f"{filename}: unknown cost {name!r}; "
                                f"expected one of {sorted(costs.COSTS)}")
+    return cost
+
+
+def _saved_parameters(data, sizes, cost, filename):
+    """``(weights, biases)`` of the saved network `data` as float64 arrays, checked against `sizes`."""
     try:
         weights = [np.asarray(w, dtype=np.float64) for w in data["weights"]]
         biases = [np.asarray(b, dtype=np.float64) for b in data["biases"]]
@@ -319,27 +344,46 @@ def load_as(network_class, filename, **kwargs):
         graph.SigmoidNet(sizes, cost).from_checkpoint(weights, biases)
     except ValueError as exc:
         raise SavedFileError(f"{filename}: does not match sizes {sizes}: {exc}") from None
-    largest = max(float(np.max(np.abs(a), initial=0.0)) for a in weights + biases)
-    dtype = kwargs.get("dtype", "float32")
-    if isinstance(dtype, str) and dtype in DTYPES:  # another dtype is Network's to refuse, below
-        # Finite in float64 (checked above) may still overflow to inf in float32.
-        with np.errstate(over="ignore"):
-            finite = all(np.all(np.isfinite(a.astype(dtype))) for a in weights + biases)
-        if not finite:
-            raise SavedFileError(f"{filename}: values as large as {largest:.4g} overflow {dtype}; "
-                                   "load it with dtype=\"float64\"")
-    net = network_class(sizes, cost=cost, **kwargs)
-    # The device may hold less than the dtype asked for (JAX without x64 keeps float32), and
-    # overflow there: the second assignment refuses the first's inf (ValueError), or the values read
-    # back are not finite.
+    return weights, biases
+
+
+def _all_finite(arrays):
+    """Whether every value of every array is finite."""
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def _largest(arrays):
+    """The largest magnitude among the arrays' values, for messages."""
+    return max(float(np.max(np.abs(a), initial=0.0)) for a in arrays)
+
+
+def _check_dtype_range(arrays, dtype, filename):
+    """A :class:`SavedFileError` when the float64 `arrays` overflow `dtype`, the dtype asked for."""
+    if not (isinstance(dtype, str) and dtype in DTYPES):  # another dtype is Network's to refuse
+        return
+    # Finite in float64 (checked on reading) may still overflow to inf in float32.
+    with np.errstate(over="ignore"):
+        finite = _all_finite(a.astype(dtype) for a in arrays)
+    if not finite:
+        raise SavedFileError(f"{filename}: values as large as {_largest(arrays):.4g} overflow {dtype}; "
+                               "load it with dtype=\"float64\"")
+
+
+def _set_parameters(net, weights, biases, filename):
+    """Give `net` the saved `weights` and `biases`; :class:`SavedFileError` when its device cannot.
+
+    The device may hold less than the dtype asked for (JAX without x64 keeps float32), and
+    overflow there: the second assignment refuses the first's inf (ValueError), or the values
+    read back are not finite.
+    """
     try:
         with np.errstate(over="ignore"):  # checked just below
             net.weights, net.biases = weights, biases
         held = net.weights + net.biases
     except ValueError:
         held = None
-    if held is None or not all(np.all(np.isfinite(a)) for a in held):
+    if held is None or not _all_finite(held):
+        largest = _largest(weights + biases)
         raise SavedFileError(f"{filename}: values as large as {largest:.4g} are not finite on the device "
                                f"({net.device.describe()}); load it with dtype=\"float64\" and "
                                "mode=\"NUMBA\"")
-    return net
