@@ -31,7 +31,7 @@ import numpy as np
 import pytensor
 from pytensor.compile.mode import predefined_modes
 
-from dlpy35 import rewrites  # noqa: F401 (registers its rewrite with PyTensor's before any compile)
+from dlpy35 import rewrites
 
 DEVICES = ("auto", "cuda", "cpu")
 DTYPES = ("float32", "float64")
@@ -276,7 +276,9 @@ class Device:
         """Compile a PyTensor function for this device with ``trust_input`` on.
 
         Callers pass arrays made by :meth:`put`, so input validation and the
-        implicit host copies it would cause are skipped.
+        implicit host copies it would cause are skipped.  The mode includes
+        dlpy35's own rewrite (:func:`dlpy35.rewrites.mode`), which no other
+        code's compiles apply.
 
         Raises
         ------
@@ -292,7 +294,7 @@ class Device:
                               "train float32 with mode='NUMBA', or in a new process")
         with pytensor.config.change_flags(floatX=self.dtype):
             fn = pytensor.function(
-                inputs, outputs, updates=updates, mode=self.mode, name=name,
+                inputs, outputs, updates=updates, mode=rewrites.mode(self.mode), name=name,
                 on_unused_input="ignore",
             )
         fn.trust_input = True
