@@ -117,9 +117,10 @@ def execute(p, args) -> int:
     check(p, args)
     prog = p.prog
     from dlpy35 import checkpoint
+    from dlpy35.caches import cache_dir
     from dlpy35.checkpoint import CheckpointError
     from dlpy35.data import DataError, load_data
-    from dlpy35.device import DeviceError, cache_dir, numba_cache_dir
+    from dlpy35.device import DeviceError, numba_cache_dir
     from dlpy35.network2 import MONITORED, Network, TrainingDiverged, speed_text
     from dlpy35.progress import EpochBar
     from dlpy35.results import epoch_rows, write_csv
@@ -131,9 +132,9 @@ def execute(p, args) -> int:
     except (DataError, ValueError) as exc:
         return fail(prog, exc)
     if args.calibrate:
-        from dlpy35.calibrate import calibrate
+        from dlpy35.calibrate import calibrate, report
 
-        print(calibrate(log=print).report(), flush=True)
+        print(report(calibrate(log=print)), flush=True)
     try:
         net = Network(sizes, cost=args.cost, seed=args.seed, dtype=args.dtype, mode=args.mode,
                       device=args.device, epoch_mode=args.epoch_mode, weight_init=init)

