@@ -130,9 +130,6 @@ class PopulationTrainer(Trainer):
         new = [pt.where(active.reshape((self.k,) + (1,) * (p.ndim - 1)), u, p) for u, p in zip(new, params)]
         return new, pt.where(active, cost, 0)
 
-    def _per_net(self, t, reduce):
-        return reduce(t, axis=tuple(range(1, t.ndim)))
-
     def _example_metrics(self, x, labels):
         return self._lift(lambda *p: list(self.model.example_metrics(x, labels, list(p))), self.params)
 

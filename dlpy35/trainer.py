@@ -32,6 +32,7 @@ import pytensor.tensor as pt
 
 from dlpy35 import graph, inputs
 from dlpy35.callbacks import SaturationCheck
+from dlpy35.evaluation import padded_chunks, set_metrics
 from dlpy35.layers import noise_table
 from dlpy35.records import (  # noqa: F401 (TrainingSaturated, SaturationWarning: public here too)
     EpochRecord,
@@ -90,6 +91,31 @@ class Run:
     @property
     def n_batches(self):
         return self.full if self.drop_last else -(-self.n // self.m)
+
+
+@dataclass
+class Committed:
+    """What a checkpoint holds: the state between two epochs, never one half-way; what Ctrl-C and a
+    diverged epoch put back."""
+
+    snapshot: list
+    order_state: object
+    eta: object
+    state: dict
+    n_records: int
+
+    @classmethod
+    def of(cls, trainer, run):
+        return cls(run.snapshot, trainer.order.state, run.eta, copy.deepcopy(run.state), len(run.records))
+
+    def restore(self, trainer, run):
+        trainer.order.state = self.order_state
+        trainer.assign(self.snapshot)
+        run.snapshot = self.snapshot
+        run.state.clear()
+        run.state.update(self.state)
+        del run.records[self.n_records:]
+        trainer.set_eta(run, self.eta)
 
 
 class Trainer:
@@ -153,27 +179,29 @@ class Trainer:
         populations of one shared order: their rows are not lifted, so nothing else gives
         them a static size, which JAX needs for the reshapes of the shared convolution.
         """
-        m = m if self.model.stochastic or (self.net_shape and not self.order.shape) else None
-        return self.compiled(("train", kind, option, m), lambda: self._build_train(kind, option, m))
-
-    def _build_train(self, kind, option, m):
         keyed = self.model.stochastic
-        hyper = {name: pt.tensor(name, dtype=self.dtype, shape=self.net_shape)
-                 for name in self.model.hyper_names}
+        m = m if keyed or (self.net_shape and not self.order.shape) else None
 
-        def step(rows, params, key):
-            return self._step(rows, params, key, hyper, option)
+        def build():
+            hyper = {name: pt.tensor(name, dtype=self.dtype, shape=self.net_shape)
+                     for name in self.model.hyper_names}
 
-        # Rows of indices (a leading axis per order in a population), each with a key when keyed.
-        width = None if m is None else m + (1 if keyed else 0)  # the key column
-        batches = pt.tensor("batches", dtype="int64", shape=(None, *self.order.shape, width)[kind == "step":])
-        if kind == "scan":
-            new, c = graph.scan_sgd(step, batches, self.params, m if keyed else None)
-        else:
-            rows, key = graph.split_key(batches, m) if keyed else (batches, None)
-            new, c = step(rows, self.params, key)
-        updates = [*zip(self.params, new), (self._cost_sum, self._cost_sum + c)]
-        return self.device.function([batches, *hyper.values()], [], updates=updates, name=f"sgd_{kind}")
+            def step(rows, params, key):
+                return self._step(rows, params, key, hyper, option)
+
+            # Rows of indices (a leading axis per order in a population), each with a key when keyed.
+            width = None if m is None else m + (1 if keyed else 0)  # the key column
+            shape = (None, *self.order.shape, width)[kind == "step":]
+            batches = pt.tensor("batches", dtype="int64", shape=shape)
+            if kind == "scan":
+                new, c = graph.scan_sgd(step, batches, self.params, m if keyed else None)
+            else:
+                rows, key = graph.split_key(batches, m) if keyed else (batches, None)
+                new, c = step(rows, self.params, key)
+            updates = [*zip(self.params, new), (self._cost_sum, self._cost_sum + c)]
+            return self.device.function([batches, *hyper.values()], [], updates=updates, name=f"sgd_{kind}")
+
+        return self.compiled(("train", kind, option, m), build)
 
     def _step(self, rows, params, key, hyper, option):
         """The model's SGD step on the training rows `rows`: ``(new params, mean cost)``."""
@@ -194,42 +222,18 @@ class Trainer:
         """
         def build():
             limit = pt.constant(np.sqrt(np.finfo(self.dtype).max).astype(self.dtype))
-            per_net = [self._per_net(pt.isfinite(p) & (pt.abs(p) < limit), pt.all) for p in self.params]
+            lead = len(self.net_shape)  # all of one network's entries, each network's in a population
+            per_net = [pt.all(pt.isfinite(p) & (pt.abs(p) < limit), axis=tuple(range(lead, p.ndim)))
+                       for p in self.params]
             usable = pt.all(pt.stack(per_net), axis=0)
             return self.device.function([], [self._cost_sum, usable], name="status")
 
         return self.compiled("status", build)
 
-    def _per_net(self, t, reduce):
-        """`reduce` of `t` over each network's entries: to a scalar here, to one value per net in a
-        population."""
-        return reduce(t)
-
     def _metrics_fn(self):
-        """(correct, summed cost) of a set ``(xs, ys, chunks)`` made by :meth:`load_set`, chunk by chunk.
-
-        The set is an input, not a shared variable: one compiled function serves every set.
-        """
-        def build():
-            xs = pt.tensor3("xs", dtype=self.dtype)
-            ys = pt.matrix("ys", dtype="int64")
-            idx = pt.vector("chunks", dtype="int64")
-
-            def chunk(i):
-                labels = ys[i]
-                guesses, cost = self._example_metrics(xs[i], labels)  # rows last
-                valid = pt.ge(labels, 0)  # padding rows carry the label -1
-                answers = graph.one_hot(guesses, self.model.n_out, "int64") * valid[:, None]
-                return (pt.sum(pt.and_(pt.eq(guesses, labels), valid), axis=-1, dtype="int64"),
-                        pt.sum(cost * valid, axis=-1), pt.sum(answers, axis=-2))
-
-            # One sequence only: with two, scan trims them to a common length, which JAX can't trace.
-            counts, costs, answers = pytensor.scan(chunk, sequences=[idx], return_updates=False)
-            outputs = [pt.sum(counts, axis=0), pt.sum(costs, axis=0),
-                       pt.max(pt.sum(answers, axis=0), axis=-1)]
-            return self.device.function([xs, ys, idx], outputs, name="metrics")
-
-        return self.compiled("metrics", build)
+        """The compiled (correct, summed cost, most common answer's count) of a :meth:`load_set` set."""
+        return self.compiled("metrics", lambda: self.device.function(
+            *set_metrics(self._example_metrics, self.model.n_out, self.dtype), name="metrics"))
 
     def _example_metrics(self, x, labels):
         return self.model.example_metrics(x, labels, self.params)
@@ -264,14 +268,9 @@ class Trainer:
             self.device.assign(self._train[1], y)
 
     def load_set(self, name, x, labels):
-        """Put a labelled set on the device as (chunks, rows, n_in), padded with label -1; its size."""
-        b = min(self.eval_chunk or len(x), len(x))
-        k = -(-len(x) // b)
-        xp = np.zeros((k * b, x.shape[1]), self.dtype)
-        xp[: len(x)] = x
-        yp = np.full(k * b, -1, np.int64)
-        yp[: len(labels)] = labels
-        chunks = (xp.reshape(k, b, -1), yp.reshape(k, b), np.arange(k))
+        """Put a labelled set on the device in padded chunks (:func:`dlpy35.evaluation.padded_chunks`);
+        its size."""
+        chunks = padded_chunks(x, labels, self.eval_chunk, self.dtype)
         self._sets[name] = tuple(self.device.put(a) for a in chunks)
         return len(x)
 
@@ -434,7 +433,7 @@ class Trainer:
             the callbacks, a checkpoint among them).
         """
         state, done = run.state, []
-        committed = self._commit(run)
+        committed = Committed.of(self, run)
         try:
             while state["epoch"] < run.epochs and not state["stopped"]:
                 record = self.epoch(run, state["epoch"], progress)
@@ -443,30 +442,16 @@ class Trainer:
                 run.records.append(record)
                 stopped = next(filter(None, (c.after_epoch(self, run, record) for c in callbacks)), None)
                 state.update(epoch=record.epoch + 1, next_eta=run.eta, stopped=stopped)
-                committed = self._commit(run)
+                committed = Committed.of(self, run)
                 done.append(record)
                 for c in callbacks:
                     c.on_epoch(self, run, record)
         except (KeyboardInterrupt, TrainingDiverged) as exc:
-            self._rollback(run, committed)
+            committed.restore(self, run)
             for c in callbacks if isinstance(exc, KeyboardInterrupt) else ():
                 c.on_interrupt(self, run)
             raise
         return done
-
-    def _commit(self, run):
-        """What a checkpoint holds: the state between two epochs, never one half-way."""
-        return run.snapshot, self.order.state, run.eta, copy.deepcopy(run.state), len(run.records)
-
-    def _rollback(self, run, committed):
-        snapshot, order_state, eta, state, n_records = committed
-        self.order.state = order_state
-        self.assign(snapshot)
-        run.snapshot = snapshot
-        run.state.clear()
-        run.state.update(state)
-        del run.records[n_records:]
-        self.set_eta(run, eta)
 
     def restore(self, run, values, order_state, state, records):
         """Continue `run` from a checkpoint's parameters, order, state and records (all checked)."""
