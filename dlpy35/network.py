@@ -227,7 +227,7 @@ class Network(TrainedNetwork):
         return self._evaluation(test_data).correct
 
     def _evaluation(self, data):
-        """The :class:`dlpy35.trainer.Evaluation` of `data`; a run's own sets stay loaded."""
+        """The :class:`dlpy35.records.Evaluation` of `data`; a run's own sets stay loaded."""
         arrays = inputs.labelled_arrays(data, self.sizes[0], self.sizes[-1], self.dtype)
         return self.trainer.evaluate_data(*arrays)
 

@@ -77,7 +77,7 @@ class Network(TrainedNetwork):
     ----------
     layers, mini_batch_size, params (shared variables, ``[w0, b0, w1, b1, ...]``), device, trainer,
     compile_seconds, best (after ``SGD``: best validation accuracy, its iteration and test accuracy),
-    records (after ``SGD``: its :class:`dlpy35.trainer.EpochRecord` list)
+    records (after ``SGD``: its :class:`dlpy35.records.EpochRecord` list)
     """
 
     def __init__(self, layers, mini_batch_size, seed=None, dtype="float32", mode=None, device="auto",
@@ -148,7 +148,7 @@ class Network(TrainedNetwork):
             and ``test_accuracy`` (fractions, None without the data), ``seconds``
             (training only), ``cost`` (mean regularised mini-batch cost).
             ``self.records`` holds the same epochs as
-            :class:`dlpy35.trainer.EpochRecord`, with each set's correct count and cost.
+            :class:`dlpy35.records.EpochRecord`, with each set's correct count and cost.
 
         Raises
         ------

@@ -159,7 +159,7 @@ class PopulationTrainer(Trainer):
         self.device.assign(self._active, active & ~failed)
 
     def evaluate(self, name, n):
-        """Every network's :class:`dlpy35.trainer.Evaluation` of the loaded set `name`."""
+        """Every network's :class:`dlpy35.records.Evaluation` of the loaded set `name`."""
         correct, cost, most = (self.device.get(v) for v in self._metrics_fn()(*self._sets[name]))
         return [Evaluation(int(c), n, float(s), int(m)) for c, s, m in zip(correct, cost, most)]
 
