@@ -4,12 +4,14 @@ One file, ``<dir>/checkpoint.npz``: the weights and biases as float arrays and a
 JSON document (``meta``) with everything else.  It is replaced atomically at the
 end of every epoch (:mod:`dlpy35.atomic`), so a crash or a kill during a save
 leaves the previous checkpoint loadable.  :class:`Checkpoint` ties a file to a
-run of :class:`dlpy35.trainer.Trainer`: what it saves, and what a resume must match.
+run of :class:`dlpy35.trainer.Trainer`: what it saves, and what a resume must match; as
+one of the trainer's callbacks it saves after every epoch and on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import json
 import os
@@ -17,8 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dlpy35 import inputs
 from dlpy35.atomic import atomic_write, stale_temp_files
+from dlpy35.callbacks import Callback
 from dlpy35.files import NPZ_ERRORS, SavedFileError, check_values, open_npz, read_npz_array, read_npz_text
+from dlpy35.records import EpochRecord
 
 FILENAME = "checkpoint.npz"
 FORMAT = 1
@@ -151,8 +156,11 @@ def check_compatible(meta: dict, expected: dict, path) -> None:
             )
 
 
-class Checkpoint:
+class Checkpoint(Callback):
     """Where and what a run checkpoints: a directory and the settings a resume must match.
+
+    As a :class:`dlpy35.callbacks.Callback` it saves the committed state after
+    every epoch and after Ctrl-C.
 
     Parameters
     ----------
@@ -187,8 +195,14 @@ class Checkpoint:
 
     def save(self, trainer, run):
         meta = {**self.settings, "history": run.state, "records": [r.to_json() for r in run.records],
-                "rng": trainer.rng.bit_generator.state}
+                "rng": trainer.order.state}
         save(self.directory, *trainer.model.checkpoint_arrays(run.snapshot), meta)
+
+    def on_epoch(self, trainer, run, record):
+        self.save(trainer, run)
+
+    def on_interrupt(self, trainer, run):
+        self.save(trainer, run)
 
     def resume(self, trainer, run, verbose=True):
         """Put `run` where the checkpoint left off; False (and nothing changed) when there is none."""
@@ -198,8 +212,24 @@ class Checkpoint:
                 print(f"no checkpoint in {self.directory}; starting from epoch 0", flush=True)
             return False
         check_compatible(found[2], self.settings, self.path)
-        trainer.resume(run, found, self.path, self.required)
+        trainer.restore(run, *self._parts(trainer, *found))
         if verbose:
             print(f"resuming from {self.path} at epoch {run.state['epoch']}", flush=True)
         return True
 
+    def _parts(self, trainer, weights, biases, meta):
+        """``(values, order state, run state, records)`` of a loaded checkpoint, each checked first."""
+        try:
+            values = trainer.model.from_checkpoint(weights, biases)
+            state = meta["history"]
+            order = copy.deepcopy(trainer.order)
+            order.state = meta["rng"]  # a state the generators cannot take fails here, not half-way
+            state["next_eta"] = inputs.check_eta(state["next_eta"], trainer.dtype)
+            missing = {"epoch", "eta", "seconds", "stopped", *self.required} - state.keys()
+            if missing:
+                raise KeyError(", ".join(sorted(missing)))
+            records = [EpochRecord.from_json(r) for r in meta.get("records", [])]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"{self.path}: incomplete checkpoint ({exc}); resume from another "
+                                  f"checkpoint directory, or train without resuming") from None
+        return values, meta["rng"], state, records

@@ -34,7 +34,7 @@ COMMANDS = {
 }
 #: Subcommands that are whole programs of their own: name -> (their main, one-line help).
 PROGRAMS = {
-    "data": ("dlpy35.data.fetch", "fetch and verify MNIST"),
+    "data": ("dlpy35.data.__main__", "fetch and verify MNIST"),
     "gradcheck": ("dlpy35.gradcheck", "compare the symbolic gradients with backprop and finite differences"),
     "bench": (None, "benchmark dlpy35 against its peers (from a source checkout)"),
 }

@@ -13,8 +13,9 @@ Two paths exist:
   function only *reads* would otherwise stay numpy and be copied on every
   call: :meth:`Device.assign` writes the container instead of ``set_value``.)
 * **CPU** -- JAX or NUMBA by the rule of :func:`cpu_default`, which uses this
-  machine's calibration (:mod:`dlpy35.calibrate`) when there is one, or any
-  other PyTensor mode the user names (``NUMBA``, ``CVM``, ``JAX``...).
+  machine's calibration (measured by :mod:`dlpy35.calibrate`, read from
+  :mod:`dlpy35.caches`) when there is one, or any other PyTensor mode the user
+  names (``NUMBA``, ``CVM``, ``JAX``...).
   ``mode="JAX"`` on the CPU runs exactly the CUDA code path on JAX's CPU
   device, which is how the tests exercise it without a GPU.
 """
@@ -31,7 +32,7 @@ import numpy as np
 import pytensor
 from pytensor.compile.mode import predefined_modes
 
-from dlpy35 import rewrites  # noqa: F401 (registers its rewrite with PyTensor's before any compile)
+from dlpy35 import caches, rewrites
 
 DEVICES = ("auto", "cuda", "cpu")
 DTYPES = ("float32", "float64")
@@ -39,11 +40,6 @@ DTYPES = ("float32", "float64")
 
 class DeviceError(RuntimeError):
     """The requested device or backend is not available on this machine."""
-
-
-def cache_dir() -> Path:
-    """Directory of dlpy35's on-disk compile caches (``$DLPY35_CACHE`` or ``~/.cache/dlpy35``)."""
-    return Path(os.environ.get("DLPY35_CACHE", Path.home() / ".cache" / "dlpy35"))
 
 
 def numba_cache_dir() -> Path:
@@ -66,7 +62,7 @@ def _jax():
     # PyTensor's JAX backend drops the shape assertions it cannot trace; the shapes
     # are fixed by the data and the layers, so the warning says nothing to act on.
     warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
-    path = cache_dir() / "jax"
+    path = caches.cache_dir() / "jax"
     path.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
@@ -101,7 +97,7 @@ def cpu_default(dtype: str) -> tuple[str, str]:
       compile, which would change every later float32 JAX function.
     * float32 without JAX installed: ``NUMBA``.
     * float32 with JAX, calibrated: this machine's calibration for the current
-      :func:`dlpy35.calibrate.fingerprint` (CPU, package versions, BLAS and
+      :func:`dlpy35.caches.fingerprint` (CPU, package versions, BLAS and
       thread settings) decides; ``NUMBA`` only when its measured seconds per
       step are at least :data:`NUMBA_MARGIN` (10%) below JAX's, else ``JAX``.
       Which one wins varies between machines (OpenBLAS's kernel choice moves
@@ -135,10 +131,7 @@ def cpu_default(dtype: str) -> tuple[str, str]:
         return "NUMBA", "float64 runs on NUMBA: JAX would switch jax_enable_x64 on for the whole process"
     if _jax() is None:
         return "NUMBA", "JAX is not installed"
-    from dlpy35 import calibrate  # imports this module: only here, on use
-
-    calibration, why = calibrate.cached()
-    return choose_float32(calibration, why)
+    return choose_float32(*caches.cached())
 
 
 def choose_float32(calibration, why: str = "") -> tuple[str, str]:
@@ -146,10 +139,10 @@ def choose_float32(calibration, why: str = "") -> tuple[str, str]:
 
     Parameters
     ----------
-    calibration : dlpy35.calibrate.Calibration or None
+    calibration : dlpy35.caches.Calibration or None
         The calibration for the current fingerprint, if any.
     why : str
-        Why there is none (from :func:`dlpy35.calibrate.cached`).
+        Why there is none (from :func:`dlpy35.caches.cached`).
 
     Returns
     -------
@@ -276,7 +269,9 @@ class Device:
         """Compile a PyTensor function for this device with ``trust_input`` on.
 
         Callers pass arrays made by :meth:`put`, so input validation and the
-        implicit host copies it would cause are skipped.
+        implicit host copies it would cause are skipped.  The mode includes
+        dlpy35's own rewrite (:func:`dlpy35.rewrites.mode`), which no other
+        code's compiles apply.
 
         Raises
         ------
@@ -292,7 +287,7 @@ class Device:
                               "train float32 with mode='NUMBA', or in a new process")
         with pytensor.config.change_flags(floatX=self.dtype):
             fn = pytensor.function(
-                inputs, outputs, updates=updates, mode=self.mode, name=name,
+                inputs, outputs, updates=updates, mode=rewrites.mode(self.mode), name=name,
                 on_unused_input="ignore",
             )
         fn.trust_input = True

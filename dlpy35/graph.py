@@ -19,6 +19,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from dlpy35.costs import QuadraticCost
+from dlpy35.model import Model
 
 
 def output(a, weights, biases):
@@ -172,8 +173,8 @@ def layer_shapes(sizes):
     return list(zip(sizes[:-1], sizes[1:]))
 
 
-class SigmoidNet:
-    """The model of chapters 1 and 3 for :class:`dlpy35.trainer.Trainer`.
+class SigmoidNet(Model):
+    """The model of chapters 1 and 3 (a :class:`dlpy35.model.Model`).
 
     Parameters are ``[w^1 ... w^L, b^1 ... b^L]`` with ``w^l`` (n_out, n_in) and
     ``b^l`` (n_out,); a step is :func:`sgd_update` (hyperparameters ``eta`` and
@@ -190,7 +191,7 @@ class SigmoidNet:
 
     def __init__(self, sizes, cost=QuadraticCost):
         self.sizes, self.cost = list(sizes), cost
-        self.n_layers, self.n_out = len(sizes) - 1, sizes[-1]
+        self.n_layers, self.n_in, self.n_out = len(sizes) - 1, sizes[0], sizes[-1]
         self.param_names = [*(f"w{k + 1}" for k in range(self.n_layers)),
                             *(f"b{k + 1}" for k in range(self.n_layers))]
         self.param_shapes = [*((y, x) for x, y in layer_shapes(sizes)), *((y,) for y in sizes[1:])]
@@ -223,6 +224,9 @@ class SigmoidNet:
 
     def forward(self, x, params):
         return feedforward(x, *self.split(params))
+
+    def widths(self):
+        return list(self.sizes)
 
     def example_metrics(self, x, labels, params):
         z, a = output(x, *self.split(params))

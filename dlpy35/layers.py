@@ -36,6 +36,7 @@ from pytensor.tensor.special import log_softmax, softmax
 
 from dlpy35.graph import one_hot
 from dlpy35.inputs import is_count
+from dlpy35.model import Model
 
 
 # -- activations (symbolic) -------------------------------------------------------
@@ -207,6 +208,10 @@ class Layer:
         """Training output: inputs dropped out with ``noise`` (None when ``p_dropout`` is 0)."""
         return self.output(x, params)
 
+    def widths(self):
+        """Values per row that the layer's forward pass holds: its input."""
+        return [self.n_in]
+
     def spec(self) -> dict:
         """The constructor's arguments, JSON-ready (for save/load)."""
         raise NotImplementedError
@@ -348,6 +353,11 @@ class ConvPoolLayer(Layer):
                           (*self.conv_hw, self.filter_shape[0]))
         return self.activation_fn(pooled + b).reshape((-1, self.n_out))
 
+    def widths(self):
+        """The im2col patches and the feature map before pooling (both larger than the input)."""
+        area = math.prod(self.conv_hw)
+        return [area * math.prod(self.filter_shape[1:]), area * self.filter_shape[0]]
+
     def spec(self):
         return {"type": self.kind, "filter_shape": list(self.filter_shape),
                 "image_shape": list(self.image_shape), "poolsize": list(self.poolsize),
@@ -404,8 +414,8 @@ def check_chain(layers, mini_batch_size):
                          f"got {layers[-1].kind}")
 
 
-class LayerStack:
-    """Chapter 6's network of layers as a model for :class:`dlpy35.trainer.Trainer`.
+class LayerStack(Model):
+    """Chapter 6's network of layers (a :class:`dlpy35.model.Model`).
 
     Parameters are ``[w0, b0, w1, b1, ...]``; a step is ``p -> p - eta dC/dp`` with
     ``C`` the mean log-likelihood of the mini-batch plus ``0.5 l2 sum(w^2)``
@@ -424,7 +434,7 @@ class LayerStack:
     def __init__(self, layers, mini_batch_size):
         check_chain(layers, mini_batch_size)
         self.layers, self.mini_batch_size = list(layers), mini_batch_size
-        self.n_out = self.layers[-1].n_out
+        self.n_in, self.n_out = self.layers[0].n_in, self.layers[-1].n_out
         self.stochastic = any(layer.p_dropout for layer in self.layers)
         self.param_names = [f"{kind}{i}" for i in range(len(self.layers)) for kind in "wb"]
         self.param_shapes = [tuple(s) for layer in self.layers for s in layer.param_shapes]
@@ -432,6 +442,9 @@ class LayerStack:
     def init_params(self, rng, dtype):
         """The book's initial parameters, layer by layer, drawn from `rng`."""
         return [p for layer in self.layers for p in layer.init_params(rng, dtype)]
+
+    def widths(self):
+        return [*(w for layer in self.layers for w in layer.widths()), self.n_out]
 
     def _pairs(self, params):
         return [params[2 * i: 2 * i + 2] for i in range(len(self.layers))]

@@ -21,9 +21,11 @@ from dlpy35 import backprop as bp
 from dlpy35 import costs, graph, inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
+from dlpy35.callbacks import Callback, OnEpoch
 from dlpy35.costs import QuadraticCost
 from dlpy35.device import DTYPES, resolve
 from dlpy35.files import SavedFileError
+from dlpy35.order import OneOrder
 from dlpy35.trainer import TrainedNetwork, Trainer, TrainingDiverged  # noqa: F401 (TrainingDiverged: public here)
 
 WEIGHT_INITS = ("large", "default")
@@ -76,7 +78,7 @@ class Network(TrainedNetwork):
         self.rng = np.random.default_rng(seed)
         self.model = graph.SigmoidNet(self.sizes, self.cost)
         zeros = [np.zeros(shape, dtype) for shape in self.model.param_shapes]
-        self.trainer = Trainer(self.model, self.device, zeros, self.rng, epoch_mode=epoch_mode)
+        self.trainer = Trainer(self.model, self.device, zeros, OneOrder(self.rng), epoch_mode=epoch_mode)
         getattr(self, f"{weight_init}_weight_initializer")()
 
     def __repr__(self):
@@ -163,16 +165,9 @@ class Network(TrainedNetwork):
         """
         run = self._begin(training_data, epochs, mini_batch_size, eta,
                           sets={} if test_data is None else {"test": test_data})
-
-        def report(record):
-            test = record.evaluations.get("test")
-            if verbose:
-                print(f"Epoch {record.epoch} : {test.correct} / {test.total}" if test else
-                      f"Epoch {record.epoch} complete", flush=True)
-
-        records = self.trainer.train(run, after_epoch=report, progress=progress,
-                                     on_epoch=on_epoch and (lambda r: on_epoch(_as_dict(r))))
-        return [_as_dict(r) for r in records]
+        policies = self._policies(EpochLines() if verbose else None,
+                                  on_epoch and OnEpoch(lambda r: on_epoch(_as_dict(r))))
+        return [_as_dict(r) for r in self.trainer.train(run, policies, progress=progress)]
 
     def _begin(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, reg=None, sets=None,
                monitor_training=False):
@@ -232,7 +227,7 @@ class Network(TrainedNetwork):
         return self._evaluation(test_data).correct
 
     def _evaluation(self, data):
-        """The :class:`dlpy35.trainer.Evaluation` of `data`; a run's own sets stay loaded."""
+        """The :class:`dlpy35.records.Evaluation` of `data`; a run's own sets stay loaded."""
         arrays = inputs.labelled_arrays(data, self.sizes[0], self.sizes[-1], self.dtype)
         return self.trainer.evaluate_data(*arrays)
 
@@ -248,6 +243,16 @@ class Network(TrainedNetwork):
     def cost_derivative(self, output_activations, y):
         """``dC_x/da`` for the quadratic cost: ``a - y``."""
         return bp.cost_derivative(output_activations, y)
+
+
+class EpochLines(Callback):
+    """The book's chapter-1 line after every epoch: ``Epoch j : correct / n`` (or ``Epoch j complete``
+    without test data)."""
+
+    def after_epoch(self, trainer, run, record):
+        test = record.evaluations.get("test")
+        print(f"Epoch {record.epoch} : {test.correct} / {test.total}" if test else
+              f"Epoch {record.epoch} complete", flush=True)
 
 
 def _as_dict(record):
@@ -277,12 +282,23 @@ def load_as(network_class, filename, **kwargs):
 
     Raises
     ------
-    NetworkFileError
+    SavedFileError
         One line naming the file and what is wrong with it.
     """
+    data = _read_json(filename)
+    sizes, cost = _saved_sizes(data, filename), _saved_cost(data["cost"], filename)
+    weights, biases = _saved_parameters(data, sizes, cost, filename)
+    _check_dtype_range(weights + biases, kwargs.get("dtype", "float32"), filename)
+    net = network_class(sizes, cost=cost, **kwargs)
+    _set_parameters(net, weights, biases, filename)
+    return net
+
+
+def _read_json(filename):
+    """The JSON document in `filename`; a :class:`SavedFileError` when it cannot be read or parsed."""
     try:
         with open(filename) as f:
-            data = json.load(f)
+            return json.load(f)
     except OSError as exc:
         raise SavedFileError(f"{filename}: cannot read it ({exc.strerror})") from None
     except RecursionError:  # arrays or objects nested deeper than the parser recurses
@@ -290,6 +306,10 @@ def load_as(network_class, filename, **kwargs):
                                "deeply)") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of too many digits
         raise SavedFileError(f"{filename}: not a JSON network file ({exc})") from None
+
+
+def _saved_sizes(data, filename):
+    """The layer sizes of the saved network `data`, once it has all four keys of the format."""
     if not isinstance(data, dict) or not {"sizes", "weights", "biases", "cost"} <= data.keys():
         raise SavedFileError(f"{filename}: not a saved network: "
                                "needs the keys sizes, weights, biases and cost")
@@ -298,13 +318,23 @@ def load_as(network_class, filename, **kwargs):
             or not all(inputs.is_count(s) for s in sizes)):
         raise SavedFileError(f"{filename}: sizes must be a list of at least two positive integers, "
                                f"got {sizes!r}")
+    return sizes
+
+
+def _saved_cost(name, filename):
+    """The cost class saved as `name`; a :class:`SavedFileError` for anything but a known cost's name."""
     try:
-        cost = costs.get(data["cost"]) if isinstance(data["cost"], str) else None
+        cost = costs.get(name) if isinstance(name, str) else None
     except ValueError:
         cost = None
     if cost is None:
-        raise SavedFileError(f"{filename}: unknown cost {data['cost']!r}; "
+        raise SavedFileError(f"{filename}: unknown cost {name!r}; "
                                f"expected one of {sorted(costs.COSTS)}")
+    return cost
+
+
+def _saved_parameters(data, sizes, cost, filename):
+    """``(weights, biases)`` of the saved network `data` as float64 arrays, checked against `sizes`."""
     try:
         weights = [np.asarray(w, dtype=np.float64) for w in data["weights"]]
         biases = [np.asarray(b, dtype=np.float64) for b in data["biases"]]
@@ -314,27 +344,46 @@ def load_as(network_class, filename, **kwargs):
         graph.SigmoidNet(sizes, cost).from_checkpoint(weights, biases)
     except ValueError as exc:
         raise SavedFileError(f"{filename}: does not match sizes {sizes}: {exc}") from None
-    largest = max(float(np.max(np.abs(a), initial=0.0)) for a in weights + biases)
-    dtype = kwargs.get("dtype", "float32")
-    if isinstance(dtype, str) and dtype in DTYPES:  # another dtype is Network's to refuse, below
-        # Finite in float64 (checked above) may still overflow to inf in float32.
-        with np.errstate(over="ignore"):
-            finite = all(np.all(np.isfinite(a.astype(dtype))) for a in weights + biases)
-        if not finite:
-            raise SavedFileError(f"{filename}: values as large as {largest:.4g} overflow {dtype}; "
-                                   "load it with dtype=\"float64\"")
-    net = network_class(sizes, cost=cost, **kwargs)
-    # The device may hold less than the dtype asked for (JAX without x64 keeps float32), and
-    # overflow there: the second assignment refuses the first's inf (ValueError), or the values read
-    # back are not finite.
+    return weights, biases
+
+
+def _all_finite(arrays):
+    """Whether every value of every array is finite."""
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def _largest(arrays):
+    """The largest magnitude among the arrays' values, for messages."""
+    return max(float(np.max(np.abs(a), initial=0.0)) for a in arrays)
+
+
+def _check_dtype_range(arrays, dtype, filename):
+    """A :class:`SavedFileError` when the float64 `arrays` overflow `dtype`, the dtype asked for."""
+    if not (isinstance(dtype, str) and dtype in DTYPES):  # another dtype is Network's to refuse
+        return
+    # Finite in float64 (checked on reading) may still overflow to inf in float32.
+    with np.errstate(over="ignore"):
+        finite = _all_finite(a.astype(dtype) for a in arrays)
+    if not finite:
+        raise SavedFileError(f"{filename}: values as large as {_largest(arrays):.4g} overflow {dtype}; "
+                               "load it with dtype=\"float64\"")
+
+
+def _set_parameters(net, weights, biases, filename):
+    """Give `net` the saved `weights` and `biases`; :class:`SavedFileError` when its device cannot.
+
+    The device may hold less than the dtype asked for (JAX without x64 keeps float32), and
+    overflow there: the second assignment refuses the first's inf (ValueError), or the values
+    read back are not finite.
+    """
     try:
         with np.errstate(over="ignore"):  # checked just below
             net.weights, net.biases = weights, biases
         held = net.weights + net.biases
     except ValueError:
         held = None
-    if held is None or not all(np.all(np.isfinite(a)) for a in held):
+    if held is None or not _all_finite(held):
+        largest = _largest(weights + biases)
         raise SavedFileError(f"{filename}: values as large as {largest:.4g} are not finite on the device "
                                f"({net.device.describe()}); load it with dtype=\"float64\" and "
                                "mode=\"NUMBA\"")
-    return net

@@ -19,6 +19,7 @@ import pytensor.tensor as pt
 
 from dlpy35 import checkpoint, graph, inputs
 from dlpy35.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
+from dlpy35.callbacks import SCHEDULE_FLOOR, Callback, EarlyStopping, EtaSchedule, OnEpoch  # noqa: F401
 from dlpy35.checkpoint import Checkpoint
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
 from dlpy35.files import SavedFileError
@@ -30,7 +31,6 @@ from dlpy35.trainer import TrainingDiverged
 __all__ = ["Network", "load", "NetworkFileError", "CrossEntropyCost", "QuadraticCost", "TrainingDiverged",
            "vectorized_result", "sigmoid", "sigmoid_prime"]
 
-SCHEDULE_FLOOR = 128  # the schedule stops when eta has fallen to eta0 / 128
 MONITORED = ("evaluation_cost", "evaluation_accuracy", "training_cost", "training_accuracy")  # SGD's order
 SPEED_EXAMPLES = 1000  # the book measures the speed of learning on the first 1,000 training images
 
@@ -145,75 +145,34 @@ class Network(_Base):
                                       required=("best_accuracy", "since_best", "since_change",
                                                 *(("learning_speed",) if speed_n else ())))
             self.history = run.state
+            monitor = Monitor(self, wanted_figures(monitor_training_cost, monitor_training_accuracy,
+                                                   monitor_evaluation_cost, monitor_evaluation_accuracy),
+                              lmbda, reg, verbose)
             speed = self._speed_monitor(run.state, training_data, speed_n, verbose)
-            wanted = {"training_cost": monitor_training_cost,
-                      "training_accuracy": monitor_training_accuracy,
-                      "evaluation_cost": monitor_evaluation_cost,
-                      "evaluation_accuracy": monitor_evaluation_accuracy}
-            figures = {}
-
-            def after_epoch(record):
-                if verbose:
-                    print(f"Epoch {record.epoch} training complete", flush=True)
-                figures.update(self._monitor(record, run.state, wanted, lmbda, reg, verbose))
-                if speed:
-                    figures["learning_speed"] = speed()
-                stopped = self._schedule(run, figures["evaluation_accuracy"], early_stopping_n,
-                                         lr_schedule_n) if watch_eval else None
-                if stopped and verbose:
-                    print(stopped, flush=True)
-                return stopped
-
-            self.trainer.train(run, after_epoch=after_epoch, progress=progress, checkpoint_to=saver,
-                               on_epoch=on_epoch and (lambda record: on_epoch(dict(figures))))
+            policies = self._policies(
+                monitor, speed, early_stopping_n and EarlyStopping(early_stopping_n),
+                lr_schedule_n and EtaSchedule(lr_schedule_n), saver,
+                on_epoch and OnEpoch(lambda r: on_epoch(monitor.figures_with(run.state, speed))))
+            done = self.trainer.train(run, policies, progress=progress)
+            if verbose and done and run.state["stopped"]:
+                print(run.state["stopped"], flush=True)
             self.history = run.state
             return tuple(run.state[k] for k in MONITORED)
 
     # -- the parts of SGD -------------------------------------------------------
-    def _monitor(self, record, state, wanted, lmbda, reg, verbose):
-        """This epoch's figures as a dict; the monitored ones are appended to `state`'s lists and printed.
-
-        Costs are the book's ``total_cost``: the mean cost plus ``lmbda / n``
-        times the regulariser on the current weights (computed at most once).
-        """
-        figures = {"epoch": record.epoch, "cost": record.cost, "seconds": record.seconds, "eta": record.eta}
-        penalty = None
-        for which, ev in record.evaluations.items():
-            figures[f"{which}_accuracy"], figures[f"n_{which}"] = ev.correct, ev.total
-            if wanted[f"{which}_cost"]:
-                if penalty is None:
-                    penalty = self._penalty(lmbda, reg)
-                figures[f"{which}_cost"] = c = ev.cost / ev.total + lmbda / ev.total * penalty
-                state[f"{which}_cost"].append(c)
-                if verbose:
-                    print(f"Cost on {which} data: {c}")
-            if wanted[f"{which}_accuracy"]:
-                state[f"{which}_accuracy"].append(ev.correct)
-                if verbose:
-                    print(f"Accuracy on {which} data: {ev.correct} / {ev.total}")
-        return figures
-
     def _speed_monitor(self, state, training_data, n, verbose):
-        """What records the speed of learning of the first `n` training rows in ``state["learning_speed"]``.
+        """The :class:`LearningSpeed` policy of the first `n` training rows, or None when `n` is 0.
 
-        Returns None when `n` is 0, else a callable that appends (and returns)
-        :meth:`learning_speed` now; it has recorded the speed before training,
-        unless `state` is a resumed run's, which holds it already.
+        It records the speed before training, unless `state` is a resumed run's,
+        which holds it already.
         """
         state.setdefault("learning_speed", [])  # a checkpoint written before the speed was recorded
         if not n:
             return None
-        probe = self._speed_probe(*(a[:n] for a in training_data))
-
-        def record(when=""):
-            state["learning_speed"].append(speeds := probe())
-            if verbose:
-                print(f"{when}{speed_text(speeds)}", flush=True)
-            return speeds
-
+        speed = LearningSpeed(self._speed_probe(*(a[:n] for a in training_data)), verbose)
         if not state["learning_speed"]:
-            record("Before training: ")
-        return record
+            speed.record(state, "Before training: ")
+        return speed
 
     def _penalty(self, lmbda, reg):
         """The regulariser (``sum w^2 / 2`` or ``sum |w|``) on the current weights; 0 without `lmbda`.
@@ -226,24 +185,6 @@ class Network(_Base):
         fn = self.trainer.compiled(("penalty", reg),
                                    lambda: self.device.function([], graph.regularizer(weights, reg)))
         return float(self.device.get(fn()))
-
-    def _schedule(self, run, accuracy, early_stopping_n, lr_schedule_n):
-        """Early stopping and the halving schedule, on the evaluation accuracy; a reason to stop or None."""
-        h = run.state
-        if h["best_accuracy"] is None or accuracy > h["best_accuracy"]:
-            h["best_accuracy"], h["since_best"], h["since_change"] = accuracy, 0, 0
-        else:
-            h["since_best"] += 1
-            h["since_change"] += 1
-        if early_stopping_n and h["since_best"] >= early_stopping_n:
-            return f"Early stopping: no improvement in evaluation accuracy for {early_stopping_n} epochs"
-        if lr_schedule_n and h["since_change"] >= lr_schedule_n:
-            h["since_change"] = 0
-            eta0 = h["eta"][0]
-            if run.eta / 2 <= eta0 / SCHEDULE_FLOOR * (1 + 1e-9):
-                return f"Learning-rate schedule: eta has fallen to eta0/{SCHEDULE_FLOOR}; stopping"
-            self.trainer.set_eta(run, run.eta / 2)
-        return None
 
     # -- chapter 5: the speed of learning ---------------------------------------
     def learning_speed(self, data):
@@ -298,6 +239,67 @@ class Network(_Base):
         lmbda = inputs.check_lmbda(lmbda)
         ev = self._evaluation(data)
         return ev.cost / ev.total + lmbda / ev.total * self._penalty(lmbda, reg)
+
+
+def wanted_figures(training_cost, training_accuracy, evaluation_cost, evaluation_accuracy):
+    """Which of the four figures ``SGD``'s ``monitor_*`` flags ask for, by name."""
+    return {"training_cost": training_cost, "training_accuracy": training_accuracy,
+            "evaluation_cost": evaluation_cost, "evaluation_accuracy": evaluation_accuracy}
+
+
+class Monitor(Callback):
+    """The book's per-epoch figures: each evaluated set's accuracy and, when asked, its ``total_cost``;
+    the wanted ones are appended to ``run.state``'s lists (``SGD``'s return values) and printed.
+
+    Costs are the book's ``total_cost``: the mean cost plus ``lmbda / n`` times
+    the regulariser on the current weights (computed at most once an epoch).
+    """
+
+    def __init__(self, net, wanted, lmbda, reg, verbose):
+        self.net, self.wanted, self.lmbda, self.reg, self.verbose = net, wanted, lmbda, reg, verbose
+        self.figures = {}
+
+    def after_epoch(self, trainer, run, record):
+        self._say(f"Epoch {record.epoch} training complete")
+        figures = {"epoch": record.epoch, "cost": record.cost, "seconds": record.seconds, "eta": record.eta}
+        penalty = None
+        for which, ev in record.evaluations.items():
+            figures[f"{which}_accuracy"], figures[f"n_{which}"] = ev.correct, ev.total
+            if self.wanted[f"{which}_cost"]:
+                if penalty is None:
+                    penalty = self.net._penalty(self.lmbda, self.reg)
+                figures[f"{which}_cost"] = c = ev.cost / ev.total + self.lmbda / ev.total * penalty
+                run.state[f"{which}_cost"].append(c)
+                self._say(f"Cost on {which} data: {c}")
+            if self.wanted[f"{which}_accuracy"]:
+                run.state[f"{which}_accuracy"].append(ev.correct)
+                self._say(f"Accuracy on {which} data: {ev.correct} / {ev.total}")
+        self.figures = figures
+        return None
+
+    def figures_with(self, state, speed):
+        """This epoch's figures, with its speed of learning when `speed` records it (``on_epoch``'s dict)."""
+        return {**self.figures, **({"learning_speed": state["learning_speed"][-1]} if speed else {})}
+
+    def _say(self, line):
+        if self.verbose:
+            print(line, flush=True)
+
+
+class LearningSpeed(Callback):
+    """Chapter 5: appends the speed of learning ``probe()`` (one ``||dC/db^l||`` per hidden layer) to
+    ``run.state["learning_speed"]`` after every epoch, printing it when `verbose`."""
+
+    def __init__(self, probe, verbose):
+        self.probe, self.verbose = probe, verbose
+
+    def record(self, state, when=""):
+        state["learning_speed"].append(speeds := self.probe())
+        if self.verbose:
+            print(f"{when}{speed_text(speeds)}", flush=True)
+
+    def after_epoch(self, trainer, run, record):
+        self.record(run.state)
 
 
 def _speed_examples(monitor):

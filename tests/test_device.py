@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from dlpy35 import calibrate as cal
+from dlpy35 import caches
 from dlpy35 import device as dv
 from dlpy35.network import Network
 
@@ -25,8 +25,9 @@ def no_stored_calibration(tmp_path, monkeypatch):
 
 def stored(jax_s, numba_s, **fingerprint):
     """Store a fabricated calibration (for the current fingerprint, updated by `fingerprint`)."""
-    return cal.save(cal.Calibration({**cal.fingerprint(), **fingerprint}, {"JAX": jax_s, "NUMBA": numba_s},
-                                    {"JAX": 1.0, "NUMBA": 60.0}, 1000, 5, "2026-01-01T00:00:00+00:00"))
+    fp = {**caches.fingerprint(), **fingerprint}
+    return caches.save(caches.Calibration(fp, {"JAX": jax_s, "NUMBA": numba_s}, {"JAX": 1.0, "NUMBA": 60.0},
+                                          1000, 5, "2026-01-01T00:00:00+00:00"))
 
 
 def synthetic(n, n_in=784, n_out=10, seed=0):
@@ -118,8 +119,8 @@ def test_a_calibration_for_other_settings_is_ignored():
 
 
 def test_a_damaged_calibration_is_ignored():
-    cal.cache_path().parent.mkdir(parents=True, exist_ok=True)
-    cal.cache_path().write_bytes(b'{"format": 1, "entries": {')
+    caches.cache_path().parent.mkdir(parents=True, exist_ok=True)
+    caches.cache_path().write_bytes(b'{"format": 1, "entries": {')
     mode, reason = dv.cpu_default("float32")
     assert mode == "JAX" and "unreadable" in reason and "python -m dlpy35.calibrate" in reason
     stored(jax_s=50e-6, numba_s=40e-6)  # the next calibration replaces the damaged file

@@ -23,7 +23,7 @@ from dlpy35.population import (
     estimate_bytes,
     per_net,
 )
-from dlpy35.trainer import SaturationWarning
+from dlpy35.records import SaturationWarning
 
 # Float32, a population's kernels against one network's, after 2 epochs on 403 images: the
 # largest weight difference measured was 1.19e-6 (shared order; AMD EPYC, AVX-512, and with
@@ -102,7 +102,7 @@ def test_a_shared_order_population_trains_each_network_on_network_0s_order(digit
     for k in range(3):
         net = network2.Network([784, 20, 10], seed=seeds[k], mode="JAX", device="cpu", weight_init="large",
                                cost="quadratic")
-        net.trainer.rng.bit_generator.state = network0.trainer.rng.bit_generator.state
+        net.rng.bit_generator.state = network0.rng.bit_generator.state
         net.SGD(digits[0], 2, 10, 3.0, lmbda=lmbdas[k], evaluation_data=digits[1],
                 monitor_evaluation_accuracy=True, verbose=False)
         for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
@@ -136,7 +136,7 @@ def test_layer_population_equals_each_network_alone(digits, order, p):
     for k in range(3):
         net = n3.Network(conv_layers(p), 10, seed=seeds[k], mode="JAX", device="cpu")
         if order == "shared":
-            net.trainer.rng.bit_generator.state = network0.trainer.rng.bit_generator.state
+            net.rng.bit_generator.state = network0.rng.bit_generator.state
         net.SGD(digits[0], 2, 10, etas[k], digits[1], lmbda=lmbdas[k], verbose=False)
         for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
             np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
@@ -257,12 +257,11 @@ def test_sgd_reports_each_epoch_and_refuses_a_bad_mini_batch_size(digits):
 def test_widths_count_each_layers_values_per_row_patches_included():
     """conv 3 maps of 2 channels, 3x3 filters on 6x6 (4x4 outputs), pool 2x2 -> FC 12 -> softmax 5."""
     from dlpy35.layers import LayerStack
-    from dlpy35.population import widths
 
     stack = LayerStack([ConvPoolLayer((3, 2, 3, 3), (2, 6, 6), (2, 2)), FullyConnectedLayer(12, 7),
                         SoftmaxLayer(7, 5)], 10)
-    assert widths(stack) == [16 * 2 * 9, 16 * 3, 12, 7, 5]  # patches, maps before pooling, inputs, outputs
-    assert widths(Population([4, 3, 2], [0], 0.5, mode="JAX", device="cpu").model) == [4, 3, 2]
+    assert stack.widths() == [16 * 2 * 9, 16 * 3, 12, 7, 5]  # patches, maps before pooling, inputs, outputs
+    assert Population([4, 3, 2], [0], 0.5, mode="JAX", device="cpu").model.widths() == [4, 3, 2]
 
 
 def test_per_net_broadcasts_one_value_and_checks_lengths():

@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pytensor.graph.traversal import applys_between
 from pytensor.tensor.elemwise import DimShuffle
+from pytensor.tensor.shape import Reshape
 
 from dlpy35.device import resolve
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A graph the rewrite matches, compiled in PyTensor's own modes (the default, the plain
+# fast_run rewrites, NUMBA, JAX in float32); after importing dlpy35 when argv[1] says so.
+FOREIGN = textwrap.dedent("""
+    import sys
+    import pytensor, pytensor.tensor as pt
+    from pytensor.compile.mode import Mode
+    if sys.argv[1] == "dlpy35":
+        import dlpy35, dlpy35.device, dlpy35.population
+    x = pt.tensor3("x", dtype="float32", shape=(2, 3, 5))
+    y = x.transpose(2, 0, 1).reshape((5, -1))
+    for mode in (None, Mode(linker="py", optimizer="fast_run"), "NUMBA", "JAX"):
+        print(pytensor.dprint(pytensor.function([x], y, mode=mode), file="str"))
+    if sys.argv[1] == "dlpy35":
+        ours = pytensor.function([x], y, mode=dlpy35.rewrites.mode("JAX"))
+        print("dlpy35's mode:", pytensor.dprint(ours, file="str"))
+""")
 
 
 def compiled(build, shape):
@@ -48,3 +76,54 @@ def test_a_shared_order_population_step_copies_no_weights(mnist):
     (step,) = [f for key, f in pop.trainer._fns.items() if key[:2] == ("train", "scan")]
     text = pytensor.printing.debugprint(step, file="str")
     assert "Transpose{axes=(2, 0, 1)}" not in text and "Dot" in text
+
+
+def rewritten(fn, out):
+    """Whether `out` of `fn` was computed as ``reshape(w, (-1, n)).T``: a 2-D transpose of a reshape of w."""
+    w = fn.maker.fgraph.inputs[0]
+    for node in applys_between([w], [out]):
+        if isinstance(node.op, DimShuffle) and tuple(node.op.new_order) == (1, 0):
+            source = node.inputs[0].owner
+            if source is not None and isinstance(source.op, Reshape) and source.inputs[0] is w:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("order", [*itertools.permutations(range(3)), *itertools.permutations(range(4))])
+def test_the_rewrite_fires_for_the_last_axis_first_with_its_size_as_rows_only(order):
+    """Every transpose of 3-D and 4-D weights reshaped to 2-D: numpy's numbers, and the view only where due.
+
+    Due means the order ``(d-1, 0, ..., d-2)`` with as many rows as w's last size.  The sizes
+    differ, so a guard that read the wrong axis would fire where it must not; a rewrite that
+    fails while compiling raises here, where PyTensor would only log it and go on.
+    """
+    shape = (2, 3, 4, 5)[:len(order)]
+    every_row_count = sorted({*shape, math.prod(shape) // shape[-1]})
+    w = pt.tensor("w", dtype="float32", shape=shape)
+    outs = [w.transpose(order).reshape((rows, -1)) for rows in every_row_count]
+    with pytensor.config.change_flags(on_opt_error="raise"):
+        fn = resolve("cpu", "JAX", "float32").function([w], outs)
+    fn.trust_input = False
+    value = np.arange(math.prod(shape), dtype=np.float32).reshape(shape)
+    last_first = (len(shape) - 1, *range(len(shape) - 1))
+    for rows, out, got in zip(every_row_count, fn.maker.fgraph.outputs, fn(value), strict=True):
+        np.testing.assert_array_equal(got, value.transpose(order).reshape(rows, -1))
+        assert rewritten(fn, out) == (order == last_first and rows == shape[-1]), (order, rows)
+
+
+def compiled_in_a_new_process(first_import: str):
+    """FOREIGN's printed graphs, from a new process that imports dlpy35 first (``"dlpy35"``) or not."""
+    proc = subprocess.run([sys.executable, "-c", FOREIGN, first_import], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_importing_dlpy35_changes_no_other_codes_compiles():
+    """A graph of someone else's that the rewrite matches compiles as in a process without dlpy35.
+
+    dlpy35's own mode does rewrite it: the comparison would see a rewrite registered for every compile.
+    """
+    with_dlpy35, ours = compiled_in_a_new_process("dlpy35").split("dlpy35's mode:")
+    assert with_dlpy35 == compiled_in_a_new_process("none")
+    assert with_dlpy35.count("Transpose{axes=(2, 0, 1)}") == 4 and "Transpose{axes=(2, 0, 1)}" not in ours

@@ -128,9 +128,9 @@ def test_a_directory_where_a_data_file_should_be(name, capsys, tmp_path, mnist_d
     ("dlpy35.gradcheck", ["--max-entries", "word"]),
     ("dlpy35.calibrate", ["--steps", "-1"]),
     ("dlpy35.calibrate", ["--repeats", "nan"]),
-    ("dlpy35.data.fetch", ["--timeout", "inf"]),
-    ("dlpy35.data.fetch", ["--timeout", "0"]),
-    ("dlpy35.data.fetch", ["--no-such-flag"]),
+    ("dlpy35.data.__main__", ["--timeout", "inf"]),
+    ("dlpy35.data.__main__", ["--timeout", "0"]),
+    ("dlpy35.data.__main__", ["--no-such-flag"]),
 ])
 def test_library_commands_refuse_bad_flags_in_one_line(module, argv, capsys):
     status, _, err = run(importlib.import_module(module), argv, capsys)

@@ -1,5 +1,8 @@
 """The training engine, used directly: chunks, records, evaluation against numpy, the guard, stopping.
 
+The policies between epochs (saturation, early stopping, the schedule) have their own tests in
+``test_callbacks.py``.
+
 JAX on the CPU (float32, compiles in about a second) unless a test says otherwise.
 """
 
@@ -9,19 +12,13 @@ import numpy as np
 import pytest
 
 from dlpy35 import graph
+from dlpy35.callbacks import Callback
 from dlpy35.costs import QuadraticCost
 from dlpy35.device import resolve
 from dlpy35.layers import FullyConnectedLayer, LayerStack, SoftmaxLayer
-from dlpy35.trainer import (
-    EpochRecord,
-    Evaluation,
-    Run,
-    SaturationWarning,
-    Trainer,
-    TrainingDiverged,
-    TrainingSaturated,
-    epoch_chunks,
-)
+from dlpy35.order import OneOrder
+from dlpy35.records import EpochRecord, Evaluation, TrainingDiverged
+from dlpy35.trainer import Trainer, epoch_chunks
 
 SIZES = [6, 5, 3]
 
@@ -30,7 +27,7 @@ def sigmoid_trainer(seed=0, **kwargs):
     rng = np.random.default_rng(seed)
     model = graph.SigmoidNet(SIZES, QuadraticCost)
     values = [rng.standard_normal(shape).astype(np.float32) for shape in model.param_shapes]
-    return Trainer(model, resolve("cpu", "JAX"), values, rng, **kwargs), values
+    return Trainer(model, resolve("cpu", "JAX"), values, OneOrder(rng), **kwargs), values
 
 
 def no_decay(eta):
@@ -99,14 +96,19 @@ def test_after_epoch_can_stop_the_run_and_the_state_says_why():
     trainer, _ = sigmoid_trainer()
     x, labels = data(40)
     run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 5, 10, 0.5, hyper=no_decay)
-    seen = []
+    seen, later = [], []
 
-    def stop_at_1(record):
-        seen.append(record.epoch)
-        return "enough" if record.epoch == 1 else None
+    class StopAt1(Callback):
+        def after_epoch(self, trainer, run, record):
+            seen.append(record.epoch)
+            return "enough" if record.epoch == 1 else None
 
-    records = trainer.train(run, after_epoch=stop_at_1)
-    assert seen == [0, 1] and [r.epoch for r in records] == [0, 1]
+    class Later(Callback):  # after the first reason to stop, the later policies are not asked
+        def after_epoch(self, trainer, run, record):
+            later.append(record.epoch)
+
+    records = trainer.train(run, [StopAt1(), Later()])
+    assert seen == [0, 1] and [r.epoch for r in records] == [0, 1] and later == [0]
     assert run.state["stopped"] == "enough" and run.state["epoch"] == 2
     assert run.state["eta"] == [0.5, 0.5] and len(run.state["seconds"]) == 2
     assert run.records == records
@@ -127,7 +129,8 @@ def test_guard_catches_finite_weights_too_large_to_compute_with_in_a_layer_stack
     """One guard for every network: a weight beyond sqrt(max float32) stops network3's kind as well."""
     stack = LayerStack([FullyConnectedLayer(6, 4), SoftmaxLayer(4, 3)], 10)
     rng = np.random.default_rng(0)
-    trainer = Trainer(stack, resolve("cpu", "JAX"), stack.init_params(rng, "float32"), rng, drop_last=True)
+    trainer = Trainer(stack, resolve("cpu", "JAX"), stack.init_params(rng, "float32"), OneOrder(rng),
+                      drop_last=True)
     x, labels = data(40)
     run = trainer.begin(x, labels, 2, 10, 0.1, hyper=lambda e: {"eta": e, "l2": 0.0})
     good = trainer.values()
@@ -142,75 +145,3 @@ def test_guard_catches_finite_weights_too_large_to_compute_with_in_a_layer_stack
         trainer.train(run, progress=poison)
     for a, b in zip(trainer.values(), good):
         np.testing.assert_array_equal(a, b)
-
-
-def _saturating_run(stop):
-    trainer, _ = sigmoid_trainer()
-    trainer.stop_on_saturation = stop
-    x, labels = data(200)
-    run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 2, 10, 1e6, hyper=no_decay,
-                        sets={"test": data(150, seed=4)})
-    return trainer, run
-
-
-def test_saturation_is_a_warning_naming_eta():
-    """eta 1e6 pins every sigmoid: finite weights, one answer for everything."""
-    trainer, run = _saturating_run(stop=False)
-    want = r"epoch \d: the network gives the same answer to 100\.0% of the test data .* eta \(1e\+06\) is too"
-    with pytest.warns(SaturationWarning, match=want):
-        records = trainer.train(run)
-    assert len(records) == 2 and records[0].evaluations["test"].most_common == 150
-    assert records[1].cost >= (1 - 1e-3) * records[0].cost  # flat: the gradients vanished
-
-
-def test_stop_on_saturation_stops_and_keeps_the_previous_weights():
-    """Epoch 0 saturates; epoch 1 finds the cost flat, stops, and puts back the end of epoch 0."""
-    trainer, run = _saturating_run(stop=True)
-    after_epoch_0 = []
-    with pytest.raises(TrainingSaturated, match="epoch 1: .*keeps the weights from the end of the previous"):
-        trainer.train(run, on_epoch=lambda record: after_epoch_0.append(trainer.values()))
-    assert len(after_epoch_0) == 1
-    for a, b in zip(trainer.values(), after_epoch_0[0]):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_a_network_that_learns_does_not_warn(recwarn):
-    trainer, _ = sigmoid_trainer()
-    x, labels = data(300)
-    run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 2, 10, 0.5, hyper=no_decay,
-                        sets={"test": data(150, seed=4)})
-    records = trainer.train(run)
-    assert records[-1].evaluations["test"].most_common < 150
-    assert not [w for w in recwarn if issubclass(w.category, SaturationWarning)]
-
-
-def test_one_answer_counts_as_saturation_only_once_its_cost_stops_falling(recwarn):
-    """Early in training a network may give one answer to everything while its cost still falls."""
-    trainer, _ = sigmoid_trainer()
-    run = Run(n=200, m=10, epochs=3, drop_last=False, hyper=no_decay)
-
-    def record(epoch, cost):
-        return EpochRecord(epoch, 0.1, 3.0, 0.5, {"test": Evaluation(20, 200, cost, most_common=200)})
-
-    run.records = [record(0, 100.0)]
-    trainer._check_saturation(run, record(1, 99.8), previous=None)  # fell by 0.2% > FLAT
-    assert not [w for w in recwarn if issubclass(w.category, SaturationWarning)]
-    with pytest.warns(SaturationWarning, match="epoch 1: .* 100.0% of the test data"):
-        trainer._check_saturation(run, record(1, 99.95), previous=None)  # fell by 0.05% < FLAT
-
-
-def test_saturation_is_said_once_per_run(recwarn):
-    """A network that stays flat for many epochs gets one warning, not one per epoch."""
-    trainer, _ = sigmoid_trainer()
-    run = Run(n=200, m=10, epochs=5, drop_last=False, hyper=no_decay)
-    run.state = {}
-
-    def record(epoch):
-        return EpochRecord(epoch, 0.1, 3.0, 0.5, {"test": Evaluation(20, 200, 100.0, most_common=200)})
-
-    run.records = [record(0)]
-    for epoch in range(1, 5):
-        trainer._check_saturation(run, record(epoch), previous=None)
-        run.records.append(record(epoch))
-    said = [str(w.message) for w in recwarn if issubclass(w.category, SaturationWarning)]
-    assert len(said) == 1 and said[0].startswith("epoch 1:") and "not repeated" in said[0]

@@ -109,132 +109,275 @@ def check(p, args):
 
 
 def _cache_entries(path: Path) -> int:
+    """The number of files and folders under `path` (0 if it does not exist): a compile cache's size."""
     return sum(1 for _ in path.rglob("*")) if path.exists() else 0
 
 
 def execute(p, args) -> int:
-    """Train as `args` say; the exit status."""
+    """Train as `args` say: load the data, build the network, train every stage, report.
+
+    Returns
+    -------
+    int
+        The exit status: 0, 2 on an error (said on stderr), 130 on Ctrl-C.
+    """
     check(p, args)
-    prog = p.prog
     from dlpy35 import checkpoint
     from dlpy35.checkpoint import CheckpointError
     from dlpy35.data import DataError, load_data
-    from dlpy35.device import DeviceError, cache_dir, numba_cache_dir
-    from dlpy35.network2 import MONITORED, Network, TrainingDiverged, speed_text
+    from dlpy35.device import DeviceError
+    from dlpy35.network2 import Network, TrainingDiverged
     from dlpy35.progress import EpochBar
-    from dlpy35.results import epoch_rows, write_csv
 
     init = weight_init(args)
     try:
         data = load_data(args.data_dir, args.dataset)
         sizes = network_sizes(args.sizes, data)
     except (DataError, ValueError) as exc:
-        return fail(prog, exc)
+        return fail(p.prog, exc)
     if args.calibrate:
-        from dlpy35.calibrate import calibrate
-
-        print(calibrate(log=print).report(), flush=True)
+        _calibrate()
     try:
         net = Network(sizes, cost=args.cost, seed=args.seed, dtype=args.dtype, mode=args.mode,
                       device=args.device, epoch_mode=args.epoch_mode, weight_init=init)
     except (DeviceError, ValueError) as exc:
-        return fail(prog, exc)
+        return fail(p.prog, exc)
     net.stop_on_saturation = args.stop_on_saturation
+    cache = _announce(net)
+    training, evaluation = _datasets(args, data)
+    _describe(args, data.name, net, init, len(training[0]), len(evaluation[0]))
+    if args.run:
+        args.run.start(p.prog, args)
+    report = Report(args, net, len(training[0]), EpochBar(args.quiet))
+    before = _cache_entries(cache)
+    try:
+        compile_seconds = _train(args, net, training, evaluation, report)
+    except (ValueError, TrainingDiverged, CheckpointError) as exc:
+        report.bar.close()
+        return fail(p.prog, exc)
+    except KeyboardInterrupt:
+        report.bar.close()
+        where = checkpoint.after_interrupt(args.checkpoint_dir)
+        print(f"{p.prog}: interrupted after {len(report.results)} epochs; {where}", file=sys.stderr)
+        return 130
+    report.last_speed()
+    _print_compile(compile_seconds, _cache_entries(cache) - before)
+    report.summary()
+    return finish(p.prog, args, net, report.curves, len(training[0]), len(evaluation[0]))
+
+
+def _calibrate():
+    """``--calibrate``: time JAX against NUMBA on this CPU (cached) and print the result."""
+    from dlpy35.calibrate import calibrate, report
+
+    print(report(calibrate(log=print)), flush=True)
+
+
+def _announce(net) -> Path:
+    """Print the device `net` trains on and its compile cache.
+
+    Returns
+    -------
+    pathlib.Path
+        The compile cache's folder.
+    """
+    from dlpy35.caches import cache_dir
+    from dlpy35.device import numba_cache_dir
+
     print(f"dlpy35: {net.device.describe()} -- {net.device.note}")
     cache = cache_dir() / "jax" if net.device.uses_jax else numba_cache_dir()
     print(f"compile cache: {cache}")
+    return cache
+
+
+def _datasets(args, data):
+    """The data sets to train and evaluate on.
+
+    Returns
+    -------
+    tuple
+        ``(training, evaluation)``: `data`'s training set cut to ``--n-train``, and ``--evaluation``'s set,
+        each ``(x, y)``.
+    """
     train_x, train_y = data.training
     if args.n_train:
         train_x, train_y = train_x[: args.n_train], train_y[: args.n_train]
-    evaluation = data.test if args.evaluation == "test" else data.validation
-    stages = [(args.epochs, args.eta), *args.then]
-    print(f"{data.name}: {len(train_x)} training, {len(evaluation[0])} {args.evaluation} images; "
+    return (train_x, train_y), data.test if args.evaluation == "test" else data.validation
+
+
+def _stages(args):
+    """The stages of training: ``--epochs`` at ``--eta``, then every ``--then``.
+
+    Returns
+    -------
+    list of tuple
+        ``[(epochs, eta), ...]``.
+    """
+    return [(args.epochs, args.eta), *args.then]
+
+
+def _describe(args, name, net, init, n_train, n_eval):
+    """Print what is trained: the data set `name`, its sizes, the network and every stage."""
+    print(f"{name}: {n_train} training, {n_eval} {args.evaluation} images; "
           f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
-          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in stages)}, "
+          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in _stages(args))}, "
           f"lmbda {args.lmbda} ({args.reg}), seed {args.seed}")
     if args.learning_speed:
         print(f"speed of learning: ||dC/db^l|| of the mean cost over the first "
-              f"{min(args.learning_speed, len(train_x))} training images, per hidden layer")
-    if args.run:
-        args.run.start(prog, args)
-    bar = EpochBar(args.quiet)
-    results, offset = [], 0
+              f"{min(args.learning_speed, n_train)} training images, per hidden layer")
 
-    def report(record):
-        bar.close()
-        speeds = _speeds(merged, net.history)
-        if args.learning_speed and not results:
-            print(f"Before epoch {offset + record['epoch']}: {speed_text(speeds[-2])}")
-        print(f"Epoch {offset + record['epoch']} : "
-              f"{record['evaluation_accuracy']} / {record['n_evaluation']}  "
+
+def _train(args, net, training, evaluation, report) -> float:
+    """Train `net` stage after stage, telling `report` of every epoch and every stage finished.
+
+    A stage that stops early (``--early-stopping``, ``--lr-schedule``) says why; the stages after it
+    do not run.
+
+    Returns
+    -------
+    float
+        The seconds spent compiling.
+    """
+    compile_seconds = 0.0
+    for epochs, eta in _stages(args):
+        net.SGD(training, epochs, args.mini_batch_size, eta, lmbda=args.lmbda,
+                evaluation_data=evaluation, monitor_evaluation_accuracy=True,
+                monitor_evaluation_cost=args.monitor, monitor_training_cost=args.monitor,
+                monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
+                reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
+                resume=args.resume, overwrite=args.overwrite, progress=report.bar, on_epoch=report.epoch,
+                monitor_learning_speed=args.learning_speed or False, verbose=False)
+        compile_seconds += net.compile_seconds or 0.0
+        stopped = report.stage_done(net.history)
+        if stopped:
+            print(stopped)
+            break
+    return compile_seconds
+
+
+def _print_compile(seconds, new):
+    """Print the seconds spent compiling, and whether the start was cold (`new` cache entries) or cached."""
+    state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
+    print(f"compile: {seconds:.2f} s ({state})")
+
+
+class Report:
+    """The epochs of every stage of one run so far: their lines as they come, the run directory's rows.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The flags of ``dlpy35 train``.
+    net : dlpy35.network2.Network
+        The network trained; its ``history`` is the current stage's.
+    n_train : int
+        The number of training images.
+    bar : dlpy35.progress.EpochBar
+        The progress bar of the epochs, closed before an epoch's lines.
+
+    Attributes
+    ----------
+    results : list of dict
+        Every epoch's record so far, its ``epoch`` counted over all the stages.
+    offset : int
+        The epochs of the stages before the current one.
+    curves : dict
+        The monitored curves and the speeds of learning of the stages finished, one after another.
+    """
+
+    def __init__(self, args, net, n_train, bar):
+        self.args, self.net, self.n_train, self.bar = args, net, n_train, bar
+        self.results, self.offset = [], 0
+        self.curves = {k: [] for k in ("training_cost", "training_accuracy", "evaluation_cost",
+                                       "evaluation_accuracy", "learning_speed")}
+
+    def speeds(self, history):
+        """The speeds of learning of every stage so far: the finished stages' and the current `history`'s.
+
+        A stage records the speed before its first epoch, which the stage before recorded after its last.
+
+        Returns
+        -------
+        list
+            One row of hidden-layer speeds per epoch trained, the first before training.
+        """
+        done = self.curves["learning_speed"]
+        return done + history["learning_speed"][1 if done else 0:]
+
+    def epoch(self, record):
+        """``on_epoch``: print the epoch `record`'s lines (the speeds before training first) and keep it."""
+        from dlpy35.network2 import speed_text
+
+        args = self.args
+        self.bar.close()
+        speeds = self.speeds(self.net.history)
+        epoch = self.offset + record["epoch"]
+        if args.learning_speed and not self.results:
+            print(f"Before epoch {epoch}: {speed_text(speeds[-2])}")
+        print(f"Epoch {epoch} : {record['evaluation_accuracy']} / {record['n_evaluation']}  "
               f"({record['seconds']:.3f} s)", flush=True)
         if args.monitor:
             print(f"  training cost {record['training_cost']:.4f}, training accuracy "
-                  f"{record['training_accuracy']} / {len(train_x)}, "
+                  f"{record['training_accuracy']} / {self.n_train}, "
                   f"evaluation cost {record['evaluation_cost']:.4f}")
         if args.learning_speed:
             print(f"  {speed_text(speeds[-1])}", flush=True)
-        results.append({**record, "epoch": offset + record["epoch"]})
+        self.results.append({**record, "epoch": epoch})
         if args.run:
-            history = [{"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
-                        "evaluation_correct": r["evaluation_accuracy"], "evaluation_total": r["n_evaluation"]}
-                       for r in results]
-            args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, net.sizes, history))
-            if args.learning_speed:
-                write_csv(args.run.path / SPEED_CSV, *_speed_table(speeds))
+            self._write_rows(speeds)
 
-    before = _cache_entries(cache)
-    compile_seconds = 0.0
-    merged = {k: [] for k in ("training_cost", "training_accuracy", "evaluation_cost", "evaluation_accuracy",
-                              "learning_speed")}
-    try:
-        for epochs, eta in stages:
-            net.SGD((train_x, train_y), epochs, args.mini_batch_size, eta, lmbda=args.lmbda,
-                    evaluation_data=evaluation, monitor_evaluation_accuracy=True,
-                    monitor_evaluation_cost=args.monitor, monitor_training_cost=args.monitor,
-                    monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
-                    reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
-                    resume=args.resume, overwrite=args.overwrite, progress=bar, on_epoch=report,
-                    monitor_learning_speed=args.learning_speed or False, verbose=False)
-            compile_seconds += net.compile_seconds or 0.0
-            offset = len(results)
-            merged["learning_speed"] = _speeds(merged, net.history)
-            for key in MONITORED:
-                merged[key] += net.history[key]
-            if net.history["stopped"]:
-                print(net.history["stopped"])
-                break
-    except (ValueError, TrainingDiverged, CheckpointError) as exc:
-        bar.close()
-        return fail(prog, exc)
-    except KeyboardInterrupt:
-        bar.close()
-        where = checkpoint.after_interrupt(args.checkpoint_dir)
-        print(f"{prog}: interrupted after {len(results)} epochs; {where}", file=sys.stderr)
-        return 130
-    if args.learning_speed and not results and merged["learning_speed"]:  # --epochs 0, or a finished run
-        done = len(merged["learning_speed"]) - 1
-        when = f"After {done} epochs" if done else "Before training"
-        print(f"{when}: {speed_text(merged['learning_speed'][-1])}")
-    new = _cache_entries(cache) - before
-    state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
-    print(f"compile: {compile_seconds:.2f} s ({state})")
-    if results:
-        seconds = [r["seconds"] for r in results]
-        best = max(results, key=lambda r: r["evaluation_accuracy"])
-        print(f"training: {sum(seconds):.2f} s for {len(results)} epochs "
+    def _write_rows(self, speeds):
+        """Rewrite the run directory's ``epochs.csv`` with every epoch so far, and its speeds of learning."""
+        from dlpy35.results import epoch_rows, write_csv
+
+        args = self.args
+        history = [{"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
+                    "evaluation_correct": r["evaluation_accuracy"], "evaluation_total": r["n_evaluation"]}
+                   for r in self.results]
+        args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, self.net.sizes, history))
+        if args.learning_speed:
+            write_csv(args.run.path / SPEED_CSV, *_speed_table(speeds))
+
+    def stage_done(self, history):
+        """Add the finished stage's `history` (``net.history``) to `curves`; the next stage counts on.
+
+        Returns
+        -------
+        str or None
+            Why the stage stopped early, or a false value.
+        """
+        from dlpy35.network2 import MONITORED
+
+        self.offset = len(self.results)
+        self.curves["learning_speed"] = self.speeds(history)
+        for key in MONITORED:
+            self.curves[key] += history[key]
+        return history["stopped"]
+
+    def last_speed(self):
+        """Print the speed of learning where training ended, when no epoch printed it.
+
+        That is with ``--epochs 0``, or on resuming a finished run.
+        """
+        from dlpy35.network2 import speed_text
+
+        speeds = self.curves["learning_speed"]
+        if self.args.learning_speed and not self.results and speeds:
+            done = len(speeds) - 1
+            when = f"After {done} epochs" if done else "Before training"
+            print(f"{when}: {speed_text(speeds[-1])}")
+
+    def summary(self):
+        """Print the seconds the epochs took and the best epoch, if any epoch ran."""
+        if not self.results:
+            return
+        seconds = [r["seconds"] for r in self.results]
+        best = max(self.results, key=lambda r: r["evaluation_accuracy"])
+        print(f"training: {sum(seconds):.2f} s for {len(self.results)} epochs "
               f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
+        percent = 100 * best["evaluation_accuracy"] / best["n_evaluation"]
         print(f"best: epoch {best['epoch']} : {best['evaluation_accuracy']} / {best['n_evaluation']} "
-              f"({100 * best['evaluation_accuracy'] / best['n_evaluation']:.2f}%, {args.evaluation} data)")
-    return finish(prog, args, net, merged, len(train_x), len(evaluation[0]))
-
-
-def _speeds(merged, history):
-    """The speeds of learning of every stage so far: the earlier stages' and the current `history`'s.
-
-    A stage records the speed before its first epoch, which the stage before recorded after its last.
-    """
-    return merged["learning_speed"] + history["learning_speed"][1 if merged["learning_speed"] else 0:]
+              f"({percent:.2f}%, {self.args.evaluation} data)")
 
 
 def _speed_table(speeds):

