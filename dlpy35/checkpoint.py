@@ -50,6 +50,8 @@ def claim(directory, resume=False, overwrite=False):
     CheckpointError
         One line naming the directory and what to do.
     """
+    if directory is None and resume:
+        raise ValueError("resume=True needs checkpoint_dir (the directory holding checkpoint.npz)")
     if directory is None:
         yield
         return

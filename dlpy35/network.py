@@ -128,7 +128,7 @@ class Network(TrainedNetwork):
         return out.T.reshape((-1,)) if a.ndim == 1 else out.T
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *,  # noqa: N802 (the book's name)
-            progress=None, on_epoch=None, verbose=True):
+            progress=None, on_epoch=None, callbacks=(), verbose=True):
         """Train by mini-batch stochastic gradient descent (the book's ``SGD``).
 
         Parameters
@@ -147,6 +147,9 @@ class Network(TrainedNetwork):
             ``progress(epoch, batches_done, n_batches)`` during each epoch.
         on_epoch : callable, optional
             ``on_epoch(record)`` after each epoch, with that epoch's history record.
+        callbacks : list of dlpy35.callbacks.Callback
+            More policies, consulted after the book's, with every epoch's
+            :class:`dlpy35.records.EpochRecord`.
         verbose : bool
             Print the book's per-epoch lines.
 
@@ -166,7 +169,7 @@ class Network(TrainedNetwork):
         run = self._begin(training_data, epochs, mini_batch_size, eta,
                           sets={} if test_data is None else {"test": test_data})
         policies = self._policies(EpochLines() if verbose else None,
-                                  on_epoch and OnEpoch(lambda r: on_epoch(_as_dict(r))))
+                                  on_epoch and OnEpoch(lambda r: on_epoch(_as_dict(r))), *callbacks)
         return [_as_dict(r) for r in self.trainer.train(run, policies, progress=progress)]
 
     def _begin(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, reg=None, sets=None,

@@ -61,105 +61,89 @@ class Network(_Base):
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
             monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0, *,
             reg="l2", lr_schedule_n=0, monitor_learning_speed=False, checkpoint_dir=None, resume=False,
-            overwrite=False, progress=None, on_epoch=None, verbose=True):
+            overwrite=False, progress=None, on_epoch=None, callbacks=(), verbose=True):
         """Mini-batch SGD with regularisation, monitoring, early stopping and a schedule.
 
         Parameters
         ----------
-        training_data, epochs, mini_batch_size, eta
+        training_data, epochs, mini_batch_size, eta, progress, verbose
             As for :meth:`dlpy35.network.Network.SGD`.
         lmbda : float
-            Regularisation parameter (>= 0); weights decay by ``1 - eta lmbda / n``
-            each step (L2, eq. 93) or move ``eta lmbda / n`` towards 0 (L1, eq. 97).
-        evaluation_data : list of (x, label) pairs or (X, labels), optional
-            Monitored with ``monitor_evaluation_*``; needed by early stopping and
-            the schedule.
-        monitor_evaluation_cost, monitor_evaluation_accuracy : bool
+            Weights decay by ``1 - eta lmbda / n`` each step (`reg` "l2", eq. 93) or
+            move ``eta lmbda / n`` towards 0 ("l1", eq. 97).
+        evaluation_data : (X, labels) or list of (x, label) pairs, optional
+            What ``monitor_evaluation_*``, early stopping and the schedule watch.
+        monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost, \
+monitor_training_accuracy : bool
             Which per-epoch figures to compute (in the graph) and print.
-        monitor_training_cost, monitor_training_accuracy : bool
-            The same for the training data.
-        early_stopping_n : int
-            Stop when the evaluation accuracy has not improved for this many
-            epochs (0: never).
-        reg : {"l2", "l1"}
-            The regulariser that `lmbda` weighs.
-        lr_schedule_n : int
-            Halve eta whenever the evaluation accuracy has not improved for this
-            many epochs; stop when eta reaches eta/128 (0: constant eta).
+        early_stopping_n, lr_schedule_n : int
+            After this many epochs without a better evaluation accuracy, stop
+            (:class:`dlpy35.callbacks.EarlyStopping`), or halve eta, stopping at eta/128
+            (:class:`dlpy35.callbacks.EtaSchedule`); 0: never.
         monitor_learning_speed : bool or int
-            Record :meth:`learning_speed` on the first ``SPEED_EXAMPLES`` (1,000)
-            training examples (True) or on the first that many (an integer; all
-            of them when there are fewer), before training and after every
-            epoch, into ``self.history["learning_speed"]`` (chapter 5).
-        checkpoint_dir : path, optional
-            Save a checkpoint there (atomically) after every epoch.
-        resume : bool
-            Continue from the checkpoint in `checkpoint_dir`, if there is one.
-            A run resumed on the same backend ends with the same weights as an
-            uninterrupted one.
-        overwrite : bool
-            Start over in a `checkpoint_dir` that holds a checkpoint; without
-            `resume` or `overwrite` such a directory is refused.
-        progress, on_epoch, verbose
-            As for :meth:`dlpy35.network.Network.SGD`; `on_epoch` receives a dict
-            with this epoch's figures.
+            Chapter 5: record :meth:`learning_speed` of the first 1,000 training
+            examples (True) or that many, before training and after every epoch.
+        checkpoint_dir, resume, overwrite
+            Checkpoint after every epoch; continue the checkpoint there (the weights
+            of an uninterrupted run, on the same backend), or start over in its place.
+        on_epoch : callable, optional
+            ``on_epoch(figures)`` after each epoch: a dict of the epoch's figures.
+        callbacks : list of dlpy35.callbacks.Callback
+            More policies, consulted after the book's, with every epoch's record.
 
         Returns
         -------
         evaluation_cost, evaluation_accuracy, training_cost, training_accuracy : lists
-            Per epoch, as the book returns them (empty when not monitored).
-            ``self.history`` holds them too, with the seconds and eta of each epoch,
-            and ``learning_speed``: one list of ``||dC/db^l||`` per hidden layer
-            before training, then one after each epoch (empty when not monitored).
-
-        Raises
-        ------
-        KeyboardInterrupt
-            After putting back the weights of the last completed epoch and saving
-            a checkpoint, when `checkpoint_dir` is set.
+            Per epoch, as the book returns them (empty when not monitored);
+            ``self.history`` holds them too, with each epoch's seconds and eta and
+            the ``learning_speed`` (one list per hidden layer, before training first).
         """
-        watch_eval = bool(early_stopping_n or lr_schedule_n or monitor_evaluation_cost
-                          or monitor_evaluation_accuracy)
-        if watch_eval and evaluation_data is None:
-            raise ValueError("early stopping, the learning-rate schedule and monitor_evaluation_* need "
-                             "evaluation_data (e.g. validation_data); pass it or turn them off")
-        early_stopping_n = inputs.check_count(early_stopping_n, "early_stopping_n", 0)
-        lr_schedule_n = inputs.check_count(lr_schedule_n, "lr_schedule_n", 0)
-        if resume and checkpoint_dir is None:
-            raise ValueError("resume=True needs checkpoint_dir (the directory holding checkpoint.npz)")
-        speed_n = _speed_examples(monitor_learning_speed)
-        if speed_n:  # converted once here: the first rows are measured, the rest only trained on
-            training_data = inputs.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
-            speed_n = min(speed_n, len(training_data[0]))
+        wanted = wanted_figures(monitor_training_cost, monitor_training_accuracy, monitor_evaluation_cost,
+                                monitor_evaluation_accuracy)
+        patience = {"early_stopping_n": inputs.check_count(early_stopping_n, "early_stopping_n", 0),
+                    "lr_schedule_n": inputs.check_count(lr_schedule_n, "lr_schedule_n", 0)}
+        watch_eval = _watches_evaluation(evaluation_data, wanted, patience)
+        training_data, speed_n = self._speed_rows(training_data, monitor_learning_speed)
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
             run = self._begin(training_data, epochs, mini_batch_size, eta, lmbda, reg,
                               sets={"evaluation": evaluation_data} if watch_eval else {},
-                              monitor_training=monitor_training_cost or monitor_training_accuracy)
+                              monitor_training=wanted["training_cost"] or wanted["training_accuracy"])
             lmbda = inputs.check_lmbda(lmbda)
-            run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0,
-                             learning_speed=[])
-            settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg,
-                        "early_stopping_n": early_stopping_n, "lr_schedule_n": lr_schedule_n,
-                        "learning_speed": speed_n}
-            saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
-                                      required=("best_accuracy", "since_best", "since_change",
-                                                *(("learning_speed",) if speed_n else ())))
-            self.history = run.state
-            monitor = Monitor(self, wanted_figures(monitor_training_cost, monitor_training_accuracy,
-                                                   monitor_evaluation_cost, monitor_evaluation_accuracy),
-                              lmbda, reg, verbose)
+            saver = self._resumable(run, checkpoint_dir, resume, verbose, lmbda, reg, patience, speed_n)
+            monitor = Monitor(self, wanted, lmbda, reg, verbose)
             speed = self._speed_monitor(run.state, training_data, speed_n, verbose)
-            policies = self._policies(
-                monitor, speed, early_stopping_n and EarlyStopping(early_stopping_n),
-                lr_schedule_n and EtaSchedule(lr_schedule_n), saver,
-                on_epoch and OnEpoch(lambda r: on_epoch(monitor.figures_with(run.state, speed))))
-            done = self.trainer.train(run, policies, progress=progress)
-            if verbose and done and run.state["stopped"]:
+            book = on_epoch and OnEpoch(lambda r: on_epoch(monitor.figures_with(run.state, speed)))
+            policies = self._policies(monitor, speed, *_patience_policies(patience), saver, book, *callbacks)
+            if self.trainer.train(run, policies, progress=progress) and verbose and run.state["stopped"]:
                 print(run.state["stopped"], flush=True)
-            self.history = run.state
             return tuple(run.state[k] for k in MONITORED)
 
     # -- the parts of SGD -------------------------------------------------------
+    def _speed_rows(self, training_data, monitor_learning_speed):
+        """``(training data, n)``: the first n rows are measured by the speed-of-learning monitor (0: off).
+
+        With a monitor the data is converted to arrays here, once: the first rows
+        are measured, the rest only trained on.
+        """
+        n = _speed_examples(monitor_learning_speed)
+        if not n:
+            return training_data, 0
+        training_data = inputs.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
+        return training_data, min(n, len(training_data[0]))
+
+    def _resumable(self, run, directory, resume, verbose, lmbda, reg, patience, speed_n):
+        """Start the run's state (``self.history``) and resume it from `directory` with `resume`; the
+        run's :class:`dlpy35.checkpoint.Checkpoint` (None without a directory)."""
+        run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0,
+                         learning_speed=[])
+        settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg, **patience,
+                    "learning_speed": speed_n}
+        saver = Checkpoint.of_run(self.trainer, run, directory, settings, resume, verbose,
+                                  required=("best_accuracy", "since_best", "since_change",
+                                            *(("learning_speed",) if speed_n else ())))
+        self.history = run.state
+        return saver
+
     def _speed_monitor(self, state, training_data, n, verbose):
         """The :class:`LearningSpeed` policy of the first `n` training rows, or None when `n` is 0.
 
@@ -300,6 +284,22 @@ class LearningSpeed(Callback):
 
     def after_epoch(self, trainer, run, record):
         self.record(run.state)
+
+
+def _watches_evaluation(evaluation_data, wanted, patience):
+    """Whether the run evaluates `evaluation_data` after every epoch; ValueError when it must and there is
+    none."""
+    watch = bool(any(patience.values()) or wanted["evaluation_cost"] or wanted["evaluation_accuracy"])
+    if watch and evaluation_data is None:
+        raise ValueError("early stopping, the learning-rate schedule and monitor_evaluation_* need "
+                         "evaluation_data (e.g. validation_data); pass it or turn them off")
+    return watch
+
+
+def _patience_policies(patience):
+    """The policies that watch for epochs without a better evaluation accuracy, those asked for."""
+    policies = {"early_stopping_n": EarlyStopping, "lr_schedule_n": EtaSchedule}
+    return [policies[name](n) for name, n in patience.items() if n]
 
 
 def _speed_examples(monitor):

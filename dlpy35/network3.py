@@ -111,35 +111,27 @@ class Network(TrainedNetwork):
     # -- the book's API -------------------------------------------------------------------
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data=None, test_data=None,  # noqa: N802
             lmbda=0.0, *, checkpoint_dir=None, resume=False, overwrite=False, progress=None, on_epoch=None,
-            verbose=True):
+            callbacks=(), verbose=True):
         """Train by mini-batch SGD, reporting as the book does.
 
         Parameters
         ----------
         training_data : (X (n, n_in), labels (n,)) or the book's list of pairs
-        epochs : int
+        epochs, eta
         mini_batch_size : int
             Must equal the network's ``mini_batch_size`` (ValueError otherwise).
-        eta : float
         validation_data, test_data : (X, labels) or lists of (x, label) pairs, optional
             Accuracies after every epoch; the test accuracy reported at the end
             is the one at the epoch of best validation accuracy (the later epoch
             on a tie, as the book's ``>=``).
         lmbda : float
             L2 regularisation: ``0.5 lmbda sum(w^2) / num_training_batches`` is added to the cost.
-        checkpoint_dir : path, optional
-            Save a checkpoint there (atomically) after every epoch, and on Ctrl-C.
-        resume : bool
-            Continue from the checkpoint in `checkpoint_dir`, if there is one; a
-            resumed run ends with the same weights as an uninterrupted one.
-        overwrite : bool
-            Start over in a `checkpoint_dir` that holds a checkpoint (refused otherwise).
-        progress : callable, optional
-            ``progress(epoch, batches_done, n_batches)`` during each epoch.
-        on_epoch : callable, optional
-            ``on_epoch(record)`` after each epoch, with the dict this method returns for it.
-        verbose : bool
-            Print the book's lines.
+        checkpoint_dir, resume, overwrite
+            Checkpoint after every epoch and on Ctrl-C; continue the checkpoint there
+            (the weights of an uninterrupted run), or start over in its place.
+        progress, on_epoch, callbacks, verbose
+            As for :meth:`dlpy35.network2.Network.SGD`; `on_epoch` receives the dict
+            this method returns for the epoch.
 
         Returns
         -------
@@ -147,47 +139,38 @@ class Network(TrainedNetwork):
             Per epoch (resumed ones included): ``epoch``, ``validation_accuracy``
             and ``test_accuracy`` (fractions, None without the data), ``seconds``
             (training only), ``cost`` (mean regularised mini-batch cost).
-            ``self.records`` holds the same epochs as
-            :class:`dlpy35.records.EpochRecord`, with each set's correct count and cost.
-
-        Raises
-        ------
-        TrainingDiverged
-            Cost or weights no longer usable; the weights of the last good epoch are kept.
-        KeyboardInterrupt
-            After putting back the state of the last completed epoch (saved with `checkpoint_dir`).
+            ``self.records`` holds the same epochs as :class:`dlpy35.records.EpochRecord`.
         """
         m = inputs.check_count(mini_batch_size, "mini_batch_size", 1)
         if m != self.mini_batch_size:
             raise ValueError(f"SGD: mini_batch_size {m} differs from the network's mini_batch_size "
                              f"{self.mini_batch_size}; build the Network with the size you train with")
-        epochs = inputs.check_count(epochs, "epochs", 0)
-        eta = inputs.check_eta(eta)
+        epochs, eta = inputs.check_count(epochs, "epochs", 0), inputs.check_eta(eta)
         lmbda = inputs.check_lmbda(lmbda)
-        if resume and checkpoint_dir is None:
-            raise ValueError("resume=True needs checkpoint_dir (the directory holding checkpoint.npz)")
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
-            x, y = self._labelled(training_data, "training_data")
-            sets = {k: self._labelled(d, f"{k}_data")
-                    for k, d in (("validation", validation_data), ("test", test_data)) if d is not None}
-            n_batches = len(x) // m
-            run = self.trainer.begin(x, y, epochs, m, eta,
-                                     hyper=lambda e: {"eta": e, "l2": lmbda / max(n_batches, 1)}, sets=sets)
-            del x, y
-            run.state["best"] = {"validation_accuracy": None, "iteration": None, "test_accuracy": None}
+            run = self._begin(training_data, validation_data, test_data, epochs, m, eta, lmbda)
             settings = {"sizes": [self.n_in, *(layer.n_out for layer in self.layers)],
                         "layers": [layer.spec() for layer in self.layers], "lmbda": lmbda}
             saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
                                       required=("best",))
-            if verbose:
-                progress = _book_progress(progress)
-            policies = self._policies(BestValidation(verbose), saver,
-                                      on_epoch and OnEpoch(lambda r: on_epoch(_as_dict(r))))
-            self.trainer.train(run, policies, progress=progress)
+            book = on_epoch and OnEpoch(lambda r: on_epoch(_as_dict(r)))
+            policies = self._policies(BestValidation(verbose), saver, book, *callbacks)
+            self.trainer.train(run, policies, progress=_book_progress(progress) if verbose else progress)
             self.best, self.records = run.state["best"], run.records
             if verbose:
                 self._report_end()
             return [_as_dict(r) for r in run.records]
+
+    def _begin(self, training_data, validation_data, test_data, epochs, m, eta, lmbda):
+        """Put the data on the device and compile; the trainer's run, with no best epoch yet."""
+        x, y = self._labelled(training_data, "training_data")
+        sets = {k: self._labelled(d, f"{k}_data")
+                for k, d in (("validation", validation_data), ("test", test_data)) if d is not None}
+        n_batches = len(x) // m
+        run = self.trainer.begin(x, y, epochs, m, eta, sets=sets,
+                                 hyper=lambda e: {"eta": e, "l2": lmbda / max(n_batches, 1)})
+        run.state["best"] = {"validation_accuracy": None, "iteration": None, "test_accuracy": None}
+        return run
 
     def _report_end(self):
         print("Finished training network.")
