@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 
+from dlpy35.inputs import check_count, check_eta
 from dlpy35.records import SaturationWarning, TrainingSaturated, saturation
 
 SCHEDULE_FLOOR = 128  # the schedule stops when eta has fallen to eta0 / 128
@@ -112,4 +113,33 @@ class EtaSchedule(Callback):
         if run.eta / 2 <= state["eta"][0] / self.floor * (1 + 1e-9):
             return f"Learning-rate schedule: eta has fallen to eta0/{self.floor}; stopping"
         trainer.set_eta(run, run.eta / 2)
+        return None
+
+
+class Stages(Callback):
+    """Train in stages of ``(epochs, eta)``, one run: each stage starts with its eta (chapter 3's run of
+    30 epochs at eta 0.5, then 60 at eta 0.1).
+
+    Attributes
+    ----------
+    epochs : int
+        The epochs of all the stages.
+    first_eta : float
+        The eta the run starts with: that of the first stage with epochs.
+    """
+
+    def __init__(self, stages):
+        stages = [(check_count(e, "a stage's epochs", 0), check_eta(eta)) for e, eta in stages]
+        self.epochs = sum(e for e, _ in stages)
+        self.starts = {}  # epoch -> the eta from that epoch on; a stage of 0 epochs gives way to the next
+        start = 0
+        for epochs, eta in stages:
+            self.starts[start] = eta
+            start += epochs
+        self.first_eta = self.starts[0]
+
+    def after_epoch(self, trainer, run, record):
+        eta = self.starts.get(record.epoch + 1)
+        if eta is not None and record.epoch + 1 < self.epochs:
+            trainer.set_eta(run, eta)
         return None

@@ -19,7 +19,14 @@ import pytensor.tensor as pt
 
 from dlpy35 import checkpoint, graph, inputs
 from dlpy35.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
-from dlpy35.callbacks import SCHEDULE_FLOOR, Callback, EarlyStopping, EtaSchedule, OnEpoch  # noqa: F401
+from dlpy35.callbacks import (  # noqa: F401 (SCHEDULE_FLOOR: public here)
+    SCHEDULE_FLOOR,
+    Callback,
+    EarlyStopping,
+    EtaSchedule,
+    OnEpoch,
+    Stages,
+)
 from dlpy35.checkpoint import Checkpoint
 from dlpy35.costs import CrossEntropyCost, QuadraticCost
 from dlpy35.files import SavedFileError
@@ -61,16 +68,16 @@ class Network(_Base):
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
             monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0, *,
             reg="l2", lr_schedule_n=0, monitor_learning_speed=False, checkpoint_dir=None, resume=False,
-            overwrite=False, progress=None, on_epoch=None, callbacks=(), verbose=True):
+            then=(), overwrite=False, progress=None, on_epoch=None, callbacks=(), verbose=True):
         """Mini-batch SGD with regularisation, monitoring, early stopping and a schedule.
 
         Parameters
         ----------
         training_data, epochs, mini_batch_size, eta, progress, verbose
-            As for :meth:`dlpy35.network.Network.SGD`.
+            As for :meth:`dlpy35.network.Network.SGD`; `then`: ``(epochs, eta)`` stages after
+            the first, in the same run (:class:`dlpy35.callbacks.Stages`).
         lmbda : float
-            Weights decay by ``1 - eta lmbda / n`` each step (`reg` "l2", eq. 93) or
-            move ``eta lmbda / n`` towards 0 ("l1", eq. 97).
+            Weights decay by ``1 - eta lmbda / n`` a step (L2, eq. 93) or move by it to 0 (L1, eq. 97).
         evaluation_data : (X, labels) or list of (x, label) pairs, optional
             What ``monitor_evaluation_*``, early stopping and the schedule watch.
         monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost, \
@@ -98,22 +105,22 @@ monitor_training_accuracy : bool
             ``self.history`` holds them too, with each epoch's seconds and eta and
             the ``learning_speed`` (one list per hidden layer, before training first).
         """
-        wanted = wanted_figures(monitor_training_cost, monitor_training_accuracy, monitor_evaluation_cost,
-                                monitor_evaluation_accuracy)
-        patience = {"early_stopping_n": inputs.check_count(early_stopping_n, "early_stopping_n", 0),
-                    "lr_schedule_n": inputs.check_count(lr_schedule_n, "lr_schedule_n", 0)}
-        watch_eval = _watches_evaluation(evaluation_data, wanted, patience)
+        wanted, patience, watch_eval = _watching(
+            evaluation_data, monitor_training_cost, monitor_training_accuracy, monitor_evaluation_cost,
+            monitor_evaluation_accuracy, early_stopping_n=early_stopping_n, lr_schedule_n=lr_schedule_n)
         training_data, speed_n = self._speed_rows(training_data, monitor_learning_speed)
+        stages = Stages([(epochs, eta), *then])
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
-            run = self._begin(training_data, epochs, mini_batch_size, eta, lmbda, reg,
+            run = self._begin(training_data, stages.epochs, mini_batch_size, stages.first_eta, lmbda, reg,
                               sets={"evaluation": evaluation_data} if watch_eval else {},
                               monitor_training=wanted["training_cost"] or wanted["training_accuracy"])
             lmbda = inputs.check_lmbda(lmbda)
-            saver = self._resumable(run, checkpoint_dir, resume, verbose, lmbda, reg, patience, speed_n)
+            saver = self._resumable(run, checkpoint_dir, resume, verbose, lmbda, reg, patience, speed_n, then)
             monitor = Monitor(self, wanted, lmbda, reg, verbose)
             speed = self._speed_monitor(run.state, training_data, speed_n, verbose)
             book = on_epoch and OnEpoch(lambda r: on_epoch(monitor.figures_with(run.state, speed)))
-            policies = self._policies(monitor, speed, *_patience_policies(patience), saver, book, *callbacks)
+            policies = self._policies(monitor, speed, *_patience_policies(patience), stages, saver, book,
+                                      *callbacks)
             if self.trainer.train(run, policies, progress=progress) and verbose and run.state["stopped"]:
                 print(run.state["stopped"], flush=True)
             return tuple(run.state[k] for k in MONITORED)
@@ -131,13 +138,13 @@ monitor_training_accuracy : bool
         training_data = inputs.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
         return training_data, min(n, len(training_data[0]))
 
-    def _resumable(self, run, directory, resume, verbose, lmbda, reg, patience, speed_n):
+    def _resumable(self, run, directory, resume, verbose, lmbda, reg, patience, speed_n, then):
         """Start the run's state (``self.history``) and resume it from `directory` with `resume`; the
         run's :class:`dlpy35.checkpoint.Checkpoint` (None without a directory)."""
         run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0,
                          learning_speed=[])
         settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg, **patience,
-                    "learning_speed": speed_n}
+                    "learning_speed": speed_n, **({"then": [list(stage) for stage in then]} if then else {})}
         saver = Checkpoint.of_run(self.trainer, run, directory, settings, resume, verbose,
                                   required=("best_accuracy", "since_best", "since_change",
                                             *(("learning_speed",) if speed_n else ())))
@@ -225,10 +232,14 @@ monitor_training_accuracy : bool
         return ev.cost / ev.total + lmbda / ev.total * self._penalty(lmbda, reg)
 
 
-def wanted_figures(training_cost, training_accuracy, evaluation_cost, evaluation_accuracy):
-    """Which of the four figures ``SGD``'s ``monitor_*`` flags ask for, by name."""
-    return {"training_cost": training_cost, "training_accuracy": training_accuracy,
-            "evaluation_cost": evaluation_cost, "evaluation_accuracy": evaluation_accuracy}
+def _watching(evaluation_data, training_cost, training_accuracy, evaluation_cost, evaluation_accuracy,
+              **patience):
+    """What ``SGD`` watches: ``(the figures asked for, by name; the patience of early stopping and of
+    the schedule, checked; whether the evaluation data is evaluated every epoch)``."""
+    wanted = {"training_cost": training_cost, "training_accuracy": training_accuracy,
+              "evaluation_cost": evaluation_cost, "evaluation_accuracy": evaluation_accuracy}
+    patience = {name: inputs.check_count(n, name, 0) for name, n in patience.items()}
+    return wanted, patience, _watches_evaluation(evaluation_data, wanted, patience)
 
 
 class Monitor(Callback):

@@ -243,7 +243,7 @@ class PopulationBase:
         self.model, self.n_in, self.dtype, self.epoch_mode = model, n_in, dtype, epoch_mode
         self.device = resolve(device, mode, dtype)
         self.trainer = None  # made by SGD, once the mini-batch size is known to check the memory
-        self.histories, self.diverged = [[] for _ in range(self.k)], [None] * self.k
+        self.records, self.diverged = [[] for _ in range(self.k)], [None] * self.k
 
     def _init_params(self, rng):
         """One network's initial parameters, drawn from its generator as the network alone draws them."""
@@ -269,9 +269,14 @@ class PopulationBase:
         """Train on the checked arrays; the histories."""
         self.trainer = self.trainer or self._make_trainer(m)
         run = self.trainer.begin(x, y, epochs, m, self.etas, hyper=hyper, option=option, sets=sets)
-        policies = [SaturationCheck(), Histories(self), *([OnEpoch(on_epoch)] if on_epoch else [])]
+        policies = [SaturationCheck(), NetworkRecords(self), *([OnEpoch(on_epoch)] if on_epoch else [])]
         self.trainer.train(run, policies, progress=progress)
         return self.histories
+
+    @property
+    def histories(self):
+        """Per network, one flat dict per epoch (:meth:`dlpy35.records.EpochRecord.flat`)."""
+        return [[r.flat() for r in mine] for mine in self.records]
 
     def predict(self, x):
         """Every network's labels for the rows of `x` (in [0, 1]): an int64 array (K, n)."""
@@ -282,9 +287,9 @@ class PopulationBase:
         return np.argmax(self.trainer.forward(x), axis=-1).astype(np.int64)
 
 
-class Histories(Callback):
-    """Keeps a population's histories (one flat dict per network per epoch) and its diverged networks;
-    stops the run once every network has diverged."""
+class NetworkRecords(Callback):
+    """Keeps each network's :class:`dlpy35.records.EpochRecord` list (``records``) and the diverged
+    networks of a population; stops the run once every network has diverged."""
 
     def __init__(self, population):
         self.population = population
@@ -293,7 +298,7 @@ class Histories(Callback):
         pop = self.population
         for k, r in enumerate(record.records):
             if r is not None:
-                pop.histories[k].append(r.flat())
+                pop.records[k].append(r)
         pop.diverged = list(trainer.diverged)
         return "every network diverged" if all(d is not None for d in pop.diverged) else None
 
@@ -329,9 +334,11 @@ class Population(PopulationBase):
 
     Attributes
     ----------
+    records : list of list of dlpy35.records.EpochRecord
+        After ``SGD``: per network, one record per epoch.
     histories : list of list of dict
-        After ``SGD``: per network, one dict per epoch (``epoch``, ``seconds``,
-        ``eta``, ``training_cost``, ``evaluation_correct``, ``evaluation_total``).
+        The same as flat dicts (``epoch``, ``seconds``, ``eta``, ``training_cost``,
+        ``evaluation_correct``, ``evaluation_total``).
     diverged : list
         Per network, the epoch it diverged in, or None.
     """

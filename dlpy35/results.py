@@ -23,21 +23,23 @@ def sizes_text(sizes):
     return "-".join(str(s) for s in sizes)
 
 
-def epoch_rows(net, seed, eta, lmbda, sizes, history):
-    """The ``epochs.csv`` rows of one network from its history (dicts with ``epoch``, ``seconds``,
-    ``training_cost``, ``evaluation_correct``, ``evaluation_total``)."""
+def epoch_rows(net, seed, eta, lmbda, sizes, records, evaluated="evaluation"):
+    """The ``epochs.csv`` rows of one network from its :class:`dlpy35.records.EpochRecord` list; the
+    ``evaluation_*`` columns hold the set named `evaluated`."""
     head = {"net": net, "seed": seed, "eta": eta, "lmbda": lmbda, "sizes": sizes_text(sizes)}
-    return [{**head, **{k: h[k] for k in EPOCH_COLUMNS[5:]}} for h in history]
+    return [{**head, "epoch": r.epoch, "seconds": r.seconds, "training_cost": r.cost,
+             "evaluation_correct": r.evaluations[evaluated].correct,
+             "evaluation_total": r.evaluations[evaluated].total} for r in records]
 
 
-def summary_row(net, seed, eta, lmbda, sizes, history, diverged):
-    """The ``summary.csv`` row of one network: its best epoch (the first of equal ones) and whether it
-    diverged (the epoch it diverged in, or empty)."""
-    best = max(history, key=lambda h: (h["evaluation_correct"], -h["epoch"]), default={})
+def summary_row(net, seed, eta, lmbda, sizes, records, diverged, evaluated="evaluation"):
+    """The ``summary.csv`` row of one network from its records: its best epoch on the set `evaluated`
+    (the first of equal ones) and whether it diverged (the epoch it diverged in, or empty)."""
+    best = max(records, key=lambda r: (r.evaluations[evaluated].correct, -r.epoch), default=None)
+    ev = best.evaluations[evaluated] if best else None
     return {"net": net, "seed": seed, "eta": eta, "lmbda": lmbda, "sizes": sizes_text(sizes),
-            "best_epoch": best.get("epoch", ""), "best_correct": best.get("evaluation_correct", ""),
-            "evaluation_total": best.get("evaluation_total", ""),
-            "diverged": "" if diverged is None else diverged}
+            "best_epoch": best.epoch if best else "", "best_correct": ev.correct if ev else "",
+            "evaluation_total": ev.total if ev else "", "diverged": "" if diverged is None else diverged}
 
 
 def csv_text(columns, rows):

@@ -121,19 +121,19 @@ def train_chunk(chunk, progress=None):
     pop = population(chunk)
     start = time.perf_counter()
     n = s["n_train"]
-    histories = pop.SGD((tx[:n], ty[:n]), s["epochs"], s["mini_batch_size"], evaluation, progress=progress)
-    rows, summary = tables(chunk, histories, pop.diverged)
+    pop.SGD((tx[:n], ty[:n]), s["epochs"], s["mini_batch_size"], evaluation, progress=progress)
+    rows, summary = tables(chunk, pop.records, pop.diverged)
     return {"key": chunk.key, "epochs": rows, "summary": summary, "seconds": time.perf_counter() - start,
             "compile_seconds": pop.trainer.compile_seconds, "device": pop.device.describe()}
 
 
-def tables(chunk, histories, diverged):
-    """``(epochs.csv rows, summary.csv rows)`` of the trained `chunk`."""
+def tables(chunk, records, diverged):
+    """``(epochs.csv rows, summary.csv rows)`` of the trained `chunk`, from each network's records."""
     rows, summary = [], []
-    for n, history, d in zip(chunk.nets, histories, diverged):
+    for n, mine, d in zip(chunk.nets, records, diverged):
         head = (n.net, n.seed, n.eta, n.lmbda, n.sizes)
-        rows += results.epoch_rows(*head, history)
-        summary.append(results.summary_row(*head, history, d))
+        rows += results.epoch_rows(*head, mine)
+        summary.append(results.summary_row(*head, mine, d))
     return rows, summary
 
 

@@ -75,9 +75,9 @@ def main(argv=None):
     (tx, ty), _, (ex, ey) = load_mnist(args.data_dir)
     pop = sweep.population(chunk)
     print(f"{pop.k} networks {args.sizes}, {pop.device.describe()}", flush=True)
-    histories = pop.SGD((tx[: args.n_train], ty[: args.n_train]), args.epochs, args.mini_batch_size, (ex, ey),
-                        on_epoch=lambda r: print(f"epoch {r.epoch}: {r.seconds:.1f} s", flush=True))
-    rows, summary = sweep.tables(chunk, histories, pop.diverged)
+    pop.SGD((tx[: args.n_train], ty[: args.n_train]), args.epochs, args.mini_batch_size, (ex, ey),
+            on_epoch=lambda r: print(f"epoch {r.epoch}: {r.seconds:.1f} s", flush=True))
+    rows, summary = sweep.tables(chunk, pop.records, pop.diverged)
     sweep.write(args.out, rows, summary)
     plot_sweep(rows, summary, args.out / "sweep.png",
                f"{pop.k} seeds of {args.sizes} in one population, {args.cost} cost, eta {args.eta}, "

@@ -27,6 +27,7 @@ import sys
 from argparse import ArgumentTypeError
 from pathlib import Path
 
+from dlpy35.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
 from dlpy35.commandline import (
     add_output_flags,
     add_training_flags,
@@ -100,8 +101,6 @@ def check(p, args):
             check_writable(args.run.path / name, "--run-dir")
     except ValueError as exc:
         p.error(str(exc))
-    if args.then and args.checkpoint_dir:
-        p.error("--then and --checkpoint-dir cannot be combined: a checkpoint belongs to one stage")
     if args.resume and not args.checkpoint_dir:
         p.error("--resume needs --checkpoint-dir")
     if args.resume and args.overwrite:
@@ -151,19 +150,19 @@ def execute(p, args) -> int:
     report = Report(args, net, len(training[0]), EpochBar(args.quiet))
     before = _cache_entries(cache)
     try:
-        compile_seconds = _train(args, net, training, evaluation, report)
+        _train(args, net, training, evaluation, report)
     except (ValueError, TrainingDiverged, CheckpointError) as exc:
         report.bar.close()
         return fail(p.prog, exc)
     except KeyboardInterrupt:
         report.bar.close()
         where = checkpoint.after_interrupt(args.checkpoint_dir)
-        print(f"{p.prog}: interrupted after {len(report.results)} epochs; {where}", file=sys.stderr)
+        print(f"{p.prog}: interrupted after {len(report.records)} epochs; {where}", file=sys.stderr)
         return 130
     report.last_speed()
-    _print_compile(compile_seconds, _cache_entries(cache) - before)
+    _print_compile(net.compile_seconds or 0.0, _cache_entries(cache) - before)
     report.summary()
-    return finish(p.prog, args, net, report.curves, len(training[0]), len(evaluation[0]))
+    return finish(p.prog, args, net, net.history, len(training[0]), len(evaluation[0]))
 
 
 def _calibrate():
@@ -205,54 +204,29 @@ def _datasets(args, data):
     return (train_x, train_y), data.test if args.evaluation == "test" else data.validation
 
 
-def _stages(args):
-    """The stages of training: ``--epochs`` at ``--eta``, then every ``--then``.
-
-    Returns
-    -------
-    list of tuple
-        ``[(epochs, eta), ...]``.
-    """
-    return [(args.epochs, args.eta), *args.then]
-
-
 def _describe(args, name, net, init, n_train, n_eval):
     """Print what is trained: the data set `name`, its sizes, the network and every stage."""
     print(f"{name}: {n_train} training, {n_eval} {args.evaluation} images; "
           f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
-          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in _stages(args))}, "
+          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in [(args.epochs, args.eta), *args.then])}, "
           f"lmbda {args.lmbda} ({args.reg}), seed {args.seed}")
     if args.learning_speed:
         print(f"speed of learning: ||dC/db^l|| of the mean cost over the first "
               f"{min(args.learning_speed, n_train)} training images, per hidden layer")
 
 
-def _train(args, net, training, evaluation, report) -> float:
-    """Train `net` stage after stage, telling `report` of every epoch and every stage finished.
-
-    A stage that stops early (``--early-stopping``, ``--lr-schedule``) says why; the stages after it
-    do not run.
-
-    Returns
-    -------
-    float
-        The seconds spent compiling.
-    """
-    compile_seconds = 0.0
-    for epochs, eta in _stages(args):
-        net.SGD(training, epochs, args.mini_batch_size, eta, lmbda=args.lmbda,
-                evaluation_data=evaluation, monitor_evaluation_accuracy=True,
-                monitor_evaluation_cost=args.monitor, monitor_training_cost=args.monitor,
-                monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
-                reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
-                resume=args.resume, overwrite=args.overwrite, progress=report.bar, on_epoch=report.epoch,
-                monitor_learning_speed=args.learning_speed or False, verbose=False)
-        compile_seconds += net.compile_seconds or 0.0
-        stopped = report.stage_done(net.history)
-        if stopped:
-            print(stopped)
-            break
-    return compile_seconds
+def _train(args, net, training, evaluation, report):
+    """Train `net` through every stage (``--epochs`` at ``--eta``, then each ``--then``) in one run,
+    `report` told of every epoch; say why the run stopped early (``--early-stopping``, ``--lr-schedule``)."""
+    net.SGD(training, args.epochs, args.mini_batch_size, args.eta, lmbda=args.lmbda, then=args.then,
+            evaluation_data=evaluation, monitor_evaluation_accuracy=True,
+            monitor_evaluation_cost=args.monitor, monitor_training_cost=args.monitor,
+            monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
+            reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
+            resume=args.resume, overwrite=args.overwrite, progress=report.bar, callbacks=[report],
+            monitor_learning_speed=args.learning_speed or False, verbose=False)
+    if net.history["stopped"]:
+        print(net.history["stopped"])
 
 
 def _print_compile(seconds, new):
@@ -261,15 +235,15 @@ def _print_compile(seconds, new):
     print(f"compile: {seconds:.2f} s ({state})")
 
 
-class Report:
-    """The epochs of every stage of one run so far: their lines as they come, the run directory's rows.
+class Report(Callback):
+    """Each epoch's lines as it ends, the run directory's rows, and the run's summary at the end.
 
     Parameters
     ----------
     args : argparse.Namespace
         The flags of ``dlpy35 train``.
     net : dlpy35.network2.Network
-        The network trained; its ``history`` is the current stage's.
+        The network trained; its ``history`` holds the monitored figures.
     n_train : int
         The number of training images.
     bar : dlpy35.progress.EpochBar
@@ -277,82 +251,45 @@ class Report:
 
     Attributes
     ----------
-    results : list of dict
-        Every epoch's record so far, its ``epoch`` counted over all the stages.
-    offset : int
-        The epochs of the stages before the current one.
-    curves : dict
-        The monitored curves and the speeds of learning of the stages finished, one after another.
+    records : list of dlpy35.records.EpochRecord
+        The epochs trained by this command (not those of a checkpoint it resumed).
     """
 
     def __init__(self, args, net, n_train, bar):
         self.args, self.net, self.n_train, self.bar = args, net, n_train, bar
-        self.results, self.offset = [], 0
-        self.curves = {k: [] for k in ("training_cost", "training_accuracy", "evaluation_cost",
-                                       "evaluation_accuracy", "learning_speed")}
+        self.records, self.run_records = [], []
 
-    def speeds(self, history):
-        """The speeds of learning of every stage so far: the finished stages' and the current `history`'s.
-
-        A stage records the speed before its first epoch, which the stage before recorded after its last.
-
-        Returns
-        -------
-        list
-            One row of hidden-layer speeds per epoch trained, the first before training.
-        """
-        done = self.curves["learning_speed"]
-        return done + history["learning_speed"][1 if done else 0:]
-
-    def epoch(self, record):
-        """``on_epoch``: print the epoch `record`'s lines (the speeds before training first) and keep it."""
+    def on_epoch(self, trainer, run, record):
+        """Print the epoch's lines (the speed before training first) and rewrite the run's rows."""
         from dlpy35.network2 import speed_text
 
-        args = self.args
+        args, state = self.args, run.state
         self.bar.close()
-        speeds = self.speeds(self.net.history)
-        epoch = self.offset + record["epoch"]
-        if args.learning_speed and not self.results:
-            print(f"Before epoch {epoch}: {speed_text(speeds[-2])}")
-        print(f"Epoch {epoch} : {record['evaluation_accuracy']} / {record['n_evaluation']}  "
-              f"({record['seconds']:.3f} s)", flush=True)
+        speeds = state["learning_speed"]
+        if args.learning_speed and not self.records:
+            print(f"Before epoch {record.epoch}: {speed_text(speeds[-2])}")
+        ev = record.evaluations["evaluation"]
+        print(f"Epoch {record.epoch} : {ev.correct} / {ev.total}  ({record.seconds:.3f} s)", flush=True)
         if args.monitor:
-            print(f"  training cost {record['training_cost']:.4f}, training accuracy "
-                  f"{record['training_accuracy']} / {self.n_train}, "
-                  f"evaluation cost {record['evaluation_cost']:.4f}")
+            print(f"  training cost {state['training_cost'][-1]:.4f}, training accuracy "
+                  f"{state['training_accuracy'][-1]} / {self.n_train}, "
+                  f"evaluation cost {state['evaluation_cost'][-1]:.4f}")
         if args.learning_speed:
             print(f"  {speed_text(speeds[-1])}", flush=True)
-        self.results.append({**record, "epoch": epoch})
+        self.records.append(record)
+        self.run_records = run.records
         if args.run:
-            self._write_rows(speeds)
+            self._write_rows(run.records, speeds)
 
-    def _write_rows(self, speeds):
-        """Rewrite the run directory's ``epochs.csv`` with every epoch so far, and its speeds of learning."""
+    def _write_rows(self, records, speeds):
+        """Rewrite the run directory's ``epochs.csv`` with every epoch of the run (a resumed checkpoint's
+        too), and its speeds of learning."""
         from dlpy35.results import epoch_rows, write_csv
 
         args = self.args
-        history = [{"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
-                    "evaluation_correct": r["evaluation_accuracy"], "evaluation_total": r["n_evaluation"]}
-                   for r in self.results]
-        args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, self.net.sizes, history))
+        args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, self.net.sizes, records))
         if args.learning_speed:
             write_csv(args.run.path / SPEED_CSV, *_speed_table(speeds))
-
-    def stage_done(self, history):
-        """Add the finished stage's `history` (``net.history``) to `curves`; the next stage counts on.
-
-        Returns
-        -------
-        str or None
-            Why the stage stopped early, or a false value.
-        """
-        from dlpy35.network2 import MONITORED
-
-        self.offset = len(self.results)
-        self.curves["learning_speed"] = self.speeds(history)
-        for key in MONITORED:
-            self.curves[key] += history[key]
-        return history["stopped"]
 
     def last_speed(self):
         """Print the speed of learning where training ended, when no epoch printed it.
@@ -361,23 +298,24 @@ class Report:
         """
         from dlpy35.network2 import speed_text
 
-        speeds = self.curves["learning_speed"]
-        if self.args.learning_speed and not self.results and speeds:
+        speeds = self.net.history["learning_speed"]
+        if self.args.learning_speed and not self.records and speeds:
             done = len(speeds) - 1
             when = f"After {done} epochs" if done else "Before training"
             print(f"{when}: {speed_text(speeds[-1])}")
 
     def summary(self):
-        """Print the seconds the epochs took and the best epoch, if any epoch ran."""
-        if not self.results:
+        """Print the seconds of the epochs trained now, and the best epoch of the run (the first of equal
+        ones), if any epoch ran."""
+        if not self.records:
             return
-        seconds = [r["seconds"] for r in self.results]
-        best = max(self.results, key=lambda r: r["evaluation_accuracy"])
-        print(f"training: {sum(seconds):.2f} s for {len(self.results)} epochs "
+        seconds = [r.seconds for r in self.records]
+        best = max(self.run_records, key=lambda r: (r.evaluations["evaluation"].correct, -r.epoch))
+        ev = best.evaluations["evaluation"]
+        print(f"training: {sum(seconds):.2f} s for {len(self.records)} epochs "
               f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
-        percent = 100 * best["evaluation_accuracy"] / best["n_evaluation"]
-        print(f"best: epoch {best['epoch']} : {best['evaluation_accuracy']} / {best['n_evaluation']} "
-              f"({percent:.2f}%, {self.args.evaluation} data)")
+        print(f"best: epoch {best.epoch} : {ev.correct} / {ev.total} "
+              f"({100 * ev.accuracy:.2f}%, {self.args.evaluation} data)")
 
 
 def _speed_table(speeds):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlpy35.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
 from dlpy35.commandline import (
     add_data_flags,
     add_device_flags,
@@ -123,17 +124,26 @@ def _curves(history, path, title):
     return plot_history(curves, path, title, n_eval=history[0]["validation_total"]) if history else None
 
 
-def _epoch_rows(args, histories):
-    """``epochs.csv`` rows of the run: validation accuracy per epoch for each network."""
+def _epoch_rows(args, records):
+    """``epochs.csv`` rows of the run from each network's records: its validation accuracy per epoch."""
     from dlpy35.results import epoch_rows
 
-    rows = []
-    for k, history in enumerate(histories):
-        flat = [{"epoch": h["epoch"], "seconds": h["seconds"], "training_cost": h["training_cost"],
-                 "evaluation_correct": h["validation_correct"], "evaluation_total": h["validation_total"]}
-                for h in history]
-        rows += epoch_rows(k, args.seed + k, args.eta, args.lmbda, [args.net], flat)
-    return rows
+    return [row for k, mine in enumerate(records)
+            for row in epoch_rows(k, args.seed + k, args.eta, args.lmbda, [args.net], mine, "validation")]
+
+
+class EpochLines(Callback):
+    """One network's line after each epoch, and the run directory's ``epochs.csv`` with every epoch so
+    far (a resumed run's earlier ones included)."""
+
+    def __init__(self, args, bar):
+        self.args, self.bar = args, bar
+
+    def on_epoch(self, trainer, run, record):
+        self.bar.close()
+        print(f"  epoch {record.epoch}: {record.seconds:.1f} s training, cost {record.cost:.4f}", flush=True)
+        if self.args.run:
+            self.args.run.epochs(_epoch_rows(self.args, [run.records]))
 
 
 def train(args, data, bar):
@@ -151,21 +161,9 @@ def train(args, data, bar):
         net.stop_on_saturation = args.stop_on_saturation
         print(f"{net.device.describe()} ({net.device.note})", flush=True)
 
-        so_far = []  # net.records is set when SGD returns; the run directory wants each epoch at once
-
-        def on_epoch(r):
-            bar.close()
-            print(f"  epoch {r['epoch']}: {r['seconds']:.1f} s training, cost {r['cost']:.4f}", flush=True)
-            n_val = len(val[0])
-            so_far.append({"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
-                           "validation_correct": round(r["validation_accuracy"] * n_val),
-                           "validation_total": n_val})
-            if args.run:
-                args.run.epochs(_epoch_rows(args, [so_far]))
-
         net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
                 checkpoint_dir=args.checkpoint_dir, resume=args.resume, overwrite=args.overwrite,
-                progress=bar, on_epoch=on_epoch)
+                progress=bar, callbacks=[EpochLines(args, bar)])
         histories, vote, trainer = [[r.flat() for r in net.records]], None, net
     else:
         pop = LayerPopulation(layers, args.mini_batch_size, list(range(args.seed, args.seed + args.ensemble)),
@@ -180,7 +178,7 @@ def train(args, data, bar):
                   + " ".join(f"{e.evaluations['validation'].accuracy:.2%}" if e else "diverged"
                              for e in r.records), flush=True)
             if args.run:
-                args.run.epochs(_epoch_rows(args, pop.histories))
+                args.run.epochs(_epoch_rows(args, pop.records))
 
         pop.SGD((tx, ty), args.epochs, val, test, progress=bar, on_epoch=on_epoch)
         histories, trainer = pop.histories, pop.trainer
