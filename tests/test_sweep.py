@@ -209,3 +209,21 @@ def test_a_chunk_of_several_lambdas_trains_each_network_with_its_own(monkeypatch
         got = [r["evaluation_correct"] for r in result["epochs"] if r["net"] == row["net"]]
         assert_counts_close(got, history)
     assert len({tuple(h) for _, _, h in counts.values()}) == len(counts)  # six different networks
+
+
+def test_ties_the_first_best_epoch_and_the_lower_network_number_first():
+    """results.summary_row documents "the first of equal" epochs; report ranks equal networks by number.
+
+    (sweep.report's docstring says only "best accuracy first"; the rule on a tie tested here is its
+    code's: ``(-best_correct, net)``.)
+    """
+    def history(counts):
+        return [{"epoch": e, "seconds": 1.0, "training_cost": 0.5, "evaluation_correct": c,
+                 "evaluation_total": 100} for e, c in enumerate(counts)]
+
+    row = results.summary_row(0, 0, 0.5, 0.0, (784, 30, 10), history([70, 90, 85, 90, 90]), None)
+    assert (row["best_epoch"], row["best_correct"]) == (1, 90)
+    nets = [results.summary_row(n, n, 0.5, 0.0, (784, 30, 10), history(c), d) for n, c, d in
+            [(0, [80], None), (1, [91], None), (2, [], 0), (3, [91], None), (4, [80], None), (5, [91], None)]]
+    printed = [int(line.split()[0]) for line in sweep.report(nets[::-1]).splitlines()[1:]]
+    assert printed == [1, 3, 5, 0, 4, 2]  # 91 by number, 80 by number, then the one never evaluated
