@@ -161,7 +161,8 @@ def reference_preparation(page):
     return np.floor(out * 255 + 0.5) / 256, (nh, nw), small.sum()
 
 
-@pytest.mark.parametrize("page, bottom", [(thick_zero(), False), (bold_eight(), False), (heavy_seven(), True)],
+@pytest.mark.parametrize("page, bottom",
+                         [(thick_zero(), False), (bold_eight(), False), (heavy_seven(), True)],
                          ids=["zero", "eight", "seven"])
 def test_a_thick_digit_filling_its_page_is_prepared_as_mnist_step_by_step(page, bottom):
     want, (nh, nw), ink = reference_preparation(page)
