@@ -287,7 +287,12 @@ def plateau(accuracy, tolerance=PLATEAU_TOLERANCE):
 
 
 def describe(result) -> str:
-    """A few lines of the figure's numbers, for the terminal."""
+    """A few lines of the figure's numbers, for the terminal.
+
+    The best test accuracy is reported at the first epoch that reaches it (of equal
+    accuracies the earliest, as :func:`draw_overfitting` marks it), the plateau at
+    :func:`plateau`'s first epoch within :data:`PLATEAU_TOLERANCE` points of it.
+    """
     c, last = result.columns, result.epochs - 1
     if "test_accuracy" in c:
         acc = c["test_accuracy"]
@@ -335,7 +340,8 @@ def draw(result, path):
 def draw_overfitting(result, path):
     """Four panels, 1200x800 pixels: the training cost and the test accuracy over all epochs (top; the
     cost on a log scale), and over the second half of the epochs, linear (bottom), as the book draws
-    them (epochs 200-399 of 400)."""
+    them (epochs 200-399 of 400).  The note names the best accuracy's first epoch (the earliest of equal
+    ones)."""
     from dlpy35.plots import _pyplot, _save
 
     plt = _pyplot()

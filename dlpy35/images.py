@@ -9,7 +9,9 @@ reverse, and returns the 784 pixels a network trained on MNIST expects:
 3. the image is cropped to the ink (pixels above :data:`INK`);
 4. the crop is fitted into 20 x 20 keeping its aspect ratio, each new pixel the
    area-weighted mean of the old ones it covers;
-5. it is placed in 28 x 28 with its centre of mass at row and column 14, where MNIST puts it;
+5. it is placed in 28 x 28 with its centre of mass at row and column 14, where MNIST puts it
+   (to the nearest whole pixel; a digit whose mass lies far off its box's centre stops at the
+   frame's edge rather than lose ink, its centre of mass then short of 14);
 6. levels are quantised to bytes and scaled as dlpy35's MNIST is (k / 256, in [0, 1)).
 
 Every step is plain float64 arithmetic, so that the exported web page

@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from dlpy35 import caches
@@ -149,3 +150,63 @@ def test_real_calibration_of_jax_on_a_tiny_job(cache):
     assert not jax.config.jax_enable_x64  # a float32 calibration leaves the process in 32-bit mode
     mode, reason = dv.cpu_default("float32")
     assert mode == "JAX" and "timed only JAX" in reason
+
+
+# -- the timing rule, driven by scripted timings (nothing is timed) ------------------------------
+STEP = 2.0 ** -10  # JAX's seconds per step below; powers of two keep "x steps / steps" exact
+STEPS = 4
+
+
+class ScriptedJob:
+    """Stands in for calibrate._Job: each mode's timed calls answer `script`'s seconds, in turn."""
+
+    script: dict = {}
+    calls: list = []
+
+    def __init__(self, mode, steps, seed):
+        self.mode, self.compile_seconds = mode, {"JAX": 1.5, "NUMBA": 61.0}[mode]
+        self.left = list(self.script[mode])
+
+    def seconds(self):
+        ScriptedJob.calls.append(self.mode)
+        return self.left.pop(0)
+
+
+def scripted(monkeypatch, per_step):
+    """Each mode timed three times at 1.5x, 1x and 1.25x `per_step[mode]` seconds per step."""
+    ScriptedJob.script = {m: [f * s * STEPS for f in (1.5, 1.0, 1.25)] for m, s in per_step.items()}
+    ScriptedJob.calls = []
+    monkeypatch.setattr(cal, "_Job", ScriptedJob)
+
+
+def test_measure_keeps_each_modes_fastest_call_per_step_alternating_the_modes(monkeypatch):
+    scripted(monkeypatch, {"JAX": STEP, "NUMBA": 3 * STEP})
+    timings = cal.measure(["jax", "numba"], steps=STEPS, repeats=3)
+    assert timings == {"JAX": (STEP, 1.5), "NUMBA": (3 * STEP, 61.0)}
+    assert ScriptedJob.calls == ["JAX", "NUMBA"] * 3
+
+
+@pytest.mark.parametrize("numba, mode", [
+    (STEP, "JAX"),                                  # equal
+    (1.5 * STEP, "JAX"),                            # NUMBA slower
+    (float(np.nextafter(0.9 * STEP, 1)), "JAX"),    # a hair short of 10% faster
+    (0.91 * STEP, "JAX"),                           # 9% faster
+    (0.9 * STEP, "NUMBA"),                          # exactly 10% faster: "at least 10%"
+    (0.89 * STEP, "NUMBA"),                         # 11% faster
+], ids=["equal", "slower", "just-short", "9%", "exactly-10%", "11%"])
+def test_numba_is_chosen_at_10_percent_faster_per_step_and_not_below(cache, monkeypatch, numba, mode):
+    scripted(monkeypatch, {"JAX": STEP, "NUMBA": numba})
+    result = cal.calibrate(force=True, steps=STEPS, repeats=3)
+    assert result.seconds_per_step == {"JAX": STEP, "NUMBA": numba}
+    assert dv.cpu_default("float32")[0] == mode == cal.choice(result)[0]
+    assert f"float32 CPU default: {mode} -- " in cal.report(result)
+
+
+@pytest.mark.parametrize("modes", [["JAX"], ["NUMBA"]])
+def test_a_calibration_missing_a_mode_leaves_jax(cache, monkeypatch, modes):
+    """However fast the one mode timed: JAX, and the reason names what was timed."""
+    scripted(monkeypatch, {"JAX": STEP, "NUMBA": STEP / 100})
+    result = cal.calibrate(force=True, modes=modes, steps=STEPS, repeats=3)
+    assert set(result.seconds_per_step) == set(modes)
+    mode, reason = dv.cpu_default("float32")
+    assert mode == "JAX" and f"the calibration timed only {modes[0]}" in reason

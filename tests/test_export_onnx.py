@@ -225,3 +225,35 @@ def test_write_onnx_under_a_file_fails_and_writes_nothing(tmp_path):
     with pytest.raises(OSError):
         write_onnx(random_layers(), blocker / "net.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"] and blocker.read_bytes() == b""
+
+
+# -- dropout other than 0.5, through the saved file and the command ---------------------------------
+@pytest.mark.parametrize("p", [0.2, 0.0, 0.5])
+def test_a_saved_dropout_network_exports_with_its_own_inference_scale(mnist, tmp_path, capsys, p):
+    """network3 scales a dropout layer's weights by ``1 - p`` at inference: the ONNX model written by
+    ``dlpy35 export`` from the saved ``.npz`` computes the network's own outputs for p = 0.2, 0 and
+    0.5, so a scale fixed at 0.5 (or ``p`` for ``1 - p``) fails at 0.2 and 0."""
+    from command_helpers import run_main
+
+    from dlpy35 import cli
+
+    (train_x, train_y), _, (test_x, _) = mnist
+    layers = [FullyConnectedLayer(784, 30, ReLU, p_dropout=p), SoftmaxLayer(30, 10, p_dropout=p)]
+    net = Network(layers, 10, seed=1, mode="JAX", device="cpu")
+    net.SGD((train_x[:500], train_y[:500]), 1, 10, 0.1, verbose=False)
+    assert [layer.scale for layer in portable_layers(net)] == [1 - p, 1 - p]
+    net.save(tmp_path / "network.npz")
+    status, _, err = run_main(cli.main, ["export", str(tmp_path / "network.npz"), "-o",
+                                         str(tmp_path / "net.onnx")], capsys)
+    assert status == 0, err
+    x = test_x[:1000]
+    expected = net.trainer.forward(x)
+    got = run_onnx(onnx.load(tmp_path / "net.onnx"), x)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=TOL)
+    np.testing.assert_array_equal(got.argmax(axis=1), expected.argmax(axis=1))
+    # What "1 - p" means, in numpy from the trained weights: the hidden layer's weights times 1 - p.
+    (w1, b1, w2, b2) = (np.asarray(v, np.float64) for v in net.trainer.values())
+    hidden = np.maximum((1 - p) * (x @ w1) + b1, 0)
+    z = (1 - p) * (hidden @ w2) + b2
+    np.testing.assert_allclose(got, np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True))
+                               .sum(1, keepdims=True), rtol=0, atol=TOL)

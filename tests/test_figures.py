@@ -151,3 +151,15 @@ def test_a_bad_mode_is_one_line_and_exit_2_before_training(no_training, tmp_path
     status, out, err = run_main(_main, ["regularization", "--mode", "FAST", "-o", str(tmp_path / "x.png")],
                                 capsys)
     _one_line_error(status, out, err, "FAST")
+
+
+def test_a_tie_for_the_best_accuracy_names_its_first_epoch():
+    """describe (and draw_overfitting's note): the earliest of equally best epochs, as documented."""
+    fig = figures.get("overfitting")
+    acc = [80.0, 83.0, 82.6, 83.0, 81.0]
+    result = figures.Result(fig, 5, 1000, 0, {"epoch": list(range(5)), "training_cost": [1.0] * 5,
+                                              "test_accuracy": acc}, 1.0, "cpu")
+    first = figures.describe(result).splitlines()[0]
+    assert first == ("test accuracy: 81.00% after epoch 4; best 83.00% at epoch 1; within 0.5 points of the "
+                     "best from epoch 1")
+    assert figures.plateau([80.0, 82.4, 82.6, 83.0, 83.0]) == 2  # first within 0.5 of 83

@@ -110,3 +110,72 @@ def test_mnist_digits_printed_dark_on_light_and_enlarged_come_back_close_to_them
         again = prepare(np.kron(1.0 - digit, np.ones((5, 5)))).reshape(SIDE, SIDE)
         overlaps.append(np.minimum(again, digit).sum() / np.maximum(again, digit).sum())
     assert np.median(overlaps) > 0.6
+
+
+# -- a thick digit that fills its page: prepare against a step-by-step reference ------------------
+
+def thick_zero():
+    """A "0" 16 pixels thick, 90 x 62 on a 100 x 70 page: its box fills 80% of the page."""
+    yy, xx = np.mgrid[:100, :70]
+    cy, cx, ry, rx = 49.5, 34.5, 45.0, 31.0
+    outer = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+    inner = ((yy - cy) / (ry - 16)) ** 2 + ((xx - cx) / (rx - 16)) ** 2 <= 1
+    return np.where(outer & ~inner, 0.0, 1.0)
+
+
+def bold_eight():
+    """An "8" so bold that ink covers 88% of its 92 x 66 box (97% of the 96 x 70 page)."""
+    page = np.ones((96, 70))
+    page[2:94, 2:68] = 0.0
+    page[20:34, 28:42] = page[60:76, 26:44] = 1.0  # the two counters
+    return page
+
+
+def heavy_seven():
+    """A "7" whose bar is 40 of its 90 rows: its centre of mass lies so high that MNIST's centring
+    would push the 20 x 14 box past the 28 x 28 frame; the box must stop at the frame."""
+    page = np.ones((100, 70))
+    page[5:45, 4:67] = 0.0
+    page[45:95, 40:44] = 0.0
+    return page
+
+
+def reference_preparation(page):
+    """MNIST's preparation, step by step, written apart from dlpy35.images for pages of black ink on
+    white paper: crop to the ink, fit the box's longer side to 20 keeping the aspect ratio (area
+    means, by enlarging each pixel nh x nw times and averaging h x w blocks), put the centre of mass
+    at row and column 14 (rounded to whole pixels) without leaving the 28 x 28 frame, bytes / 256.
+    Returns the 28 x 28 pixels, the fitted box and its unquantised sum."""
+    ink = 1.0 - page
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape
+    nh, nw = round(20 * h / max(h, w)), round(20 * w / max(h, w))
+    small = np.repeat(np.repeat(crop, nh, axis=0), nw, axis=1).reshape(nh, h, nw, w).mean(axis=(1, 3))
+    yy, xx = np.mgrid[:nh, :nw]
+    cy, cx = (small * yy).sum() / small.sum(), (small * xx).sum() / small.sum()
+    top = int(np.clip(np.floor(14 - cy + 0.5), 0, 28 - nh))
+    left = int(np.clip(np.floor(14 - cx + 0.5), 0, 28 - nw))
+    out = np.zeros((28, 28))
+    out[top:top + nh, left:left + nw] = small
+    return np.floor(out * 255 + 0.5) / 256, (nh, nw), small.sum()
+
+
+@pytest.mark.parametrize("page, bottom",
+                         [(thick_zero(), False), (bold_eight(), False), (heavy_seven(), True)],
+                         ids=["zero", "eight", "seven"])
+def test_a_thick_digit_filling_its_page_is_prepared_as_mnist_step_by_step(page, bottom):
+    want, (nh, nw), ink = reference_preparation(page)
+    got = prepare(page).reshape(SIDE, SIDE).astype(np.float64)
+    # The reference's other order of float64 sums may round a level that lies on a half the other way.
+    assert np.abs(got - want).max() <= 1 / 256 and np.count_nonzero(got != want) <= 3
+    rows, cols = np.flatnonzero(got.any(axis=1)), np.flatnonzero(got.any(axis=0))
+    assert (rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) == (nh, nw) and max(nh, nw) == BOX
+    assert abs(got.sum() - ink * 255 / 256) <= 0.5 * nh * nw / 256  # no ink cut off: only the rounding
+    yy, xx = np.mgrid[:SIDE, :SIDE]
+    cy, cx = (got * yy).sum() / got.sum(), (got * xx).sum() / got.sum()
+    assert abs(cx - CENTRE) <= 1
+    if bottom:  # the seven's box stops at the frame's last row, its centre of mass above row 14
+        assert rows[-1] == SIDE - 1 and 12 < cy < CENTRE - 1
+    else:
+        assert abs(cy - CENTRE) <= 1 and rows[-1] < SIDE - 1

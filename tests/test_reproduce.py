@@ -68,3 +68,21 @@ def test_a_partial_run_keeps_its_curve_and_seconds_per_epoch_and_is_not_compared
     assert result["dlpy35"] == max(result["curve"]) and result["seconds_per_epoch"] > 0
     assert result["command"] == "dlpy35 train --device cpu --epochs 2 --seed 3 --mode JAX"
     assert json.loads((tmp_path / "ch1-30" / "args.json").read_text())["args"]["seed"] == 3
+
+
+def test_a_tie_in_validation_accuracy_takes_the_later_epochs_test_accuracy(tmp_path):
+    """As the book's network3 (``>=``): of equally good validation epochs the later one counts.
+
+    The test accuracies at the tied epochs (85%, 88%) differ from each other and from the best test
+    accuracy of the run (99%), so taking the first tie, or the best test epoch, gives another figure.
+    """
+    history = [{"validation_correct": v, "test_correct": t, "test_total": 100}
+               for v, t in [(90, 80), (95, 85), (94, 99), (95, 88), (93, 70)]]
+    (tmp_path / "history.json").write_text(json.dumps({"runs": [{"history": history}]}))
+    (row,) = reproduce.find(["ch6-fc"])
+    assert row.metric == "test_at_best_validation"
+    assert reproduce._figure(row, tmp_path) == pytest.approx(88.0)
+    # dlpy35 train's figure: its best accuracy, whichever of equal epochs it comes from.
+    (tmp_path / "epochs.csv").write_text("net,evaluation_correct,evaluation_total\n0,90,100\n0,93,100\n"
+                                         "0,93,100\n1,99,100\n")
+    assert reproduce._figure(reproduce.find(["ch1-30"])[0], tmp_path) == pytest.approx(93.0)

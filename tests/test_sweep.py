@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from command_helpers import run_main, script
 
@@ -162,3 +163,67 @@ def test_a_sweep_on_a_local_ray_cluster_equals_the_local_run(tmp_path, capsys, m
         drop = {"seconds"}
         assert [{k: v for k, v in r.items() if k not in drop} for r in here] == \
             [{k: v for k, v in r.items() if k not in drop} for r in there]
+
+
+def test_a_chunk_of_several_lambdas_trains_each_network_with_its_own(monkeypatch, mnist):
+    """One chunk mixing lambdas 0.5, 2.0 and 5.0 (and two seeds): network k ends as it does alone.
+
+    Each network is compared with ``network2.Network`` trained alone with the seed, eta
+    and lambda the plan gave it, so a chunk that trains every network with one lambda,
+    or with its neighbour's, fails: lambdas this far apart move the weights by far more
+    than :data:`ACROSS_KERNELS` (float32 JAX, the population's batched kernels).
+    """
+    from test_population import ACROSS_KERNELS
+
+    from dlpy35 import network2
+
+    settings = {"epochs": 2, "mini_batch_size": 10, "n_train": 300, "cost": "cross-entropy",
+                "init": "default", "dtype": "float32", "device": "cpu", "mode": "JAX",
+                "evaluation": "validation", "order": "own", "data_dir": None, "dataset": None}
+    seeds, lmbdas = [3, 4], [0.5, 2.0, 5.0]
+    (chunk,) = sweep.plan([[784, 20, 10]], seeds, [1.0], lmbdas, settings)
+    assert sorted((n.seed, n.lmbda) for n in chunk.nets) == sorted((s, m) for s in seeds for m in lmbdas)
+    trained = []
+    original = sweep.population
+
+    def keep(c):
+        trained.append(original(c))
+        return trained[-1]
+
+    monkeypatch.setattr(sweep, "population", keep)
+    result = sweep.train_chunk(chunk)
+    (pop,) = trained
+    (tx, ty), (vx, vy), _ = mnist
+    counts = {}
+    for k, n in enumerate(chunk.nets):
+        net = network2.Network([784, 20, 10], seed=n.seed, mode="JAX", device="cpu")
+        net.SGD((tx[:300], ty[:300]), 2, 10, 1.0, lmbda=n.lmbda, evaluation_data=(vx, vy),
+                monitor_evaluation_accuracy=True, verbose=False)
+        for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
+            np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
+        counts[n.net] = (n.seed, n.lmbda, net.history["evaluation_accuracy"])
+    # The tables name each network with its own seed and lambda, beside its own results.
+    for row in result["summary"]:
+        seed, lmbda, history = counts[row["net"]]
+        assert (row["seed"], row["lmbda"]) == (seed, lmbda)
+        got = [r["evaluation_correct"] for r in result["epochs"] if r["net"] == row["net"]]
+        assert_counts_close(got, history)
+    assert len({tuple(h) for _, _, h in counts.values()}) == len(counts)  # six different networks
+
+
+def test_ties_the_first_best_epoch_and_the_lower_network_number_first():
+    """results.summary_row documents "the first of equal" epochs; report ranks equal networks by number.
+
+    (sweep.report's docstring says only "best accuracy first"; the rule on a tie tested here is its
+    code's: ``(-best_correct, net)``.)
+    """
+    def history(counts):
+        return [{"epoch": e, "seconds": 1.0, "training_cost": 0.5, "evaluation_correct": c,
+                 "evaluation_total": 100} for e, c in enumerate(counts)]
+
+    row = results.summary_row(0, 0, 0.5, 0.0, (784, 30, 10), history([70, 90, 85, 90, 90]), None)
+    assert (row["best_epoch"], row["best_correct"]) == (1, 90)
+    nets = [results.summary_row(n, n, 0.5, 0.0, (784, 30, 10), history(c), d) for n, c, d in
+            [(0, [80], None), (1, [91], None), (2, [], 0), (3, [91], None), (4, [80], None), (5, [91], None)]]
+    printed = [int(line.split()[0]) for line in sweep.report(nets[::-1]).splitlines()[1:]]
+    assert printed == [1, 3, 5, 0, 4, 2]  # 91 by number, 80 by number, then the one never evaluated
