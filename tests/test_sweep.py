@@ -9,6 +9,7 @@ import pytest
 from command_helpers import run_main, script
 
 from dlpy35 import cli, results, sweep
+from dlpy35.records import EpochRecord, Evaluation
 
 SMALL = ["--n-train", "300", "--epochs", "2", "--sizes", "784", "12", "10", "--mode", "JAX",
          "--device", "cpu", "--no-plot"]
@@ -218,8 +219,8 @@ def test_ties_the_first_best_epoch_and_the_lower_network_number_first():
     code's: ``(-best_correct, net)``.)
     """
     def history(counts):
-        return [{"epoch": e, "seconds": 1.0, "training_cost": 0.5, "evaluation_correct": c,
-                 "evaluation_total": 100} for e, c in enumerate(counts)]
+        return [EpochRecord(e, 1.0, 0.5, 0.5, {"evaluation": Evaluation(c, 100, 1.0)})
+                for e, c in enumerate(counts)]
 
     row = results.summary_row(0, 0, 0.5, 0.0, (784, 30, 10), history([70, 90, 85, 90, 90]), None)
     assert (row["best_epoch"], row["best_correct"]) == (1, 90)
