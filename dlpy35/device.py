@@ -329,12 +329,12 @@ def resolve(device: str = "auto", mode: str | None = None, dtype: str = "float32
         if device == "cuda":
             why = "JAX is not installed" if _jax() is None else "JAX sees no GPU"
             raise DeviceError(
-                f"--device cuda: {why}; install the CUDA build (pip install 'dlpy35[cuda]') "
-                "on a machine with an NVIDIA GPU, or use --device cpu"
+                f'device="cuda": {why}; install the CUDA build (pip install \'dlpy35[cuda]\') '
+                'on a machine with an NVIDIA GPU, or use device="cpu"'
             )
         note = "auto: no GPU visible to JAX, falling back to the CPU"
     elif device == "cuda":
-        raise DeviceError(f"--device cuda runs only with mode JAX, got mode {mode!r}")
+        raise DeviceError(f'device="cuda" runs only with mode="JAX", got mode="{mode}"')
     else:
         note = f"{device}: CPU requested" if device == "cpu" else f"auto: mode {mode} runs on the CPU"
     if mode is None:
