@@ -206,7 +206,7 @@ _PREFIX = re.compile(r"^(" + "|".join(FLAGS) + r"):")
 
 
 def _flag(match) -> str:
-    """One ``name=value`` of the library as the flag that gives it: ``--name value``, or ``--name`` for True."""
+    """A library's ``name=value`` as the flag that gives it: ``--name value``, or ``--name`` for True."""
     flag, value = FLAGS[match[1]], match[2].strip("\"'")
     return flag if value == "True" else f"{flag} {value}"
 

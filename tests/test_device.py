@@ -48,8 +48,8 @@ def test_cuda_without_gpu_is_a_clear_error(monkeypatch):
 
 
 @pytest.mark.parametrize("mode, message", [
-    ("JAX", "--device cuda: JAX sees no GPU; install the CUDA build (pip install 'dlpy35[cuda]') on a machine "
-            "with an NVIDIA GPU, or use --device cpu"),
+    ("JAX", "--device cuda: JAX sees no GPU; install the CUDA build (pip install 'dlpy35[cuda]') on a "
+            "machine with an NVIDIA GPU, or use --device cpu"),
     ("NUMBA", "--device cuda runs only with --mode JAX, got --mode NUMBA"),
 ])
 def test_a_command_says_the_device_problem_in_its_flags(monkeypatch, capsys, tmp_path, mode, message):
