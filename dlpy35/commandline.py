@@ -164,7 +164,7 @@ def check_outputs(args, network_file):
         except ImportError:
             raise ValueError("--plot needs matplotlib: pip install 'dlpy35[plot]'") from None
     run_dir = getattr(args, "run_dir", None)  # evaluate has --plot but no run directory
-    args.run = run_dir and RunDir(run_dir, network_file)
+    args.run = run_dir and RunDir(run_dir, network_file, "--run-dir")
 
 
 def add_order_flag(p):
