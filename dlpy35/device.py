@@ -163,11 +163,6 @@ def choose_float32(calibration, why: str = "") -> tuple[str, str]:
     return "JAX", f"{measured}; NUMBA is not at least {NUMBA_MARGIN:.0%} faster per step"
 
 
-def cpu_default_mode(dtype: str) -> str:
-    """The CPU mode used when none is named: :func:`cpu_default` (which states the rule), no reason."""
-    return cpu_default(dtype)[0]
-
-
 @dataclass(frozen=True)
 class Device:
     """Where a network lives and which PyTensor mode compiles it.
