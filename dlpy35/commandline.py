@@ -200,7 +200,7 @@ def weight_init(args):
 
 #: The library's names of the settings a user gives as flags, and the flags that give them.
 FLAGS = {"device": "--device", "mode": "--mode", "seeds": "--seeds", "ray_address": "--ray",
-         "resume": "--resume", "overwrite": "--overwrite"}
+         "resume": "--resume", "overwrite": "--overwrite", "data_dir": "--data-dir", "dataset": "--dataset"}
 _KEYWORD = re.compile(r"(?<![\w./-])(" + "|".join(FLAGS) + r")=(\"[^\"]*\"|'[^']*'|[^\s,;:)]+)")
 _PREFIX = re.compile(r"^(" + "|".join(FLAGS) + r"):")
 
