@@ -1,7 +1,7 @@
 """The book's chapter-6 networks: their layers and the hyperparameters the book trained them with.
 
 Importing it is cheap (the layers, and PyTensor, load when :func:`book_layers` is first called), so
-that a command's ``--help`` lists the presets at once.
+that a command's help lists the presets at once.
 """
 
 from __future__ import annotations

@@ -75,8 +75,7 @@ def claim(directory, resume=False, overwrite=False):
                                   "wait for it to end or use another one") from None
         if path_in(directory).exists() and not (resume or overwrite):
             raise CheckpointError(f"{path_in(directory)}: a checkpoint of an earlier run is there; continue "
-                                  "it with --resume (resume=True) or start over with --overwrite "
-                                  "(overwrite=True)")
+                                  "it with resume=True or start over with overwrite=True")
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -154,7 +153,7 @@ def check_compatible(meta: dict, expected: dict, path) -> None:
         if got != want:
             raise CheckpointError(
                 f"{path}: cannot resume: the checkpoint has {key}={got!r} but this run has {key}={want!r}; "
-                f"use the checkpoint's settings or another --checkpoint-dir"
+                f"use the checkpoint's settings or another checkpoint directory"
             )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import sys
 import warnings
@@ -45,7 +46,7 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(**kwargs)
 
     def error(self, message):
-        self.exit(USER_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(USER_ERROR, f"{self.prog}: error: {in_flags(message)} (see --help)\n")
 
 
 def _integer(text, low):
@@ -163,7 +164,7 @@ def check_outputs(args, network_file):
         except ImportError:
             raise ValueError("--plot needs matplotlib: pip install 'dlpy35[plot]'") from None
     run_dir = getattr(args, "run_dir", None)  # evaluate has --plot but no run directory
-    args.run = run_dir and RunDir(run_dir, network_file)
+    args.run = run_dir and RunDir(run_dir, network_file, "--run-dir")
 
 
 def add_order_flag(p):
@@ -197,9 +198,35 @@ def weight_init(args):
     return args.init or ("large" if args.cost == "quadratic" else "default")
 
 
+#: The library's names of the settings a user gives as flags, and the flags that give them.
+FLAGS = {"device": "--device", "mode": "--mode", "seeds": "--seeds", "ray_address": "--ray",
+         "resume": "--resume", "overwrite": "--overwrite", "data_dir": "--data-dir", "dataset": "--dataset"}
+_KEYWORD = re.compile(r"(?<![\w./-])(" + "|".join(FLAGS) + r")=(\"[^\"]*\"|'[^']*'|[^\s,;:)]+)")
+_PREFIX = re.compile(r"^(" + "|".join(FLAGS) + r"):")
+
+
+def _flag(match) -> str:
+    """A library's ``name=value`` as the flag that gives it: ``--name value``, or ``--name`` for True."""
+    flag, value = FLAGS[match[1]], match[2].strip("\"'")
+    return flag if value == "True" else f"{flag} {value}"
+
+
+def in_flags(message) -> str:
+    """A library's message in the command line's words.
+
+    The library names a setting as its argument (``device="cuda"``, ``seeds: ...``,
+    ``resume=True``); a user of a command gave it as a flag, and reads it so
+    (``--device cuda``, ``--seeds: ...``, ``--resume``).  Only the settings of
+    :data:`FLAGS` are translated: the others' names are the flags' already, or
+    nobody's.
+    """
+    return _PREFIX.sub(lambda m: f"{FLAGS[m[1]]}:", _KEYWORD.sub(_flag, str(message)))
+
+
 def fail(prog, problem) -> int:
-    """Print ``prog: problem`` on stderr; return the user-error exit status."""
-    print(f"{prog}: {problem}", file=sys.stderr)
+    """Print ``prog: problem`` (in the command line's words, :func:`in_flags`) on stderr; return the
+    user-error exit status."""
+    print(f"{prog}: {in_flags(problem)}", file=sys.stderr)
     return USER_ERROR
 
 

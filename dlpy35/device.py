@@ -163,11 +163,6 @@ def choose_float32(calibration, why: str = "") -> tuple[str, str]:
     return "JAX", f"{measured}; NUMBA is not at least {NUMBA_MARGIN:.0%} faster per step"
 
 
-def cpu_default_mode(dtype: str) -> str:
-    """The CPU mode used when none is named: :func:`cpu_default` (which states the rule), no reason."""
-    return cpu_default(dtype)[0]
-
-
 @dataclass(frozen=True)
 class Device:
     """Where a network lives and which PyTensor mode compiles it.
@@ -329,12 +324,12 @@ def resolve(device: str = "auto", mode: str | None = None, dtype: str = "float32
         if device == "cuda":
             why = "JAX is not installed" if _jax() is None else "JAX sees no GPU"
             raise DeviceError(
-                f"--device cuda: {why}; install the CUDA build (pip install 'dlpy35[cuda]') "
-                "on a machine with an NVIDIA GPU, or use --device cpu"
+                f'device="cuda": {why}; install the CUDA build (pip install \'dlpy35[cuda]\') '
+                'on a machine with an NVIDIA GPU, or use device="cpu"'
             )
         note = "auto: no GPU visible to JAX, falling back to the CPU"
     elif device == "cuda":
-        raise DeviceError(f"--device cuda runs only with mode JAX, got mode {mode!r}")
+        raise DeviceError(f'device="cuda" runs only with mode="JAX", got mode="{mode}"')
     else:
         note = f"{device}: CPU requested" if device == "cpu" else f"auto: mode {mode} runs on the CPU"
     if mode is None:

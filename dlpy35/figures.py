@@ -21,7 +21,7 @@ The training cost is the book's ``total_cost``: the mean cross-entropy over the
 training images after the epoch plus ``lmbda / n`` times ``sum w^2 / 2``.
 :func:`compute` trains a figure and returns its numbers (a :class:`Result`),
 :func:`draw` writes its PNG and :func:`write_numbers` its CSV (``epoch``, then one
-column per curve).  ``--quick`` settings (:attr:`Figure.quick_epochs`,
+column per curve).  The quick settings (:attr:`Figure.quick_epochs`,
 :attr:`Figure.quick_n_train`) shorten each run for smoke tests.
 """
 
@@ -48,7 +48,7 @@ class Figure:
     name : str
         The command's NAME.
     summary : str
-        One line for ``dlpy35 figure --list``.
+        One line for the list of the figures.
     book : str
         What the book's figure shows, for the plot's title and the listing.
     epochs, n_train : int, int or None
@@ -59,7 +59,7 @@ class Figure:
     weight_init : {"large", "default"}
         N(0, 1) weights, or N(0, 1/n_in).
     quick_epochs, quick_n_train
-        The ``--quick`` run.
+        The quick run: a smoke test.
     """
 
     name: str
@@ -76,7 +76,7 @@ class Figure:
     mini_batch_size: int = 10
 
     def settings(self, quick=False):
-        """``(epochs, n_train)`` of the full run, or of the ``--quick`` one."""
+        """``(epochs, n_train)`` of the full run, or of the quick one."""
         if quick:
             return self.quick_epochs, self.quick_n_train or self.n_train
         return self.epochs, self.n_train

@@ -154,12 +154,6 @@ def sgd_epoch(batches, data_x, data_y, eta, weights, biases, cost=QuadraticCost,
     return new[:n], new[n:], total
 
 
-def correct_count(x, labels, weights, biases):
-    """How many rows of `x` the network classifies as `labels` (argmax of ``a^L``)."""
-    guesses = pt.argmax(feedforward(x, weights, biases), axis=1)
-    return pt.sum(pt.eq(guesses, labels), dtype="int64")
-
-
 def one_hot(labels, n, dtype):
     """Rows of `n` zeros with a one at each label (the book's ``vectorized_result``)."""
     return pt.cast(pt.eq(labels[..., None], pt.arange(n)), dtype)

@@ -19,7 +19,7 @@ class EpochBar:
     Parameters
     ----------
     quiet : bool
-        Draw nothing (``--quiet``).
+        Draw nothing.
     """
 
     def __init__(self, quiet: bool = False):

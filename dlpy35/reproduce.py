@@ -1,93 +1,104 @@
 """The book's results table, row by row: each row rerun with the book's hyperparameters, and compared.
 
 :data:`ROWS` holds the twelve results of chapters 1, 3 and 6 that the book reports,
-each with the ``dlpy35`` command that reruns it.  :func:`run_row` runs one through
-that command (in this process, into a run directory of its own) and reads its
-figure back from the files the command wrote; :func:`table` and :func:`markdown`
-lay the results out beside the book's.  A row is reproduced when dlpy35's figure is
-within :data:`TOLERANCE` points of the book's.
+each with the settings the book trained it with.  :func:`run_row` trains one through
+the book's classes (:mod:`dlpy35.network2` for chapters 1 and 3, :mod:`dlpy35.network3`
+or a :class:`dlpy35.population.LayerPopulation` for chapter 6), keeps the run in a
+directory of its own (:class:`dlpy35.rundir.RunDir`) and takes its figure from the
+epochs it trained; :func:`markdown` lays the results out beside the book's.  A row is
+reproduced when dlpy35's figure is within :data:`TOLERANCE` points of the book's.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import shlex
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from dlpy35.book import DROPOUT_PRESET, PRESETS
 
 __all__ = ["Row", "ROWS", "TOLERANCE", "find", "run_row", "status_of", "markdown"]
 
 #: Points of accuracy within which a row counts as reproduced.
 TOLERANCE = 0.3
+#: Examples per mini-batch in every row, as in the book.
+MINI_BATCH_SIZE = 10
 
 
 @dataclass(frozen=True)
 class Row:
-    """One result of the book.
+    """One result of the book, and the settings that rerun it.
+
+    ``settings`` are those of the book's run: for chapters 1 and 3, ``sizes``, ``cost``,
+    ``eta``, ``lmbda``, ``epochs``, ``then`` (more ``(epochs, eta)`` stages),
+    ``evaluation`` (``test`` or ``validation``) and ``n_train`` (None: all the images);
+    for chapter 6, ``net`` (a :data:`dlpy35.book.PRESETS` name), ``expanded``,
+    ``extra_fc``, ``dropout``, ``ensemble`` (networks that vote), ``eta``, ``lmbda``,
+    ``epochs`` and ``n_train``.  ``quick`` holds those its smoke run changes (one epoch on
+    a slice).
 
     ``metric`` says which figure of the run is compared: ``best`` (the best evaluation
-    accuracy of ``dlpy35 train``), ``test_at_best_validation`` (``train-conv``: the
-    test accuracy at the epoch of best validation accuracy, as the book's network3
-    reports it) or ``vote`` (the ensemble's plurality vote on the test images).
+    accuracy, chapters 1 and 3), ``test_at_best_validation`` (chapter 6: the test
+    accuracy at the epoch of best validation accuracy, as the book's network3 reports
+    it) or ``vote`` (the ensemble's plurality vote on the test images).
     """
 
     name: str
     chapter: int
     network: str
     book: float
-    command: str
-    argv: tuple[str, ...]
-    quick: tuple[str, ...]
-    metric: str
+    settings: dict = field(hash=False)
+    quick: dict = field(hash=False)
 
-    def flags(self, quick=False, extra=()) -> list[str]:
-        """The flags of the row's command: the book's run, or (`quick`) its smoke run; then `extra`."""
-        return [*(self.quick if quick else self.argv), *extra]
+    @property
+    def metric(self) -> str:
+        if self.chapter != 6:
+            return "best"
+        return "vote" if self.settings["ensemble"] > 1 else "test_at_best_validation"
 
-    def shell(self, quick=False, extra=()) -> str:
-        """The command line that reruns the row."""
-        return shlex.join(["dlpy35", self.command, *self.flags(quick, extra)])
-
-
-_CH3 = ("--cost", "cross-entropy", "--eta", "0.5", "--lmbda", "5", "--evaluation", "validation")
-_QUICK = {"train": ("--epochs", "1", "--n-train", "1000"),
-          "train-conv": ("--epochs", "1", "--n-train", "200")}
-_CONV2_RELU_EXPANDED = ("--net", "conv2-relu", "--expanded")
+    def run_settings(self, quick=False) -> dict:
+        """The settings of the book's run, or (`quick`) of its smoke run."""
+        return {**self.settings, **(self.quick if quick else {})}
 
 
-def _row(name, chapter, network, book, command, argv=(), metric=None, quick=None):
-    """A :class:`Row`; its smoke run is `argv` for one epoch on a slice unless `quick` says otherwise."""
-    metric = metric or ("best" if command == "train" else "test_at_best_validation")
-    return Row(name, chapter, network, book, command, tuple(argv),
-               tuple(quick if quick is not None else (*argv, *_QUICK[command])), metric)
+_CH1 = {"sizes": (784, 30, 10), "cost": "quadratic", "eta": 3.0, "lmbda": 0.0, "epochs": 30, "then": (),
+        "evaluation": "test", "n_train": None}
+_CH3 = {**_CH1, "cost": "cross-entropy", "eta": 0.5, "lmbda": 5.0, "evaluation": "validation"}
+_QUICK = {1: {"epochs": 1, "n_train": 1000}, 3: {"epochs": 1, "n_train": 1000},
+          6: {"epochs": 1, "n_train": 200}}
+
+
+def _row(name, chapter, network, book, base, quick=None, **settings):
+    """A :class:`Row`: `base` with `settings`; its smoke run one epoch on a slice, and then `quick`."""
+    return Row(name, chapter, network, book, {**base, **settings}, {**_QUICK[chapter], **(quick or {})})
+
+
+def _conv(name, network, book, net, dropout=False, **settings):
+    """A chapter-6 :class:`Row`: the book's network `net` with its preset's eta, lmbda and epochs."""
+    base = {"net": net, "expanded": False, "extra_fc": False, "dropout": dropout, "ensemble": 1,
+            "n_train": None, **(DROPOUT_PRESET if dropout else PRESETS[net])}
+    return _row(name, 6, network, book, base, **settings)
 
 
 ROWS = (
-    _row("ch1-30", 1, "[784,30,10], quadratic, eta 3.0, 30 epochs", 95.42, "train"),
-    _row("ch1-100", 1, "[784,100,10], quadratic, eta 3.0, 30 epochs", 96.59, "train",
-         ("--sizes", "784", "100", "10")),
-    _row("ch3-30", 3, "[784,30,10], cross-entropy, eta 0.5, lambda 5, 30 epochs (validation)", 96.49,
-         "train", _CH3),
+    _row("ch1-30", 1, "[784,30,10], quadratic, eta 3.0, 30 epochs", 95.42, _CH1),
+    _row("ch1-100", 1, "[784,100,10], quadratic, eta 3.0, 30 epochs", 96.59, _CH1, sizes=(784, 100, 10)),
+    _row("ch3-30", 3, "[784,30,10], cross-entropy, eta 0.5, lambda 5, 30 epochs (validation)", 96.49, _CH3),
     _row("ch3-100", 3, "[784,100,10], cross-entropy, lambda 5, 30 epochs at eta 0.5, 60 at 0.1 (validation)",
-         98.04, "train", ("--sizes", "784", "100", "10", *_CH3, "--then", "60", "0.1"),
-         quick=("--sizes", "784", "100", "10", *_CH3, *_QUICK["train"], "--then", "1", "0.1")),
-    _row("ch6-fc", 6, "FC 100 -> softmax, sigmoid, eta 0.1, 60 epochs", 97.80, "train-conv", ("--net", "fc")),
-    _row("ch6-conv1", 6, "conv 20x5x5 + pool -> FC 100 -> softmax, sigmoid, eta 0.1, 60 epochs", 98.78,
-         "train-conv", ("--net", "conv1")),
-    _row("ch6-conv2", 6, "two conv-pool (20, 40) -> FC 100 -> softmax, sigmoid, eta 0.1, 60 epochs", 99.06,
-         "train-conv", ("--net", "conv2")),
-    _row("ch6-conv2-relu", 6, "the same with ReLU, eta 0.03, lambda 0.1, 60 epochs", 99.23, "train-conv",
-         ("--net", "conv2-relu")),
-    _row("ch6-expanded", 6, "+ the expanded training set (250,000 images)", 99.37, "train-conv",
-         _CONV2_RELU_EXPANDED),
-    _row("ch6-extra-fc", 6, "+ a second FC-100 layer", 99.43, "train-conv",
-         (*_CONV2_RELU_EXPANDED, "--extra-fc")),
-    _row("ch6-dropout", 6, "two FC-1000 layers with dropout 0.5 instead, eta 0.03, 40 epochs", 99.60,
-         "train-conv", (*_CONV2_RELU_EXPANDED, "--dropout")),
-    _row("ch6-vote", 6, "the plurality vote of five such networks", 99.67, "train-conv",
-         (*_CONV2_RELU_EXPANDED, "--dropout", "--ensemble", "5"), metric="vote"),
+         98.04, _CH3, sizes=(784, 100, 10), then=((60, 0.1),), quick={"then": ((1, 0.1),)}),
+    _conv("ch6-fc", "FC 100 -> softmax, sigmoid, eta 0.1, 60 epochs", 97.80, "fc"),
+    _conv("ch6-conv1", "conv 20x5x5 + pool -> FC 100 -> softmax, sigmoid, eta 0.1, 60 epochs", 98.78,
+          "conv1"),
+    _conv("ch6-conv2", "two conv-pool (20, 40) -> FC 100 -> softmax, sigmoid, eta 0.1, 60 epochs", 99.06,
+          "conv2"),
+    _conv("ch6-conv2-relu", "the same with ReLU, eta 0.03, lambda 0.1, 60 epochs", 99.23, "conv2-relu"),
+    _conv("ch6-expanded", "+ the expanded training set (250,000 images)", 99.37, "conv2-relu", expanded=True),
+    _conv("ch6-extra-fc", "+ a second FC-100 layer", 99.43, "conv2-relu", expanded=True, extra_fc=True),
+    _conv("ch6-dropout", "two FC-1000 layers with dropout 0.5 instead, eta 0.03, 40 epochs", 99.60,
+          "conv2-relu", dropout=True, expanded=True),
+    _conv("ch6-vote", "the plurality vote of five such networks", 99.67, "conv2-relu", dropout=True,
+          expanded=True, ensemble=5),
 )
 
 
@@ -96,62 +107,60 @@ def find(names) -> list[Row]:
     by_name = {r.name: r for r in ROWS}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise ValueError(f"unknown row {unknown[0]!r}; the rows are {', '.join(by_name)} (see --list)")
+        raise ValueError(f"unknown row {unknown[0]!r}; the rows are {', '.join(by_name)}")
     return [by_name[n] for n in names] if names else list(ROWS)
 
 
-def _epochs(run_dir: Path) -> list[dict]:
-    """The ``epochs.csv`` rows of the run directory (for an ensemble, its first network's)."""
-    with open(run_dir / "epochs.csv") as f:
-        return [r for r in csv.DictReader(f) if r["net"] == "0"]
+def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mode=None, data_dir=None,
+            log=print):
+    """Rerun `row` into `run_dir`; its result (a dict).
 
+    Parameters
+    ----------
+    row : Row
+    run_dir : path-like
+        Where the run is kept: ``args.json`` (its settings), ``epochs.csv`` (after every
+        epoch), the trained network, ``curves.png`` (with matplotlib) and, in chapter 6,
+        ``history.json`` (every network's epochs, and the vote).
+    quick : bool
+        The smoke run: one epoch on a slice; never compared with the book.
+    epochs : int, optional
+        Train that many epochs instead of the row's first stage's: a partial run, never
+        compared with the book.
+    seed : int
+        The seed of the (first) network's weights and shuffles.
+    device, mode
+        Where the networks run, as :func:`dlpy35.device.resolve` takes them.
+    data_dir : path-like, optional
+        MNIST's directory (:func:`dlpy35.data.load_data`).
+    log : callable
+        Told a line after every epoch.
 
-def _figure(row, run_dir: Path) -> float:
-    """dlpy35's accuracy (percent) for `row`, read from the files its command wrote into `run_dir`."""
-    if row.command == "train":
-        return max(100 * int(r["evaluation_correct"]) / int(r["evaluation_total"]) for r in _epochs(run_dir))
-    saved = json.loads((run_dir / "history.json").read_text())
-    if row.metric == "vote":
-        return 100 * saved["vote_test_accuracy"]
-    history = saved["runs"][0]["history"]
-    # The book's network3 keeps the later of equally good validation epochs (>=).
-    best = max(reversed(range(len(history))), key=lambda i: history[i]["validation_correct"])
-    return 100 * history[best]["test_correct"] / history[best]["test_total"]
-
-
-def run_row(row, run_dir, quick=False, extra=(), partial=False):
-    """Rerun `row` into `run_dir` through its ``dlpy35`` command; its result (a dict), or raise.
-
-    `extra` flags go after the row's own (``--epochs N`` there makes a `partial` run, never
-    compared with the book). The result holds the figure compared, the evaluated set's
-    accuracy after each epoch (the curve) and the median seconds per epoch.
-
-    Raises
-    ------
-    RuntimeError
-        The command failed (its own message is printed already).
+    Returns
+    -------
+    dict
+        The row, dlpy35's figure compared (``dlpy35``), the book's, the difference and the
+        status; the seconds, the epochs, the evaluated set's accuracy after each epoch
+        (``curve``) and the median seconds per epoch.
     """
-    from dlpy35.cli import command_main
+    from dlpy35.data import load_data
+    from dlpy35.rundir import RunDir
 
-    run_dir = Path(run_dir)
-    own = ["--run-dir", str(run_dir), "--quiet"]
-    if row.command == "train-conv":
-        own += ["--history", str(run_dir / "history.json")]
-    flags = row.flags(quick, extra)
+    s = {**row.run_settings(quick), **({} if epochs is None else {"epochs": epochs}), "seed": seed,
+         "device": device, "mode": mode, "data_dir": data_dir}
+    run = RunDir(run_dir, "network.npz" if row.chapter == 6 else "network.json")
+    data = load_data(data_dir)
+    run.start(f"dlpy35.reproduce {row.name}", SimpleNamespace(**s))
     start = time.perf_counter()
-    status = command_main(row.command, [*flags, *own], prog=f"dlpy35 {row.command}")
+    got, history = (_run_ch6 if row.chapter == 6 else _run_ch1_ch3)(row, s, data, run, log)
     seconds = time.perf_counter() - start
-    if status:
-        raise RuntimeError(f"{row.name}: dlpy35 {row.command} exited {status}")
-    got, epochs = _figure(row, run_dir), _epochs(run_dir)
-    per_epoch = sorted(float(r["seconds"]) for r in epochs)
-    curve = [round(100 * int(r["evaluation_correct"]) / int(r["evaluation_total"]), 2) for r in epochs]
+    per_epoch = sorted(h["seconds"] for h in history)
+    curve = [round(100 * h["evaluation_correct"] / h["evaluation_total"], 2) for h in history]
     return {"row": row.name, "chapter": row.chapter, "network": row.network, "dlpy35": round(got, 2),
             "book": row.book, "difference": round(got - row.book, 2), "quick": quick,
-            "status": status_of(got, row.book, quick, partial), "seconds": round(seconds, 1),
-            "epochs": len(epochs), "curve": curve,
-            "seconds_per_epoch": round(per_epoch[len(per_epoch) // 2], 2) if epochs else None,
-            "command": row.shell(quick, extra)}
+            "status": status_of(got, row.book, quick, epochs is not None), "seconds": round(seconds, 1),
+            "epochs": len(history), "curve": curve,
+            "seconds_per_epoch": round(per_epoch[len(per_epoch) // 2], 2) if history else None}
 
 
 def status_of(got, book, quick=False, partial=False) -> str:
@@ -173,3 +182,130 @@ def markdown(results) -> str:
                      f"{r['difference']:+.2f} | {r['status']} | {r['epochs']} | {r['seconds_per_epoch']} | "
                      f"{r['seconds']:.0f} | {r['device']} | `{r['command']}` |")
     return "\n".join(lines) + "\n"
+
+
+def _epoch_line(h) -> str:
+    """One epoch of a run, as :func:`run_row` logs it."""
+    return (f"  epoch {h['epoch']}: {100 * h['evaluation_correct'] / h['evaluation_total']:.2f}% "
+            f"({h['seconds']:.1f} s)")
+
+
+def _curves(history):
+    """``draw(path)`` for :meth:`dlpy35.rundir.RunDir.finish`: evaluated accuracy and training cost."""
+    from dlpy35.plots import plot_history
+
+    curves = {"training_cost": [h["training_cost"] for h in history],
+              "evaluation_accuracy": [h["evaluation_correct"] for h in history]}
+    return lambda path: history and plot_history(curves, path, n_eval=history[0]["evaluation_total"])
+
+
+def _run_ch1_ch3(row, s, data, run, log):
+    """Train a chapter-1 or -3 row with :class:`dlpy35.network2.Network`, stage after stage.
+
+    Returns
+    -------
+    tuple
+        ``(the best evaluation accuracy in percent, the epochs: epochs.csv's fields)``.
+    """
+    from dlpy35 import results
+    from dlpy35.network2 import Network
+
+    init = "large" if s["cost"] == "quadratic" else "default"  # the book's, for each cost
+    net = Network(list(s["sizes"]), cost=s["cost"], seed=s["seed"], mode=s["mode"], device=s["device"],
+                  weight_init=init)
+    training = tuple(a[: s["n_train"]] for a in data.training)
+    evaluation = data.test if s["evaluation"] == "test" else data.validation
+    history = []
+
+    def on_epoch(r):
+        history.append({"epoch": len(history) + 1, "seconds": r["seconds"], "training_cost": r["cost"],
+                        "evaluation_correct": r["evaluation_accuracy"],
+                        "evaluation_total": r["n_evaluation"]})
+        log(_epoch_line(history[-1]))
+        run.epochs(results.epoch_rows(0, s["seed"], s["eta"], s["lmbda"], net.sizes, history))
+
+    for epochs, eta in [(s["epochs"], s["eta"]), *s["then"]]:
+        net.SGD(training, epochs, MINI_BATCH_SIZE, eta, lmbda=s["lmbda"], evaluation_data=evaluation,
+                monitor_evaluation_accuracy=True, on_epoch=on_epoch, verbose=False)
+    run.finish(net, _curves(history))
+    best = max((h["evaluation_correct"] / h["evaluation_total"] for h in history), default=0.0)
+    return 100 * best, history
+
+
+def _run_ch6(row, s, data, run, log):
+    """Train a chapter-6 row: one :class:`dlpy35.network3.Network`, or an ensemble as one population.
+
+    Returns
+    -------
+    tuple
+        ``(the figure compared in percent, the first network's epochs: epochs.csv's fields)``.
+    """
+    from dlpy35.atomic import atomic_write
+    from dlpy35.expand import load_expanded
+
+    if s["expanded"]:
+        data = data._replace(training=load_expanded(s["data_dir"], verbose=True))
+    training = tuple(a[: s["n_train"]] for a in data.training)
+    net, histories, vote = _train_ch6(s, training, data, run, log)
+    run.finish(net, _curves(_evaluated(histories[0])))
+    with atomic_write(run.path / "history.json", "w") as f:
+        json.dump({"args": {k: v for k, v in s.items() if k != "data_dir"},
+                   "runs": [{"seed": s["seed"] + k, "history": h} for k, h in enumerate(histories)],
+                   "vote_test_accuracy": vote}, f, indent=1, default=str)
+    if vote is not None:
+        return 100 * vote, _evaluated(histories[0])
+    history = histories[0]
+    # The book's network3 keeps the later of equally good validation epochs (>=).
+    best = max(reversed(range(len(history))), key=lambda i: history[i]["validation_correct"], default=None)
+    got = 0.0 if best is None else history[best]["test_correct"] / history[best]["test_total"]
+    return 100 * got, _evaluated(history)
+
+
+def _evaluated(history):
+    """A chapter-6 network's epochs with epochs.csv's fields: the evaluated set is the validation set."""
+    return [{"epoch": h["epoch"], "seconds": h["seconds"], "training_cost": h["training_cost"],
+             "evaluation_correct": h["validation_correct"], "evaluation_total": h["validation_total"]}
+            for h in history]
+
+
+def _train_ch6(s, training, data, run, log):
+    """Train `s`'s chapter-6 network, or its ensemble as one population; the first network's epochs go to
+    `run` and `log` as they end.
+
+    Returns
+    -------
+    tuple
+        ``(the first network, every network's history of flat records, the vote's test accuracy or None)``.
+    """
+    import numpy as np
+
+    from dlpy35 import network3, results
+    from dlpy35.book import book_layers
+    from dlpy35.population import LayerPopulation
+
+    val, test = data.validation, data.test
+    layers = book_layers(s["net"], MINI_BATCH_SIZE, s["dropout"], data.n_classes, s["extra_fc"])
+    so_far = []
+
+    def first(record):
+        """The first network's epoch `record` (flat), into the run directory and the log."""
+        so_far.extend(_evaluated([record]))
+        log(_epoch_line(so_far[-1]))
+        run.epochs(results.epoch_rows(0, s["seed"], s["eta"], s["lmbda"], [s["net"]], so_far))
+
+    if s["ensemble"] == 1:
+        net = network3.Network(layers, MINI_BATCH_SIZE, seed=s["seed"], mode=s["mode"], device=s["device"])
+        n_val = len(val[0])  # network3's dict has the fraction; epochs.csv the count
+
+        def flat(r):
+            return {"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
+                    "validation_correct": round(r["validation_accuracy"] * n_val), "validation_total": n_val}
+
+        net.SGD(training, s["epochs"], MINI_BATCH_SIZE, s["eta"], val, test, s["lmbda"], verbose=False,
+                on_epoch=lambda r: first(flat(r)))
+        return net, [[r.flat() for r in net.records]], None
+    seeds = list(range(s["seed"], s["seed"] + s["ensemble"]))
+    pop = LayerPopulation(layers, MINI_BATCH_SIZE, seeds, s["eta"], s["lmbda"], mode=s["mode"],
+                          device=s["device"])
+    pop.SGD(training, s["epochs"], val, test, on_epoch=lambda r: r.records[0] and first(r.records[0].flat()))
+    return pop.network(0), pop.histories, float(np.mean(pop.vote(test[0]) == test[1]))

@@ -1,4 +1,4 @@
-"""A training run's directory (``--run-dir DIR``): what was asked, each epoch, and what came out.
+"""A training run's directory: what was asked, each epoch, and what came out.
 
 ``args.json`` (the command's arguments) is written when training starts, ``epochs.csv``
 (the sweep's columns, :data:`dlpy35.results.EPOCH_COLUMNS`) after every epoch, and at
@@ -32,6 +32,8 @@ class RunDir:
     path : path-like
     network_file : str
         The trained network's file name: ``network.json`` or ``network.npz``.
+    what : str
+        What the messages call the directory (a command calls it by its flag).
 
     Raises
     ------
@@ -41,13 +43,13 @@ class RunDir:
 
     ARGS, EPOCHS, CURVES = "args.json", "epochs.csv", "curves.png"
 
-    def __init__(self, path, network_file):
+    def __init__(self, path, network_file, what="the run directory"):
         self.path = Path(path)
         self.network = self.path / network_file
         if self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"--run-dir {self.path}: is a file; give a directory")
+            raise ValueError(f"{what} {self.path}: is a file; give a directory")
         for name in (self.ARGS, self.EPOCHS, self.CURVES, network_file):
-            check_writable(self.path / name, "--run-dir")
+            check_writable(self.path / name, what)
 
     def start(self, prog, args):
         """Write ``args.json``: the command and every argument's value."""

@@ -58,26 +58,37 @@ def parse_seeds(tokens):
         try:
             low, high = int(first), int(last) if dash else int(first)
         except ValueError:
-            raise ValueError(f"--seeds: {token!r} is not a seed (an integer >= 0) or a range such as "
+            raise ValueError(f"seeds: {token!r} is not a seed (an integer >= 0) or a range such as "
                              "0-31") from None
         if low < 0 or high < low:
-            raise ValueError(f"--seeds: {token!r} is an empty or negative range; write LOW-HIGH with "
+            raise ValueError(f"seeds: {token!r} is an empty or negative range; write LOW-HIGH with "
                              "0 <= LOW <= HIGH, such as 0-31")
         seeds += range(low, high + 1)
     if len(set(seeds)) != len(seeds):
-        raise ValueError("--seeds: a seed is given twice; each network needs its own")
+        raise ValueError("seeds: a seed is given twice; each network needs its own")
     return seeds
 
 
-def settings_of(args):
-    """The settings a sweep's networks share, from the training flags of ``add_training_flags``."""
-    from dlpy35.commandline import weight_init
+def settings(epochs=30, mini_batch_size=10, n_train=None, cost="quadratic", init="large", dtype="float32",
+             device="auto", mode=None, evaluation="test", order="own", data_dir=None, dataset=None) -> dict:
+    """The settings a sweep's networks share, as a chunk keeps them (JSON-ready: paths as text).
 
-    return {"epochs": args.epochs, "mini_batch_size": args.mini_batch_size, "n_train": args.n_train,
-            "cost": args.cost, "init": weight_init(args), "dtype": args.dtype, "device": args.device,
-            "mode": args.mode, "evaluation": args.evaluation, "order": args.order,
-            "data_dir": str(args.data_dir) if args.data_dir else None,
-            "dataset": str(args.dataset) if args.dataset else None}
+    Parameters
+    ----------
+    epochs, mini_batch_size : int
+    n_train : int, optional
+        Train on the first `n_train` images only (all for None).
+    cost, init, dtype, device, mode, order
+        As :class:`dlpy35.population.Population` takes them (`init` is its ``weight_init``).
+    evaluation : {"test", "validation"}
+        The data evaluated after every epoch.
+    data_dir, dataset : path-like, optional
+        As :func:`dlpy35.data.load_data` takes them: where a chunk's trainer loads its data.
+    """
+    return {"epochs": epochs, "mini_batch_size": mini_batch_size, "n_train": n_train, "cost": cost,
+            "init": init, "dtype": dtype, "device": device, "mode": mode, "evaluation": evaluation,
+            "order": order, "data_dir": str(data_dir) if data_dir else None,
+            "dataset": str(dataset) if dataset else None}
 
 
 def plan(sizes_list, seeds, etas, lmbdas, settings, population_size=None):
@@ -196,13 +207,13 @@ def run_on_ray(chunks, address, finished):
     try:
         import ray
     except ImportError:
-        raise ValueError("--ray needs Ray: pip install 'dlpy35[cluster]'") from None
+        raise ValueError(f"ray_address={address!r} needs Ray: pip install 'dlpy35[cluster]'") from None
     if not ray.is_initialized():
         try:
             ray.init(address=address, log_to_driver=False)
         except ConnectionError as exc:
-            raise ValueError(f"--ray {address}: no Ray cluster answers ({exc}); start one with `ray start "
-                             "--head`, or give the head's address") from None
+            raise ValueError(f"ray_address={address!r}: no Ray cluster answers ({exc}); start one with `ray "
+                             "start --head`, or give the head's address") from None
     gpus = ray.cluster_resources().get("GPU", 0)
     task = ray.remote(num_gpus=1 if gpus else 0, max_retries=3)(train_chunk)
     pending = [task.remote(chunk) for chunk in chunks]

@@ -41,6 +41,7 @@ from dlpy35.commandline import (  # noqa: E402
     finite_float,
     run,
 )
+from dlpy35.commands.sweep import settings_of  # noqa: E402
 from dlpy35.data import load_mnist  # noqa: E402
 from dlpy35.plots import plot_sweep  # noqa: E402
 
@@ -71,7 +72,7 @@ def main(argv=None):
         seeds = sweep.parse_seeds(args.seeds)
     except ValueError as exc:
         p.error(str(exc))
-    (chunk,) = sweep.plan([args.sizes], seeds, [args.eta], [0.0], sweep.settings_of(args))
+    (chunk,) = sweep.plan([args.sizes], seeds, [args.eta], [0.0], settings_of(args))
     (tx, ty), _, (ex, ey) = load_mnist(args.data_dir)
     pop = sweep.population(chunk)
     print(f"{pop.k} networks {args.sizes}, {pop.device.describe()}", flush=True)

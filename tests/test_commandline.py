@@ -70,3 +70,19 @@ def test_run_passes_the_status_through_and_formats_warnings_in_one_line(capsys, 
 def test_types_raise_argparse_errors():
     with pytest.raises(argparse.ArgumentTypeError):
         commandline.positive_int("0")
+
+
+@pytest.mark.parametrize("library, command", [
+    ('device="cuda": no GPU; or use device="cpu"', "--device cuda: no GPU; or use --device cpu"),
+    ("seeds: '5-2' is an empty range", "--seeds: '5-2' is an empty range"),
+    ('ray_address="10.0.0.1:6379": no cluster', "--ray 10.0.0.1:6379: no cluster"),
+    ("continue with resume=True or start over with overwrite=True",
+     "continue with --resume or start over with --overwrite"),
+    ("train float32 with mode='NUMBA'", "train float32 with --mode NUMBA"),
+    # other settings, a path holding a setting's name, a setting's name within a word: as they are
+    ('runs/device=x: epoch_mode="scan", the device', 'runs/device=x: epoch_mode="scan", the device'),
+])
+def test_a_librarys_settings_read_as_the_flags_that_give_them(library, command, capsys):
+    assert commandline.in_flags(library) == command
+    assert commandline.fail("prog", ValueError(library)) == 2
+    assert capsys.readouterr().err == f"prog: {command}\n"

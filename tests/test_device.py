@@ -43,14 +43,28 @@ def test_auto_falls_back_to_cpu_and_says_so(monkeypatch):
 
 def test_cuda_without_gpu_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(dv, "cuda_devices", lambda: [])
-    with pytest.raises(dv.DeviceError, match="--device cuda: JAX sees no GPU.*--device cpu"):
+    with pytest.raises(dv.DeviceError, match='device="cuda": JAX sees no GPU.*device="cpu"'):
         dv.resolve("cuda")
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("JAX", "--device cuda: JAX sees no GPU; install the CUDA build (pip install 'dlpy35[cuda]') on a "
+            "machine with an NVIDIA GPU, or use --device cpu"),
+    ("NUMBA", "--device cuda runs only with --mode JAX, got --mode NUMBA"),
+])
+def test_a_command_says_the_device_problem_in_its_flags(monkeypatch, capsys, tmp_path, mode, message):
+    from dlpy35 import cli
+
+    monkeypatch.setattr(dv, "cuda_devices", lambda: [])
+    argv = ["reproduce", "ch1-30", "--device", "cuda", "--mode", mode, "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == f"dlpy35 reproduce: {message}\n"
 
 
 def test_cuda_is_chosen_when_jax_sees_a_gpu(monkeypatch):
     monkeypatch.setattr(dv, "cuda_devices", lambda: ["fake-gpu"])
     assert dv.resolve("auto") == dv.Device("cuda", "JAX", "float32", note="auto: JAX sees a GPU")
-    with pytest.raises(dv.DeviceError, match="only with mode JAX"):
+    with pytest.raises(dv.DeviceError, match='only with mode="JAX", got mode="NUMBA"'):
         dv.resolve("cuda", mode="NUMBA")
 
 
@@ -109,7 +123,6 @@ def test_numba_5_percent_faster_is_not_enough():
 def test_uncalibrated_float32_is_jax_and_says_how_to_calibrate():
     mode, reason = dv.cpu_default("float32")
     assert mode == "JAX" and "no CPU calibration" in reason and "python -m dlpy35.calibrate" in reason
-    assert dv.cpu_default_mode("float32") == "JAX"
 
 
 def test_a_calibration_for_other_settings_is_ignored():

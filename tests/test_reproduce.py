@@ -1,4 +1,4 @@
-"""``dlpy35 reproduce``: the book's twelve rows, each rerun through its own command and read back."""
+"""``dlpy35 reproduce``: the book's twelve rows, each rerun through the library as its command would."""
 
 from __future__ import annotations
 
@@ -19,14 +19,30 @@ def test_the_twelve_rows_of_the_books_results_with_the_books_figures(capsys):
     assert "dlpy35 train-conv --net conv2-relu --expanded --dropout --ensemble 5" in out
 
 
-def test_each_rows_command_parses_with_its_own_commands_flags():
+def test_each_rows_command_line_parses_to_the_rows_settings():
+    """The command shown for a row trains as the row: its flags parse, with the command's defaults and
+    presets, to the settings that :func:`reproduce.run_row` trains with."""
+    from dlpy35.commands import reproduce as command
+    from dlpy35.commands import train_conv
+
     for row in reproduce.ROWS:
         for quick in (False, True):
-            args = cli.command_parser(row.command, "dlpy35").parse_args(row.flags(quick))
+            name = command.COMMANDS[row.chapter]
+            args = cli.command_parser(name, "dlpy35").parse_args(command.flags(row, quick))
+            s = row.run_settings(quick)
+            keys = ["eta", "lmbda", "epochs", "n_train"]
+            if row.chapter == 6:
+                train_conv.check(None, args)  # fills in the preset
+                keys += ["net", "expanded", "extra_fc", "dropout", "ensemble"]
+            else:
+                keys += ["cost", "evaluation"]
+                assert tuple(args.sizes or (784, 30, 10)) == s["sizes"]
+                assert [(int(e), float(eta)) for e, eta in args.then] == list(s["then"])
+            assert {k: getattr(args, k) for k in keys} == {k: s[k] for k in keys}, row.name
             assert (args.epochs == 1) == quick  # a quick run is one epoch; the book's are 30, 40 or 60
 
 
-def test_quick_rows_run_through_their_commands_and_read_their_figures_back(capsys, tmp_path, mnist_dir):
+def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, tmp_path, mnist_dir):
     argv = ["reproduce", "ch1-30", "ch6-fc", "--quick", "--out", str(tmp_path), "--mode", "JAX",
             "--device", "cpu"]
     status, out, err = run_main(cli.main, argv, capsys)

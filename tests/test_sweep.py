@@ -31,7 +31,7 @@ def test_parse_seeds(tokens, seeds):
 
 
 @pytest.mark.parametrize("tokens, message", [
-    (["5-2"], "'5-2' is an empty or negative range"),
+    (["5-2"], "^seeds: '5-2' is an empty or negative range"),
     (["-1"], "is not a seed"),
     (["x"], "'x' is not a seed"),
     (["0-2", "2"], "a seed is given twice"),
@@ -49,6 +49,12 @@ def test_plan_groups_by_architecture_and_regularisation_and_splits_populations()
         assert len({(n.sizes, n.lmbda > 0) for n in c.nets}) == 1 and len(c.nets) <= 4
     assert [len(c.nets) for c in chunks] == [4, 2, 4, 2, 4, 2, 4, 2]
     assert len({c.key for c in chunks}) == len(chunks)
+
+
+def test_a_chunks_key_is_the_same_as_before_so_that_an_out_directory_keeps_its_chunks():
+    settings = sweep.settings(epochs=2, n_train=300, device="cpu", mode="JAX")
+    (chunk,) = sweep.plan([[784, 12, 10]], [0, 1], [3.0], [0.0], settings)
+    assert chunk.key == "0449f88d737afde8"  # dlpy35 sweep --seeds 0-1 --sizes 784 12 10 --n-train 300 ...
 
 
 def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys, mnist_dir):
@@ -121,7 +127,7 @@ def test_a_shared_order_sweep_follows_each_populations_first_network(tmp_path, c
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--seeds", "5-2"], "'5-2' is an empty or negative range"),
+    (["--seeds", "5-2"], "--seeds: '5-2' is an empty or negative range"),
     (["--seeds", "0", "--eta", "0"], "eta (the learning rate) must be a finite number > 0"),
     (["--seeds", "0", "--eta", "nan"], "argument --eta: expected a finite number"),
     (["--seeds", "0", "--lmbda", "-1"], "lmbda (the regularisation parameter) must be a finite number >= 0"),

@@ -27,6 +27,7 @@ from dlpy35.commandline import (
     finite_float,
     network_sizes,
     positive_int,
+    weight_init,
 )
 
 
@@ -48,6 +49,15 @@ def configure(s):
                    help="run each population as a task on a Ray cluster: auto, or the cluster's address")
     s.add_argument("--no-plot", action="store_true", help="write no PNG")
     add_quiet_flag(s)
+
+
+def settings_of(args) -> dict:
+    """:func:`dlpy35.sweep.settings` from the training flags of ``add_training_flags`` and ``--order``."""
+    from dlpy35 import sweep
+
+    return sweep.settings(args.epochs, args.mini_batch_size, args.n_train, args.cost, weight_init(args),
+                          args.dtype, args.device, args.mode, args.evaluation, args.order, args.data_dir,
+                          args.dataset)
 
 
 def _check(p, args):
@@ -83,7 +93,7 @@ def execute(p, args) -> int:
     try:
         data = load_data(args.data_dir, args.dataset)  # fetched and verified once, before any training
         sizes = [network_sizes(s, data) for s in (args.sizes or [None])]
-        chunks = sweep.plan(sizes, seeds, etas, lmbdas, sweep.settings_of(args), args.population_size)
+        chunks = sweep.plan(sizes, seeds, etas, lmbdas, settings_of(args), args.population_size)
         if not args.ray:  # the device and its memory are known here; on Ray each task checks its own
             for chunk in chunks:
                 sweep.population(chunk).check_fits(args.mini_batch_size)

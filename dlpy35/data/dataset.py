@@ -1,4 +1,4 @@
-"""Training data for a command: MNIST, or any data set laid out like it (``--dataset DIR``).
+"""Training data: MNIST, or any data set laid out like it (a directory of its IDX files).
 
 :func:`load_data` gives a :class:`Dataset`: the book's three sets, the number of
 classes and the image size, from the verified MNIST or from a directory of the four

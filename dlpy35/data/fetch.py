@@ -91,7 +91,7 @@ DATA_ENV = "DLPY35_DATA"
 _FETCH_HINT = "run `python -m dlpy35.data` to fetch again"
 # The file may be the user's own copy: say how to get a good one next to it, never to delete it.
 _REPLACE_HINT = ("it is not the MNIST file: to train on these files as a data set of your own, give their "
-                 "directory as --dataset DIR; for MNIST, move it aside and run `python -m dlpy35.data`")
+                 "directory as dataset=DIR; for MNIST, move it aside and run `python -m dlpy35.data`")
 _CHUNK = 1 << 20
 
 
@@ -457,7 +457,7 @@ def _make_data_dir(data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FetchError(f"{_show(data_dir)}: cannot create directory ({_one_line(e)}); "
-                         f"give a writable directory for the data (--data-dir, data_dir= or "
+                         f"give a writable directory for the data (data_dir=DIR or "
                          f"${DATA_ENV})") from None
 
 
