@@ -265,11 +265,12 @@ class PopulationBase:
         return PopulationTrainer(self.model, self.device, stacked, ORDERS[self.order](rngs),
                                  epoch_mode=self.epoch_mode, drop_last=self.drop_last, eval_chunk=chunk)
 
-    def _train(self, x, y, epochs, m, sets, hyper, option, progress, on_epoch):
+    def _train(self, x, y, epochs, m, sets, hyper, option, progress, on_epoch, callbacks):
         """Train on the checked arrays; the histories."""
         self.trainer = self.trainer or self._make_trainer(m)
         run = self.trainer.begin(x, y, epochs, m, self.etas, hyper=hyper, option=option, sets=sets)
-        policies = [SaturationCheck(), NetworkRecords(self), *([OnEpoch(on_epoch)] if on_epoch else [])]
+        policies = [SaturationCheck(), NetworkRecords(self), *([OnEpoch(on_epoch)] if on_epoch else []),
+                    *callbacks]
         self.trainer.train(run, policies, progress=progress)
         return self.histories
 
@@ -356,11 +357,12 @@ class Population(PopulationBase):
         return self.model.init_params(rng, self.dtype, self.weight_init)
 
     def SGD(self, training_data, epochs, mini_batch_size, evaluation_data=None, *,  # noqa: N802 (the book's)
-            progress=None, on_epoch=None):
+            progress=None, on_epoch=None, callbacks=()):
         """Train all K networks for `epochs` epochs; return their histories (one list per network).
 
         `training_data` and `evaluation_data` take the forms ``network2``'s ``SGD``
-        takes.  `on_epoch` receives each :class:`PopulationRecord`.
+        takes.  `on_epoch` receives each :class:`dlpy35.records.PopulationRecord`, and so
+        do the `callbacks` (:class:`dlpy35.callbacks.Callback`), after the population's own.
         """
         x, y = inputs.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
         n = len(x)
@@ -372,7 +374,7 @@ class Population(PopulationBase):
                                                         self.dtype, "evaluation_data")
         lmbdas = np.asarray(self.lmbdas)
         return self._train(x, y, epochs, m, sets, lambda etas: {"eta": etas, "decay": etas * lmbdas / n},
-                           self.reg if lmbdas.any() else None, progress, on_epoch)
+                           self.reg if lmbdas.any() else None, progress, on_epoch, callbacks)
 
     def network(self, k):
         """Network k as a ``dlpy35.network2.Network`` holding its current weights (to save, to predict)."""
@@ -415,11 +417,12 @@ class LayerPopulation(PopulationBase):
                          order)
 
     def SGD(self, training_data, epochs, validation_data=None, test_data=None, *,  # noqa: N802 (the book's)
-            progress=None, on_epoch=None):
+            progress=None, on_epoch=None, callbacks=()):
         """Train all K networks for `epochs` epochs of mini-batches of ``mini_batch_size``; the histories.
 
         The data take the forms ``network3``'s ``SGD`` takes; each history's dicts
         hold ``validation_correct``/``_total`` and ``test_correct``/``_total``.
+        `on_epoch` and `callbacks` as for :meth:`Population.SGD`.
         """
         n_out = self.model.n_out
 
@@ -433,7 +436,8 @@ class LayerPopulation(PopulationBase):
         n_batches = max(len(x) // self.mini_batch_size, 1)
         lmbdas = np.asarray(self.lmbdas)
         return self._train(x, y, epochs, self.mini_batch_size, sets,
-                           lambda etas: {"eta": etas, "l2": lmbdas / n_batches}, None, progress, on_epoch)
+                           lambda etas: {"eta": etas, "l2": lmbdas / n_batches}, None, progress, on_epoch,
+                           callbacks)
 
     def network(self, k):
         """Network k as a ``dlpy35.network3.Network`` holding its current weights (to save, to predict)."""

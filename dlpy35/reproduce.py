@@ -16,7 +16,9 @@ import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from dlpy35 import results
 from dlpy35.book import DROPOUT_PRESET, PRESETS
+from dlpy35.callbacks import Callback, OnEpoch
 
 __all__ = ["Row", "ROWS", "TOLERANCE", "find", "run_row", "status_of", "markdown"]
 
@@ -152,15 +154,15 @@ def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mo
     data = load_data(data_dir)
     run.start(f"dlpy35.reproduce {row.name}", SimpleNamespace(**s))
     start = time.perf_counter()
-    got, history = (_run_ch6 if row.chapter == 6 else _run_ch1_ch3)(row, s, data, run, log)
+    got, records = (_run_ch6 if row.chapter == 6 else _run_ch1_ch3)(s, data, run, log)
     seconds = time.perf_counter() - start
-    per_epoch = sorted(h["seconds"] for h in history)
-    curve = [round(100 * h["evaluation_correct"] / h["evaluation_total"], 2) for h in history]
+    per_epoch = sorted(r.seconds for r in records)
+    curve = [round(100 * _evaluated(r).accuracy, 2) for r in records]
     return {"row": row.name, "chapter": row.chapter, "network": row.network, "dlpy35": round(got, 2),
             "book": row.book, "difference": round(got - row.book, 2), "quick": quick,
             "status": status_of(got, row.book, quick, epochs is not None), "seconds": round(seconds, 1),
-            "epochs": len(history), "curve": curve,
-            "seconds_per_epoch": round(per_epoch[len(per_epoch) // 2], 2) if history else None}
+            "epochs": len(records), "curve": curve,
+            "seconds_per_epoch": round(per_epoch[len(per_epoch) // 2], 2) if records else None}
 
 
 def status_of(got, book, quick=False, partial=False) -> str:
@@ -184,61 +186,90 @@ def markdown(results) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _epoch_line(h) -> str:
-    """One epoch of a run, as :func:`run_row` logs it."""
-    return (f"  epoch {h['epoch']}: {100 * h['evaluation_correct'] / h['evaluation_total']:.2f}% "
-            f"({h['seconds']:.1f} s)")
+def _evaluated(record):
+    """The :class:`dlpy35.records.Evaluation` a row's epoch is judged by: chapter 6's validation set, or
+    the one set chapters 1 and 3 evaluate."""
+    return record.evaluations.get("validation") or record.evaluations["evaluation"]
 
 
-def _curves(history):
+class RowProgress(Callback):
+    """The first network's epochs, as they end: a line to `log`, and the run directory's ``epochs.csv``.
+
+    Parameters
+    ----------
+    s : dict
+        The row's run settings (``seed``, ``eta``, ``lmbda``).
+    sizes : list
+        What ``epochs.csv``'s ``sizes`` column says of the network.
+    run_dir : dlpy35.rundir.RunDir
+    log : callable
+    """
+
+    def __init__(self, s, sizes, run_dir, log):
+        self.s, self.sizes, self.run_dir, self.log = s, sizes, run_dir, log
+
+    def on_epoch(self, trainer, run, record):
+        mine = first_network(run.records)
+        if mine and mine[-1].epoch == record.epoch:  # a first network that diverged says no more
+            ev = _evaluated(mine[-1])
+            self.log(f"  epoch {record.epoch}: {100 * ev.accuracy:.2f}% ({record.seconds:.1f} s)")
+        judged = "validation" if mine and "validation" in mine[0].evaluations else "evaluation"
+        s = self.s
+        self.run_dir.epochs(results.epoch_rows(0, s["seed"], s["eta"], s["lmbda"], self.sizes, mine, judged))
+
+
+def first_network(records):
+    """The first network's :class:`dlpy35.records.EpochRecord` list, from a run's records (one
+    network's, or a population's, where it stops at the epoch it diverged in)."""
+    return [r for r in (rec.per_network()[0][1] for rec in records) if r is not None]
+
+
+def at_best_validation(records):
+    """Chapter 6's figure: the test accuracy at the epoch of best validation accuracy, the later of
+    equally good ones (the book's network3 keeps a new best on ``>=``); 0.0 without epochs."""
+    best = max(reversed(records), key=lambda r: r.evaluations["validation"].correct, default=None)
+    return 0.0 if best is None else best.evaluations["test"].accuracy
+
+
+def _curves(records):
     """``draw(path)`` for :meth:`dlpy35.rundir.RunDir.finish`: evaluated accuracy and training cost."""
     from dlpy35.plots import plot_history
 
-    curves = {"training_cost": [h["training_cost"] for h in history],
-              "evaluation_accuracy": [h["evaluation_correct"] for h in history]}
-    return lambda path: history and plot_history(curves, path, n_eval=history[0]["evaluation_total"])
+    curves = {"training_cost": [r.cost for r in records],
+              "evaluation_accuracy": [_evaluated(r).correct for r in records]}
+    return lambda path: records and plot_history(curves, path, n_eval=_evaluated(records[0]).total)
 
 
-def _run_ch1_ch3(row, s, data, run, log):
-    """Train a chapter-1 or -3 row with :class:`dlpy35.network2.Network`, stage after stage.
+def _run_ch1_ch3(s, data, run, log):
+    """Train a chapter-1 or -3 row with :class:`dlpy35.network2.Network`, its stages in one run.
 
     Returns
     -------
     tuple
-        ``(the best evaluation accuracy in percent, the epochs: epochs.csv's fields)``.
+        ``(the best evaluation accuracy in percent, the epochs' records)``.
     """
-    from dlpy35 import results
     from dlpy35.network2 import Network
 
     init = "large" if s["cost"] == "quadratic" else "default"  # the book's, for each cost
     net = Network(list(s["sizes"]), cost=s["cost"], seed=s["seed"], mode=s["mode"], device=s["device"],
                   weight_init=init)
-    training = tuple(a[: s["n_train"]] for a in data.training)
-    evaluation = data.test if s["evaluation"] == "test" else data.validation
-    history = []
-
-    def on_epoch(r):
-        history.append({"epoch": len(history) + 1, "seconds": r["seconds"], "training_cost": r["cost"],
-                        "evaluation_correct": r["evaluation_accuracy"],
-                        "evaluation_total": r["n_evaluation"]})
-        log(_epoch_line(history[-1]))
-        run.epochs(results.epoch_rows(0, s["seed"], s["eta"], s["lmbda"], net.sizes, history))
-
-    for epochs, eta in [(s["epochs"], s["eta"]), *s["then"]]:
-        net.SGD(training, epochs, MINI_BATCH_SIZE, eta, lmbda=s["lmbda"], evaluation_data=evaluation,
-                monitor_evaluation_accuracy=True, on_epoch=on_epoch, verbose=False)
-    run.finish(net, _curves(history))
-    best = max((h["evaluation_correct"] / h["evaluation_total"] for h in history), default=0.0)
-    return 100 * best, history
+    progress = RowProgress(s, net.sizes, run, log)
+    records = []
+    net.SGD(tuple(a[: s["n_train"]] for a in data.training), s["epochs"], MINI_BATCH_SIZE, s["eta"],
+            lmbda=s["lmbda"], then=s["then"], verbose=False, monitor_evaluation_accuracy=True,
+            evaluation_data=data.test if s["evaluation"] == "test" else data.validation,
+            callbacks=[progress, OnEpoch(records.append)])
+    run.finish(net, _curves(records))
+    return 100 * max((_evaluated(r).accuracy for r in records), default=0.0), records
 
 
-def _run_ch6(row, s, data, run, log):
+def _run_ch6(s, data, run, log):
     """Train a chapter-6 row: one :class:`dlpy35.network3.Network`, or an ensemble as one population.
 
     Returns
     -------
     tuple
-        ``(the figure compared in percent, the first network's epochs: epochs.csv's fields)``.
+        ``(the figure compared in percent, the first network's records)``.
     """
     from dlpy35.atomic import atomic_write
     from dlpy35.expand import load_expanded
@@ -246,26 +277,17 @@ def _run_ch6(row, s, data, run, log):
     if s["expanded"]:
         data = data._replace(training=load_expanded(s["data_dir"], verbose=True))
     training = tuple(a[: s["n_train"]] for a in data.training)
-    net, histories, vote = _train_ch6(s, training, data, run, log)
-    run.finish(net, _curves(_evaluated(histories[0])))
+    net, records, vote = _train_ch6(s, training, data, run, log)
+    first = first_network(records)
+    run.finish(net, _curves(first))
+    networks = [first] if vote is None else [[rec.records[k] for rec in records if rec.records[k]]
+                                             for k in range(s["ensemble"])]
     with atomic_write(run.path / "history.json", "w") as f:
         json.dump({"args": {k: v for k, v in s.items() if k != "data_dir"},
-                   "runs": [{"seed": s["seed"] + k, "history": h} for k, h in enumerate(histories)],
+                   "runs": [{"seed": s["seed"] + k, "history": [r.flat() for r in mine]}
+                            for k, mine in enumerate(networks)],
                    "vote_test_accuracy": vote}, f, indent=1, default=str)
-    if vote is not None:
-        return 100 * vote, _evaluated(histories[0])
-    history = histories[0]
-    # The book's network3 keeps the later of equally good validation epochs (>=).
-    best = max(reversed(range(len(history))), key=lambda i: history[i]["validation_correct"], default=None)
-    got = 0.0 if best is None else history[best]["test_correct"] / history[best]["test_total"]
-    return 100 * got, _evaluated(history)
-
-
-def _evaluated(history):
-    """A chapter-6 network's epochs with epochs.csv's fields: the evaluated set is the validation set."""
-    return [{"epoch": h["epoch"], "seconds": h["seconds"], "training_cost": h["training_cost"],
-             "evaluation_correct": h["validation_correct"], "evaluation_total": h["validation_total"]}
-            for h in history]
+    return 100 * (at_best_validation(first) if vote is None else vote), first
 
 
 def _train_ch6(s, training, data, run, log):
@@ -275,37 +297,24 @@ def _train_ch6(s, training, data, run, log):
     Returns
     -------
     tuple
-        ``(the first network, every network's history of flat records, the vote's test accuracy or None)``.
+        ``(the first network, the run's records, the vote's test accuracy or None)``.
     """
     import numpy as np
 
-    from dlpy35 import network3, results
+    from dlpy35 import network3
     from dlpy35.book import book_layers
     from dlpy35.population import LayerPopulation
 
     val, test = data.validation, data.test
     layers = book_layers(s["net"], MINI_BATCH_SIZE, s["dropout"], data.n_classes, s["extra_fc"])
-    so_far = []
-
-    def first(record):
-        """The first network's epoch `record` (flat), into the run directory and the log."""
-        so_far.extend(_evaluated([record]))
-        log(_epoch_line(so_far[-1]))
-        run.epochs(results.epoch_rows(0, s["seed"], s["eta"], s["lmbda"], [s["net"]], so_far))
-
+    progress, records = RowProgress(s, [s["net"]], run, log), []
     if s["ensemble"] == 1:
         net = network3.Network(layers, MINI_BATCH_SIZE, seed=s["seed"], mode=s["mode"], device=s["device"])
-        n_val = len(val[0])  # network3's dict has the fraction; epochs.csv the count
-
-        def flat(r):
-            return {"epoch": r["epoch"], "seconds": r["seconds"], "training_cost": r["cost"],
-                    "validation_correct": round(r["validation_accuracy"] * n_val), "validation_total": n_val}
-
         net.SGD(training, s["epochs"], MINI_BATCH_SIZE, s["eta"], val, test, s["lmbda"], verbose=False,
-                on_epoch=lambda r: first(flat(r)))
-        return net, [[r.flat() for r in net.records]], None
+                callbacks=[progress, OnEpoch(records.append)])
+        return net, records, None
     seeds = list(range(s["seed"], s["seed"] + s["ensemble"]))
     pop = LayerPopulation(layers, MINI_BATCH_SIZE, seeds, s["eta"], s["lmbda"], mode=s["mode"],
                           device=s["device"])
-    pop.SGD(training, s["epochs"], val, test, on_epoch=lambda r: r.records[0] and first(r.records[0].flat()))
-    return pop.network(0), pop.histories, float(np.mean(pop.vote(test[0]) == test[1]))
+    pop.SGD(training, s["epochs"], val, test, callbacks=[progress, OnEpoch(records.append)])
+    return pop.network(0), records, float(np.mean(pop.vote(test[0]) == test[1]))

@@ -8,6 +8,7 @@ import pytest
 from command_helpers import run_main
 
 from dlpy35 import cli, reproduce
+from dlpy35.records import EpochRecord, Evaluation, PopulationRecord
 
 
 def test_the_twelve_rows_of_the_books_results_with_the_books_figures(capsys):
@@ -86,19 +87,26 @@ def test_a_partial_run_keeps_its_curve_and_seconds_per_epoch_and_is_not_compared
     assert json.loads((tmp_path / "ch1-30" / "args.json").read_text())["args"]["seed"] == 3
 
 
-def test_a_tie_in_validation_accuracy_takes_the_later_epochs_test_accuracy(tmp_path):
+def test_a_tie_in_validation_accuracy_takes_the_later_epochs_test_accuracy():
     """As the book's network3 (``>=``): of equally good validation epochs the later one counts.
 
     The test accuracies at the tied epochs (85%, 88%) differ from each other and from the best test
     accuracy of the run (99%), so taking the first tie, or the best test epoch, gives another figure.
     """
-    history = [{"validation_correct": v, "test_correct": t, "test_total": 100}
-               for v, t in [(90, 80), (95, 85), (94, 99), (95, 88), (93, 70)]]
-    (tmp_path / "history.json").write_text(json.dumps({"runs": [{"history": history}]}))
+    records = [EpochRecord(e, 1.0, 0.1, 0.5, {"validation": Evaluation(v, 100, 1.0),
+                                              "test": Evaluation(t, 100, 1.0)})
+               for e, (v, t) in enumerate([(90, 80), (95, 85), (94, 99), (95, 88), (93, 70)])]
     (row,) = reproduce.find(["ch6-fc"])
     assert row.metric == "test_at_best_validation"
-    assert reproduce._figure(row, tmp_path) == pytest.approx(88.0)
-    # dlpy35 train's figure: its best accuracy, whichever of equal epochs it comes from.
-    (tmp_path / "epochs.csv").write_text("net,evaluation_correct,evaluation_total\n0,90,100\n0,93,100\n"
-                                         "0,93,100\n1,99,100\n")
-    assert reproduce._figure(reproduce.find(["ch1-30"])[0], tmp_path) == pytest.approx(93.0)
+    assert reproduce.at_best_validation(records) == pytest.approx(0.88)
+    assert reproduce.at_best_validation([]) == 0.0
+
+
+def test_the_first_network_of_a_population_stops_at_the_epoch_it_diverged_in():
+    def epoch(j, first):
+        return PopulationRecord(j, 1.0, [0.1, 0.1], [first, EpochRecord(j, 1.0, 0.1, 0.5)])
+
+    alone = [EpochRecord(j, 1.0, 0.1, 0.5) for j in range(3)]
+    assert reproduce.first_network(alone) == alone
+    population = [epoch(0, alone[0]), epoch(1, alone[1]), epoch(2, None)]
+    assert reproduce.first_network(population) == alone[:2]
