@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from dlpy35.data import load_mnist
-from dlpy35.inputs import one_hot
+from dlpy35.engine.arguments import one_hot
 
 __all__ = ["load_data", "load_data_wrapper", "vectorized_result"]
 

@@ -4,10 +4,10 @@ The API is the book's -- ``Network(sizes)``, ``feedforward``, ``SGD``,
 ``update_mini_batch``, ``backprop``, ``evaluate``, ``cost_derivative`` -- and so
 is the behaviour: N(0, 1) initialisation, the quadratic cost, a shuffle every
 epoch, ``Epoch j : correct / n`` lines.  The network is a
-:class:`dlpy35.graph.SigmoidNet` trained by :class:`dlpy35.trainer.Trainer`:
+:class:`dlpy35.engine.graph.SigmoidNet` trained by :class:`dlpy35.engine.trainer.Trainer`:
 weights and data in shared variables on the device, gradients from
 ``pytensor.grad``.  ``backprop`` keeps its meaning through the hand-written
-BP1-BP4 of :mod:`dlpy35.backprop`, which the tests check the graph against.
+BP1-BP4 of :mod:`dlpy35.engine.backprop`, which the tests check the graph against.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ import json
 import numpy as np
 import pytensor.tensor as pt
 
-from dlpy35 import backprop as bp
-from dlpy35 import costs, graph, inputs
-from dlpy35.atomic import atomic_write
-from dlpy35.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
-from dlpy35.callbacks import Callback, OnEpoch
-from dlpy35.costs import QuadraticCost
-from dlpy35.device import DTYPES, resolve
-from dlpy35.files import SavedFileError
-from dlpy35.order import OneOrder
-from dlpy35.trainer import TrainedNetwork, Trainer, TrainingDiverged  # noqa: F401 (TrainingDiverged: public here)
+from dlpy35.engine import arguments, costs, graph
+from dlpy35.engine import backprop as bp
+from dlpy35.engine.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
+from dlpy35.engine.callbacks import Callback, OnEpoch
+from dlpy35.engine.costs import QuadraticCost
+from dlpy35.engine.device import DTYPES, resolve
+from dlpy35.engine.order import OneOrder
+from dlpy35.engine.trainer import TrainedNetwork, Trainer, TrainingDiverged  # noqa: F401 (TrainingDiverged: public here)
+from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.saved_files import SavedFileError
 
 WEIGHT_INITS = ("large", "default")
 REGULARIZERS = (None, "l2", "l1")
@@ -47,7 +47,7 @@ class Network(TrainedNetwork):
         Training precision; float64 for exact work such as gradient checks.
     mode : str, optional
         PyTensor mode (``NUMBA``, ``JAX``, ``CVM``...); the default is chosen by
-        :func:`dlpy35.device.resolve`.
+        :func:`dlpy35.engine.device.resolve`.
     device : {"auto", "cuda", "cpu"}
         Where to run; ``auto`` takes a GPU when JAX sees one.
     epoch_mode : {"scan", "step"}
@@ -55,20 +55,20 @@ class Network(TrainedNetwork):
         ``step`` calls the compiled SGD step once per mini-batch.  Both give
         the same weights.
     cost : QuadraticCost, CrossEntropyCost or a name
-        The cost (:mod:`dlpy35.costs`); chapter 1 uses the quadratic cost.
+        The cost (:mod:`dlpy35.engine.costs`); chapter 1 uses the quadratic cost.
     weight_init : {"large", "default"}
         ``large``: N(0, 1) weights (chapter 1); ``default``: N(0, 1/n_in) (chapter 3).
 
     Attributes
     ----------
     num_layers, sizes : as in the book
-    device : dlpy35.device.Device
-    trainer : dlpy35.trainer.Trainer
+    device : dlpy35.engine.device.Device
+    trainer : dlpy35.engine.trainer.Trainer
     """
 
     def __init__(self, sizes, seed=None, dtype="float32", mode=None, device="auto", epoch_mode="scan",
                  cost=QuadraticCost, weight_init="large"):
-        self.sizes = inputs.check_sizes(sizes)
+        self.sizes = arguments.check_sizes(sizes)
         self.num_layers = len(self.sizes)
         if weight_init not in WEIGHT_INITS:
             raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
@@ -121,9 +121,9 @@ class Network(TrainedNetwork):
     # -- the book's API ---------------------------------------------------------
     def feedforward(self, a):
         """Output ``a^L`` for input column(s) `a` (n_in, k), computed by the graph."""
-        a = inputs.finite_inputs(a, self.dtype, "feedforward input")
+        a = arguments.finite_inputs(a, self.dtype, "feedforward input")
         cols = a.reshape(self.sizes[0], -1) if a.ndim == 1 else a
-        inputs.check_width(cols.T, self.sizes[0], "feedforward input")
+        arguments.check_width(cols.T, self.sizes[0], "feedforward input")
         out = self.trainer.forward(cols.T)
         return out.T.reshape((-1,)) if a.ndim == 1 else out.T
 
@@ -147,9 +147,9 @@ class Network(TrainedNetwork):
             ``progress(epoch, batches_done, n_batches)`` during each epoch.
         on_epoch : callable, optional
             ``on_epoch(record)`` after each epoch, with that epoch's history record.
-        callbacks : list of dlpy35.callbacks.Callback
+        callbacks : list of dlpy35.engine.callbacks.Callback
             More policies, consulted after the book's, with every epoch's
-            :class:`dlpy35.records.EpochRecord`.
+            :class:`dlpy35.engine.records.EpochRecord`.
         verbose : bool
             Print the book's per-epoch lines.
 
@@ -179,14 +179,14 @@ class Network(TrainedNetwork):
         `sets` maps names to labelled data evaluated after every epoch; with
         `monitor_training` the training data is evaluated too, as ``"training"``.
         """
-        x, y = inputs.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
+        x, y = arguments.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
         n = len(x)
-        epochs = inputs.check_count(epochs, "epochs", 0)
-        m = inputs.check_count(mini_batch_size, "mini_batch_size", 1, n)
-        lmbda = inputs.check_lmbda(lmbda)
+        epochs = arguments.check_count(epochs, "epochs", 0)
+        m = arguments.check_count(mini_batch_size, "mini_batch_size", 1, n)
+        lmbda = arguments.check_lmbda(lmbda)
         if reg not in REGULARIZERS:
             raise ValueError(f"reg must be one of {REGULARIZERS}, got {reg!r}")
-        labelled = {name: inputs.labelled_arrays(data, self.sizes[0], self.sizes[-1], self.dtype)
+        labelled = {name: arguments.labelled_arrays(data, self.sizes[0], self.sizes[-1], self.dtype)
                     for name, data in (sets or {}).items()}
         if monitor_training:
             labelled["training"] = (x, np.argmax(y, axis=1))
@@ -201,21 +201,21 @@ class Network(TrainedNetwork):
         self._update_mini_batch(mini_batch, eta)
 
     def _update_mini_batch(self, mini_batch, eta, lmbda=0.0, n=None, reg=None):
-        x, y = inputs.training_arrays(mini_batch, self.sizes[0], self.sizes[-1], self.dtype, "mini_batch")
-        lmbda, n = inputs.check_lmbda(lmbda), n or len(x)
+        x, y = arguments.training_arrays(mini_batch, self.sizes[0], self.sizes[-1], self.dtype, "mini_batch")
+        lmbda, n = arguments.check_lmbda(lmbda), n or len(x)
         self.trainer.update(x, y, eta, lambda e: {"eta": e, "decay": e * lmbda / n}, reg if lmbda else None)
 
     def backprop(self, x, y):
         """``(nabla_b, nabla_w)`` for input column(s) `x` and targets `y`: BP1-BP4 by hand.
 
-        Summed over the columns when `x` is (n_in, m).  See :mod:`dlpy35.backprop`.
+        Summed over the columns when `x` is (n_in, m).  See :mod:`dlpy35.engine.backprop`.
         """
-        x, y = inputs.columns(x, y, self.sizes[0], self.sizes[-1], self.dtype)
+        x, y = arguments.columns(x, y, self.sizes[0], self.sizes[-1], self.dtype)
         return bp.backprop(self.weights, self.biases, x, y, self.cost.delta)
 
     def symbolic_gradients(self, x, y):
         """``(nabla_b, nabla_w)`` from ``pytensor.grad``, in the shapes ``backprop`` returns."""
-        x, y = inputs.columns(x, y, self.sizes[0], self.sizes[-1], self.dtype)
+        x, y = arguments.columns(x, y, self.sizes[0], self.sizes[-1], self.dtype)
 
         def build():
             xs, ys = pt.matrix("x", dtype=self.dtype), pt.matrix("y", dtype=self.dtype)
@@ -230,8 +230,8 @@ class Network(TrainedNetwork):
         return self._evaluation(test_data).correct
 
     def _evaluation(self, data):
-        """The :class:`dlpy35.records.Evaluation` of `data`; a run's own sets stay loaded."""
-        arrays = inputs.labelled_arrays(data, self.sizes[0], self.sizes[-1], self.dtype)
+        """The :class:`dlpy35.engine.records.Evaluation` of `data`; a run's own sets stay loaded."""
+        arrays = arguments.labelled_arrays(data, self.sizes[0], self.sizes[-1], self.dtype)
         return self.trainer.evaluate_data(*arrays)
 
     def save(self, filename):
@@ -318,7 +318,7 @@ def _saved_sizes(data, filename):
                                "needs the keys sizes, weights, biases and cost")
     sizes = data["sizes"]
     if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(inputs.is_count(s) for s in sizes)):
+            or not all(arguments.is_count(s) for s in sizes)):
         raise SavedFileError(f"{filename}: sizes must be a list of at least two positive integers, "
                                f"got {sizes!r}")
     return sizes

@@ -17,9 +17,9 @@ from __future__ import annotations
 import pytensor
 import pytensor.tensor as pt
 
-from dlpy35 import checkpoint, graph, inputs
-from dlpy35.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
-from dlpy35.callbacks import (  # noqa: F401 (SCHEDULE_FLOOR: public here)
+from dlpy35.engine import arguments, graph
+from dlpy35.engine.backprop import sigmoid, sigmoid_prime  # noqa: F401 (the book's module functions)
+from dlpy35.engine.callbacks import (  # noqa: F401 (SCHEDULE_FLOOR: public here)
     SCHEDULE_FLOOR,
     Callback,
     EarlyStopping,
@@ -27,13 +27,14 @@ from dlpy35.callbacks import (  # noqa: F401 (SCHEDULE_FLOOR: public here)
     OnEpoch,
     Stages,
 )
-from dlpy35.checkpoint import Checkpoint
-from dlpy35.costs import CrossEntropyCost, QuadraticCost
-from dlpy35.files import SavedFileError
+from dlpy35.engine.costs import CrossEntropyCost, QuadraticCost
+from dlpy35.engine.trainer import TrainingDiverged
 from dlpy35.mnist_loader import vectorized_result  # noqa: F401 (the book's network2 has its own copy)
 from dlpy35.network import Network as _Base
 from dlpy35.network import load_as
-from dlpy35.trainer import TrainingDiverged
+from dlpy35.storage import checkpoint
+from dlpy35.storage.checkpoint import Checkpoint
+from dlpy35.storage.saved_files import SavedFileError
 
 __all__ = ["Network", "load", "NetworkFileError", "CrossEntropyCost", "QuadraticCost", "TrainingDiverged",
            "vectorized_result", "sigmoid", "sigmoid_prime"]
@@ -75,7 +76,7 @@ class Network(_Base):
         ----------
         training_data, epochs, mini_batch_size, eta, progress, verbose
             As for :meth:`dlpy35.network.Network.SGD`; `then`: ``(epochs, eta)`` stages after
-            the first, in the same run (:class:`dlpy35.callbacks.Stages`).
+            the first, in the same run (:class:`dlpy35.engine.callbacks.Stages`).
         lmbda : float
             Weights decay by ``1 - eta lmbda / n`` a step (L2, eq. 93) or move by it to 0 (L1, eq. 97).
         evaluation_data : (X, labels) or list of (x, label) pairs, optional
@@ -85,8 +86,8 @@ monitor_training_accuracy : bool
             Which per-epoch figures to compute (in the graph) and print.
         early_stopping_n, lr_schedule_n : int
             After this many epochs without a better evaluation accuracy, stop
-            (:class:`dlpy35.callbacks.EarlyStopping`), or halve eta, stopping at eta/128
-            (:class:`dlpy35.callbacks.EtaSchedule`); 0: never.
+            (:class:`dlpy35.engine.callbacks.EarlyStopping`), or halve eta, stopping at eta/128
+            (:class:`dlpy35.engine.callbacks.EtaSchedule`); 0: never.
         monitor_learning_speed : bool or int
             Chapter 5: record :meth:`learning_speed` of the first 1,000 training
             examples (True) or that many, before training and after every epoch.
@@ -95,7 +96,7 @@ monitor_training_accuracy : bool
             of an uninterrupted run, on the same backend), or start over in its place.
         on_epoch : callable, optional
             ``on_epoch(figures)`` after each epoch: a dict of the epoch's figures.
-        callbacks : list of dlpy35.callbacks.Callback
+        callbacks : list of dlpy35.engine.callbacks.Callback
             More policies, consulted after the book's, with every epoch's record.
 
         Returns
@@ -114,7 +115,7 @@ monitor_training_accuracy : bool
             run = self._begin(training_data, stages.epochs, mini_batch_size, stages.first_eta, lmbda, reg,
                               sets={"evaluation": evaluation_data} if watch_eval else {},
                               monitor_training=wanted["training_cost"] or wanted["training_accuracy"])
-            lmbda = inputs.check_lmbda(lmbda)
+            lmbda = arguments.check_lmbda(lmbda)
             saver = self._resumable(run, checkpoint_dir, resume, verbose, lmbda, reg, patience, speed_n, then)
             monitor = Monitor(self, wanted, lmbda, reg, verbose)
             speed = self._speed_monitor(run.state, training_data, speed_n, verbose)
@@ -135,12 +136,12 @@ monitor_training_accuracy : bool
         n = _speed_examples(monitor_learning_speed)
         if not n:
             return training_data, 0
-        training_data = inputs.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
+        training_data = arguments.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
         return training_data, min(n, len(training_data[0]))
 
     def _resumable(self, run, directory, resume, verbose, lmbda, reg, patience, speed_n, then):
         """Start the run's state (``self.history``) and resume it from `directory` with `resume`; the
-        run's :class:`dlpy35.checkpoint.Checkpoint` (None without a directory)."""
+        run's :class:`dlpy35.storage.checkpoint.Checkpoint` (None without a directory)."""
         run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0,
                          learning_speed=[])
         settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg, **patience,
@@ -197,7 +198,7 @@ monitor_training_accuracy : bool
         list of float
             One norm per hidden layer, the first hidden layer first.
         """
-        x, y = inputs.training_arrays(data, self.sizes[0], self.sizes[-1], self.dtype, "data")
+        x, y = arguments.training_arrays(data, self.sizes[0], self.sizes[-1], self.dtype, "data")
         return self._speed_probe(x, y)()
 
     def _speed_probe(self, x, y):
@@ -227,7 +228,7 @@ monitor_training_accuracy : bool
 
     def total_cost(self, data, lmbda, convert=False, reg="l2"):
         """Mean cost over `data` plus ``lmbda/len(data)`` times the regulariser, added once."""
-        lmbda = inputs.check_lmbda(lmbda)
+        lmbda = arguments.check_lmbda(lmbda)
         ev = self._evaluation(data)
         return ev.cost / ev.total + lmbda / ev.total * self._penalty(lmbda, reg)
 
@@ -238,7 +239,7 @@ def _watching(evaluation_data, training_cost, training_accuracy, evaluation_cost
     the schedule, checked; whether the evaluation data is evaluated every epoch)``."""
     wanted = {"training_cost": training_cost, "training_accuracy": training_accuracy,
               "evaluation_cost": evaluation_cost, "evaluation_accuracy": evaluation_accuracy}
-    patience = {name: inputs.check_count(n, name, 0) for name, n in patience.items()}
+    patience = {name: arguments.check_count(n, name, 0) for name, n in patience.items()}
     return wanted, patience, _watches_evaluation(evaluation_data, wanted, patience)
 
 
@@ -319,7 +320,7 @@ def _speed_examples(monitor):
         return SPEED_EXAMPLES
     if monitor is False or monitor is None:
         return 0
-    return inputs.check_count(monitor, "monitor_learning_speed (True, False or a number of examples)", 1)
+    return arguments.check_count(monitor, "monitor_learning_speed (True, False or a number of examples)", 1)
 
 
 def speed_text(speeds):

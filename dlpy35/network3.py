@@ -4,12 +4,12 @@ The API is the book's ``network3.py``: ``load_data_shared()``, ``Network(layers,
 and ``SGD(training_data, epochs, mini_batch_size, eta, validation_data,
 test_data, lmbda=0.0)``, printing the book's lines and reporting the test
 accuracy at the epoch of best validation accuracy.  The layers live in
-:mod:`dlpy35.layers`.  Training is device-resident like
+:mod:`dlpy35.engine.layers`.  Training is device-resident like
 :class:`dlpy35.network.Network`: the data and the parameters are put on the
 device once, each epoch's permutation is gathered there, and an epoch runs in a
 few ``pytensor.scan`` calls; validation and test accuracies are computed on the
-device too.  The network is a :class:`dlpy35.layers.LayerStack` trained by
-:class:`dlpy35.trainer.Trainer`, with checkpoints and exact resume.
+device too.  The network is a :class:`dlpy35.engine.layers.LayerStack` trained by
+:class:`dlpy35.engine.trainer.Trainer`, with checkpoints and exact resume.
 
 As in the book, an epoch is ``n // mini_batch_size`` full mini-batches of a
 fresh permutation (the remainder is left out of that epoch), the cost is the
@@ -24,15 +24,12 @@ import json
 
 import numpy as np
 
-from dlpy35 import checkpoint, inputs
-from dlpy35.atomic import atomic_write
-from dlpy35.book import DROPOUT_PRESET, PRESETS, book_layers  # noqa: F401 (the module's public API)
-from dlpy35.callbacks import Callback, OnEpoch
-from dlpy35.checkpoint import Checkpoint
-from dlpy35.device import DTYPES, resolve
-from dlpy35.ensemble import ensemble_accuracy, ensemble_predict  # noqa: F401
-from dlpy35.files import NPZ_ERRORS, SavedFileError, check_values, open_npz, read_npz_array, read_npz_text
-from dlpy35.layers import (  # noqa: F401
+from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS, book_layers  # noqa: F401 (the module's public API)
+from dlpy35.engine import arguments
+from dlpy35.engine.callbacks import Callback, OnEpoch
+from dlpy35.engine.device import DTYPES, resolve
+from dlpy35.engine.ensemble import ensemble_accuracy, ensemble_predict  # noqa: F401
+from dlpy35.engine.layers import (  # noqa: F401
     ConvPoolLayer,
     FullyConnectedLayer,
     LayerStack,
@@ -43,8 +40,19 @@ from dlpy35.layers import (  # noqa: F401
     sigmoid,
     tanh,
 )
-from dlpy35.order import OneOrder
-from dlpy35.trainer import TrainedNetwork, Trainer, TrainingDiverged
+from dlpy35.engine.order import OneOrder
+from dlpy35.engine.trainer import TrainedNetwork, Trainer, TrainingDiverged
+from dlpy35.storage import checkpoint
+from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.checkpoint import Checkpoint
+from dlpy35.storage.saved_files import (
+    NPZ_ERRORS,
+    SavedFileError,
+    check_values,
+    open_npz,
+    read_npz_array,
+    read_npz_text,
+)
 
 __all__ = ["Network", "load", "load_data_shared", "size", "ensemble_predict", "ensemble_accuracy",
            "book_layers", "PRESETS",
@@ -61,14 +69,14 @@ class Network(TrainedNetwork):
     Parameters
     ----------
     layers : list of Layer
-        From :mod:`dlpy35.layers`, ending with a ``SoftmaxLayer``; checked to chain.
+        From :mod:`dlpy35.engine.layers`, ending with a ``SoftmaxLayer``; checked to chain.
     mini_batch_size : int
     seed : int, optional
         Seeds the initial weights, every epoch's shuffle and the dropout masks:
         the same seed and mode give the same trained weights.
     dtype : {"float32", "float64"}
     mode : str, optional
-        PyTensor mode (``JAX``, ``NUMBA``...); default from :func:`dlpy35.device.resolve`.
+        PyTensor mode (``JAX``, ``NUMBA``...); default from :func:`dlpy35.engine.device.resolve`.
     device : {"auto", "cuda", "cpu"}
     epoch_mode : {"scan", "step"}
         ``scan``: a chunk of mini-batches per compiled call; ``step``: one call per mini-batch.
@@ -77,12 +85,12 @@ class Network(TrainedNetwork):
     ----------
     layers, mini_batch_size, params (shared variables, ``[w0, b0, w1, b1, ...]``), device, trainer,
     compile_seconds, best (after ``SGD``: best validation accuracy, its iteration and test accuracy),
-    records (after ``SGD``: its :class:`dlpy35.records.EpochRecord` list)
+    records (after ``SGD``: its :class:`dlpy35.engine.records.EpochRecord` list)
     """
 
     def __init__(self, layers, mini_batch_size, seed=None, dtype="float32", mode=None, device="auto",
                  epoch_mode="scan"):
-        self.mini_batch_size = inputs.check_count(mini_batch_size, "mini_batch_size", 1)
+        self.mini_batch_size = arguments.check_count(mini_batch_size, "mini_batch_size", 1)
         self.model = LayerStack(layers, self.mini_batch_size)
         self.layers = self.model.layers
         self.device = resolve(device, mode, dtype)
@@ -106,7 +114,7 @@ class Network(TrainedNetwork):
         return self.layers[-1].n_out
 
     def _labelled(self, data, name):
-        return inputs.labelled_arrays(data, self.n_in, self.n_out, self.dtype, name)
+        return arguments.labelled_arrays(data, self.n_in, self.n_out, self.dtype, name)
 
     # -- the book's API -------------------------------------------------------------------
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data=None, test_data=None,  # noqa: N802
@@ -139,14 +147,14 @@ class Network(TrainedNetwork):
             Per epoch (resumed ones included): ``epoch``, ``validation_accuracy``
             and ``test_accuracy`` (fractions, None without the data), ``seconds``
             (training only), ``cost`` (mean regularised mini-batch cost).
-            ``self.records`` holds the same epochs as :class:`dlpy35.records.EpochRecord`.
+            ``self.records`` holds the same epochs as :class:`dlpy35.engine.records.EpochRecord`.
         """
-        m = inputs.check_count(mini_batch_size, "mini_batch_size", 1)
+        m = arguments.check_count(mini_batch_size, "mini_batch_size", 1)
         if m != self.mini_batch_size:
             raise ValueError(f"SGD: mini_batch_size {m} differs from the network's mini_batch_size "
                              f"{self.mini_batch_size}; build the Network with the size you train with")
-        epochs, eta = inputs.check_count(epochs, "epochs", 0), inputs.check_eta(eta)
-        lmbda = inputs.check_lmbda(lmbda)
+        epochs, eta = arguments.check_count(epochs, "epochs", 0), arguments.check_eta(eta)
+        lmbda = arguments.check_lmbda(lmbda)
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
             run = self._begin(training_data, validation_data, test_data, epochs, m, eta, lmbda)
             settings = {"sizes": [self.n_in, *(layer.n_out for layer in self.layers)],
@@ -183,8 +191,8 @@ class Network(TrainedNetwork):
     # -- using a trained network ----------------------------------------------------------------
     def predict(self, x):
         """Predicted labels (n,) for the rows of `x` (n, n_in), in chunks of ``EVAL_BATCH``."""
-        x = inputs.unit_inputs(x, self.dtype, "predict input")
-        inputs.check_width(x, self.n_in, "predict input")
+        x = arguments.unit_inputs(x, self.dtype, "predict input")
+        arguments.check_width(x, self.n_in, "predict input")
         return np.argmax(self.trainer.forward(x), axis=1).astype(np.int64)
 
     def accuracy(self, data):
@@ -287,7 +295,7 @@ def load(filename, seed=None, mode=None, device="auto", epoch_mode="scan"):
         layers = [from_spec(s) for s in spec["layers"]]
         mini_batch_size, dtype = spec["mini_batch_size"], spec["dtype"]
         # Checked here, not left to Network: its ValueError would not name the file.
-        if not inputs.is_count(mini_batch_size):
+        if not arguments.is_count(mini_batch_size):
             raise ValueError(f"mini_batch_size must be a positive integer, got {mini_batch_size!r}")
         if not isinstance(dtype, str) or dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")

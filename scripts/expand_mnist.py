@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dlpy35.commandline import ArgumentParser  # noqa: E402
-from dlpy35.expand import cache_path, load_expanded  # noqa: E402
+from dlpy35.cli.common import ArgumentParser  # noqa: E402
+from dlpy35.data.expand import cache_path, load_expanded  # noqa: E402
 
 
 def main(argv=None):

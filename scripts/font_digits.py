@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from dlpy35.commandline import ArgumentParser, fail, run  # noqa: E402
+from dlpy35.cli.common import ArgumentParser, fail, run  # noqa: E402
 
 PROG = Path(__file__).name
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -66,8 +66,8 @@ def main(argv=None) -> int:
         return 0
     import numpy as np
 
-    from dlpy35.commands.models import ModelError, load_model, outputs
-    from dlpy35.images import prepare_file
+    from dlpy35.data.digit_images import prepare_file
+    from dlpy35.storage.saved_networks import ModelError, load_model, outputs
 
     try:
         net = load_model(args.model)

@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dlpy35.atomic import atomic_write  # noqa: E402  (the checkout's package, before any installed one)
-from dlpy35.commandline import USER_ERROR, ArgumentParser, finite_float, natural_int, positive_int  # noqa: E402
+from dlpy35.cli.common import USER_ERROR, ArgumentParser, finite_float, natural_int, positive_int  # noqa: E402
+from dlpy35.storage.atomic import atomic_write  # noqa: E402  (the checkout's package, before any installed one)
 
 PROG = "scripts/mutation.py"
 

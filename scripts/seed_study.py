@@ -13,7 +13,7 @@ Every figure is the population's: network k is seed k trained in this
 population.  Trained alone, seed k ends there bit for bit only in float64 on
 Numba; in float32 the population's batched kernels round differently from one
 network's, and a chaotic run (eta 3.0, quadratic cost) amplifies that, so seed
-k alone can end elsewhere (:mod:`dlpy35.population` gives a measured spread).
+k alone can end elsewhere (:mod:`dlpy35.engine.population` gives a measured spread).
 The study shows the spread over seeds, not what each seed gives alone.
 
     python scripts/seed_study.py --out runs/seed-study
@@ -28,22 +28,22 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from dlpy35.commandline import exit_on_interrupt  # noqa: E402
+from dlpy35.cli.common import exit_on_interrupt  # noqa: E402
 
 exit_on_interrupt(Path(__file__).name)  # before the heavy imports
 
-from dlpy35 import sweep  # noqa: E402
-from dlpy35.atomic import atomic_write  # noqa: E402
-from dlpy35.commandline import (  # noqa: E402
+from dlpy35.cli.common import (  # noqa: E402
     ArgumentParser,
     add_order_flag,
     add_training_flags,
     finite_float,
     run,
 )
-from dlpy35.commands.sweep import settings_of  # noqa: E402
+from dlpy35.cli.sweep import settings_of  # noqa: E402
 from dlpy35.data import load_mnist  # noqa: E402
-from dlpy35.plots import plot_sweep  # noqa: E402
+from dlpy35.storage.atomic import atomic_write  # noqa: E402
+from dlpy35.studies import sweep  # noqa: E402
+from dlpy35.studies.plots import plot_sweep  # noqa: E402
 
 PROG = Path(__file__).name
 
@@ -78,7 +78,7 @@ def main(argv=None):
     print(f"{pop.k} networks {args.sizes}, {pop.device.describe()}", flush=True)
     pop.SGD((tx[: args.n_train], ty[: args.n_train]), args.epochs, args.mini_batch_size, (ex, ey),
             on_epoch=lambda r: print(f"epoch {r.epoch}: {r.seconds:.1f} s", flush=True))
-    rows, summary = sweep.tables(chunk, pop.records, pop.diverged)
+    rows, summary = sweep.chunk_rows(chunk, pop.records, pop.diverged)
     sweep.write(args.out, rows, summary)
     plot_sweep(rows, summary, args.out / "sweep.png",
                f"{pop.k} seeds of {args.sizes} in one population, {args.cost} cost, eta {args.eta}, "

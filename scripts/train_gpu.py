@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """``dlpy35 train`` from a checkout, without installing: the book's networks of chapters 1 and 3.
 
-The same command, flags and code as ``dlpy35 train`` (:mod:`dlpy35.commands.train`);
+The same command, flags and code as ``dlpy35 train`` (:mod:`dlpy35.cli.train`);
 ``python scripts/train_gpu.py --help`` lists them.
 """
 
@@ -13,12 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from dlpy35.commandline import exit_on_interrupt  # noqa: E402
+from dlpy35.cli.common import exit_on_interrupt  # noqa: E402
 
 exit_on_interrupt(Path(__file__).name)  # before the heavy imports
 
-from dlpy35.cli import command_main  # noqa: E402
-from dlpy35.commandline import run  # noqa: E402
+from dlpy35.cli.common import run  # noqa: E402
+from dlpy35.cli.main import command_main  # noqa: E402
 
 PROG = Path(__file__).name
 

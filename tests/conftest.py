@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dlpy35 import device
 from dlpy35.data import DataError, fetch_mnist, load_mnist
+from dlpy35.engine import device
 
 
 @pytest.fixture(scope="session", autouse=True)

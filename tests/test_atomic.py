@@ -1,4 +1,4 @@
-"""Tests for dlpy35.atomic.atomic_write: replace atomically, or leave the old file alone."""
+"""Tests for dlpy35.storage.atomic.atomic_write: replace atomically, or leave the old file alone."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from dlpy35 import atomic
-from dlpy35.atomic import atomic_write
+from dlpy35.storage import atomic
+from dlpy35.storage.atomic import atomic_write
 
 
 def _mode(path):

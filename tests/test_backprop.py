@@ -1,6 +1,6 @@
-"""Tests for dlpy35.backprop (the hand-written BP1-BP4) and a hand-computed [2, 3, 1] network.
+"""Tests for dlpy35.engine.backprop (the hand-written BP1-BP4) and a hand-computed [2, 3, 1] network.
 
-The references here are written independently of dlpy35.backprop: explicit scalar
+The references here are written independently of dlpy35.engine.backprop: explicit scalar
 chain-rule loops in pure Python for a tiny network, and the book's per-example code
 (``1 / (1 + exp(-z))``) for deeper ones.
 """
@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 import pytest
 
-from dlpy35 import backprop as bp
-from dlpy35.costs import QuadraticCost
+from dlpy35.engine import backprop as bp
+from dlpy35.engine.costs import QuadraticCost
 from dlpy35.network import Network
 
 # -- references written for these tests ----------------------------------------------

@@ -1,4 +1,5 @@
-"""dlpy35.caches and dlpy35.calibrate: the stored CPU calibration, its fingerprint, a real measurement."""
+"""dlpy35.storage.caches and dlpy35.engine.calibrate: the stored CPU calibration, its fingerprint, a real
+measurement."""
 
 import json
 import math
@@ -6,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from dlpy35 import caches
-from dlpy35 import calibrate as cal
-from dlpy35 import device as dv
+from dlpy35.engine import calibrate as cal
+from dlpy35.engine import device as dv
+from dlpy35.storage import caches
 
 
 @pytest.fixture

@@ -9,9 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlpy35.callbacks import Callback, EarlyStopping, EtaSchedule, OnEpoch, SaturationCheck, improved
-from dlpy35.records import EpochRecord, Evaluation, PopulationRecord, SaturationWarning, TrainingSaturated
-from dlpy35.trainer import Run
+from dlpy35.engine.callbacks import Callback, EarlyStopping, EtaSchedule, OnEpoch, SaturationCheck, improved
+from dlpy35.engine.records import (
+    EpochRecord,
+    Evaluation,
+    PopulationRecord,
+    SaturationWarning,
+    TrainingSaturated,
+)
+from dlpy35.engine.trainer import Run
 from tests.test_trainer import data, no_decay, sigmoid_trainer
 
 

@@ -1,4 +1,4 @@
-"""Tests for checkpoints (dlpy35.checkpoint) and exact resume in network2.Network.SGD.
+"""Tests for checkpoints (dlpy35.storage.checkpoint) and exact resume in network2.Network.SGD.
 
 An interrupted run -- by Ctrl-C after an epoch, or in the middle of one -- resumed
 into a new network (built with another seed) ends with weights bit-identical to an
@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlpy35 import checkpoint, network2
-from dlpy35.checkpoint import CheckpointError
+from dlpy35 import network2
+from dlpy35.storage import checkpoint
+from dlpy35.storage.checkpoint import CheckpointError
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [12, 8, 4]
@@ -299,7 +300,7 @@ def test_after_interrupt_says_only_what_the_disk_holds(uninterrupted, tmp_path):
 _SAVER = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    from dlpy35 import checkpoint
+    from dlpy35.storage import checkpoint
 
     directory, where = sys.argv[1], sys.argv[2]
     real_fdopen, real_fsync, real_replace = os.fdopen, os.fsync, os.replace

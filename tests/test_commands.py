@@ -13,9 +13,10 @@ import pytest
 from command_helpers import run_main
 from PIL import Image, ImageDraw, ImageFont
 
-from dlpy35 import cli, network, network2
+from dlpy35 import network, network2
+from dlpy35.cli import main as cli
 from dlpy35.data import fetch
-from dlpy35.images import prepare_file
+from dlpy35.data.digit_images import prepare_file
 
 FONTS = "/usr/share/fonts/truetype/dejavu/"
 

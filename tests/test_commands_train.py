@@ -14,7 +14,8 @@ import pytest
 from command_helpers import run_main, script
 from PIL import Image
 
-from dlpy35 import network2, progress
+from dlpy35 import network2
+from dlpy35.cli import progress
 
 N_TRAIN = 300
 BASE = ["--n-train", str(N_TRAIN), "--sizes", "784", "20", "10", "--mode", "JAX", "--device", "cpu",

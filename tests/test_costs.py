@@ -1,4 +1,4 @@
-"""Tests for dlpy35.costs: the quadratic and cross-entropy costs, numpy and symbolic.
+"""Tests for dlpy35.engine.costs: the quadratic and cross-entropy costs, numpy and symbolic.
 
 Also the gradient check with the cross-entropy cost (pytensor.grad vs hand-written
 BP1-BP4 vs finite differences) and the output error ``delta^L = a - y`` that
@@ -15,13 +15,13 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from dlpy35 import backprop as bp
-from dlpy35 import costs, gradcheck
-from dlpy35.costs import CrossEntropyCost, QuadraticCost
+from dlpy35.engine import backprop as bp
+from dlpy35.engine import costs, gradcheck
+from dlpy35.engine.costs import CrossEntropyCost, QuadraticCost
 
 
 def _sigmoid(z):
-    """The book's sigmoid, written independently of dlpy35.backprop."""
+    """The book's sigmoid, written independently of dlpy35.engine.backprop."""
     return 1.0 / (1.0 + np.exp(-z))
 
 

@@ -1,4 +1,4 @@
-"""dlpy35.device: backend choice, device-resident shared variables, no per-step copies."""
+"""dlpy35.engine.device: backend choice, device-resident shared variables, no per-step copies."""
 
 import subprocess
 import sys
@@ -8,9 +8,9 @@ import jax
 import numpy as np
 import pytest
 
-from dlpy35 import caches
-from dlpy35 import device as dv
+from dlpy35.engine import device as dv
 from dlpy35.network import Network
+from dlpy35.storage import caches
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ def test_cuda_without_gpu_is_a_clear_error(monkeypatch):
     ("NUMBA", "--device cuda runs only with --mode JAX, got --mode NUMBA"),
 ])
 def test_a_command_says_the_device_problem_in_its_flags(monkeypatch, capsys, tmp_path, mode, message):
-    from dlpy35 import cli
+    from dlpy35.cli import main as cli
 
     monkeypatch.setattr(dv, "cuda_devices", lambda: [])
     argv = ["reproduce", "ch1-30", "--device", "cuda", "--mode", mode, "--out", str(tmp_path)]
@@ -90,7 +90,7 @@ def test_float32_on_jax_after_a_float64_jax_compile_is_refused_in_one_line():
     """
     child = textwrap.dedent("""
         import numpy as np, pytensor, pytensor.tensor as pt
-        from dlpy35.device import DeviceError
+        from dlpy35.engine.device import DeviceError
         w = pt.vector("w", dtype="float64")
         pytensor.function([w], w * 2, mode="JAX")  # the user's own float64 JAX function
         from dlpy35.network2 import Network
@@ -122,7 +122,7 @@ def test_numba_5_percent_faster_is_not_enough():
 
 def test_uncalibrated_float32_is_jax_and_says_how_to_calibrate():
     mode, reason = dv.cpu_default("float32")
-    assert mode == "JAX" and "no CPU calibration" in reason and "python -m dlpy35.calibrate" in reason
+    assert mode == "JAX" and "no CPU calibration" in reason and "python -m dlpy35.engine.calibrate" in reason
 
 
 def test_a_calibration_for_other_settings_is_ignored():
@@ -135,7 +135,7 @@ def test_a_damaged_calibration_is_ignored():
     caches.cache_path().parent.mkdir(parents=True, exist_ok=True)
     caches.cache_path().write_bytes(b'{"format": 1, "entries": {')
     mode, reason = dv.cpu_default("float32")
-    assert mode == "JAX" and "unreadable" in reason and "python -m dlpy35.calibrate" in reason
+    assert mode == "JAX" and "unreadable" in reason and "python -m dlpy35.engine.calibrate" in reason
     stored(jax_s=50e-6, numba_s=40e-6)  # the next calibration replaces the damaged file
     assert dv.cpu_default("float32")[0] == "NUMBA"
 

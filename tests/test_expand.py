@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from dlpy35 import expand as ex
+from dlpy35.data import expand as ex
 
 #: The book's expand_mnist.py, written out: (shift, axis) of down, up, right, left, in that order.
 BOOK_SHIFTS = ((1, 0), (-1, 0), (1, 1), (-1, 1))

@@ -3,7 +3,7 @@
 The file's content is checked in Python; the rest runs the page in headless Chromium
 (Debian's chromium and chromium-driver, through Selenium; skipped without them): its
 ``window.dlpy35.predict`` against the networks' own forward pass, its
-``window.dlpy35.prepare`` against :func:`dlpy35.images.prepare`, and drawing on its canvas
+``window.dlpy35.prepare`` against :func:`dlpy35.data.digit_images.prepare`, and drawing on its canvas
 with a real pointer.
 """
 
@@ -24,10 +24,11 @@ from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.common.by import By
 
-from dlpy35 import images, network2
+from dlpy35 import network2
+from dlpy35.data import digit_images
+from dlpy35.export.plain_layers import ConvPool, Dense, portable_layers
 from dlpy35.export.web_page import page_html, write_html
 from dlpy35.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer
-from dlpy35.portable import ConvPool, Dense, portable_layers
 
 N_CHECK = 200  # test images whose outputs the page must reproduce
 
@@ -93,8 +94,9 @@ def test_the_page_is_one_file_that_loads_nothing_and_holds_the_weights(net2, tmp
     model = json.loads(re.search(r'<script id="dlpy35-model" type="application/json">(.*?)</script>',
                                  text, re.S).group(1))
     assert [r["type"] for r in model["layers"]] == ["dense", "dense"] and model["n_out"] == 10
-    assert model["prepare"] == {"ink": images.INK, "contrast": images.CONTRAST, "box": images.BOX,
-                                "side": images.SIDE, "centre": images.CENTRE}  # the script's constants
+    want = {"ink": digit_images.INK, "contrast": digit_images.CONTRAST, "box": digit_images.BOX,
+            "side": digit_images.SIDE, "centre": digit_images.CENTRE}
+    assert model["prepare"] == want  # the script's constants
     for layer, record in zip(layers, model["layers"]):
         assert base64.b64encode(layer.w.astype("<f4").tobytes()).decode() in text
         w = np.frombuffer(base64.b64decode(record["w"]), "<f4").reshape(layer.w.shape)
@@ -109,7 +111,7 @@ def test_the_page_is_one_file_that_loads_nothing_and_holds_the_weights(net2, tmp
 
 @pytest.mark.parametrize("layers, match", [
     ([], r"no layers"),
-    (["not a layer"], r"expected a dlpy35.portable Dense or ConvPool"),
+    (["not a layer"], r"expected a dlpy35.export.plain_layers Dense or ConvPool"),
     ([Dense(np.zeros((100, 10), np.float32), np.zeros(10, np.float32), "softmax")], r"reads 1 x 10 x 10"),
     ([Dense(np.zeros((784, 10), np.float32), np.zeros(10, np.float32), "softmax"),
       Dense(np.zeros((20, 10), np.float32), np.zeros(10, np.float32), "softmax")], r"layer 1 \(Dense\)"),
@@ -192,7 +194,7 @@ def test_prepare_in_the_browser_is_images_prepare(mnist, driver, page2):
     _, _, (test_x, _) = mnist
     open_page(driver, page2)
     for name, grey in _grey_images(test_x).items():
-        want = images.prepare(grey)
+        want = digit_images.prepare(grey)
         got = np.array(_js_prepare(driver, grey))
         diff = np.abs(got - want)
         assert got.shape == (784,), name
@@ -205,8 +207,8 @@ def test_prepare_in_the_browser_is_images_prepare(mnist, driver, page2):
                                   np.where(np.eye(30) > 0, 0.45, 0.5)],  # too faint a line
                          ids=["white", "black", "faint"])
 def test_prepare_of_a_blank_image_throws_as_python_raises(grey, driver, page2):
-    with pytest.raises(images.ImageError, match="blank"):
-        images.prepare(grey)
+    with pytest.raises(digit_images.ImageError, match="blank"):
+        digit_images.prepare(grey)
     open_page(driver, page2)
     assert _js_prepare(driver, grey).startswith("Error: blank")
 
@@ -249,7 +251,7 @@ def test_a_digit_drawn_with_the_pointer_is_read_live(net2, page2, driver, tmp_pa
     assert len(tops) == 1 and tops[0].size["height"] == max(heights)
     png = driver.execute_script("return document.getElementById('pad').toDataURL('image/png')")
     (tmp_path / "pad.png").write_bytes(base64.b64decode(png.split(",", 1)[1]))
-    pixels = images.prepare_file(tmp_path / "pad.png")
+    pixels = digit_images.prepare_file(tmp_path / "pad.png")
     shown = _canvas_pixels(driver, "preview")[..., 0].reshape(-1) / 256
     assert np.mean(np.abs(shown - pixels) <= 1e-6) >= 0.99
     scores = net2.trainer.forward(pixels[None])[0]

@@ -17,11 +17,11 @@ import pytest
 
 import dlpy35.export
 from dlpy35 import network, network2
-from dlpy35.atomic import stale_temp_files
 from dlpy35.export import onnx_model
 from dlpy35.export.onnx_model import IR_VERSION, OPSET, to_onnx, write_onnx
+from dlpy35.export.plain_layers import ConvPool, Dense, portable_layers
 from dlpy35.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer
-from dlpy35.portable import ConvPool, Dense, portable_layers
+from dlpy35.storage.atomic import stale_temp_files
 
 # Absolute, on float32 outputs in [0, 1]: onnxruntime's kernels against JAX's.  Measured at most
 # 1.52e-6 (the chapter-1 network; AMD EPYC, AVX-512, and with OPENBLAS_CORETYPE=Sandybridge or
@@ -91,7 +91,7 @@ ACT = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambd
 
 
 def reference(layers, x):
-    """dlpy35.portable's definitions in float64 numpy: channels-last images, (y, x, map) flattening."""
+    """dlpy35.export.plain_layers' definitions in float64 numpy: channels-last images, (y, x, map) order."""
     x = x.astype(np.float64)
     for layer in layers:
         if isinstance(layer, Dense):
@@ -162,7 +162,8 @@ def dense(n_in, n_out, activation="sigmoid"):
     ([], ValueError, "empty"),
     ("layers", TypeError, "expected a list"),
     ({"w": 1}, TypeError, "expected a list"),
-    ([dense(4, 3), object()], TypeError, "layer 1: expected a dlpy35.portable Dense or ConvPool, got object"),
+    ([dense(4, 3), object()], TypeError,
+     "layer 1: expected a dlpy35.export.plain_layers Dense or ConvPool, got object"),
     ([dense(4, 3), dense(2, 1)], ValueError, r"layer 1 \(Dense\) takes 2 values but layer 0 gives 3"),
     ([dense(4, 3, "ReLU")], ValueError, "unknown activation 'ReLU'"),
     ([Dense(np.zeros((4, 3)), np.zeros(2), "relu")], ValueError, r"w \(4, 3\) and b \(2,\)"),
@@ -235,7 +236,7 @@ def test_a_saved_dropout_network_exports_with_its_own_inference_scale(mnist, tmp
     0.5, so a scale fixed at 0.5 (or ``p`` for ``1 - p``) fails at 0.2 and 0."""
     from command_helpers import run_main
 
-    from dlpy35 import cli
+    from dlpy35.cli import main as cli
 
     (train_x, train_y), _, (test_x, _) = mnist
     layers = [FullyConnectedLayer(784, 30, ReLU, p_dropout=p), SoftmaxLayer(30, 10, p_dropout=p)]

@@ -1,4 +1,4 @@
-"""Tests for ``dlpy35 figure`` (dlpy35.figures): the book's chapter-3 figures, each in --quick mode.
+"""Tests for ``dlpy35 figure`` (dlpy35.studies.figures): the book's chapter-3 figures, each in --quick mode.
 
 Each figure trains once per module on the real MNIST (20 epochs; the learning
 rates on 2,000 images), through the command as ``dlpy35 figure`` runs it; the
@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from command_helpers import run_main
 
-from dlpy35 import figures, network2
-from dlpy35.commandline import ArgumentParser
-from dlpy35.commands import figure
-from dlpy35.results import read_csv
+from dlpy35 import network2
+from dlpy35.cli import figure
+from dlpy35.cli.common import ArgumentParser
+from dlpy35.storage.tables import read_csv
+from dlpy35.studies import figures
 
 PIXELS = {"overfitting": (1200, 800), "regularization": (1200, 800), "learning-rates": (800, 500)}
 COLUMNS = {"overfitting": ["epoch", "training_cost", "test_accuracy"],

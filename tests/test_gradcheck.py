@@ -1,4 +1,4 @@
-"""Tests for dlpy35.gradcheck: pytensor.grad vs hand-written BP1-BP4 vs central finite differences.
+"""Tests for dlpy35.engine.gradcheck: pytensor.grad vs hand-written BP1-BP4 vs central finite differences.
 
 Everything is float64 on the NUMBA CPU mode (``random_problem`` uses device="cpu";
 float64 defaults to NUMBA so the process never flips JAX to x64).
@@ -11,8 +11,8 @@ import re
 import numpy as np
 import pytest
 
-from dlpy35 import backprop as bp
-from dlpy35 import gradcheck
+from dlpy35.engine import backprop as bp
+from dlpy35.engine import gradcheck
 from dlpy35.network import Network
 
 SYM_TOL = 1e-8

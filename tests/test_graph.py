@@ -1,4 +1,4 @@
-"""Tests for dlpy35.graph: the symbolic network, compiled in float64, against numpy formulas.
+"""Tests for dlpy35.engine.graph: the symbolic network, compiled in float64, against numpy formulas.
 
 Everything is compiled with the NUMBA mode in float64 (two compiled functions for the
 whole module, so a cold Numba cache costs two compiles).  Shapes follow graph.py:
@@ -12,8 +12,8 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from dlpy35 import graph
-from dlpy35.costs import QuadraticCost
+from dlpy35.engine import graph
+from dlpy35.engine.costs import QuadraticCost
 
 SIZES = [6, 5, 4]
 MODE = "NUMBA"

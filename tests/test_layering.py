@@ -70,7 +70,7 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_the_import_graph_sees_function_level_and_package_imports():
     graph = {name: imported(name, path, modules()) for name, path in modules().items()}
     assert "dlpy35.data.fetch" in graph["dlpy35.data.__main__"]  # `from dlpy35.data import fetch`
-    assert "dlpy35.calibrate" in graph["dlpy35.commands.train"]  # imported inside a function
+    assert "dlpy35.engine.calibrate" in graph["dlpy35.cli.train"]  # imported inside a function
 
 
 def test_no_import_cycles():

@@ -16,7 +16,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from dlpy35.layers import (
+from dlpy35.engine.layers import (
     ACTIVATIONS,
     NOISE_SIZE,
     ConvPoolLayer,

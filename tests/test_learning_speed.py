@@ -1,7 +1,7 @@
 """Tests for chapter 5's speed of learning: ``||delta^l|| = ||dC/db^l||`` of each hidden layer (network2).
 
 The symbolic gradient (``pytensor.grad`` of the mean cost, on the device) is checked against the
-hand-written BP1-BP4 of :mod:`dlpy35.backprop` in float64, as the book computes it (``delta^l``
+hand-written BP1-BP4 of :mod:`dlpy35.engine.backprop` in float64, as the book computes it (``delta^l``
 averaged over the examples, then its norm); on the real MNIST the book's phenomenon shows: the
 earlier the layer, the slower it learns.  ``SGD(monitor_learning_speed=...)`` records one entry
 before training and one per epoch, also across a checkpoint and a resume, and ``dlpy35 train
@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 from command_helpers import run_main
 
-from dlpy35 import backprop as bp
-from dlpy35 import cli, network2
-from dlpy35.checkpoint import CheckpointError
-from dlpy35.costs import CrossEntropyCost, QuadraticCost
+from dlpy35 import network2
+from dlpy35.cli import main as cli
+from dlpy35.engine import backprop as bp
+from dlpy35.engine.costs import CrossEntropyCost, QuadraticCost
+from dlpy35.storage.checkpoint import CheckpointError
 
 SIZES = [10, 8, 7, 6, 4]  # three hidden layers
 BOOK_DEEP = [784, 30, 30, 30, 30, 10]

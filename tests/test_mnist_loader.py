@@ -7,7 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from dlpy35 import inputs, mnist_loader
+from dlpy35 import mnist_loader
+from dlpy35.engine import arguments
 from dlpy35.mnist_loader import load_data, load_data_wrapper, vectorized_result
 
 
@@ -106,7 +107,7 @@ def test_vectorized_result():
 
 def test_one_hot_and_columns_helpers():
     labels = np.array([3, 0, 9], dtype=np.int64)
-    one_hot = inputs.one_hot(labels, 10, np.float32)
+    one_hot = arguments.one_hot(labels, 10, np.float32)
     np.testing.assert_array_equal(one_hot.argmax(axis=1), labels)
     cols = mnist_loader._columns(one_hot)
     assert [c.shape for c in cols] == [(10, 1)] * 3

@@ -3,7 +3,7 @@
 Two configurations are exercised on the CPU: NUMBA in float64 (exact comparisons with
 numpy) and JAX in float32 (the default float32 CPU path; JAX stays in float32 so the
 process never switches ``jax_enable_x64`` on).  The references (forward pass,
-backprop, SGD step) are written here in numpy, independently of dlpy35.backprop.
+backprop, SGD step) are written here in numpy, independently of dlpy35.engine.backprop.
 Small [784, 30, 10] networks on a few hundred real MNIST examples keep each test fast
 once the Numba and JAX caches are warm.
 """

@@ -18,11 +18,9 @@ import numpy as np
 import pytensor.tensor as pt
 import pytest
 
-from dlpy35 import checkpoint
 from dlpy35 import network3 as n3
-from dlpy35.ensemble import ensemble_accuracy
-from dlpy35.files import SavedFileError
-from dlpy35.layers import (
+from dlpy35.engine.ensemble import ensemble_accuracy
+from dlpy35.engine.layers import (
     ConvPoolLayer,
     FullyConnectedLayer,
     ReLU,
@@ -31,7 +29,9 @@ from dlpy35.layers import (
     noise_table,
     sigmoid,
 )
-from dlpy35.trainer import TrainingDiverged
+from dlpy35.engine.trainer import TrainingDiverged
+from dlpy35.storage import checkpoint
+from dlpy35.storage.saved_files import SavedFileError
 
 MB = 10
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlpy35 import plots
+from dlpy35.studies import plots
 
 BLUE, ORANGE = (31, 119, 180), (255, 127, 14)  # matplotlib's C0 and C1
 

@@ -15,15 +15,15 @@ import pytest
 
 from dlpy35 import network2
 from dlpy35 import network3 as n3
-from dlpy35.layers import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer
-from dlpy35.population import (
+from dlpy35.engine.layers import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer
+from dlpy35.engine.population import (
     LayerPopulation,
     Population,
     PopulationError,
     estimate_bytes,
     per_net,
 )
-from dlpy35.records import SaturationWarning
+from dlpy35.engine.records import SaturationWarning
 
 # Float32, a population's kernels against one network's, after 2 epochs on 403 images: the
 # largest weight difference measured was 1.19e-6 (shared order; AMD EPYC, AVX-512, and with
@@ -256,7 +256,7 @@ def test_sgd_reports_each_epoch_and_refuses_a_bad_mini_batch_size(digits):
 
 def test_widths_count_each_layers_values_per_row_patches_included():
     """conv 3 maps of 2 channels, 3x3 filters on 6x6 (4x4 outputs), pool 2x2 -> FC 12 -> softmax 5."""
-    from dlpy35.layers import LayerStack
+    from dlpy35.engine.layers import LayerStack
 
     stack = LayerStack([ConvPoolLayer((3, 2, 3, 3), (2, 6, 6), (2, 2)), FullyConnectedLayer(12, 7),
                         SoftmaxLayer(7, 5)], 10)

@@ -1,10 +1,10 @@
-"""``dlpy35.progress.EpochBar``: tqdm's bar in a terminal, nothing in a log or with ``--quiet``."""
+"""``dlpy35.cli.progress.EpochBar``: tqdm's bar in a terminal, nothing in a log or with ``--quiet``."""
 
 from __future__ import annotations
 
 import io
 
-from dlpy35.progress import EpochBar
+from dlpy35.cli.progress import EpochBar
 
 
 class Terminal(io.StringIO):

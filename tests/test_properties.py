@@ -6,7 +6,7 @@ random corruption: bytes flipped, overwritten, inserted or cut, headers rewritte
 arrays dropped or replaced, values replaced by other JSON types, by numbers beyond the
 network's dtype, by NaN or by lists nested 100,000 deep.  Each outcome must be a load
 consistent with the file, or the module's error (:class:`~dlpy35.data.DataError`,
-:class:`~dlpy35.files.SavedFileError`) in one line naming the file; any other exception
+:class:`~dlpy35.storage.saved_files.SavedFileError`) in one line naming the file; any other exception
 fails the test.  No load may allocate much more memory than the file's size, whatever
 sizes a header claims.
 
@@ -34,11 +34,13 @@ from data_helpers import IDX_CODES, NAMES, idx_bytes, synthetic_mnist
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from dlpy35 import checkpoint, costs, network2
+from dlpy35 import network2
 from dlpy35 import network3 as n3
 from dlpy35.data import DataError, load_idx_dir, parse_idx, read_idx
-from dlpy35.files import SavedFileError
-from dlpy35.layers import FullyConnectedLayer, SoftmaxLayer
+from dlpy35.engine import costs
+from dlpy35.engine.layers import FullyConnectedLayer, SoftmaxLayer
+from dlpy35.storage import checkpoint
+from dlpy35.storage.saved_files import SavedFileError
 
 CPU = {"mode": "JAX", "device": "cpu"}
 # float64 on NUMBA: JAX without x64 would hold float32 whatever the dtype asked for.

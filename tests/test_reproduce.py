@@ -7,8 +7,9 @@ import json
 import pytest
 from command_helpers import run_main
 
-from dlpy35 import cli, reproduce
-from dlpy35.records import EpochRecord, Evaluation, PopulationRecord
+from dlpy35.cli import main as cli
+from dlpy35.engine.records import EpochRecord, Evaluation, PopulationRecord
+from dlpy35.studies import reproduce
 
 
 def test_the_twelve_rows_of_the_books_results_with_the_books_figures(capsys):
@@ -23,8 +24,8 @@ def test_the_twelve_rows_of_the_books_results_with_the_books_figures(capsys):
 def test_each_rows_command_line_parses_to_the_rows_settings():
     """The command shown for a row trains as the row: its flags parse, with the command's defaults and
     presets, to the settings that :func:`reproduce.run_row` trains with."""
-    from dlpy35.commands import reproduce as command
-    from dlpy35.commands import train_conv
+    from dlpy35.cli import reproduce as command
+    from dlpy35.cli import train_conv
 
     for row in reproduce.ROWS:
         for quick in (False, True):

@@ -17,7 +17,7 @@ from pytensor.graph.traversal import applys_between
 from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.shape import Reshape
 
-from dlpy35.device import resolve
+from dlpy35.engine.device import resolve
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,13 +28,13 @@ FOREIGN = textwrap.dedent("""
     import pytensor, pytensor.tensor as pt
     from pytensor.compile.mode import Mode
     if sys.argv[1] == "dlpy35":
-        import dlpy35, dlpy35.device, dlpy35.population
+        import dlpy35, dlpy35.engine.device, dlpy35.engine.population
     x = pt.tensor3("x", dtype="float32", shape=(2, 3, 5))
     y = x.transpose(2, 0, 1).reshape((5, -1))
     for mode in (None, Mode(linker="py", optimizer="fast_run"), "NUMBA", "JAX"):
         print(pytensor.dprint(pytensor.function([x], y, mode=mode), file="str"))
     if sys.argv[1] == "dlpy35":
-        ours = pytensor.function([x], y, mode=dlpy35.rewrites.mode("JAX"))
+        ours = pytensor.function([x], y, mode=dlpy35.engine.rewrites.mode("JAX"))
         print("dlpy35's mode:", pytensor.dprint(ours, file="str"))
 """)
 
@@ -68,7 +68,7 @@ def test_other_reshapes_are_left_alone(rows):
 
 def test_a_shared_order_population_step_copies_no_weights(mnist):
     """The wide first-layer matmul of a shared-order population reads the stacked weights in place."""
-    from dlpy35.population import Population
+    from dlpy35.engine.population import Population
 
     (tx, ty), _, _ = mnist
     pop = Population([784, 12, 10], [0, 1, 2], 3.0, mode="JAX", device="cpu", order="shared")

@@ -1,5 +1,5 @@
 """A run directory's network file (``RUN_DIR/network.json`` or ``.npz``): the checks on writing it
-(:class:`dlpy35.rundir.RunDir`) and on reading it back (``evaluate``, ``predict``, ``export``).
+(:class:`dlpy35.storage.rundir.RunDir`) and on reading it back (``evaluate``, ``predict``, ``export``).
 
 Each bad path gives its own one-line error; a good one works.  Networks are untrained and tiny:
 only the paths are under test.
@@ -14,10 +14,11 @@ import pytest
 from command_helpers import run_main
 from PIL import Image
 
-from dlpy35 import cli, network
-from dlpy35.commands import models
+from dlpy35 import network
+from dlpy35.cli import main as cli
 from dlpy35.network3 import FullyConnectedLayer, Network, SoftmaxLayer
-from dlpy35.rundir import RunDir
+from dlpy35.storage import saved_networks
+from dlpy35.storage.rundir import RunDir
 
 
 def one_line_error(status, out, err, *words):
@@ -43,7 +44,11 @@ def test_a_directory_where_the_network_file_goes_is_refused_before_training(tmp_
     (tmp_path / "run" / name).mkdir(parents=True)
     with pytest.raises(ValueError) as raised:
         RunDir(tmp_path / "run", name)
-    assert str(raised.value) == f"--run-dir {tmp_path / 'run' / name}: is a directory; give a file name"
+    want = f"{tmp_path / 'run' / name}: is a directory; give a file name"
+    assert str(raised.value) == f"the run directory {want}"
+    with pytest.raises(ValueError) as raised:  # the command names its flag
+        RunDir(tmp_path / "run", name, what="--run-dir")
+    assert str(raised.value) == f"--run-dir {want}"
 
 
 def test_a_link_to_a_directory_outside_is_refused_like_a_directory(tmp_path):
@@ -139,7 +144,7 @@ def test_an_unreadable_network_file(name, digit, tmp_path, capsys, monkeypatch):
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(models, "open", denied, raising=False)
+    monkeypatch.setattr(saved_networks, "open", denied, raising=False)
     one_line_error(*run_main(cli.main, command(name, model, digit, tmp_path), capsys),
                    f"{model}: cannot read it (Permission denied)")
     assert not (tmp_path / "out").exists()

@@ -124,10 +124,10 @@ def test_a_directory_where_a_data_file_should_be(name, capsys, tmp_path, mnist_d
 
 
 @pytest.mark.parametrize("module, argv", [
-    ("dlpy35.gradcheck", ["--batch", "0"]),
-    ("dlpy35.gradcheck", ["--max-entries", "word"]),
-    ("dlpy35.calibrate", ["--steps", "-1"]),
-    ("dlpy35.calibrate", ["--repeats", "nan"]),
+    ("dlpy35.engine.gradcheck", ["--batch", "0"]),
+    ("dlpy35.engine.gradcheck", ["--max-entries", "word"]),
+    ("dlpy35.engine.calibrate", ["--steps", "-1"]),
+    ("dlpy35.engine.calibrate", ["--repeats", "nan"]),
     ("dlpy35.data.__main__", ["--timeout", "inf"]),
     ("dlpy35.data.__main__", ["--timeout", "0"]),
     ("dlpy35.data.__main__", ["--no-such-flag"]),
@@ -158,7 +158,7 @@ def test_train_conv_run_dir_holds_args_epochs_the_network_and_curves(train_conv,
     import json
 
     from dlpy35 import network3
-    from dlpy35.results import EPOCH_COLUMNS
+    from dlpy35.storage.tables import EPOCH_COLUMNS
 
     run_dir = tmp_path / "run"
     argv = ["--epochs", "2", "--n-train", "100", "--mode", "JAX", "--device", "cpu", "--quiet",

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from command_helpers import run_main, script
 
-from dlpy35 import cli, results, sweep
-from dlpy35.records import EpochRecord, Evaluation
+from dlpy35.cli import main as cli
+from dlpy35.engine.records import EpochRecord, Evaluation
+from dlpy35.storage import tables
+from dlpy35.studies import sweep
 
 SMALL = ["--n-train", "300", "--epochs", "2", "--sizes", "784", "12", "10", "--mode", "JAX",
          "--device", "cpu", "--no-plot"]
@@ -62,9 +64,9 @@ def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys,
     status, stdout, err = run(["sweep", "--seeds", "0-2", "--eta", "0.5", "3.0", "--out", str(out), *SMALL],
                               capsys)
     assert status == 0, err
-    rows = results.read_csv(out / "epochs.csv")
-    summary = results.read_csv(out / "summary.csv")
-    assert list(rows[0]) == list(results.EPOCH_COLUMNS) and list(summary[0]) == list(results.SUMMARY_COLUMNS)
+    rows = tables.read_csv(out / "epochs.csv")
+    summary = tables.read_csv(out / "summary.csv")
+    assert list(rows[0]) == list(tables.EPOCH_COLUMNS) and list(summary[0]) == list(tables.SUMMARY_COLUMNS)
     assert len(rows) == 6 * 2 and len(summary) == 6
     ranked = [int(line.split()[0]) for line in stdout.splitlines() if line.strip()[:1].isdigit()][:6]
     best = {int(r["net"]): int(r["best_correct"]) for r in summary}
@@ -75,7 +77,7 @@ def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys,
     solo_dir = tmp_path / "solo"
     assert train_gpu.main(["--seed", "1", "--eta", "3.0", "--run-dir", str(solo_dir), "--no-progress",
                            *SMALL[:-1]]) == 0
-    solo = results.read_csv(solo_dir / "epochs.csv")
+    solo = tables.read_csv(solo_dir / "epochs.csv")
     net4 = [r for r in rows if r["net"] == "4"]
     skip = {"net", "seconds", "training_cost", "evaluation_correct"}
     assert [{k: v for k, v in r.items() if k not in skip} for r in solo] == \
@@ -112,10 +114,10 @@ def test_a_shared_order_sweep_follows_each_populations_first_network(tmp_path, c
     out = tmp_path / "sweep"
     argv = ["sweep", "--seeds", "0-1", "--eta", "3.0", "--out", str(out), *SMALL]
     assert run(argv, capsys)[0] == 0
-    own = results.read_csv(out / "epochs.csv")
+    own = tables.read_csv(out / "epochs.csv")
     status, stdout, err = run([*argv, "--order", "shared"], capsys)
     assert status == 0 and "already trained" not in stdout, err
-    shared = results.read_csv(out / "epochs.csv")
+    shared = tables.read_csv(out / "epochs.csv")
 
     def correct(rows, net):
         return [int(r["evaluation_correct"]) for r in rows if r["net"] == net]
@@ -144,7 +146,7 @@ def test_bad_sweeps_are_refused_in_one_line_before_training(argv, message, tmp_p
 
 
 def test_a_population_too_large_is_refused_before_training(tmp_path, capsys, monkeypatch, mnist_dir):
-    from dlpy35.device import Device
+    from dlpy35.engine.device import Device
 
     monkeypatch.setattr(Device, "memory_bytes", lambda self: 1 << 20)
     status, _, err = run(["sweep", "--seeds", "0-63", "--out", str(tmp_path / "o"), *SMALL], capsys)
@@ -165,8 +167,8 @@ def test_a_sweep_on_a_local_ray_cluster_equals_the_local_run(tmp_path, capsys, m
     assert status == 0, err
     assert "chunk 2/2" in stdout
     for name in ("epochs.csv", "summary.csv"):
-        here = results.read_csv(tmp_path / "here" / name)
-        there = results.read_csv(tmp_path / "ray" / name)
+        here = tables.read_csv(tmp_path / "here" / name)
+        there = tables.read_csv(tmp_path / "ray" / name)
         drop = {"seconds"}
         assert [{k: v for k, v in r.items() if k not in drop} for r in here] == \
             [{k: v for k, v in r.items() if k not in drop} for r in there]
@@ -219,7 +221,7 @@ def test_a_chunk_of_several_lambdas_trains_each_network_with_its_own(monkeypatch
 
 
 def test_ties_the_first_best_epoch_and_the_lower_network_number_first():
-    """results.summary_row documents "the first of equal" epochs; report ranks equal networks by number.
+    """tables.summary_row documents "the first of equal" epochs; report ranks equal networks by number.
 
     (sweep.report's docstring says only "best accuracy first"; the rule on a tie tested here is its
     code's: ``(-best_correct, net)``.)
@@ -228,9 +230,9 @@ def test_ties_the_first_best_epoch_and_the_lower_network_number_first():
         return [EpochRecord(e, 1.0, 0.5, 0.5, {"evaluation": Evaluation(c, 100, 1.0)})
                 for e, c in enumerate(counts)]
 
-    row = results.summary_row(0, 0, 0.5, 0.0, (784, 30, 10), history([70, 90, 85, 90, 90]), None)
+    row = tables.summary_row(0, 0, 0.5, 0.0, (784, 30, 10), history([70, 90, 85, 90, 90]), None)
     assert (row["best_epoch"], row["best_correct"]) == (1, 90)
-    nets = [results.summary_row(n, n, 0.5, 0.0, (784, 30, 10), history(c), d) for n, c, d in
+    nets = [tables.summary_row(n, n, 0.5, 0.0, (784, 30, 10), history(c), d) for n, c, d in
             [(0, [80], None), (1, [91], None), (2, [], 0), (3, [91], None), (4, [80], None), (5, [91], None)]]
     printed = [int(line.split()[0]) for line in sweep.report(nets[::-1]).splitlines()[1:]]
     assert printed == [1, 3, 5, 0, 4, 2]  # 91 by number, 80 by number, then the one never evaluated

@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlpy35 import graph
-from dlpy35.callbacks import Callback
-from dlpy35.costs import QuadraticCost
-from dlpy35.device import resolve
-from dlpy35.layers import FullyConnectedLayer, LayerStack, SoftmaxLayer
-from dlpy35.order import OneOrder
-from dlpy35.records import EpochRecord, Evaluation, TrainingDiverged
-from dlpy35.trainer import Trainer, epoch_chunks
+from dlpy35.engine import graph
+from dlpy35.engine.callbacks import Callback
+from dlpy35.engine.costs import QuadraticCost
+from dlpy35.engine.device import resolve
+from dlpy35.engine.layers import FullyConnectedLayer, LayerStack, SoftmaxLayer
+from dlpy35.engine.order import OneOrder
+from dlpy35.engine.records import EpochRecord, Evaluation, TrainingDiverged
+from dlpy35.engine.trainer import Trainer, epoch_chunks
 
 SIZES = [6, 5, 3]
 

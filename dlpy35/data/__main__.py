@@ -2,7 +2,7 @@
 
 The command line of :func:`dlpy35.data.fetch.fetch_mnist`, also ``dlpy35 data``.  It lives
 here, outside the modules that :mod:`dlpy35.data` imports, because it uses
-:mod:`dlpy35.commandline`, which itself uses :mod:`dlpy35.data`.
+:mod:`dlpy35.cli.common`, which itself uses :mod:`dlpy35.data`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from dlpy35.commandline import ArgumentParser, fail, positive_float
+from dlpy35.cli.common import ArgumentParser, fail, positive_float
 from dlpy35.data import fetch
 from dlpy35.data.errors import DataError, _show
 

@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from dlpy35.atomic import atomic_write
 from dlpy35.data.errors import DataError, _one_line, _show
 from dlpy35.data.formats import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, _find, _is_gzip, _open
+from dlpy35.storage.atomic import atomic_write
 
 __all__ = [
     "FILES",

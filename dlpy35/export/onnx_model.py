@@ -1,7 +1,7 @@
 """A trained network as an ONNX model: :func:`to_onnx` builds it, :func:`write_onnx` saves it.
 
-The input is :func:`dlpy35.portable.portable_layers`' list of
-:class:`~dlpy35.portable.Dense` and :class:`~dlpy35.portable.ConvPool` records, so
+The input is :func:`dlpy35.export.plain_layers.portable_layers`' list of
+:class:`~dlpy35.export.plain_layers.Dense` and :class:`~dlpy35.export.plain_layers.ConvPool` records, so
 every dlpy35 network exports alike.  The graph takes ``pixels``, float32
 ``[N, n_in]`` flat rows in the networks' own (y, x, channel) order, and returns
 ``activations``, float32 ``[N, n_out]``; ``N`` is symbolic, so any batch size runs.
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlpy35.atomic import atomic_write
-from dlpy35.portable import Dense, check_layers
+from dlpy35.export.plain_layers import Dense, check_layers
+from dlpy35.storage.atomic import atomic_write
 
 __all__ = ["OPSET", "IR_VERSION", "to_onnx", "write_onnx"]
 
@@ -95,8 +95,8 @@ def to_onnx(layers, name="dlpy35"):
 
     Parameters
     ----------
-    layers : list of dlpy35.portable.Dense or ConvPool
-        What :func:`dlpy35.portable.portable_layers` returns.
+    layers : list of dlpy35.export.plain_layers.Dense or ConvPool
+        What :func:`dlpy35.export.plain_layers.portable_layers` returns.
     name : str
         The graph's name.
 

@@ -1,11 +1,11 @@
 /* dlpy35: a trained network in the browser.
  *
  * The page's <script id="dlpy35-model" type="application/json"> holds the network as
- * dlpy35.portable lays it out: a list of "dense" and "convpool" layers whose arrays are
+ * dlpy35.export.plain_layers lays it out: a list of "dense" and "convpool" layers whose arrays are
  * base64 strings of little-endian float32. This script
  *
  *   1. decodes them and runs the forward pass (predict),
- *   2. repeats dlpy35.images.prepare, the MNIST preparation of a drawn digit, in float64
+ *   2. repeats dlpy35.data.digit_images.prepare, the MNIST preparation of a drawn digit, in float64
  *      arithmetic in the same order as numpy, so that it gives the same pixels (prepare),
  *   3. wires up the drawing canvas, the Clear button, the prediction, the bars and the
  *      28 x 28 preview, updated live while drawing.
@@ -114,9 +114,9 @@
     return Array.from(a);
   }
 
-  // ---- the MNIST preparation: dlpy35.images.prepare, step for step -----------------------
+  // ---- the MNIST preparation: dlpy35.data.digit_images.prepare, step for step -----------------------
 
-  // dlpy35.images' constants, as the page was written with them: the ink threshold, the least
+  // dlpy35.data.digit_images' constants, as the page was written with them: the ink threshold, the least
   // contrast, the digit's box, the image's side and where the centre of mass goes
   const INK = MODEL.prepare.ink, CONTRAST = MODEL.prepare.contrast, BOX = MODEL.prepare.box;
   const SIDE = MODEL.prepare.side, CENTRE = MODEL.prepare.centre;

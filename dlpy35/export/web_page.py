@@ -6,7 +6,7 @@ little-endian float32). It loads nothing -- no scripts, fonts or data from elsew
 its Content-Security-Policy forbids it -- so it works offline, opened from ``file://``.
 
 The page has a canvas to draw on and a Clear button; while one draws, it prepares the
-drawing as :func:`dlpy35.images.prepare` prepares a photo of a digit (the same float64
+drawing as :func:`dlpy35.data.digit_images.prepare` prepares a photo of a digit (the same float64
 arithmetic, in the same order, in JavaScript), runs the network's forward pass, and shows
 the predicted digit with its score, the output activations as bars and the prepared
 28 x 28 input. The script also exposes ``window.dlpy35``:
@@ -15,10 +15,10 @@ the predicted digit with its score, the output activations as bars and the prepa
     the network's ``n_out`` output activations for 784 pixels in [0, 1] (row-major
     28 x 28, light ink on dark, as MNIST);
 ``prepare(grey, width, height)``
-    the 784 pixels :func:`dlpy35.images.prepare` gives for grey levels in [0, 1]
+    the 784 pixels :func:`dlpy35.data.digit_images.prepare` gives for grey levels in [0, 1]
     (row-major, `height` rows of `width`); it throws an ``Error`` on a blank image.
 
-The network comes as :func:`dlpy35.portable.portable_layers` gives it, so every dlpy35
+The network comes as :func:`dlpy35.export.plain_layers.portable_layers` gives it, so every dlpy35
 network (chapter 1 and 3's sigmoid networks, chapter 6's convolutional layer stacks) can
 be exported, provided that it reads 28 x 28 single-channel images.
 """
@@ -34,10 +34,10 @@ from importlib import resources
 
 import numpy as np
 
-from dlpy35 import images
-from dlpy35.atomic import atomic_write
-from dlpy35.images import SIDE
-from dlpy35.portable import Dense, check_layers, input_shape
+from dlpy35.data import digit_images
+from dlpy35.data.digit_images import SIDE
+from dlpy35.export.plain_layers import Dense, check_layers, input_shape
+from dlpy35.storage.atomic import atomic_write
 
 __all__ = ["write_html", "page_html"]
 
@@ -55,7 +55,7 @@ def _base64_float32(a: np.ndarray) -> str:
 
 
 def _layer_record(layer) -> dict:
-    """The JSON record of a checked portable `layer` (:func:`dlpy35.portable.check_layers`)."""
+    """The JSON record of a checked portable `layer` (:func:`dlpy35.export.plain_layers.check_layers`)."""
     if isinstance(layer, Dense):
         record = {"type": "dense", "n_in": int(layer.w.shape[0]), "n_out": int(layer.w.shape[1]),
                   "activation": layer.activation, "scale": float(layer.scale)}
@@ -73,9 +73,10 @@ def _model(layers) -> dict:
     if tuple(shape) != (1, SIDE, SIDE):
         raise ValueError(f"the page draws {SIDE} x {SIDE} single-channel digits, but this network reads "
                          f"{' x '.join(map(str, shape))} (channels x height x width) inputs")
-    # the preparation's constants travel with the page, so that its script follows dlpy35.images
-    constants = {"ink": float(images.INK), "contrast": float(images.CONTRAST), "box": int(images.BOX),
-                 "side": int(images.SIDE), "centre": float(images.CENTRE)}
+    # the preparation's constants travel with the page, so that its script follows dlpy35.data.digit_images
+    constants = {"ink": float(digit_images.INK), "contrast": float(digit_images.CONTRAST),
+                 "box": int(digit_images.BOX), "side": int(digit_images.SIDE),
+                 "centre": float(digit_images.CENTRE)}
     return {"format": "dlpy35.web_page", "version": 1, "input": [1, SIDE, SIDE], "n_out": n_out,
             "prepare": constants, "layers": [_layer_record(layer) for layer in layers]}
 
@@ -85,8 +86,8 @@ def page_html(layers, title: str = "dlpy35") -> str:
 
     Parameters
     ----------
-    layers : list of dlpy35.portable.Dense or ConvPool
-        The network, as :func:`dlpy35.portable.portable_layers` gives it; it must read
+    layers : list of dlpy35.export.plain_layers.Dense or ConvPool
+        The network, as :func:`dlpy35.export.plain_layers.portable_layers` gives it; it must read
         28 x 28 single-channel images (784 values).
     title : str
         The page's title and heading.
@@ -123,8 +124,8 @@ def write_html(layers, path, title: str = "dlpy35") -> None:
 
     Parameters
     ----------
-    layers : list of dlpy35.portable.Dense or ConvPool
-        The network, as :func:`dlpy35.portable.portable_layers` gives it; it must read
+    layers : list of dlpy35.export.plain_layers.Dense or ConvPool
+        The network, as :func:`dlpy35.export.plain_layers.portable_layers` gives it; it must read
         28 x 28 single-channel images (784 values).
     path : str or os.PathLike
         The HTML file to write (replaced if it exists).
@@ -138,7 +139,7 @@ def write_html(layers, path, title: str = "dlpy35") -> None:
 
     Examples
     --------
-    >>> from dlpy35.portable import portable_layers
+    >>> from dlpy35.export.plain_layers import portable_layers
     >>> write_html(portable_layers(net), "digits.html", title="network2, 95%")  # doctest: +SKIP
     """
     text = page_html(layers, title)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlpy35.commandline import ArgumentParser, positive_int
+from dlpy35.cli.common import ArgumentParser, positive_int
 
 Parser = ArgumentParser  # built from a benchmark's module docstring: ``Parser(__doc__)``
 

@@ -1,7 +1,7 @@
 """Net-epochs per second of a population of K networks, against K separate runs and a JAX ``vmap`` peer.
 
 For each order (``--orders``: each network its own shuffles, or one shared
-order) and each K: a :class:`dlpy35.population.Population` of K ``--sizes``
+order) and each K: a :class:`dlpy35.engine.population.Population` of K ``--sizes``
 networks (seeds 0..K-1, quadratic cost, eta 3.0, mini-batch
 ``--mini-batch-size``) trains ``--epochs`` epochs on ``--n-train`` images, and
 its fastest epoch counts; compilation and the warm-up are excluded.  *Separate
@@ -49,7 +49,7 @@ def parser():
 
 def time_population(k, train, args, mode, order):
     """``(fastest epoch seconds, compile seconds)`` of a population of `k`."""
-    from dlpy35.population import Population
+    from dlpy35.engine.population import Population
 
     pop = Population(args.sizes, list(range(k)), 3.0, mode=mode, device=args.device, order=order)
     histories = pop.SGD(train, args.epochs, args.mini_batch_size)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlpy35.atomic import atomic_write
+from dlpy35.storage.atomic import atomic_write
 
 #: Environment variables that change which BLAS kernels and how many threads numpy uses.
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")

@@ -128,7 +128,7 @@ def measure_conv_impls(modes=("JAX", "NUMBA"), steps=200):
     import pytensor.tensor as pt
     from pytensor.tensor.signal import convolve2d
 
-    from dlpy35.layers import conv2d_valid, max_pool
+    from dlpy35.engine.layers import conv2d_valid, max_pool
 
     mb, h, n_f, k = 10, 28, 20, 5
     rng = np.random.default_rng(0)

@@ -1,6 +1,6 @@
 """numpy peers: the book's per-example algorithm and a whole-mini-batch version.
 
-Both use :func:`dlpy35.backprop.backprop` (the book's BP1-BP4):
+Both use :func:`dlpy35.engine.backprop.backprop` (the book's BP1-BP4):
 
 * :func:`train_book` is Nielsen's ``network.py`` as written: the training data a
   list of ``(x, y)`` column pairs, ``update_mini_batch`` calling ``backprop`` once
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlpy35 import backprop as bp
+from dlpy35.engine import backprop as bp
 
 from .base import elapsed, result, warm_up_size
 

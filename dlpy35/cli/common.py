@@ -1,0 +1,267 @@
+"""What every dlpy35 command shares: a user's mistake is one line and exit status 2, Ctrl-C is 130.
+
+``train_gpu.py``, ``train_conv.py``, the benchmarks and the ``dlpy35`` command build
+their parsers with :class:`ArgumentParser` and its argument types, and run their
+``main`` through :func:`run`, so that a bad flag, a bad file, an interruption and a
+warning read the same in all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import signal
+import sys
+import warnings
+from pathlib import Path
+
+USER_ERROR = 2
+INTERRUPTED = 130
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser with one-line errors and no abbreviated flags.
+
+    argparse prints its whole usage block above the problem; the block says nothing
+    about the problem and pushes it off a small terminal, so a bad flag prints
+    ``prog: error: problem (see --help)`` alone and exits 2.  Abbreviations are off
+    so that a retired flag (``--mini-batch``) is an error rather than silently the
+    flag it prefixes.
+
+    Parameters
+    ----------
+    doc : str, optional
+        A module docstring: its first paragraph is the description, the rest the epilog.
+    """
+
+    def __init__(self, doc=None, **kwargs):
+        if doc is not None:
+            summary, _, rest = doc.partition("\n\n")
+            kwargs.setdefault("description", summary)
+            kwargs.setdefault("epilog", rest or None)
+            kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(**kwargs)
+
+    def error(self, message):
+        self.exit(USER_ERROR, f"{self.prog}: error: {in_flags(message)} (see --help)\n")
+
+
+def _integer(text, low):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text}")
+    return value
+
+
+def positive_int(text):
+    """An integer >= 1: sizes, counts of images, networks and mini-batches."""
+    return _integer(text, 1)
+
+
+def natural_int(text):
+    """An integer >= 0: epochs and patience counts, where 0 means none."""
+    return _integer(text, 0)
+
+
+def finite_float(text):
+    """A finite number (``nan`` and ``inf`` parse as floats but mean nothing as a rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def positive_float(text):
+    """A finite number > 0: timeouts and rates."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def add_training_flags(p, chapter3=None):
+    """The flags every training command shares, with one meaning and one check each.
+
+    ``--epochs --mini-batch-size --n-train --device --mode --epoch-mode --dtype
+    --data-dir`` on `p`; ``--cost --init --reg --evaluation`` on `chapter3` (a
+    group of `p`, or `p` itself when None).
+    """
+    p.add_argument("--epochs", type=natural_int, default=30, help="epochs to train")
+    p.add_argument("--mini-batch-size", type=positive_int, default=10, help="examples per SGD step")
+    p.add_argument("--n-train", type=positive_int, default=None, help="use only the first N training images")
+    add_device_flags(p)
+    p.add_argument("--epoch-mode", choices=["scan", "step"], default="scan",
+                   help="scan: one compiled call per epoch (default); step: one per mini-batch")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="training precision (float64 runs on a CPU mode, NUMBA by default)")
+    add_data_flags(p)
+    ch3 = chapter3 or p
+    ch3.add_argument("--cost", choices=["quadratic", "cross-entropy"], default="quadratic", help="the cost")
+    ch3.add_argument("--init", choices=["large", "default"], default=None,
+                     help="weights N(0,1) (large) or N(0,1/n_in) (default); default: large for the quadratic "
+                          "cost, default for cross-entropy, as in the book")
+    ch3.add_argument("--reg", choices=["l2", "l1"], default="l2", help="the regulariser that --lmbda weighs")
+    ch3.add_argument("--evaluation", choices=["test", "validation"], default="test",
+                     help="data evaluated each epoch (early stopping and the schedule should use validation)")
+
+
+def add_device_flags(p):
+    """``--device`` and ``--mode``: where a network runs, and on which PyTensor backend."""
+    p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
+                   help="auto: a CUDA GPU when JAX sees one, else the CPU")
+    p.add_argument("--mode", default=None,
+                   help="PyTensor mode: JAX, NUMBA, CVM... (default: CUDA's JAX, or the CPU rule of "
+                        "python -m dlpy35.engine.calibrate)")
+
+
+def add_data_flags(p, dataset=True):
+    """``--data-dir`` (where MNIST is kept) and, with `dataset`, ``--dataset`` (another MNIST-format
+    data set instead)."""
+    from dlpy35.data import DATA_ENV, default_data_dir
+
+    p.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                   help=f"MNIST's directory (default {default_data_dir()}; ${DATA_ENV} overrides)")
+    if not dataset:
+        return
+    p.add_argument("--dataset", type=Path, default=None, metavar="DIR",
+                   help="train on another MNIST-format data set: DIR holds its four IDX files (raw or .gz); "
+                        "validation is the last 10,000 training images")
+
+
+def add_output_flags(p, network_file):
+    """``--save FILE``, ``--run-dir DIR`` and ``--quiet``, which every training command takes."""
+    p.add_argument("--save", type=Path, default=None, metavar="FILE",
+                   help=f"save the trained network ({Path(network_file).suffix[1:]}; dlpy35 evaluate, "
+                        "predict and export read it)")
+    p.add_argument("--run-dir", type=Path, default=None, metavar="DIR",
+                   help=f"keep the run in DIR: args.json, epochs.csv (a sweep's columns) as training goes, "
+                        f"{network_file} and curves.png at the end")
+    add_quiet_flag(p)
+
+
+def check_outputs(args, network_file):
+    """``--save``, ``--plot`` and ``--run-dir`` checked before any work: ValueError in one line if one
+    could not be written (or matplotlib is missing for ``--plot``); sets ``args.run`` (a
+    :class:`dlpy35.storage.rundir.RunDir` or None)."""
+    from dlpy35.storage.atomic import check_writable
+    from dlpy35.storage.rundir import RunDir
+
+    for flag in ("save", "plot"):
+        if getattr(args, flag, None) is not None:
+            check_writable(getattr(args, flag), f"--{flag}")
+    if getattr(args, "plot", None) is not None:
+        try:
+            import matplotlib  # noqa: F401 (only asked whether it is there)
+        except ImportError:
+            raise ValueError("--plot needs matplotlib: pip install 'dlpy35[plot]'") from None
+    run_dir = getattr(args, "run_dir", None)  # evaluate has --plot but no run directory
+    args.run = run_dir and RunDir(run_dir, network_file, "--run-dir")
+
+
+def add_order_flag(p):
+    """``--order own|shared``: a population's networks shuffle on their own, or follow the first one's."""
+    p.add_argument("--order", choices=("own", "shared"), default="own",
+                   help="own: each network shuffles with its own seed (it ends as it would alone: bit for "
+                        "bit in float64 on Numba, up to rounding in float32); shared: "
+                        "the networks of a population follow its first network's shuffles (about twice "
+                        "as fast on a CPU: their first layers become one wide matmul)")
+
+
+def add_quiet_flag(p):
+    """``--quiet`` (old name ``--no-progress``): no progress bar."""
+    p.add_argument("--quiet", "--no-progress", action="store_true", dest="quiet", help="no progress bar")
+
+
+def network_sizes(given, data):
+    """``--sizes`` for `data` (a :class:`dlpy35.data.Dataset`): the default [n_in, 30, n_classes], or
+    `given` when its first and last sizes fit the data; ValueError otherwise."""
+    if given is None:
+        return [data.n_in, 30, data.n_classes]
+    if given[0] != data.n_in or given[-1] != data.n_classes:
+        fixed = " ".join(map(str, [data.n_in, *given[1:-1], data.n_classes]))
+        raise ValueError(f"--sizes {' '.join(map(str, given))}: {data.name} has {data.n_in}-pixel images and "
+                         f"{data.n_classes} classes; give --sizes {fixed}")
+    return list(given)
+
+
+def weight_init(args):
+    """``--init``, or the book's choice for ``--cost``: N(0, 1) for the quadratic cost, else N(0, 1/n_in)."""
+    return args.init or ("large" if args.cost == "quadratic" else "default")
+
+
+#: The library's names of the settings a user gives as flags, and the flags that give them.
+FLAGS = {"device": "--device", "mode": "--mode", "seeds": "--seeds", "ray_address": "--ray",
+         "resume": "--resume", "overwrite": "--overwrite", "data_dir": "--data-dir", "dataset": "--dataset"}
+_KEYWORD = re.compile(r"(?<![\w./-])(" + "|".join(FLAGS) + r")=(\"[^\"]*\"|'[^']*'|[^\s,;:)]+)")
+_PREFIX = re.compile(r"^(" + "|".join(FLAGS) + r"):")
+
+
+def _flag(match) -> str:
+    """A library's ``name=value`` as the flag that gives it: ``--name value``, or ``--name`` for True."""
+    flag, value = FLAGS[match[1]], match[2].strip("\"'")
+    return flag if value == "True" else f"{flag} {value}"
+
+
+def in_flags(message) -> str:
+    """A library's message in the command line's words.
+
+    The library names a setting as its argument (``device="cuda"``, ``seeds: ...``,
+    ``resume=True``); a user of a command gave it as a flag, and reads it so
+    (``--device cuda``, ``--seeds: ...``, ``--resume``).  Only the settings of
+    :data:`FLAGS` are translated: the others' names are the flags' already, or
+    nobody's.
+    """
+    return _PREFIX.sub(lambda m: f"{FLAGS[m[1]]}:", _KEYWORD.sub(_flag, str(message)))
+
+
+def fail(prog, problem) -> int:
+    """Print ``prog: problem`` (in the command line's words, :func:`in_flags`) on stderr; return the
+    user-error exit status."""
+    print(f"{prog}: {in_flags(problem)}", file=sys.stderr)
+    return USER_ERROR
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"warning: {message}\n"
+
+
+def exit_on_interrupt(prog):
+    """From now until :func:`run` starts `main`, Ctrl-C exits 130 with one line at once.
+
+    A script calls this before its heavy imports (PyTensor and JAX take seconds to
+    import, and an interrupt inside them would print a traceback, or be lost).
+    """
+    def interrupted(signum, frame):
+        print(f"{prog}: interrupted before training started; nothing was saved", file=sys.stderr, flush=True)
+        os._exit(INTERRUPTED)  # nothing to clean up yet; an exception could be swallowed mid-import
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
+def run(main, prog=None, argv=None) -> int:
+    """``main(argv)``'s exit status, with Ctrl-C outside training reported in one line as 130.
+
+    ``main`` reports interruptions during training itself (it knows what was saved);
+    one that arrives before (while data loads or JAX compiles) saved nothing.
+    Warnings print as one line each instead of Python's two-line source excerpt.
+    """
+    prog = prog or Path(sys.argv[0]).name
+    warnings.formatwarning = _one_line_warning
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt again, for main to handle
+    try:
+        return main(argv)
+    except BrokenPipeError:  # `dlpy35 evaluate MODEL | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted before training started; nothing was saved", file=sys.stderr)
+        return INTERRUPTED

@@ -1,0 +1,75 @@
+"""A saved network's answer for images of one's own handwritten digits.
+
+Each image (PNG, JPEG, any size; dark ink on light paper or the reverse) is prepared
+as MNIST's digits were -- grey levels, ink light on dark, cropped to the ink, fitted
+into 20x20, centred by its centre of mass in 28x28 -- and one line is printed per
+image: ``IMAGE: DIGIT (SCORE)``, the score being the winning output's activation.
+
+Examples::
+
+    dlpy35 predict runs/ch1/network.json seven.png photo-of-a-3.jpg
+    dlpy35 predict runs/conv/network.npz digits/*.png --scores --show prepared/
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dlpy35.cli.common import add_device_flags, fail
+
+
+def configure(p):
+    p.add_argument("model", type=Path, metavar="MODEL", help="a saved network (.json or .npz)")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files of digits")
+    p.add_argument("--scores", action="store_true", help="print all the output activations too")
+    p.add_argument("--show", type=Path, default=None, metavar="DIR",
+                   help="write each prepared 28x28 image to DIR as IMAGE-NAME.png")
+    add_device_flags(p)
+
+
+def _shown(args):
+    """Where ``--show`` writes each image's preparation (one name per image, checked writable)."""
+    from dlpy35.storage.atomic import check_writable
+
+    if args.show is None:
+        return []
+    if args.show.exists() and not args.show.is_dir():
+        raise ValueError(f"--show {args.show}: is a file; give a directory")
+    many = len(args.images) > 1  # numbered, so that two a.png in two directories stay two files
+    names = [args.show / (f"{i:03d}-{path.stem}.png" if many else f"{path.stem}.png")
+             for i, path in enumerate(args.images)]
+    for name in names:
+        check_writable(name, "--show")
+    return names
+
+
+def execute(p, args) -> int:
+    from dlpy35.data.digit_images import SIDE, ImageError, prepare_file, to_png
+    from dlpy35.storage.saved_networks import ModelError, load_model, n_inputs, outputs
+
+    try:
+        shown = _shown(args)
+    except ValueError as exc:
+        p.error(str(exc))
+    try:  # every image read and prepared before the network loads: a bad one costs no compile
+        pixels = np.stack([prepare_file(path) for path in args.images])
+        net = load_model(args.model, args.device, args.mode)
+        if n_inputs(net) != SIDE * SIDE:  # a network of another data set's image size
+            raise ModelError(f"{args.model}: this network does not take {SIDE}x{SIDE} images, which predict "
+                             "prepares")
+        scores = outputs(net, pixels, "prepared images")
+    except (ImageError, ModelError, ValueError) as exc:
+        return fail(p.prog, exc)
+    for path, row in zip(args.images, scores):
+        digit = int(np.argmax(row))
+        line = f"{path}: {digit} ({row[digit]:.2f})"
+        if args.scores:
+            line += "  " + " ".join(f"{k}:{v:.3f}" for k, v in enumerate(row))
+        print(line)
+    for name, row in zip(shown, pixels):
+        to_png(row, name)
+    if shown:
+        print(f"prepared images: {args.show}")
+    return 0

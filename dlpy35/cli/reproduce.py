@@ -1,0 +1,185 @@
+"""Rerun the book's results with the book's hyperparameters and compare: the results table.
+
+Each ROW (``--list`` shows the twelve) is rerun with the book's settings, as its own
+``dlpy35 train`` or ``dlpy35 train-conv`` command would, into ``--out DIR/ROW``, and
+``DIR/results.md`` and ``DIR/results.json`` get dlpy35's figure, the book's, the
+difference, the seconds, the device and that command, after every row.  A row whose result is
+already in ``--out`` (from the same command) is not run again.  Within 0.3 points
+of the book counts as reproduced.  ``--quick`` runs every row for one epoch on a
+slice: a smoke test, not a comparison; ``--epochs N`` a partial run of N epochs, for
+rows too long for the machine (their curve and seconds per epoch).
+
+Examples::
+
+    dlpy35 reproduce --list
+    dlpy35 reproduce ch1-30 ch3-30               # minutes on a CPU
+    dlpy35 reproduce --quick --out runs/smoke     # every row, one epoch each
+    dlpy35 reproduce ch6-dropout ch6-vote --device cuda
+    dlpy35 reproduce ch6-expanded --epochs 3 --out runs/partial
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from dlpy35.cli.common import (
+    INTERRUPTED,
+    add_data_flags,
+    add_device_flags,
+    fail,
+    natural_int,
+    positive_int,
+)
+
+
+def configure(p):
+    p.add_argument("rows", nargs="*", metavar="ROW", help="the rows to rerun (default: all; see --list)")
+    p.add_argument("--list", action="store_true", help="list the rows and exit")
+    p.add_argument("--quick", action="store_true", help="one epoch on a slice per row: a smoke test")
+    p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
+                   help="a partial run: N epochs of each row (its curve and seconds per epoch; not compared)")
+    p.add_argument("--out", type=Path, default=Path("runs/reproduce"), metavar="DIR",
+                   help="where the runs and the results table go")
+    p.add_argument("--seed", type=natural_int, default=None,
+                   help="every row's seed (default: the commands' own, 0)")
+    add_device_flags(p)
+    add_data_flags(p)
+
+
+#: The command that reruns a row, by chapter.
+COMMANDS = {1: "train", 3: "train", 6: "train-conv"}
+
+
+def _text(value) -> str:
+    """A setting as a flag's value: ``5`` for 5.0, as a user writes it."""
+    return value if isinstance(value, str) else f"{value:g}"
+
+
+def _changed(s, defaults):
+    """``--key value`` for each of `defaults`' settings whose value in `s` differs."""
+    return [arg for key, default in defaults.items() if s[key] != default
+            for arg in (f"--{key.replace('_', '-')}", _text(s[key]))]
+
+
+def _train_defaults() -> dict:
+    """``dlpy35 train``'s defaults of the settings a chapter-1 or -3 row gives."""
+    from dlpy35.cli import train
+    from dlpy35.cli.common import ArgumentParser
+
+    p = ArgumentParser()
+    train.configure(p)
+    return {key: p.get_default(key) for key in ("cost", "eta", "lmbda", "evaluation", "epochs")}
+
+
+def flags(row, quick=False) -> list[str]:
+    """The flags of the row's command that train as :func:`dlpy35.studies.reproduce.run_row` does: the book's
+    run, or (`quick`) its smoke run; the command's defaults left out."""
+    from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS
+
+    s = row.run_settings(quick)
+    if row.chapter == 6:
+        out = ["--net", s["net"], *(f"--{k.replace('_', '-')}" for k in ("expanded", "extra_fc", "dropout")
+                                    if s[k])]
+        out += _changed(s, {"ensemble": 1, **(DROPOUT_PRESET if s["dropout"] else PRESETS[s["net"]])})
+    else:
+        out = [] if tuple(s["sizes"]) == (784, 30, 10) else ["--sizes", *map(str, s["sizes"])]  # MNIST's
+        out += _changed(s, _train_defaults())
+    out += ["--n-train", str(s["n_train"])] if s["n_train"] else []
+    return out + [arg for epochs, eta in s.get("then", ()) for arg in ("--then", str(epochs), _text(eta))]
+
+
+def shell(row, quick=False, extra=()) -> str:
+    """The command line that reruns the row: its command, its flags, then `extra`."""
+    return shlex.join(["dlpy35", COMMANDS[row.chapter], *flags(row, quick), *extra])
+
+
+def _listing(rows) -> str:
+    width = max(len(r.name) for r in rows)
+    return "\n".join(f"{r.name:<{width}}  ch. {r.chapter}  {r.book:.2f}%  {r.network}\n"
+                     f"{'':<{width}}  {shell(r)}" for r in rows)
+
+
+def _extra(args):
+    """Flags every row's command gets from this one."""
+    extra = ["--device", args.device]
+    if args.epochs is not None:  # after the row's own flags: the last --epochs is the one argparse keeps
+        extra += ["--epochs", str(args.epochs)]
+    for flag, value in (("--seed", args.seed), ("--mode", args.mode), ("--data-dir", args.data_dir)):
+        if value is not None:
+            extra += [flag, str(value)]
+    return extra
+
+
+def execute(p, args) -> int:
+    from dlpy35.storage.atomic import atomic_write, check_writable
+    from dlpy35.studies import reproduce
+
+    try:
+        rows = reproduce.find(args.rows)
+    except ValueError as exc:
+        p.error(f"{exc} (see --list)")
+    try:
+        for name in ("results.md", "results.json"):
+            check_writable(args.out / name, "--out")
+    except ValueError as exc:
+        p.error(str(exc))
+    if args.list:
+        print(_listing(rows))
+        return 0
+    if args.dataset:
+        p.error("--dataset: the book's results are on MNIST; reproduce takes no other data set")
+    from dlpy35.engine.device import DeviceError, resolve
+
+    try:
+        device = resolve(args.device, args.mode).describe()
+    except DeviceError as exc:
+        return fail(p.prog, exc)
+    results_path = args.out / "results.json"
+    try:
+        kept = {r["row"]: r for r in json.loads(results_path.read_text())["results"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        kept = {}
+    results = []
+    for row in rows:
+        command = shell(row, args.quick, _extra(args))
+        old = kept.get(row.name)
+        if old and old.get("command") == command:
+            print(f"{row.name}: kept from {results_path} ({old['dlpy35']:.2f}%)", flush=True)
+            results.append(old)
+            continue
+        print(f"{row.name}: {command}", flush=True)
+        result = _rerun(p.prog, args, row)
+        if isinstance(result, int):
+            return result
+        results.append({**result, "command": command, "device": device})
+        print(f"{row.name}: {result['dlpy35']:.2f}% (book {row.book:.2f}%, {result['difference']:+.2f}): "
+              f"{result['status']}, {result['seconds']:.0f} s", flush=True)
+        kept[row.name] = results[-1]
+        with atomic_write(results_path, "w") as f:
+            json.dump({"results": list(kept.values())}, f, indent=1)
+        with atomic_write(args.out / "results.md", "w") as f:
+            f.write(reproduce.markdown(list(kept.values())))
+    print(reproduce.markdown(results), end="")
+    return 0
+
+
+def _rerun(prog, args, row):
+    """:func:`dlpy35.studies.reproduce.run_row` for `row` as `args` say: its result, or the exit status."""
+    from dlpy35.data import DataError
+    from dlpy35.engine.device import DeviceError
+    from dlpy35.engine.trainer import TrainingDiverged
+    from dlpy35.studies import reproduce
+
+    try:
+        return reproduce.run_row(row, args.out / row.name, args.quick, epochs=args.epochs,
+                                 seed=0 if args.seed is None else args.seed, device=args.device,
+                                 mode=args.mode, data_dir=args.data_dir)
+    except (DataError, DeviceError, TrainingDiverged, ValueError) as exc:
+        return fail(prog, f"{row.name}: {exc}")
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted in {row.name}; the rows finished are in {args.out / 'results.json'}",
+              file=sys.stderr)
+        return INTERRUPTED

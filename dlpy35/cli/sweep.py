@@ -1,0 +1,133 @@
+"""Train every combination of seeds, etas and lambdas, as populations (many networks per compiled call).
+
+``--seeds 0-3 --eta 0.5 3.0`` is eight networks; several ``--sizes`` make one
+population each.  ``--out DIR`` receives ``epochs.csv`` (one row per network and
+epoch), ``summary.csv`` (one row per network) and ``sweep.png``; the summary is
+printed sorted by best accuracy.  ``--ray auto|ADDRESS`` runs each population as
+a task on a Ray cluster; rerunning into the same ``--out`` trains only the
+populations not yet finished.
+
+Examples::
+
+    dlpy35 sweep --seeds 0-31 --eta 3.0 --sizes 784 100 10 --out runs/seeds
+    dlpy35 sweep --seeds 0-3 --eta 0.5 3.0 --lmbda 0 5 --cost cross-entropy --out runs/ch3
+    dlpy35 sweep --seeds 0-63 --eta 3.0 --ray auto --out runs/cluster   # on a Ray cluster
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dlpy35.cli.common import (
+    add_order_flag,
+    add_quiet_flag,
+    add_training_flags,
+    fail,
+    finite_float,
+    network_sizes,
+    positive_int,
+    weight_init,
+)
+
+
+def configure(s):
+    s.add_argument("--seeds", nargs="+", required=True, metavar="SEEDS",
+                   help="seeds or inclusive ranges: 0-31, or 1 2 5 (each network's weights and shuffles)")
+    s.add_argument("--eta", type=finite_float, nargs="+", default=[3.0], metavar="ETA", help="learning rates")
+    s.add_argument("--lmbda", type=finite_float, nargs="+", default=[0.0], metavar="LMBDA",
+                   help="regularisation parameters")
+    s.add_argument("--sizes", type=positive_int, nargs="+", action="append", metavar="N",
+                   help="layer sizes (repeat for several architectures; default 784 30 10, or with "
+                        "--dataset its pixels and classes around 30)")
+    add_training_flags(s)
+    s.add_argument("--population-size", type=positive_int, default=None, metavar="K",
+                   help="networks per population at most (default: all of one architecture together)")
+    add_order_flag(s)
+    s.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the results go")
+    s.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run each population as a task on a Ray cluster: auto, or the cluster's address")
+    s.add_argument("--no-plot", action="store_true", help="write no PNG")
+    add_quiet_flag(s)
+
+
+def settings_of(args) -> dict:
+    """:func:`dlpy35.studies.sweep.settings` from the training flags (``add_training_flags``, ``--order``)."""
+    from dlpy35.studies import sweep
+
+    return sweep.settings(args.epochs, args.mini_batch_size, args.n_train, args.cost, weight_init(args),
+                          args.dtype, args.device, args.mode, args.evaluation, args.order, args.data_dir,
+                          args.dataset)
+
+
+def _check(p, args):
+    """Every value of the sweep checked before any data loads: ``(seeds, etas, lmbdas)``, or exit 2."""
+    from dlpy35.engine.arguments import check_eta, check_lmbda, check_sizes
+    from dlpy35.storage.atomic import check_writable
+    from dlpy35.studies import sweep
+
+    try:
+        seeds = sweep.parse_seeds(args.seeds)
+        for sizes in args.sizes or []:
+            check_sizes(sizes)
+        etas = [check_eta(e, args.dtype) for e in args.eta]
+        lmbdas = [check_lmbda(x) for x in args.lmbda]
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(f"--out {args.out}: is a file; give a directory")
+        for name in ("epochs.csv", "summary.csv", "sweep.png"):
+            check_writable(args.out / name, "--out")
+    except ValueError as exc:
+        p.error(str(exc))
+    return seeds, etas, lmbdas
+
+
+def execute(p, args) -> int:
+    from dlpy35.cli.progress import EpochBar
+    from dlpy35.data import DataError, load_data
+    from dlpy35.engine.device import DeviceError
+    from dlpy35.engine.population import PopulationError
+    from dlpy35.studies import sweep
+
+    prog = p.prog
+    seeds, etas, lmbdas = _check(p, args)
+    try:
+        data = load_data(args.data_dir, args.dataset)  # fetched and verified once, before any training
+        sizes = [network_sizes(s, data) for s in (args.sizes or [None])]
+        chunks = sweep.plan(sizes, seeds, etas, lmbdas, settings_of(args), args.population_size)
+        if not args.ray:  # the device and its memory are known here; on Ray each task checks its own
+            for chunk in chunks:
+                sweep.population(chunk).check_fits(args.mini_batch_size)
+    except (DataError, DeviceError, PopulationError, ValueError) as exc:
+        return fail(prog, exc)
+    if args.n_train and args.n_train > len(data.training[0]):
+        return fail(prog, f"--n-train {args.n_train}: only {len(data.training[0])} training images")
+    n_nets = sum(len(c.nets) for c in chunks)
+    print(f"sweep: {n_nets} networks in {len(chunks)} populations, {args.epochs} epochs each, "
+          f"{args.evaluation} data evaluated; results in {args.out}", flush=True)
+    bar = EpochBar(args.quiet)
+
+    def log(line):
+        bar.close()  # the finished population's bar, before its line
+        print(line, flush=True)
+
+    try:
+        found = sweep.run(chunks, args.out, args.ray, log=log, progress=bar)
+    except (DataError, DeviceError, PopulationError, ValueError) as exc:
+        return fail(prog, exc)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; the finished populations are kept in {args.out / 'chunks'}, and the "
+              "same command trains only the others", file=sys.stderr)
+        return 130
+    rows, summary = sweep.gather(found)
+    sweep.write(args.out, rows, summary)
+    print(sweep.report(summary))
+    if not args.no_plot:
+        try:
+            from dlpy35.studies.plots import plot_sweep
+        except ImportError as exc:
+            return fail(prog, exc)
+        title = f"{n_nets} networks, {args.cost} cost, {args.epochs} epochs, m = {args.mini_batch_size}"
+        plot_sweep(rows, summary, args.out / "sweep.png", title)
+    print(f"wrote {args.out / 'epochs.csv'}, {args.out / 'summary.csv'}"
+          f"{'' if args.no_plot else ', ' + str(args.out / 'sweep.png')}")
+    return 0

@@ -1,0 +1,260 @@
+"""Train the book's chapter-6 convolutional networks (``dlpy35.network3``).
+
+Presets (mini-batch 10, test accuracy reported at the best validation epoch)::
+
+    --net fc           FC 100 -> softmax, sigmoid, eta 0.1, 60 epochs (no convolution)
+    --net conv1        conv 20x5x5 + 2x2 max-pool -> FC 100 -> softmax, sigmoid, eta 0.1, 60 epochs
+    --net conv2        two conv-pool layers (20, 40 maps), sigmoid, eta 0.1, 60 epochs
+    --net conv2-relu   the same with ReLU, eta 0.03, lmbda 0.1, 60 epochs
+    --expanded         train on the 250,000-image expanded set (python scripts/expand_mnist.py)
+    --extra-fc         a second FC-100 layer (the book's 99.43% run, with conv2-relu --expanded)
+    --dropout          two FC-1000 layers with dropout 0.5 instead of FC 100; eta 0.03, lmbda 0, 40 epochs
+    --ensemble K       train K networks (seeds seed..seed+K-1) as one population and report their
+                       plurality vote (--order shared: all on the first network's shuffles and masks)
+
+Examples::
+
+    dlpy35 train-conv --net conv1 --epochs 1 --n-train 2000
+    dlpy35 train-conv --net conv1 --checkpoint-dir runs/conv1 --run-dir runs/conv1
+    # ... Ctrl-C, then the same command with --resume
+    dlpy35 train-conv --net conv2-relu --expanded --dropout --device cuda --save runs/conv.npz
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dlpy35.cli.common import (
+    add_data_flags,
+    add_device_flags,
+    add_order_flag,
+    add_output_flags,
+    check_outputs,
+    fail,
+    finite_float,
+    natural_int,
+    positive_int,
+)
+from dlpy35.engine.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
+
+NETWORK_FILE = "network.npz"
+
+
+def configure(p):
+    """The flags of ``dlpy35 train-conv`` (and ``scripts/train_conv.py``) on the parser `p`."""
+    from dlpy35.chapter6 import PRESETS
+
+    p.add_argument("--net", choices=sorted(PRESETS), default="conv1", help="the book's network (see above)")
+    p.add_argument("--expanded", action="store_true", help="train on the 250,000 shifted images")
+    p.add_argument("--dropout", action="store_true", help="FC-1000 x2 with dropout 0.5 (the book's last net)")
+    p.add_argument("--extra-fc", action="store_true", help="a second FC-100 layer after the first")
+    p.add_argument("--epochs", type=natural_int, default=None,
+                   help="default: the preset's (60, or 40 with --dropout)")
+    p.add_argument("--eta", type=finite_float, default=None, help="default: the preset's")
+    p.add_argument("--lmbda", type=finite_float, default=None, help="default: the preset's")
+    p.add_argument("--mini-batch-size", type=positive_int, default=10, help="examples per SGD step")
+    p.add_argument("--n-train", type=positive_int, default=None,
+                   help="use only the first N training images (quick runs)")
+    add_data_flags(p)
+    add_device_flags(p)
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="training precision")
+    p.add_argument("--seed", type=natural_int, default=0, help="seeds the initial weights and the shuffles")
+    p.add_argument("--ensemble", type=positive_int, default=1, metavar="K",
+                   help="train K nets together, as one population, and vote (default 1)")
+    add_order_flag(p)
+    p.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --checkpoint-dir")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in a --checkpoint-dir that holds checkpoints (refused otherwise)")
+    add_output_flags(p, NETWORK_FILE)
+    p.add_argument("--history", type=Path, default=None, metavar="PATH",
+                   help="write the per-epoch history as JSON")
+    p.add_argument("--plot", type=Path, default=None, help="write a PNG of the (first) network's curves")
+    p.add_argument("--stop-on-saturation", action="store_true",
+                   help="stop (exit 2) instead of warning when a network gives one answer to 99%% of the "
+                        "validation data after an epoch (eta far too large)")
+
+
+def check(p, args):
+    """The preset's defaults filled in; every value and output path checked before data loads."""
+    from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS
+    from dlpy35.engine.arguments import check_eta, check_lmbda
+    from dlpy35.storage.atomic import check_writable
+
+    preset = DROPOUT_PRESET if args.dropout else PRESETS[args.net]
+    for key in ("epochs", "eta", "lmbda"):
+        if getattr(args, key) is None:
+            setattr(args, key, preset[key])
+    if args.order != "own" and args.ensemble == 1:
+        p.error(f"--order {args.order}: one network has one order; give --ensemble K (K > 1) or leave out "
+                "--order")
+    if args.checkpoint_dir and args.ensemble > 1:
+        p.error("--checkpoint-dir: an ensemble trains as one population, which keeps no checkpoint; give "
+                "--ensemble 1 or leave out --checkpoint-dir")
+    if args.resume and not args.checkpoint_dir:
+        p.error("--resume needs --checkpoint-dir")
+    if args.resume and args.overwrite:
+        p.error("--resume continues a checkpoint, --overwrite starts over: give one of them")
+    if args.dropout and args.extra_fc:
+        p.error("--dropout replaces the FC-100 layer by two FC-1000 ones; --extra-fc adds an FC-100: "
+                "give one of them")
+    if args.expanded and args.dataset:
+        p.error("--expanded shifts MNIST's images; it cannot be combined with --dataset")
+    try:
+        check_eta(args.eta, args.dtype)
+        check_lmbda(args.lmbda)
+        check_outputs(args, NETWORK_FILE)
+        if args.history is not None:
+            check_writable(args.history, "--history")
+    except ValueError as exc:
+        p.error(str(exc))
+
+
+def _curves(history, path, title):
+    """A network's validation accuracy and training cost per epoch, as network2's runs are plotted."""
+    from dlpy35.studies.plots import plot_history
+
+    curves = {"training_cost": [h["training_cost"] for h in history],
+              "evaluation_accuracy": [h["validation_correct"] for h in history]}
+    return plot_history(curves, path, title, n_eval=history[0]["validation_total"]) if history else None
+
+
+def _epoch_rows(args, records):
+    """``epochs.csv`` rows of the run from each network's records: its validation accuracy per epoch."""
+    from dlpy35.storage.tables import epoch_rows
+
+    return [row for k, mine in enumerate(records)
+            for row in epoch_rows(k, args.seed + k, args.eta, args.lmbda, [args.net], mine, "validation")]
+
+
+class EpochLines(Callback):
+    """One network's line after each epoch, and the run directory's ``epochs.csv`` with every epoch so
+    far (a resumed run's earlier ones included)."""
+
+    def __init__(self, args, bar):
+        self.args, self.bar = args, bar
+
+    def on_epoch(self, trainer, run, record):
+        self.bar.close()
+        print(f"  epoch {record.epoch}: {record.seconds:.1f} s training, cost {record.cost:.4f}", flush=True)
+        if self.args.run:
+            self.args.run.epochs(_epoch_rows(self.args, [run.records]))
+
+
+def train(args, data, bar):
+    """The K networks of the run, trained as one population (one network alone when K is 1, so that it
+    can checkpoint); ``(a network to save, histories, the ensemble's test accuracy or None)``."""
+    from dlpy35 import network3 as n3
+    from dlpy35.engine.population import LayerPopulation
+
+    (tx, ty), val, test = data.training, data.validation, data.test
+    layers = n3.book_layers(args.net, args.mini_batch_size, args.dropout, data.n_classes, args.extra_fc)
+    start = time.perf_counter()
+    if args.ensemble == 1:
+        net = n3.Network(layers, args.mini_batch_size, seed=args.seed, dtype=args.dtype, mode=args.mode,
+                         device=args.device)
+        net.stop_on_saturation = args.stop_on_saturation
+        print(f"{net.device.describe()} ({net.device.note})", flush=True)
+
+        net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
+                checkpoint_dir=args.checkpoint_dir, resume=args.resume, overwrite=args.overwrite,
+                progress=bar, callbacks=[EpochLines(args, bar)])
+        histories, vote, trainer = [[r.flat() for r in net.records]], None, net
+    else:
+        pop = LayerPopulation(layers, args.mini_batch_size, list(range(args.seed, args.seed + args.ensemble)),
+                              args.eta, args.lmbda, dtype=args.dtype, mode=args.mode, device=args.device,
+                              order=args.order)
+        print(f"{args.ensemble} networks as one population ({args.order} order): {pop.device.describe()} "
+              f"({pop.device.note})", flush=True)
+
+        def on_epoch(r):
+            bar.close()
+            print(f"  epoch {r.epoch}: {r.seconds:.1f} s training, validation accuracy "
+                  + " ".join(f"{e.evaluations['validation'].accuracy:.2%}" if e else "diverged"
+                             for e in r.records), flush=True)
+            if args.run:
+                args.run.epochs(_epoch_rows(args, pop.records))
+
+        pop.SGD((tx, ty), args.epochs, val, test, progress=bar, on_epoch=on_epoch)
+        histories, trainer = pop.histories, pop.trainer
+        vote = float(np.mean(pop.vote(test[0]) == test[1]))
+        net = pop.network(0)
+    secs = [h["seconds"] for h in histories[0]]
+    print(f"compile/warm-up {trainer.compile_seconds or 0.0:.1f} s; "
+          f"{(sum(secs) / len(secs) if secs else 0):.1f} s per epoch; "
+          f"wall {time.perf_counter() - start:.1f} s", flush=True)
+    return net, histories, vote
+
+
+def _load(args):
+    """What to train on: MNIST (expanded with ``--expanded``) or ``--dataset``, cut to ``--n-train``."""
+    from dlpy35.data import load_data
+    from dlpy35.data.expand import load_expanded
+
+    data = load_data(args.data_dir, args.dataset)
+    if data.image_shape != (28, 28):
+        raise ValueError(f"{data.name} has {data.image_shape[0]}x{data.image_shape[1]} images; the book's "
+                         "convolutional networks take 28x28 ones (dlpy35 train takes any size)")
+    if args.expanded:
+        data = data._replace(training=load_expanded(args.data_dir, verbose=True))
+    if args.n_train:
+        data = data._replace(training=tuple(a[: args.n_train] for a in data.training))
+    return data
+
+
+def execute(p, args) -> int:
+    """Train as `args` say; the exit status."""
+    check(p, args)
+    prog = p.prog
+    from dlpy35.cli.progress import EpochBar
+    from dlpy35.data import DataError
+    from dlpy35.engine.device import DeviceError
+    from dlpy35.engine.trainer import TrainingDiverged
+    from dlpy35.storage import checkpoint
+    from dlpy35.storage.atomic import atomic_write
+    from dlpy35.storage.rundir import plain_args
+
+    try:
+        data = _load(args)
+    except (DataError, ValueError) as exc:
+        return fail(prog, exc)
+    name = f"{args.net}{' + FC-100' if args.extra_fc else ''}{' + dropout' if args.dropout else ''}"
+    expanded = ", expanded" if args.expanded else ""
+    print(f"{name}: {len(data.training[0]):,} training images ({data.name}{expanded}), {args.epochs} epochs, "
+          f"mini-batch {args.mini_batch_size}, eta {args.eta}, lmbda {args.lmbda}, "
+          f"seed {args.seed}", flush=True)
+    if args.run:
+        args.run.start(prog, args)
+    bar = EpochBar(args.quiet)
+    try:
+        net, histories, vote = train(args, data, bar)
+    except (DeviceError, ValueError, TrainingDiverged) as exc:
+        bar.close()
+        return fail(prog, exc)
+    except KeyboardInterrupt:
+        bar.close()
+        where = checkpoint.after_interrupt(args.checkpoint_dir)
+        print(f"{prog}: interrupted; {where}", file=sys.stderr)
+        return 130
+    if vote is not None:
+        print(f"Ensemble of {args.ensemble}: test accuracy {vote:.2%} (plurality vote)")
+    title = f"{name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
+    if args.save:
+        net.save(args.save)
+        print(f"saved {args.save}")
+    if args.run:
+        written = args.run.finish(net, lambda path: _curves(histories[0], path, title))
+        print(f"run directory: {', '.join(map(str, written))}")
+    if args.history:
+        with atomic_write(args.history, "w") as f:
+            json.dump({"args": plain_args(args),
+                       "runs": [{"seed": args.seed + k, "history": h} for k, h in enumerate(histories)],
+                       "vote_test_accuracy": vote}, f, indent=1)
+    if args.plot and _curves(histories[0], args.plot, title):
+        print(f"plot: {args.plot}")
+    return 0

@@ -1,0 +1,71 @@
+"""A PyTensor graph rewrite that dlpy35's own compiles apply, and the mode that applies it.
+
+A population of one shared order multiplies one input by K stacked weight
+matrices ``w`` (K, n_out, n_in).  PyTensor makes that one wide matmul with
+``reshape(w.transpose(2, 0, 1), (n_in, -1))`` as its right operand: a transposed
+copy of all K matrices at every step.  The same matrix is
+``reshape(w, (-1, n_in)).T``: a free reshape and a transpose that the matmul
+reads in place.  :func:`local_reshape_of_last_axis_first` makes that exchange;
+it moves no number, so it changes no result.
+
+The rewrite sits in PyTensor's ``specialize`` rewrites under the tag :data:`TAG`
+only, which no PyTensor mode includes: importing dlpy35 changes no other code's
+compiles.  :func:`mode` is a PyTensor mode that includes it, the one
+:meth:`dlpy35.engine.device.Device.function` compiles with.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytensor.tensor as pt
+from pytensor.compile import optdb
+from pytensor.compile.mode import Mode, get_mode
+from pytensor.graph.basic import Constant
+from pytensor.graph.rewriting.basic import node_rewriter
+from pytensor.tensor.elemwise import DimShuffle
+from pytensor.tensor.shape import Reshape
+
+#: The rewrite's only tag: a mode applies it when it includes this tag (``mode.including(TAG)``).
+TAG = "dlpy35"
+
+
+@node_rewriter([Reshape])
+def local_reshape_of_last_axis_first(fgraph, node):
+    """``reshape(w.transpose(d-1, 0, ..., d-2), (n, -1))`` -> ``reshape(w, (-1, n)).T``, n = w's last size.
+
+    Both hold ``w[..., j]`` flattened in row i = j; only the second is a view of w.
+    """
+    moved, shape = node.inputs
+    if node.outputs[0].ndim != 2 or moved.owner is None or not isinstance(moved.owner.op, DimShuffle):
+        return None
+    (w,) = moved.owner.inputs
+    n = w.type.shape[-1] if w.ndim >= 3 else None
+    if n is None or tuple(moved.owner.op.new_order) != (w.ndim - 1, *range(w.ndim - 1)):
+        return None
+    if not isinstance(shape, Constant) or int(shape.data[0]) != n:  # rows other than w's last axis: no view
+        return None
+    return [pt.specify_shape(w.reshape((-1, n)).T, node.outputs[0].type.shape)]
+
+
+# Not `register_specialize`, which adds "fast_run", a tag every PyTensor mode includes; and
+# without the database's name, "specialize", as a tag, so that only TAG or the name includes it.
+optdb["specialize"].register(local_reshape_of_last_axis_first.__name__, local_reshape_of_last_axis_first, TAG,
+                             use_db_name_as_tag=False)
+
+
+@functools.cache
+def mode(name: str) -> Mode:
+    """The PyTensor mode `name` (``"JAX"``, ``"NUMBA"``...) with dlpy35's rewrite included.
+
+    Parameters
+    ----------
+    name : str
+        A PyTensor mode name, as :func:`pytensor.compile.mode.get_mode` takes it.
+
+    Returns
+    -------
+    Mode
+        The same linker and rewrites, plus those tagged :data:`TAG`.
+    """
+    return get_mode(name).including(TAG)

@@ -1,0 +1,1 @@
+"""Storage: atomic writes, checkpoints, saved networks, run directories, CSV tables and caches."""

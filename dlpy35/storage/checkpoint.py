@@ -1,0 +1,243 @@
+"""Training checkpoints: weights, RNG state, epoch, history and schedule, written atomically.
+
+One file, ``<dir>/checkpoint.npz``: the weights and biases as float arrays and a
+JSON document (``meta``) with everything else.  It is replaced atomically at the
+end of every epoch (:mod:`dlpy35.storage.atomic`), so a crash or a kill during a save
+leaves the previous checkpoint loadable.  :class:`Checkpoint` ties a file to a
+run of :class:`dlpy35.engine.trainer.Trainer`: what it saves, and what a resume must match; as
+one of the trainer's callbacks it saves after every epoch and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dlpy35.engine import arguments
+from dlpy35.engine.callbacks import Callback
+from dlpy35.engine.records import EpochRecord
+from dlpy35.storage.atomic import atomic_write, stale_temp_files
+from dlpy35.storage.saved_files import (
+    NPZ_ERRORS,
+    SavedFileError,
+    check_values,
+    open_npz,
+    read_npz_array,
+    read_npz_text,
+)
+
+FILENAME = "checkpoint.npz"
+FORMAT = 1
+
+
+CheckpointError = SavedFileError  # the name checkpoint code reads best
+
+
+def path_in(directory) -> Path:
+    return Path(directory) / FILENAME
+
+
+@contextlib.contextmanager
+def claim(directory, resume=False, overwrite=False):
+    """Hold `directory` for one training run; checked before any training.
+
+    One run at a time: the directory is locked (``flock``) until the block
+    ends, and a second run fails at once.  An existing checkpoint is never
+    replaced silently: without `resume` (continue it) or `overwrite` (start
+    over) it is refused.  None does nothing.
+
+    Raises
+    ------
+    CheckpointError
+        One line naming the directory and what to do.
+    """
+    if directory is None and resume:
+        raise ValueError("resume=True needs checkpoint_dir (the directory holding checkpoint.npz)")
+    if directory is None:
+        yield
+        return
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other: resume continues the checkpoint, "
+                         "overwrite starts over")
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(f"{directory}: is a file, not a directory; give a directory for checkpoints")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as exc:
+        raise CheckpointError(f"{directory}: cannot use it as a checkpoint directory ({exc.strerror}); "
+                              "give a directory you can write") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CheckpointError(f"{directory}: another run is training into this checkpoint directory; "
+                                  "wait for it to end or use another one") from None
+        if path_in(directory).exists() and not (resume or overwrite):
+            raise CheckpointError(f"{path_in(directory)}: a checkpoint of an earlier run is there; continue "
+                                  "it with resume=True or start over with overwrite=True")
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def after_interrupt(directory) -> str:
+    """What an interrupted run kept, read from disk: only what is true, for the message a script prints."""
+    if directory is None:
+        return "nothing saved (use --checkpoint-dir to keep progress)"
+    try:
+        found = load(directory)
+    except CheckpointError:
+        found = None
+    if found is None:
+        return f"no checkpoint was written in {directory}"
+    history = found[2].get("history")
+    epochs = history.get("epoch") if isinstance(history, dict) else "an unknown number of"
+    return (f"the checkpoint in {directory} holds {epochs} completed epochs; run the same command with "
+            "--resume to continue")
+
+
+def save(directory, weights, biases, meta: dict) -> Path:
+    """Write ``checkpoint.npz`` into `directory` atomically and return its path."""
+    arrays = {f"w{k}": np.asarray(w) for k, w in enumerate(weights)}
+    arrays.update({f"b{k}": np.asarray(b) for k, b in enumerate(biases)})
+    arrays["meta"] = np.array(json.dumps({"format": FORMAT, **meta}))
+    path = path_in(directory)
+    for stale in stale_temp_files(path):  # left by a process killed mid-save
+        stale.unlink(missing_ok=True)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def load(directory):
+    """``(weights, biases, meta)`` from `directory`, or None when it holds no checkpoint.
+
+    ``meta["sizes"]`` gives the number of layers, hence of arrays; whether their
+    shapes fit a network is for the network to check.  The arrays must hold real
+    numbers, finite in the run's dtype (``meta["dtype"]``).
+
+    Raises
+    ------
+    CheckpointError
+        The file exists but is not a readable checkpoint.
+    """
+    path = path_in(directory)
+    if not path.exists():
+        return None
+    try:
+        z, size = open_npz(path)
+        with z:
+            meta = json.loads(read_npz_text(z, "meta", size))
+            sizes = meta["sizes"]
+            if not isinstance(sizes, list) or len(sizes) < 2:
+                raise ValueError(f"sizes must be a list of at least two layer sizes, got {sizes!r}")
+            n = len(sizes) - 1
+            weights = [read_npz_array(z, f"w{k}", size) for k in range(n)]
+            biases = [read_npz_array(z, f"b{k}", size) for k in range(n)]
+        check_values([*((f"w{k}", w) for k, w in enumerate(weights)),
+                      *((f"b{k}", b) for k, b in enumerate(biases))], meta.get("dtype"))
+    except NPZ_ERRORS as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__  # numpy's messages span lines
+        raise CheckpointError(f"{path}: not a readable dlpy35 checkpoint ({reason}); resume from another "
+                              "checkpoint directory, or train without resuming") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT}")
+    return weights, biases, meta
+
+
+def check_compatible(meta: dict, expected: dict, path) -> None:
+    """Refuse to resume when the checkpoint's network or run settings differ from this run's."""
+    for key, want in expected.items():
+        got = meta.get(key)
+        if got != want:
+            raise CheckpointError(
+                f"{path}: cannot resume: the checkpoint has {key}={got!r} but this run has {key}={want!r}; "
+                f"use the checkpoint's settings or another checkpoint directory"
+            )
+
+
+class Checkpoint(Callback):
+    """Where and what a run checkpoints: a directory and the settings a resume must match.
+
+    As a :class:`dlpy35.engine.callbacks.Callback` it saves the committed state after
+    every epoch and after Ctrl-C.
+
+    Parameters
+    ----------
+    directory : path
+    settings : dict
+        JSON-ready; written into the checkpoint and compared on resume.
+    required : tuple of str
+        Keys the network adds to ``run.state``; a checkpoint without them is incomplete.
+    """
+
+    def __init__(self, directory, settings, required=()):
+        self.directory, self.settings, self.required = directory, settings, required
+
+    @classmethod
+    def of_run(cls, trainer, run, directory, settings, resume=False, verbose=True, required=()):
+        """The checkpoint of `run` in `directory`, resumed from with `resume`; None without a directory.
+
+        `settings` name the network; the run's dtype, mini-batch size, first eta
+        and training-set size are added: a resume must match them all.
+        """
+        if directory is None:
+            return None
+        run_settings = {"dtype": trainer.dtype, "mini_batch_size": run.m, "eta0": run.eta, "n_train": run.n}
+        saver = cls(directory, {**settings, **run_settings}, required)
+        if resume:
+            saver.resume(trainer, run, verbose)
+        return saver
+
+    @property
+    def path(self):
+        return path_in(self.directory)
+
+    def save(self, trainer, run):
+        meta = {**self.settings, "history": run.state, "records": [r.to_json() for r in run.records],
+                "rng": trainer.order.state}
+        save(self.directory, *trainer.model.checkpoint_arrays(run.snapshot), meta)
+
+    def on_epoch(self, trainer, run, record):
+        self.save(trainer, run)
+
+    def on_interrupt(self, trainer, run):
+        self.save(trainer, run)
+
+    def resume(self, trainer, run, verbose=True):
+        """Put `run` where the checkpoint left off; False (and nothing changed) when there is none."""
+        found = load(self.directory)
+        if found is None:
+            if verbose:
+                print(f"no checkpoint in {self.directory}; starting from epoch 0", flush=True)
+            return False
+        check_compatible(found[2], self.settings, self.path)
+        trainer.restore(run, *self._parts(trainer, *found))
+        if verbose:
+            print(f"resuming from {self.path} at epoch {run.state['epoch']}", flush=True)
+        return True
+
+    def _parts(self, trainer, weights, biases, meta):
+        """``(values, order state, run state, records)`` of a loaded checkpoint, each checked first."""
+        try:
+            values = trainer.model.from_checkpoint(weights, biases)
+            state = meta["history"]
+            order = copy.deepcopy(trainer.order)
+            order.state = meta["rng"]  # a state the generators cannot take fails here, not half-way
+            state["next_eta"] = arguments.check_eta(state["next_eta"], trainer.dtype)
+            missing = {"epoch", "eta", "seconds", "stopped", *self.required} - state.keys()
+            if missing:
+                raise KeyError(", ".join(sorted(missing)))
+            records = [EpochRecord.from_json(r) for r in meta.get("records", [])]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"{self.path}: incomplete checkpoint ({exc}); resume from another "
+                                  f"checkpoint directory, or train without resuming") from None
+        return values, meta["rng"], state, records

@@ -1,0 +1,67 @@
+"""A saved network of any kind, read back for ``evaluate``, ``predict`` and ``export``.
+
+``network.json`` (the book's JSON, written by ``dlpy35 train``, ``network.Network.save``,
+``network2.Network.save`` and the book's own ``network2.py``) and ``network.npz``
+(``dlpy35 train-conv``, ``network3.Network.save``) are told apart by their first bytes,
+not by their names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ModelError", "load_model", "n_inputs", "outputs"]
+
+_KINDS = ("a network.json of dlpy35 train (or the book's network2.save), "
+          "or a network.npz of dlpy35 train-conv")
+
+
+class ModelError(ValueError):
+    """A model file that is missing, unreadable, or not a saved dlpy35 network."""
+
+
+def load_model(path, device="auto", mode=None):
+    """The network saved in `path`, on `device`.
+
+    Raises
+    ------
+    ModelError
+        One line naming the file: missing, a directory, or not a saved network.
+    """
+    from dlpy35 import network, network3
+    from dlpy35.engine.device import DeviceError
+    from dlpy35.storage.saved_files import SavedFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}; give {_KINDS}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        if head.startswith(b"PK"):
+            return network3.load(path, mode=mode, device=device)
+        if head.startswith(b"{"):
+            return network.load(path, mode=mode, device=device)
+    except (SavedFileError, DeviceError) as exc:
+        raise ModelError(str(exc)) from None
+    raise ModelError(f"{path}: not a saved dlpy35 network; give {_KINDS}")
+
+
+def n_inputs(net) -> int:
+    """The network's input width."""
+    return net.sizes[0] if hasattr(net, "sizes") else net.n_in
+
+
+def outputs(net, x, what="input") -> np.ndarray:
+    """The output activations (n, n_out) for the rows of `x`; ValueError for rows of the wrong width or
+    values outside [0, 1]."""
+    from dlpy35.engine import arguments
+
+    x = arguments.unit_inputs(x, net.dtype, what)
+    arguments.check_width(x, n_inputs(net), what)
+    return net.trainer.forward(x)

@@ -1,0 +1,249 @@
+"""Sweeps: every combination of seeds, learning rates and lambdas, trained as populations.
+
+A sweep is planned as *chunks*: the networks of one architecture (and either all
+regularised or all not, so that in float64 on Numba each ends bit for bit where
+it would alone; in float32 it ends there up to the rounding of the population's
+batched kernels, see :mod:`dlpy35.engine.population`) in populations of at most
+``population_size``.  Each chunk trains as one
+:class:`dlpy35.engine.population.Population`, here or as a task on a Ray cluster, and
+its results are saved under ``OUT/chunks/`` as it finishes: rerunning the same
+sweep into the same directory skips the chunks already there, so a node that
+dies costs only its own chunk.  The whole is then written as ``epochs.csv`` and
+``summary.csv`` (:mod:`dlpy35.storage.tables`) and plotted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from dlpy35.storage import tables
+from dlpy35.storage.atomic import atomic_write
+
+
+@dataclass(frozen=True)
+class Net:
+    """One network of a sweep: its number, seed, learning rate, lambda and sizes."""
+
+    net: int
+    seed: int
+    eta: float
+    lmbda: float
+    sizes: tuple
+
+
+@dataclass
+class Chunk:
+    """Networks trained together as one population, and the settings they share."""
+
+    nets: list
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def key(self):
+        """A name for the chunk's results: the same networks and settings give the same key."""
+        text = json.dumps({"nets": [asdict(n) for n in self.nets], "settings": self.settings}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_seeds(tokens):
+    """Seeds from tokens such as ``0-31`` (inclusive) or ``1 2 5``; ValueError naming a bad token."""
+    seeds = []
+    for token in tokens:
+        first, dash, last = str(token).partition("-")
+        try:
+            low, high = int(first), int(last) if dash else int(first)
+        except ValueError:
+            raise ValueError(f"seeds: {token!r} is not a seed (an integer >= 0) or a range such as "
+                             "0-31") from None
+        if low < 0 or high < low:
+            raise ValueError(f"seeds: {token!r} is an empty or negative range; write LOW-HIGH with "
+                             "0 <= LOW <= HIGH, such as 0-31")
+        seeds += range(low, high + 1)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError("seeds: a seed is given twice; each network needs its own")
+    return seeds
+
+
+def settings(epochs=30, mini_batch_size=10, n_train=None, cost="quadratic", init="large", dtype="float32",
+             device="auto", mode=None, evaluation="test", order="own", data_dir=None, dataset=None) -> dict:
+    """The settings a sweep's networks share, as a chunk keeps them (JSON-ready: paths as text).
+
+    Parameters
+    ----------
+    epochs, mini_batch_size : int
+    n_train : int, optional
+        Train on the first `n_train` images only (all for None).
+    cost, init, dtype, device, mode, order
+        As :class:`dlpy35.engine.population.Population` takes them (`init` is its ``weight_init``).
+    evaluation : {"test", "validation"}
+        The data evaluated after every epoch.
+    data_dir, dataset : path-like, optional
+        As :func:`dlpy35.data.load_data` takes them: where a chunk's trainer loads its data.
+    """
+    return {"epochs": epochs, "mini_batch_size": mini_batch_size, "n_train": n_train, "cost": cost,
+            "init": init, "dtype": dtype, "device": device, "mode": mode, "evaluation": evaluation,
+            "order": order, "data_dir": str(data_dir) if data_dir else None,
+            "dataset": str(dataset) if dataset else None}
+
+
+def plan(sizes_list, seeds, etas, lmbdas, settings, population_size=None):
+    """The chunks of a sweep: every (sizes, eta, lmbda, seed), grouped and split into populations."""
+    sizes_list = [list(s) for s in sizes_list]
+    nets = [Net(i, seed, float(eta), float(lmbda), tuple(sizes)) for i, (sizes, eta, lmbda, seed)
+            in enumerate(itertools.product(sizes_list, etas, lmbdas, seeds))]
+    chunks = []
+    def kind(n):  # one architecture, all regularised or all not: see the module docstring
+        return sizes_list.index(list(n.sizes)), n.lmbda > 0
+
+    for _, group in itertools.groupby(sorted(nets, key=kind), key=kind):
+        group = list(group)
+        size = population_size or len(group)
+        chunks += [Chunk(group[i:i + size], settings) for i in range(0, len(group), size)]
+    return chunks
+
+
+def population(chunk):
+    """The :class:`dlpy35.engine.population.Population` that trains `chunk` (nothing allocated yet)."""
+    from dlpy35.engine.population import Population
+
+    s = chunk.settings
+    return Population(list(chunk.nets[0].sizes), [n.seed for n in chunk.nets], [n.eta for n in chunk.nets],
+                      [n.lmbda for n in chunk.nets], cost=s["cost"], weight_init=s["init"], dtype=s["dtype"],
+                      mode=s["mode"], device=s["device"], order=s["order"])
+
+
+def train_chunk(chunk, progress=None):
+    """Train `chunk` as one population; its ``epochs.csv`` and ``summary.csv`` rows (JSON-ready).
+
+    `progress` is the population's ``progress(epoch, done, total)`` (a bar, when run here).
+    Runs wherever it is called -- here, or in a Ray worker, which loads the
+    data from ``settings["data_dir"]`` (or ``"dataset"``) itself.
+    """
+    from dlpy35.data import load_data
+
+    s = chunk.settings
+    data = load_data(s["data_dir"], s.get("dataset"))
+    (tx, ty), evaluation = data.training, data.test if s["evaluation"] == "test" else data.validation
+    pop = population(chunk)
+    start = time.perf_counter()
+    n = s["n_train"]
+    pop.SGD((tx[:n], ty[:n]), s["epochs"], s["mini_batch_size"], evaluation, progress=progress)
+    rows, summary = chunk_rows(chunk, pop.records, pop.diverged)
+    return {"key": chunk.key, "epochs": rows, "summary": summary, "seconds": time.perf_counter() - start,
+            "compile_seconds": pop.trainer.compile_seconds, "device": pop.device.describe()}
+
+
+def chunk_rows(chunk, records, diverged):
+    """``(epochs.csv rows, summary.csv rows)`` of the trained `chunk`, from each network's records."""
+    rows, summary = [], []
+    for n, mine, d in zip(chunk.nets, records, diverged):
+        head = (n.net, n.seed, n.eta, n.lmbda, n.sizes)
+        rows += tables.epoch_rows(*head, mine)
+        summary.append(tables.summary_row(*head, mine, d))
+    return rows, summary
+
+
+class Store:
+    """The chunks' results under ``out/chunks/``, one JSON file each, written atomically."""
+
+    def __init__(self, out):
+        self.dir = Path(out) / "chunks"
+
+    def path(self, chunk):
+        return self.dir / f"{chunk.key}.json"
+
+    def load(self, chunk):
+        """The saved result of `chunk`, or None (absent, or not a complete result of this chunk)."""
+        try:
+            result = json.loads(self.path(chunk).read_text())
+        except (OSError, ValueError):
+            return None
+        complete = isinstance(result, dict) and {"key", "epochs", "summary"} <= result.keys()
+        return result if complete and result["key"] == chunk.key else None
+
+    def save(self, result):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(self.dir / f"{result['key']}.json", "w") as f:
+            json.dump(result, f)
+
+
+def run(chunks, out, ray_address=None, log=print, progress=None):
+    """Train the chunks not yet saved under `out` (here, or on Ray); every chunk's result, in plan order.
+
+    `progress` goes to :func:`train_chunk` here; Ray's workers draw no bar.
+    """
+    store = Store(out)
+    done = {c.key: r for c in chunks if (r := store.load(c)) is not None}
+    todo = [c for c in chunks if c.key not in done]
+    if done:
+        log(f"{len(done)} of {len(chunks)} chunks already trained in {store.dir}; training the other "
+            f"{len(todo)}")
+
+    def finished(result):
+        store.save(result)
+        done[result["key"]] = result
+        log(f"chunk {len(done)}/{len(chunks)}: {len(result['summary'])} networks in "
+            f"{result['seconds']:.1f} s ({result['device']})")
+
+    if ray_address:
+        run_on_ray(todo, ray_address, finished)
+    else:
+        for chunk in todo:
+            finished(train_chunk(chunk, progress))
+    return [done[c.key] for c in chunks]
+
+
+def run_on_ray(chunks, address, finished):
+    """Each chunk as a Ray task (one GPU each where the cluster has GPUs); `finished` as each ends.
+
+    ``address`` is ``auto`` (a running cluster, or the one this process started),
+    or a cluster's address.  Ray retries a task whose worker died.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(f"ray_address={address!r} needs Ray: pip install 'dlpy35[cluster]'") from None
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as exc:
+            raise ValueError(f"ray_address={address!r}: no Ray cluster answers ({exc}); start one with `ray "
+                             "start --head`, or give the head's address") from None
+    gpus = ray.cluster_resources().get("GPU", 0)
+    task = ray.remote(num_gpus=1 if gpus else 0, max_retries=3)(train_chunk)
+    pending = [task.remote(chunk) for chunk in chunks]
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        finished(ray.get(ready[0]))
+
+
+def gather(chunk_results):
+    """``(epochs.csv rows, summary.csv rows)`` of all the chunks, by network number."""
+    rows = sorted((r for c in chunk_results for r in c["epochs"]), key=lambda r: (r["net"], r["epoch"]))
+    summary = sorted((r for c in chunk_results for r in c["summary"]), key=lambda r: r["net"])
+    return rows, summary
+
+
+def write(out, rows, summary):
+    """``epochs.csv`` and ``summary.csv`` in `out`."""
+    tables.write_csv(Path(out) / "epochs.csv", tables.EPOCH_COLUMNS, rows)
+    tables.write_csv(Path(out) / "summary.csv", tables.SUMMARY_COLUMNS, summary)
+
+
+def report(summary):
+    """The summary as text, best accuracy first."""
+    lines = [f"{'net':>4} {'seed':>5} {'eta':>8} {'lmbda':>8} {'sizes':>14} {'best':>13} {'epoch':>5}"]
+    trained = [r for r in summary if r["best_correct"] != ""]
+    ranked = sorted(trained, key=lambda r: (-r["best_correct"], r["net"]))
+    ranked += [r for r in summary if r not in trained]
+    for r in ranked:
+        best = f"{r['best_correct']}/{r['evaluation_total']}" if r in trained else "-"
+        state = f"  diverged in epoch {r['diverged']}" if r["diverged"] != "" else ""
+        lines.append(f"{r['net']:>4} {r['seed']:>5} {r['eta']:>8g} {r['lmbda']:>8g} {r['sizes']:>14} "
+                     f"{best:>13} {r['best_epoch']:>5}{state}")
+    return "\n".join(lines)

@@ -1,0 +1,182 @@
+"""``dlpy35.data.digit_images``: a user's digit image prepared as MNIST's were, checked against MNIST's own
+digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dlpy35.data.digit_images import BOX, CENTRE, SIDE, ImageError, prepare, prepare_file, read_grey, to_png
+
+
+def disk(h, w, cy, cx, r):
+    """A grey page (H, W), dark ink: a filled disc of radius r at (cy, cx) on white paper."""
+    yy, xx = np.mgrid[:h, :w]
+    return np.where((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r, 0.0, 1.0)
+
+
+def test_dark_ink_on_light_paper_and_the_reverse_give_the_same_pixels():
+    page = disk(90, 60, 40, 25, 12)
+    assert np.array_equal(prepare(page), prepare(1.0 - page))
+
+
+def test_the_digit_fills_20_pixels_and_its_centre_of_mass_is_where_mnist_puts_it():
+    for page in (disk(300, 200, 50, 150, 30), disk(41, 97, 20, 10, 6)):  # off-centre, small and large pages
+        out = prepare(page).reshape(SIDE, SIDE).astype(np.float64)
+        rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+        assert rows[-1] - rows[0] + 1 == BOX and cols[-1] - cols[0] + 1 == BOX  # a disc fills the box
+        yy, xx = np.mgrid[:SIDE, :SIDE]
+        cy, cx = (out * yy).sum() / out.sum(), (out * xx).sum() / out.sum()
+        assert CENTRE == 14 and abs(cy - CENTRE) <= 0.5 and abs(cx - CENTRE) <= 0.5
+
+
+def test_levels_are_whole_bytes_over_256_as_dlpy35_mnist_is():
+    rng = np.random.default_rng(0)
+    page = np.clip(disk(64, 64, 30, 34, 20) + rng.normal(0, 0.05, (64, 64)), 0, 1)
+    out = prepare(page).astype(np.float64)
+    k = out * 256
+    assert np.array_equal(k, np.round(k)) and out.min() == 0.0 and out.max() == 255 / 256
+
+
+def test_a_grey_paper_photo_is_normalised_to_black_paper():
+    page = 0.7 + 0.25 * (disk(80, 80, 40, 40, 15) - 1.0) * 2  # paper at 0.7, ink at 0.2
+    out = prepare(page).reshape(SIDE, SIDE)
+    assert out[0, 0] == 0.0 and out.max() == 255 / 256  # paper to 0, darkest ink to the top
+
+
+def test_a_tall_stroke_keeps_its_aspect_ratio():
+    page = np.ones((200, 200))
+    page[20:180, 95:105] = 0.0  # a "1": 160 tall, 10 wide
+    out = prepare(page).reshape(SIDE, SIDE)
+    rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+    assert rows[-1] - rows[0] + 1 == BOX and cols[-1] - cols[0] + 1 <= 3
+
+
+@pytest.mark.parametrize("page", [np.ones((50, 50)), np.full((50, 50), 0.3),
+                                  np.where(np.arange(2500).reshape(50, 50) % 7 == 0, 0.96, 1.0)],
+                         ids=["white", "grey", "faint-noise"])
+def test_a_blank_image_is_refused(page):
+    with pytest.raises(ImageError, match="blank"):
+        prepare(page, "page.png")
+
+
+@pytest.mark.parametrize("page", [np.ones((5,)), np.ones((2, 2)), np.full((9, 9), 2.0)])
+def test_not_grey_levels_of_an_image_is_refused(page):
+    with pytest.raises(ImageError, match="grey levels"):
+        prepare(page)
+
+
+def test_files_png_jpeg_rgba_and_not_an_image(tmp_path):
+    page = disk(60, 40, 30, 20, 10)
+    png, jpg, rgba = tmp_path / "d.png", tmp_path / "d.jpg", tmp_path / "t.png"
+    Image.fromarray((page * 255).astype(np.uint8)).save(png)
+    Image.fromarray((page * 255).astype(np.uint8)).convert("RGB").save(jpg, quality=95)
+    # Ink on a transparent page (what drawing programs export): transparency is paper.
+    alpha = ((1 - page) * 255).astype(np.uint8)
+    Image.fromarray(np.dstack([np.zeros_like(alpha)] * 3 + [alpha])).save(rgba)
+    expected = prepare(page)
+    assert np.array_equal(prepare_file(png), expected)
+    assert np.array_equal(prepare_file(rgba), expected)
+    # JPEG's ringing may move the crop by a pixel: the same image, give or take that shift.
+    jpeg = prepare_file(jpg).reshape(SIDE, SIDE)
+    shifts = [np.abs(np.roll(jpeg, (dy, dx), (0, 1)) - expected.reshape(SIDE, SIDE)).max()
+              for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    assert min(shifts) <= 0.1
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(ImageError, match="not an image"):
+        read_grey(text)
+    with pytest.raises(ImageError, match="cannot read"):
+        read_grey(tmp_path / "missing.png")
+
+
+def test_to_png_writes_the_prepared_levels_back_exactly(tmp_path):
+    out = prepare(disk(50, 50, 25, 25, 9))
+    to_png(out, tmp_path / "p.png")
+    levels = np.asarray(Image.open(tmp_path / "p.png"))
+    assert levels.shape == (SIDE, SIDE) and np.array_equal(levels / 256, out.reshape(SIDE, SIDE))
+
+
+def test_mnist_digits_printed_dark_on_light_and_enlarged_come_back_close_to_themselves(mnist):
+    """MNIST's test digits, inverted and enlarged 5x, prepared again: the same digit, near the same pixels.
+
+    They cannot come back exactly (MNIST fitted its digits into 20x20 from a finer scan), so the check
+    is on a trained network's answers in test_commands.py, and here on the pixels: most of the ink in place.
+    """
+    _, _, (x, _) = mnist
+    overlaps = []
+    for row in x[:100]:
+        digit = row.reshape(SIDE, SIDE).astype(np.float64) * 256 / 255
+        again = prepare(np.kron(1.0 - digit, np.ones((5, 5)))).reshape(SIDE, SIDE)
+        overlaps.append(np.minimum(again, digit).sum() / np.maximum(again, digit).sum())
+    assert np.median(overlaps) > 0.6
+
+
+# -- a thick digit that fills its page: prepare against a step-by-step reference ------------------
+
+def thick_zero():
+    """A "0" 16 pixels thick, 90 x 62 on a 100 x 70 page: its box fills 80% of the page."""
+    yy, xx = np.mgrid[:100, :70]
+    cy, cx, ry, rx = 49.5, 34.5, 45.0, 31.0
+    outer = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+    inner = ((yy - cy) / (ry - 16)) ** 2 + ((xx - cx) / (rx - 16)) ** 2 <= 1
+    return np.where(outer & ~inner, 0.0, 1.0)
+
+
+def bold_eight():
+    """An "8" so bold that ink covers 88% of its 92 x 66 box (97% of the 96 x 70 page)."""
+    page = np.ones((96, 70))
+    page[2:94, 2:68] = 0.0
+    page[20:34, 28:42] = page[60:76, 26:44] = 1.0  # the two counters
+    return page
+
+
+def heavy_seven():
+    """A "7" whose bar is 40 of its 90 rows: its centre of mass lies so high that MNIST's centring
+    would push the 20 x 14 box past the 28 x 28 frame; the box must stop at the frame."""
+    page = np.ones((100, 70))
+    page[5:45, 4:67] = 0.0
+    page[45:95, 40:44] = 0.0
+    return page
+
+
+def reference_preparation(page):
+    """MNIST's preparation, step by step, apart from dlpy35.data.digit_images, for pages of black ink on
+    white paper: crop to the ink, fit the box's longer side to 20 keeping the aspect ratio (area
+    means, by enlarging each pixel nh x nw times and averaging h x w blocks), put the centre of mass
+    at row and column 14 (rounded to whole pixels) without leaving the 28 x 28 frame, bytes / 256.
+    Returns the 28 x 28 pixels, the fitted box and its unquantised sum."""
+    ink = 1.0 - page
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape
+    nh, nw = round(20 * h / max(h, w)), round(20 * w / max(h, w))
+    small = np.repeat(np.repeat(crop, nh, axis=0), nw, axis=1).reshape(nh, h, nw, w).mean(axis=(1, 3))
+    yy, xx = np.mgrid[:nh, :nw]
+    cy, cx = (small * yy).sum() / small.sum(), (small * xx).sum() / small.sum()
+    top = int(np.clip(np.floor(14 - cy + 0.5), 0, 28 - nh))
+    left = int(np.clip(np.floor(14 - cx + 0.5), 0, 28 - nw))
+    out = np.zeros((28, 28))
+    out[top:top + nh, left:left + nw] = small
+    return np.floor(out * 255 + 0.5) / 256, (nh, nw), small.sum()
+
+
+@pytest.mark.parametrize("page, bottom",
+                         [(thick_zero(), False), (bold_eight(), False), (heavy_seven(), True)],
+                         ids=["zero", "eight", "seven"])
+def test_a_thick_digit_filling_its_page_is_prepared_as_mnist_step_by_step(page, bottom):
+    want, (nh, nw), ink = reference_preparation(page)
+    got = prepare(page).reshape(SIDE, SIDE).astype(np.float64)
+    # The reference's other order of float64 sums may round a level that lies on a half the other way.
+    assert np.abs(got - want).max() <= 1 / 256 and np.count_nonzero(got != want) <= 3
+    rows, cols = np.flatnonzero(got.any(axis=1)), np.flatnonzero(got.any(axis=0))
+    assert (rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) == (nh, nw) and max(nh, nw) == BOX
+    assert abs(got.sum() - ink * 255 / 256) <= 0.5 * nh * nw / 256  # no ink cut off: only the rounding
+    yy, xx = np.mgrid[:SIDE, :SIDE]
+    cy, cx = (got * yy).sum() / got.sum(), (got * xx).sum() / got.sum()
+    assert abs(cx - CENTRE) <= 1
+    if bottom:  # the seven's box stops at the frame's last row, its centre of mass above row 14
+        assert rows[-1] == SIDE - 1 and 12 < cy < CENTRE - 1
+    else:
+        assert abs(cy - CENTRE) <= 1 and rows[-1] < SIDE - 1
