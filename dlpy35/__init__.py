@@ -21,7 +21,7 @@ import importlib
 __version__ = "0.1.0"
 
 # Public names, imported on first use so that ``python -m dlpy35.data`` and
-# ``python -m dlpy35.engine.gradcheck`` do not import their own module twice.
+# ``python -m dlpy35.cli.gradcheck`` do not import their own module twice.
 _EXPORTS = {
     "DataError": "dlpy35.data", "fetch_mnist": "dlpy35.data", "load_mnist": "dlpy35.data",
     "Device": "dlpy35.engine.device", "DeviceError": "dlpy35.engine.device",

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from dlpy35.cli.calibrate import main as calibrate_command
 from dlpy35.engine import calibrate as cal
 from dlpy35.engine import device as dv
 from dlpy35.storage import caches
@@ -126,12 +127,12 @@ def test_without_jax_only_numba_is_timed_and_chosen(cache, monkeypatch):
 
 def test_main_prints_timings_choice_and_place(cache, monkeypatch, capsys):
     monkeypatch.setattr(cal, "measure", fake_measure)
-    assert cal.main([]) == 0
+    assert calibrate_command([]) == 0
     out = capsys.readouterr().out
     for text in ("JAX       60.00 us/step", "NUMBA     40.00 us/step", "float32 CPU default: NUMBA",
                  "compile (or load from its cache) 3.0 s", str(caches.cache_path())):
         assert text in out
-    assert cal.main([]) == 0 and "stored result; --force" in capsys.readouterr().out
+    assert calibrate_command([]) == 0 and "stored result; --force" in capsys.readouterr().out
 
 
 def test_measure_checks_its_arguments():

@@ -28,6 +28,7 @@ from data_helpers import (
     write_dir,
 )
 
+from dlpy35.cli.data import main
 from dlpy35.data import (
     DataError,
     DirectorySource,
@@ -39,7 +40,6 @@ from dlpy35.data import (
     fetch_mnist,
     parse_sources,
 )
-from dlpy35.data.__main__ import main
 
 
 @pytest.fixture

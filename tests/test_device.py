@@ -122,7 +122,7 @@ def test_numba_5_percent_faster_is_not_enough():
 
 def test_uncalibrated_float32_is_jax_and_says_how_to_calibrate():
     mode, reason = dv.cpu_default("float32")
-    assert mode == "JAX" and "no CPU calibration" in reason and "python -m dlpy35.engine.calibrate" in reason
+    assert mode == "JAX" and "no CPU calibration" in reason and "dlpy35 calibrate" in reason
 
 
 def test_a_calibration_for_other_settings_is_ignored():
@@ -135,7 +135,7 @@ def test_a_damaged_calibration_is_ignored():
     caches.cache_path().parent.mkdir(parents=True, exist_ok=True)
     caches.cache_path().write_bytes(b'{"format": 1, "entries": {')
     mode, reason = dv.cpu_default("float32")
-    assert mode == "JAX" and "unreadable" in reason and "python -m dlpy35.engine.calibrate" in reason
+    assert mode == "JAX" and "unreadable" in reason and "dlpy35 calibrate" in reason
     stored(jax_s=50e-6, numba_s=40e-6)  # the next calibration replaces the damaged file
     assert dv.cpu_default("float32")[0] == "NUMBA"
 

@@ -133,7 +133,9 @@ def test_symbolic_equals_hand_on_real_mnist_minibatch(mnist):
 
 
 def test_main_reports_ok(capsys):
-    assert gradcheck.main(["--batch", "2", "--max-entries", "20", "--seed", "1"]) == 0
+    from dlpy35.cli.gradcheck import main
+
+    assert main(["--batch", "2", "--max-entries", "20", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
     assert "symbolic vs hand" in lines[0]

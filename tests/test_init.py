@@ -19,8 +19,8 @@ def test_unknown_name_is_an_attribute_error():
 
 
 def test_running_a_module_does_not_import_it_twice():
-    """``python -m dlpy35.engine.gradcheck --help`` must not warn that the module was already imported."""
-    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "dlpy35.engine.gradcheck",
+    """``python -m dlpy35.cli.gradcheck --help`` must not warn that the module was already imported."""
+    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "dlpy35.cli.gradcheck",
                           "--help"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -69,7 +69,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_the_import_graph_sees_function_level_and_package_imports():
     graph = {name: imported(name, path, modules()) for name, path in modules().items()}
-    assert "dlpy35.data.fetch" in graph["dlpy35.data.__main__"]  # `from dlpy35.data import fetch`
+    assert "dlpy35.data.fetch" in graph["dlpy35.cli.data"]  # `from dlpy35.data import fetch`
     assert "dlpy35.engine.calibrate" in graph["dlpy35.cli.train"]  # imported inside a function
 
 
@@ -77,6 +77,16 @@ def test_no_import_cycles():
     known = modules()
     graph = {name: imported(name, path, known) for name, path in known.items()}
     assert cycles(graph) == []
+
+
+def test_only_the_command_line_and_the_entry_points_import_the_command_line():
+    """The library never names a flag: nothing outside ``dlpy35.cli`` imports it, but the ``__main__``
+    modules that start it."""
+    known = modules()
+    importers = sorted(name for name, path in known.items() if not name.startswith("dlpy35.cli")
+                       and not name.endswith("__main__")
+                       and any(m.startswith("dlpy35.cli") for m in imported(name, path, known)))
+    assert importers == []
 
 
 def test_no_function_over_60_lines():

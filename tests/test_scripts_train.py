@@ -124,13 +124,13 @@ def test_a_directory_where_a_data_file_should_be(name, capsys, tmp_path, mnist_d
 
 
 @pytest.mark.parametrize("module, argv", [
-    ("dlpy35.engine.gradcheck", ["--batch", "0"]),
-    ("dlpy35.engine.gradcheck", ["--max-entries", "word"]),
-    ("dlpy35.engine.calibrate", ["--steps", "-1"]),
-    ("dlpy35.engine.calibrate", ["--repeats", "nan"]),
-    ("dlpy35.data.__main__", ["--timeout", "inf"]),
-    ("dlpy35.data.__main__", ["--timeout", "0"]),
-    ("dlpy35.data.__main__", ["--no-such-flag"]),
+    ("dlpy35.cli.gradcheck", ["--batch", "0"]),
+    ("dlpy35.cli.gradcheck", ["--max-entries", "word"]),
+    ("dlpy35.cli.calibrate", ["--steps", "-1"]),
+    ("dlpy35.cli.calibrate", ["--repeats", "nan"]),
+    ("dlpy35.cli.data", ["--timeout", "inf"]),
+    ("dlpy35.cli.data", ["--timeout", "0"]),
+    ("dlpy35.cli.data", ["--no-such-flag"]),
 ])
 def test_library_commands_refuse_bad_flags_in_one_line(module, argv, capsys):
     status, _, err = run(importlib.import_module(module), argv, capsys)

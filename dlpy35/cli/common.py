@@ -120,7 +120,7 @@ def add_device_flags(p):
                    help="auto: a CUDA GPU when JAX sees one, else the CPU")
     p.add_argument("--mode", default=None,
                    help="PyTensor mode: JAX, NUMBA, CVM... (default: CUDA's JAX, or the CPU rule of "
-                        "python -m dlpy35.engine.calibrate)")
+                        "dlpy35 calibrate)")
 
 
 def add_data_flags(p, dataset=True):

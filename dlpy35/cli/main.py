@@ -34,8 +34,9 @@ COMMANDS = {
 }
 #: Subcommands that are whole programs of their own: name -> (their main, one-line help).
 PROGRAMS = {
-    "data": ("dlpy35.data.__main__", "fetch and verify MNIST"),
-    "gradcheck": ("dlpy35.engine.gradcheck",
+    "data": ("dlpy35.cli.data", "fetch and verify MNIST"),
+    "calibrate": ("dlpy35.cli.calibrate", "time JAX against NUMBA on this CPU (it picks the CPU mode)"),
+    "gradcheck": ("dlpy35.cli.gradcheck",
                   "compare the symbolic gradients with backprop and finite differences"),
     "bench": (None, "benchmark dlpy35 against its peers (from a source checkout)"),
 }

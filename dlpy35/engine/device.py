@@ -85,7 +85,7 @@ def cuda_devices() -> list:
 # NUMBA must beat JAX per step by at least this fraction to be the float32 default
 # (see cpu_default for why).
 NUMBA_MARGIN = 0.10
-CALIBRATE_HINT = "run `python -m dlpy35.engine.calibrate` to measure JAX against NUMBA on this machine"
+CALIBRATE_HINT = "run `dlpy35 calibrate` to measure JAX against NUMBA on this machine"
 
 
 def cpu_default(dtype: str) -> tuple[str, str]:

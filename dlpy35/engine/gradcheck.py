@@ -7,18 +7,16 @@ network's parameters.  Finite differences are central,
 ``(C(p + h) - C(p - h)) / 2h``, over every entry of small networks and over a
 seeded random sample of entries of large ones (each sampled entry is compared).
 
-``python -m dlpy35.engine.gradcheck`` runs the check on several shapes and exits 1 when
-an error is above tolerance.
+``dlpy35 gradcheck`` (:mod:`dlpy35.cli.gradcheck`) runs the check on several shapes and
+exits 1 when an error is above tolerance.
 """
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from dlpy35.engine import backprop as bp
-from dlpy35.engine.costs import CrossEntropyCost, QuadraticCost
+from dlpy35.engine.costs import QuadraticCost
 
 SYMBOLIC_VS_HAND_TOL = 1e-8
 FD_TOL = 1e-5
@@ -117,32 +115,3 @@ def random_problem(sizes, batch, seed, cost=QuadraticCost):
     x = rng.random((sizes[0], batch))
     y = rng.random((sizes[-1], batch))
     return net, x, y
-
-
-def main(argv=None, prog="python -m dlpy35.engine.gradcheck") -> int:
-    from dlpy35.cli.common import ArgumentParser, positive_int
-
-    parser = ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=positive_int, default=3, help="examples per check (default 3)")
-    parser.add_argument("--max-entries", type=positive_int, default=200,
-                        help="finite-difference probes per parameter array (default 200)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    failed = False
-    print(f"{'cost':<18}{'sizes':<20}{'symbolic vs hand':>18}{'symbolic vs FD':>16}{'hand vs FD':>12}")
-    for cost in (QuadraticCost, CrossEntropyCost):
-        for sizes in SHAPES:
-            net, x, y = random_problem(sizes, args.batch, args.seed, cost)
-            errs = check(net, x, y, max_entries=args.max_entries, seed=args.seed)
-            bad = (errs["symbolic_vs_hand"] > SYMBOLIC_VS_HAND_TOL
-                   or max(errs["symbolic_vs_fd"], errs["hand_vs_fd"]) > FD_TOL)
-            failed |= bad
-            print(f"{cost.name:<18}{str(sizes):<20}{errs['symbolic_vs_hand']:>18.2e}"
-                  f"{errs['symbolic_vs_fd']:>16.2e}{errs['hand_vs_fd']:>12.2e}{'  FAIL' if bad else ''}")
-    print(f"tolerances: symbolic vs hand {SYMBOLIC_VS_HAND_TOL:g}, vs finite differences {FD_TOL:g}"
-          f" -> {'FAIL' if failed else 'ok'}")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
