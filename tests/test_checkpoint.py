@@ -284,15 +284,23 @@ def test_save_load_round_trip(tmp_path):
     assert os.listdir(tmp_path / "sub") == [checkpoint.FILENAME]
 
 
-def test_after_interrupt_says_only_what_the_disk_holds(uninterrupted, tmp_path):
-    assert checkpoint.after_interrupt(None) == "nothing saved (use --checkpoint-dir to keep progress)"
-    assert checkpoint.after_interrupt(tmp_path) == f"no checkpoint was written in {tmp_path}"
+def test_an_interrupted_run_is_said_as_the_disk_holds_it(uninterrupted, tmp_path, capsys):
+    """The line after Ctrl-C (dlpy35.cli.common.interrupted) says only what the disk holds."""
+    from dlpy35.cli.common import interrupted
+
+    def said(directory):
+        assert interrupted("prog", "interrupted", directory) == 130
+        return capsys.readouterr().err.strip()
+
+    assert said(None) == "prog: interrupted; nothing saved (use --checkpoint-dir to keep progress)"
+    assert checkpoint.completed_epochs(tmp_path) is None
+    assert said(tmp_path) == f"prog: interrupted; no checkpoint was written in {tmp_path}"
     checkpoint.save(tmp_path / "c", *checkpoint.load(uninterrupted["dir"]))
-    assert checkpoint.after_interrupt(tmp_path / "c") == (
-        f"the checkpoint in {tmp_path / 'c'} holds {EPOCHS} completed epochs; run the same command with "
-        "--resume to continue")
+    assert checkpoint.completed_epochs(tmp_path / "c") == EPOCHS
+    assert said(tmp_path / "c") == (f"prog: interrupted; the checkpoint in {tmp_path / 'c'} holds {EPOCHS} "
+                                    "completed epochs; run the same command with --resume to continue")
     checkpoint.path_in(tmp_path / "c").write_bytes(b"not a checkpoint")
-    assert checkpoint.after_interrupt(tmp_path / "c") == f"no checkpoint was written in {tmp_path / 'c'}"
+    assert said(tmp_path / "c") == f"prog: interrupted; no checkpoint was written in {tmp_path / 'c'}"
 
 
 # -- killed while saving ---------------------------------------------------------------------

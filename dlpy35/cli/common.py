@@ -223,6 +223,23 @@ def in_flags(message) -> str:
     return _PREFIX.sub(lambda m: f"{FLAGS[m[1]]}:", _KEYWORD.sub(_flag, str(message)))
 
 
+def interrupted(prog, what, checkpoint_dir) -> int:
+    """Say on stderr that Ctrl-C stopped `what` (``"interrupted after 3 epochs"``) and what the disk holds
+    of it: only what is true; the exit status of Ctrl-C."""
+    from dlpy35.storage.checkpoint import completed_epochs
+
+    epochs = None if checkpoint_dir is None else completed_epochs(checkpoint_dir)
+    if checkpoint_dir is None:
+        where = "nothing saved (use --checkpoint-dir to keep progress)"
+    elif epochs is None:
+        where = f"no checkpoint was written in {checkpoint_dir}"
+    else:
+        where = (f"the checkpoint in {checkpoint_dir} holds {epochs} completed epochs; run the same command "
+                 "with --resume to continue")
+    print(f"{prog}: {what}; {where}", file=sys.stderr)
+    return INTERRUPTED
+
+
 def fail(prog, problem) -> int:
     """Print ``prog: problem`` (in the command line's words, :func:`in_flags`) on stderr; return the
     user-error exit status."""

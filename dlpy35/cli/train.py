@@ -23,7 +23,6 @@ Examples::
 
 from __future__ import annotations
 
-import sys
 from argparse import ArgumentTypeError
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from dlpy35.cli.common import (
     check_outputs,
     fail,
     finite_float,
+    interrupted,
     natural_int,
     network_sizes,
     positive_int,
@@ -125,7 +125,6 @@ def execute(p, args) -> int:
     from dlpy35.data import DataError, load_data
     from dlpy35.engine.device import DeviceError
     from dlpy35.network2 import Network, TrainingDiverged
-    from dlpy35.storage import checkpoint
     from dlpy35.storage.checkpoint import CheckpointError
 
     init = weight_init(args)
@@ -156,9 +155,7 @@ def execute(p, args) -> int:
         return fail(p.prog, exc)
     except KeyboardInterrupt:
         report.bar.close()
-        where = checkpoint.after_interrupt(args.checkpoint_dir)
-        print(f"{p.prog}: interrupted after {len(report.records)} epochs; {where}", file=sys.stderr)
-        return 130
+        return interrupted(p.prog, f"interrupted after {len(report.records)} epochs", args.checkpoint_dir)
     report.last_speed()
     _print_compile(net.compile_seconds or 0.0, _cache_entries(cache) - before)
     report.summary()

@@ -23,7 +23,6 @@ Examples::
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from dlpy35.cli.common import (
     check_outputs,
     fail,
     finite_float,
+    interrupted,
     natural_int,
     positive_int,
 )
@@ -215,7 +215,6 @@ def execute(p, args) -> int:
     from dlpy35.data import DataError
     from dlpy35.engine.device import DeviceError
     from dlpy35.engine.trainer import TrainingDiverged
-    from dlpy35.storage import checkpoint
     from dlpy35.storage.atomic import atomic_write
     from dlpy35.storage.rundir import plain_args
 
@@ -238,9 +237,7 @@ def execute(p, args) -> int:
         return fail(prog, exc)
     except KeyboardInterrupt:
         bar.close()
-        where = checkpoint.after_interrupt(args.checkpoint_dir)
-        print(f"{prog}: interrupted; {where}", file=sys.stderr)
-        return 130
+        return interrupted(prog, "interrupted", args.checkpoint_dir)
     if vote is not None:
         print(f"Ensemble of {args.ensemble}: test accuracy {vote:.2%} (plurality vote)")
     title = f"{name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"

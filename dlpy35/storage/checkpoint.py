@@ -88,20 +88,17 @@ def claim(directory, resume=False, overwrite=False):
         os.close(fd)  # releases the lock
 
 
-def after_interrupt(directory) -> str:
-    """What an interrupted run kept, read from disk: only what is true, for the message a script prints."""
-    if directory is None:
-        return "nothing saved (use --checkpoint-dir to keep progress)"
+def completed_epochs(directory):
+    """The completed epochs that the checkpoint in `directory` holds, read from disk: a count, ``"an
+    unknown number of"`` for a checkpoint without a readable history, or None when there is none."""
     try:
         found = load(directory)
     except CheckpointError:
         found = None
     if found is None:
-        return f"no checkpoint was written in {directory}"
+        return None
     history = found[2].get("history")
-    epochs = history.get("epoch") if isinstance(history, dict) else "an unknown number of"
-    return (f"the checkpoint in {directory} holds {epochs} completed epochs; run the same command with "
-            "--resume to continue")
+    return history.get("epoch") if isinstance(history, dict) else "an unknown number of"
 
 
 def save(directory, weights, biases, meta: dict) -> Path:
