@@ -103,3 +103,14 @@ def test_no_function_over_60_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and n > limit:
                 too_long.append(f"{module}:{node.name} ({n} lines)")
     assert not too_long, f"over {limit} lines, split into short functions: {', '.join(too_long)}"
+
+
+def test_no_class_over_300_lines():
+    """A class over 300 lines holds several jobs; give each its own class (the trainer's base holds what
+    is compiled on the device, the trainer what runs epochs)."""
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 300:
+                too_long.append(f"{path.relative_to(PACKAGE.parent)}:{node.name}")
+    assert not too_long, f"over 300 lines: {', '.join(too_long)}"

@@ -3,9 +3,10 @@
 A *model* (:class:`dlpy35.engine.model.Model`: :class:`dlpy35.engine.graph.SigmoidNet` for
 chapters 1 and 3, :class:`dlpy35.engine.layers.LayerStack` for chapter 6) describes a
 network symbolically.  The :class:`Trainer` runs it: the parameters and the data
-live in shared variables on the device (:mod:`dlpy35.engine.device`), compiled functions
-are cached by a key, an epoch is a few ``scan`` calls over a permutation gathered
-on the device (or one call per mini-batch), one divergence guard checks every
+live in shared variables on the device, with the functions compiled from them
+(:class:`dlpy35.engine.device_network.DeviceNetwork`, the trainer's base); an epoch
+is a few ``scan`` calls over a permutation gathered on the device (or one call per
+mini-batch), one divergence guard checks every
 epoch and keeps the weights of the last good one, and Ctrl-C puts back the state
 of the last completed epoch.  Every epoch yields one
 :class:`dlpy35.engine.records.EpochRecord`.
@@ -27,13 +28,10 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pytensor
-import pytensor.tensor as pt
 
-from dlpy35.engine import arguments, graph
+from dlpy35.engine import arguments
 from dlpy35.engine.callbacks import SaturationCheck
-from dlpy35.engine.evaluation import padded_chunks, set_metrics
-from dlpy35.engine.layers import noise_table
+from dlpy35.engine.device_network import DeviceNetwork
 from dlpy35.engine.records import (  # noqa: F401 (TrainingSaturated, SaturationWarning: public here too)
     EpochRecord,
     Evaluation,
@@ -118,170 +116,26 @@ class Committed:
         trainer.set_eta(run, self.eta)
 
 
-class Trainer:
-    """Trains one model on one device.
+class Trainer(DeviceNetwork):
+    """Trains one model on one device by mini-batch SGD: runs, epochs, the guard, the callbacks.
 
     Parameters
     ----------
-    model : dlpy35.engine.model.Model
-        The network's symbolic description.
-    device : dlpy35.engine.device.Device
-    values : list of arrays
-        Initial parameters, in the order of ``model.param_names``.
-    order : dlpy35.engine.order.OneOrder or dlpy35.engine.order.OwnOrders
-        Shuffles every epoch (and draws the dropout keys); its state is checkpointed.
+    model, device, values, order, eval_chunk
+        As for :class:`dlpy35.engine.device_network.DeviceNetwork`; the order also
+        shuffles every epoch (and draws the dropout keys), and its state is checkpointed.
     epoch_mode : {"scan", "step"}
         ``scan``: a chunk of mini-batches per compiled call; ``step``: one call per mini-batch.
     drop_last : bool
         Leave out the last ``n % m`` examples of each epoch's permutation (chapter 6),
         or train them as a shorter last mini-batch (chapters 1 and 3).
-    eval_chunk : int, optional
-        Rows per evaluation chunk (im2col patches of a whole test set would not
-        fit); None evaluates a set in one chunk.
     """
 
-    net_shape = ()  # the shape of per-network figures: a scalar for one network
-
     def __init__(self, model, device, values, order, epoch_mode="scan", drop_last=False, eval_chunk=None):
-        self.model, self.device, self.order = model, device, order
-        self.epoch_mode, self.drop_last, self.eval_chunk = check_epoch_mode(epoch_mode), drop_last, eval_chunk
-        self.dtype = device.dtype
-        # A population's graphs are vectorized with parameters of fixed shapes.
-        self.params = [device.shared(v, name, static=bool(self.net_shape))
-                       for v, name in zip(values, model.param_names)]
-        self._train = None  # (x, y) shared, made by the first load_training
-        self._sets = {}  # name -> (chunks of x, of labels, chunk indices) on the device
-        self._cost_sum = device.shared(np.zeros(self.net_shape, self.dtype), "cost_sum")
-        self._noise = device.shared(noise_table().astype(self.dtype), "noise") if model.stochastic else None
-        self._fns = {}
+        super().__init__(model, device, values, order, eval_chunk)
+        self.epoch_mode, self.drop_last = check_epoch_mode(epoch_mode), drop_last
         self.compile_seconds = None  # of the last run: compiling, or loading from the caches
 
-    # -- parameters ------------------------------------------------------------------
-    def values(self):
-        """Host copies of the parameters."""
-        return [self.device.read(p) for p in self.params]
-
-    def assign(self, values):
-        for p, v in zip(self.params, values):
-            self.device.assign(p, v)
-
-    # -- compiled functions ----------------------------------------------------------------
-    def compiled(self, key, build):
-        """The function `build()` compiled once for this trainer and cached under `key`."""
-        if key not in self._fns:
-            self._fns[key] = build()
-        return self._fns[key]
-
-    def _train_fn(self, kind, option, m):
-        """The compiled SGD update of a chunk of mini-batches (``scan``) or of one (``step``).
-
-        Keyed (stochastic) models compile for their static mini-batch size `m`, and so do
-        populations of one shared order: their rows are not lifted, so nothing else gives
-        them a static size, which JAX needs for the reshapes of the shared convolution.
-        """
-        keyed = self.model.stochastic
-        m = m if keyed or (self.net_shape and not self.order.shape) else None
-
-        def build():
-            hyper = {name: pt.tensor(name, dtype=self.dtype, shape=self.net_shape)
-                     for name in self.model.hyper_names}
-
-            def step(rows, params, key):
-                return self._step(rows, params, key, hyper, option)
-
-            # Rows of indices (a leading axis per order in a population), each with a key when keyed.
-            width = None if m is None else m + (1 if keyed else 0)  # the key column
-            shape = (None, *self.order.shape, width)[kind == "step":]
-            batches = pt.tensor("batches", dtype="int64", shape=shape)
-            if kind == "scan":
-                new, c = graph.scan_sgd(step, batches, self.params, m if keyed else None)
-            else:
-                rows, key = graph.split_key(batches, m) if keyed else (batches, None)
-                new, c = step(rows, self.params, key)
-            updates = [*zip(self.params, new), (self._cost_sum, self._cost_sum + c)]
-            return self.device.function([batches, *hyper.values()], [], updates=updates, name=f"sgd_{kind}")
-
-        return self.compiled(("train", kind, option, m), build)
-
-    def _step(self, rows, params, key, hyper, option):
-        """The model's SGD step on the training rows `rows`: ``(new params, mean cost)``."""
-        objective, cost = self._objective(rows, params, key, hyper, option)
-        grads = pytensor.grad(objective, params)
-        return self.model.update(params, grads, hyper, option, rows.shape[-1]), cost
-
-    def _objective(self, rows, params, key, hyper, option):
-        x, y = self._train
-        noise = (self._noise, key) if self.model.stochastic else None
-        return self.model.objective(x[rows], y[rows], params, hyper, option, noise)
-
-    def _status_fn(self):
-        """(epoch's cost sum, parameters usable): finite and below ``sqrt(max float)``.
-
-        Bounded outputs (sigmoid, softmax) let a runaway eta show first as
-        weights growing towards overflow; past ``sqrt(max)`` a product can overflow.
-        """
-        def build():
-            limit = pt.constant(np.sqrt(np.finfo(self.dtype).max).astype(self.dtype))
-            lead = len(self.net_shape)  # all of one network's entries, each network's in a population
-            per_net = [pt.all(pt.isfinite(p) & (pt.abs(p) < limit), axis=tuple(range(lead, p.ndim)))
-                       for p in self.params]
-            usable = pt.all(pt.stack(per_net), axis=0)
-            return self.device.function([], [self._cost_sum, usable], name="status")
-
-        return self.compiled("status", build)
-
-    def _metrics_fn(self):
-        """The compiled (correct, summed cost, most common answer's count) of a :meth:`load_set` set."""
-        return self.compiled("metrics", lambda: self.device.function(
-            *set_metrics(self._example_metrics, self.model.n_out, self.dtype), name="metrics"))
-
-    def _example_metrics(self, x, labels):
-        return self.model.example_metrics(x, labels, self.params)
-
-    def update(self, x, y, eta, hyper, option=None):
-        """One SGD step on all the rows of (x, y): the book's ``update_mini_batch``."""
-        run = Run(n=len(x), m=len(x), epochs=1, drop_last=False, hyper=hyper, option=option)
-        self.load_training(x, y)
-        self.set_eta(run, eta)
-        rows = self._batches(self.order.identity(len(x)), 0, len(x), len(x))[0]
-        self._train_fn("step", option, len(x))(self.device.put(rows), *run.hyper_d)
-
-    def forward(self, x):
-        """Output activations for the rows of `x`, in chunks of ``eval_chunk`` rows."""
-        rows = pt.matrix("x", dtype=self.dtype)
-        fn = self.compiled("forward", lambda: self.device.function([rows], self._forward(rows),
-                                                                   name="forward"))
-        step = self.eval_chunk or max(len(x), 1)
-        return np.concatenate([self.device.get(fn(self.device.put(x[i:i + step])))
-                               for i in range(0, len(x), step)], axis=-2)
-
-    def _forward(self, x):
-        return self.model.forward(x, self.params)
-
-    # -- data on the device --------------------------------------------------------------------
-    def load_training(self, x, y):
-        """Put the training inputs and targets on the device (once per run, never per mini-batch)."""
-        if self._train is None:
-            self._train = (self.device.shared(x, "train_x"), self.device.shared(y, "train_y"))
-        else:
-            self.device.assign(self._train[0], x)
-            self.device.assign(self._train[1], y)
-
-    def load_set(self, name, x, labels):
-        """Put a labelled set on the device in padded chunks (:func:`dlpy35.engine.evaluation.padded_chunks`);
-        its size."""
-        chunks = padded_chunks(x, labels, self.eval_chunk, self.dtype)
-        self._sets[name] = tuple(self.device.put(a) for a in chunks)
-        return len(x)
-
-    def evaluate(self, name, n):
-        """:class:`Evaluation` of the loaded set `name` of `n` rows."""
-        correct, cost, most = (self.device.get(v) for v in self._metrics_fn()(*self._sets[name]))
-        return Evaluation(int(correct), n, float(cost), int(most))
-
-    def evaluate_data(self, x, labels):
-        """:class:`Evaluation` of the rows `x` with `labels`, leaving the run's sets in place."""
-        return self.evaluate("other", self.load_set("other", x, labels))
 
     # -- a run ------------------------------------------------------------------------------------------
     def begin(self, x, y, epochs, m, eta, hyper, option=None, sets=None):
@@ -460,6 +314,14 @@ class Trainer:
         self.set_eta(run, state["next_eta"])
         run.snapshot = self.values()
         run.state, run.records = state, records
+
+    def update(self, x, y, eta, hyper, option=None):
+        """One SGD step on all the rows of (x, y): the book's ``update_mini_batch``."""
+        run = Run(n=len(x), m=len(x), epochs=1, drop_last=False, hyper=hyper, option=option)
+        self.load_training(x, y)
+        self.set_eta(run, eta)
+        rows = self._batches(self.order.identity(len(x)), 0, len(x), len(x))[0]
+        self._train_fn("step", option, len(x))(self.device.put(rows), *run.hyper_d)
 
 
 class TrainedNetwork:
