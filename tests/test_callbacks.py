@@ -200,3 +200,23 @@ def test_ctrl_c_tells_the_callbacks_after_putting_back_the_last_epoch():
     assert epoch == 1 and n_records == 1
     for a, b in zip(values, after_0[0]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_callbacks_hear_of_every_chunk_of_mini_batches_and_the_progress_callable_too():
+    """40 rows, mini-batch 10: a scan epoch of four chunks of one mini-batch each; a step epoch of 25 rows
+    is told of each of its three mini-batches (every tenth of three is each one)."""
+    heard = []
+
+    class Listen(Callback):
+        def on_batches(self, trainer, run, epoch, done, total):
+            heard.append((epoch, done, total))
+
+    for mode, n, want in (("scan", 40, [(e, d, 4) for e in (0, 1) for d in (1, 2, 3, 4)]),
+                          ("step", 25, [(e, d, 3) for e in (0, 1) for d in (1, 2, 3)])):
+        heard.clear()
+        trainer, _ = sigmoid_trainer(epoch_mode=mode)
+        x, labels = data(n)
+        run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 2, 10, 0.5, hyper=no_decay)
+        called = []
+        trainer.train(run, [Listen()], progress=lambda *args, called=called: called.append(args))
+        assert heard == want and called == want, mode

@@ -4,7 +4,8 @@
 :meth:`Callback.after_epoch` once the epoch is trained and evaluated (it may
 print, change eta or return a reason to stop), then, once the epoch is committed,
 :meth:`Callback.on_epoch`; on Ctrl-C, after the state of the last completed epoch
-is put back, :meth:`Callback.on_interrupt`.  A policy that needs memory across
+is put back, :meth:`Callback.on_interrupt`; during an epoch, as its mini-batches are done,
+:meth:`Callback.on_batches` (a progress bar).  A policy that needs memory across
 epochs keeps it in ``run.state``, which a checkpoint saves and a resume restores.
 """
 
@@ -32,6 +33,21 @@ class Callback:
 
     def on_interrupt(self, trainer, run):
         """After Ctrl-C, once the last completed epoch's state is back."""
+
+    def on_batches(self, trainer, run, epoch, done, total):
+        """During epoch `epoch`: `done` of its `total` mini-batches are trained (every chunk of a scan
+        epoch, every tenth mini-batch of a step epoch, and the last)."""
+
+
+class Progress(Callback):
+    """Calls ``fn(epoch, batches_done, n_batches)`` as an epoch's mini-batches are done: a progress bar's
+    callable (:class:`dlpy35.cli.progress.EpochBar`), the book's ``Training mini-batch number`` lines."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_batches(self, trainer, run, epoch, done, total):
+        self.fn(epoch, done, total)
 
 
 class OnEpoch(Callback):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlpy35.engine import arguments
-from dlpy35.engine.callbacks import SaturationCheck
+from dlpy35.engine.callbacks import Progress, SaturationCheck
 from dlpy35.engine.device_network import DeviceNetwork
 from dlpy35.engine.records import (  # noqa: F401 (TrainingSaturated, SaturationWarning: public here too)
     EpochRecord,
@@ -209,8 +209,13 @@ class Trainer(DeviceNetwork):
         keys = self.order.keys(len(rows)) if draw else np.zeros(rows.shape[:-1], np.int64)
         return np.concatenate([rows, np.asarray(keys, np.int64)[..., None]], axis=-1)
 
-    def _train_epoch(self, run, perm, epoch, progress):
-        """One pass over the loaded data in the order `perm`."""
+    def _train_epoch(self, run, perm, epoch, callbacks):
+        """One pass over the loaded data in the order `perm`, telling `callbacks` of the mini-batches done."""
+
+        def progress(done):
+            for c in callbacks:
+                c.on_batches(self, run, epoch, done, run.n_batches)
+
         dev, m, full = self.device, run.m, run.full
         batches = self._batches(perm, 0, full * m, m)
         done = 0
@@ -219,19 +224,21 @@ class Trainer(DeviceNetwork):
             for part in np.split(batches, epoch_chunks(full)):
                 fn(dev.put(part), *run.hyper_d)
                 done += len(part)
-                if progress:
-                    progress(epoch, done, run.n_batches)
+                progress(done)
         rest = list(batches[done:])
         if run.n_batches > full:  # the short last mini-batch
             rest.append(self._batches(perm, full * m, run.n, run.n - full * m)[0])
         for k, rows in enumerate(rest, done + 1):
             size = len(rows) - (1 if self.model.stochastic else 0)  # a key takes the last column
             self._train_fn("step", run.option, size)(dev.put(rows), *run.hyper_d)
-            if progress and (k % max(1, run.n_batches // 10) == 0 or k == run.n_batches):
-                progress(epoch, k, run.n_batches)
+            if k % max(1, run.n_batches // 10) == 0 or k == run.n_batches:
+                progress(k)
 
-    def epoch(self, run, j, progress=None):
+    def epoch(self, run, j, callbacks=()):
         """Train epoch `j` on a fresh shuffle, evaluate the run's sets; the :class:`EpochRecord`.
+
+        `callbacks` are told of the mini-batches done as the epoch goes
+        (:meth:`dlpy35.engine.callbacks.Callback.on_batches`).
 
         Raises
         ------
@@ -244,7 +251,7 @@ class Trainer(DeviceNetwork):
         # Reset from the host: a constant computed on the device would come back
         # weakly typed from JAX and make the next call recompile.
         dev.assign(self._cost_sum, np.zeros(self.net_shape))
-        self._train_epoch(run, self.order.permutation(run.n), j, progress)
+        self._train_epoch(run, self.order.permutation(run.n), j, callbacks)
         cost_sum, usable = (dev.get(v) for v in self._status_fn()())
         seconds = time.perf_counter() - start
         self._guard(run, j, cost_sum, usable)
@@ -275,7 +282,8 @@ class Trainer(DeviceNetwork):
             The policies between epochs, consulted in this order; the first reason
             to stop that one returns ends the run (the later ones are not asked).
         progress : callable, optional
-            ``progress(epoch, batches_done, n_batches)`` during each epoch.
+            ``progress(epoch, batches_done, n_batches)`` during each epoch: a
+            :class:`dlpy35.engine.callbacks.Progress` after the `callbacks`.
 
         Raises
         ------
@@ -287,10 +295,11 @@ class Trainer(DeviceNetwork):
             the callbacks, a checkpoint among them).
         """
         state, done = run.state, []
+        callbacks = [*callbacks, *([Progress(progress)] if progress else [])]
         committed = Committed.of(self, run)
         try:
             while state["epoch"] < run.epochs and not state["stopped"]:
-                record = self.epoch(run, state["epoch"], progress)
+                record = self.epoch(run, state["epoch"], callbacks)
                 state["seconds"].append(record.seconds)
                 state["eta"].append(record.eta)
                 run.records.append(record)
