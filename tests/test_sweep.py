@@ -221,11 +221,8 @@ def test_a_chunk_of_several_lambdas_trains_each_network_with_its_own(monkeypatch
 
 
 def test_ties_the_first_best_epoch_and_the_lower_network_number_first():
-    """tables.summary_row documents "the first of equal" epochs; report ranks equal networks by number.
-
-    (sweep.report's docstring says only "best accuracy first"; the rule on a tie tested here is its
-    code's: ``(-best_correct, net)``.)
-    """
+    """tables.summary_row takes the first of equal epochs; report ranks equal networks by number (as both
+    docstrings say)."""
     def history(counts):
         return [EpochRecord(e, 1.0, 0.5, 0.5, {"evaluation": Evaluation(c, 100, 1.0)})
                 for e, c in enumerate(counts)]

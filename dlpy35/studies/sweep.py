@@ -236,7 +236,8 @@ def write(out, rows, summary):
 
 
 def report(summary):
-    """The summary as text, best accuracy first."""
+    """The summary as text, best accuracy first (equal ones by network number), networks never evaluated
+    last."""
     lines = [f"{'net':>4} {'seed':>5} {'eta':>8} {'lmbda':>8} {'sizes':>14} {'best':>13} {'epoch':>5}"]
     trained = [r for r in summary if r["best_correct"] != ""]
     ranked = sorted(trained, key=lambda r: (-r["best_correct"], r["net"]))
