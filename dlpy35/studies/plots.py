@@ -22,11 +22,17 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path):
+def _save(fig, path, title=None):
+    """Write `fig` to `path` as a PNG, atomically, under the overall `title` if one is given; close it;
+    the path."""
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=100)
     fig.clf()
+    _pyplot().close(fig)
+    return path
 
 
 def plot_history(history, path, title=None, n_train=None, n_eval=None):
@@ -67,11 +73,7 @@ def plot_history(history, path, title=None, n_train=None, n_eval=None):
         ax.set_title(f"{label} per epoch")
         ax.grid(alpha=0.3)
         ax.legend()
-    if title:
-        fig.suptitle(title)
-    _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
 
 
 def plot_learning_speed(speeds, path, title=None):
@@ -107,9 +109,7 @@ def plot_learning_speed(speeds, path, title=None):
                  + (f"\n{title}" if title else ""), fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper right")
-    _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_sweep(rows, summary, path, title=None):
@@ -144,11 +144,7 @@ def plot_sweep(rows, summary, path, title=None):
     spread.set_yticks(range(1, len(configs) + 1), [f"{c} (n={len(best[c])})" for c in configs], fontsize=8)
     spread.set(xlabel="Best evaluation accuracy (%)", title="Best accuracy per configuration")
     spread.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
 
 
 def plot_confusion(matrix, path, title=None):
@@ -162,6 +158,4 @@ def plot_confusion(matrix, path, title=None):
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if matrix[i, j] > matrix.max() / 3 else "black")
     ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
-    _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
