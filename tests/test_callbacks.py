@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlpy35.engine.callbacks import Callback, EarlyStopping, EtaSchedule, OnEpoch, SaturationCheck, improved
+from dlpy35.engine.callbacks import (
+    Callback,
+    EarlyStopping,
+    EtaSchedule,
+    OnEpoch,
+    SaturationCheck,
+    Stages,
+    improved,
+)
 from dlpy35.engine.records import (
     EpochRecord,
     Evaluation,
@@ -166,6 +174,42 @@ def test_the_schedule_halves_eta_after_patience_epochs_without_improvement_and_s
     # halved after epochs 2 and 5 (to 3/2, 3/4); after epoch 7 a halving would reach 3/8 = eta0/8: stop
     assert etas == [1.5, 0.75]
     assert epoch == 7 and reason == "Learning-rate schedule: eta has fallen to eta0/8; stopping"
+
+
+def test_the_schedule_stops_where_one_more_halving_would_reach_the_floor_and_not_before():
+    """floor 3: after the first flat epoch, eta0 / 2 is still above eta0 / 3, so eta halves; after the next,
+    eta0 / 4 is below it: stop.  (Halving by another factor, or stopping a halving early, fails here.)"""
+    epoch, reason, etas = scripted(EtaSchedule(1, floor=3), [50, 50, 50])
+    assert etas == [1.5] and epoch == 2 and reason.endswith("eta0/3; stopping")
+
+
+def test_a_state_with_a_best_but_no_counts_counts_from_zero():
+    """A checkpoint's state from before the counts were kept: the first epoch without improvement is 1."""
+    for policy, count in ((EarlyStopping(5), "since_best"), (EtaSchedule(5), "since_change")):
+        run = run_with(state={"eta": [3.0], "best_accuracy": 60})
+        record = EpochRecord(0, 0.1, 3.0, 0.5, {"evaluation": Evaluation(60, 100, 1.0)})
+        assert policy.after_epoch(None, run, record) is None and run.state[count] == 1
+
+
+def test_stages_set_each_stages_eta_as_it_starts_and_not_after_the_last():
+    """Stages of 2, 0, 2 and 1 epochs: eta 3.0 from epoch 0, the empty stage gives way, 0.5 from epoch 2,
+    0.1 from epoch 4; nothing after the last epoch (a trailing empty stage changes nothing)."""
+    stages = Stages([(2, 3.0), (0, 1.0), (2, 0.5), (1, 0.1), (0, 7.0)])
+    assert stages.epochs == 5 and stages.first_eta == 3.0
+    run, set_at = run_with(), []
+
+    class Trainer:
+        def set_eta(self, run, value):
+            set_at.append((epoch + 1, value))
+
+    for epoch in range(5):
+        assert stages.after_epoch(Trainer(), run, EpochRecord(epoch, 0.1, 3.0, 0.5)) is None
+    assert set_at == [(2, 0.5), (4, 0.1)]
+    assert Stages([(0, 3.0), (2, 0.5)]).first_eta == 0.5  # an empty first stage gives way too
+    with pytest.raises(ValueError, match="a stage's epochs"):
+        Stages([(2, 3.0), (-1, 0.5)])
+    with pytest.raises(ValueError, match="eta"):
+        Stages([(2, 3.0), (1, 0.0)])
 
 
 def test_early_stopping_and_the_schedule_share_one_best():

@@ -1,0 +1,39 @@
+"""dlpy35.storage.tables: epochs.csv and summary.csv rows from the trainer's records, and their files."""
+
+from __future__ import annotations
+
+from dlpy35.engine.records import EpochRecord, Evaluation
+from dlpy35.storage import tables
+
+
+def record(epoch, correct, name="evaluation", total=100):
+    return EpochRecord(epoch, 0.5 + epoch, 3.0, 1.0 / (epoch + 1), {name: Evaluation(correct, total, 9.0)})
+
+
+def test_epoch_rows_hold_the_named_set_and_the_networks_settings():
+    rows = tables.epoch_rows(2, 7, 0.5, 5.0, [784, 30, 10], [record(0, 80, "validation"),
+                                                             record(1, 85, "validation")], "validation")
+    assert rows == [{"net": 2, "seed": 7, "eta": 0.5, "lmbda": 5.0, "sizes": "784-30-10", "epoch": e,
+                     "seconds": 0.5 + e, "training_cost": 1.0 / (e + 1), "evaluation_correct": c,
+                     "evaluation_total": 100} for e, c in ((0, 80), (1, 85))]
+    assert list(rows[0]) == list(tables.EPOCH_COLUMNS)
+
+
+def test_a_summary_of_no_epochs_is_empty_and_says_where_the_network_diverged():
+    empty = tables.summary_row(3, 3, 0.5, 0.0, ["conv1"], [], diverged=0)
+    assert {k: empty[k] for k in ("sizes", "best_epoch", "best_correct", "evaluation_total", "diverged")} == {
+        "sizes": "conv1", "best_epoch": "", "best_correct": "", "evaluation_total": "", "diverged": 0}
+    row = tables.summary_row(0, 0, 0.5, 0.0, [784, 10], [record(0, 70), record(1, 90)], diverged=None)
+    best = (row["best_epoch"], row["best_correct"], row["evaluation_total"], row["diverged"])
+    assert best == (1, 90, 100, "")
+    assert list(row) == list(tables.SUMMARY_COLUMNS)
+
+
+def test_csv_files_have_unix_lines_and_read_back_as_written(tmp_path):
+    rows = tables.epoch_rows(0, 0, 3.0, 0.0, [784, 30, 10], [record(0, 90), record(1, 91)])
+    path = tmp_path / "epochs.csv"
+    tables.write_csv(path, tables.EPOCH_COLUMNS, rows)
+    text = path.read_bytes()
+    assert b"\r" not in text and text.count(b"\n") == 3 and text.startswith(b"net,seed,eta,lmbda,sizes,")
+    back = tables.read_csv(path)
+    assert [r["evaluation_correct"] for r in back] == ["90", "91"] and back[0]["sizes"] == "784-30-10"
