@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dlpy35.engine import records
 from dlpy35.engine.callbacks import (
     Callback,
     EarlyStopping,
@@ -119,6 +120,33 @@ def test_saturation_names_each_network_of_a_population_once(recwarn):
     said = saturation_warnings(recwarn)
     assert len(said) == 1 and said[0].startswith("network 1: epoch 1:")
     assert run.state["saturation_warned"] == [1]
+
+
+def test_saturation_at_its_boundaries_and_in_any_evaluated_set():
+    """A set of exactly 100 rows counts, 99% of one answer counts, a cost that fell by exactly FLAT has
+    stopped falling; and a saturated set is found after one whose single answer still lowers its cost."""
+    def pair(name, most, cost_now, total=100):
+        before = EpochRecord(0, 0.1, 3.0, 0.5, {"learning": Evaluation(20, 200, 10.0, most_common=200),
+                                                 name: Evaluation(10, total, 1000.0, most_common=most)})
+        now = EpochRecord(1, 0.1, 3.0, 0.5, {"learning": Evaluation(20, 200, 5.0, most_common=200),
+                                              name: Evaluation(10, total, cost_now, most_common=most)})
+        return before, now
+
+    flat = (1 - records.FLAT) * 1000.0
+    for before, now in (pair("test", 99, flat), pair("test", 100, 999.95)):
+        assert "of the test data" in records.saturation(now, before)
+    for before, now in (pair("test", 98, flat), pair("test", 99, flat - 0.01),
+                        pair("test", 99, flat, total=99)):
+        assert records.saturation(now, before) is None
+
+
+def test_a_diverged_network_before_a_saturated_one_does_not_hide_it(recwarn):
+    def epoch(j):
+        return PopulationRecord(j, 0.1, [3.0] * 2, [None, flat_record(j)])
+
+    run = run_with(epoch(0), epoch(1))
+    SaturationCheck().after_epoch(None, run, run.records[-1])
+    assert [m.startswith("network 1: epoch 1:") for m in saturation_warnings(recwarn)] == [True]
 
 
 # -- early stopping and the schedule -------------------------------------------------------------------

@@ -62,6 +62,8 @@ def test_epoch_record_json_round_trip():
     again = EpochRecord.from_json(record.to_json())
     assert again == record
     assert again.evaluations["test"].accuracy == 0.7
+    assert record.flat() == {"epoch": 3, "seconds": 0.25, "eta": 0.5, "training_cost": 1.5, "test_correct": 7,
+                             "test_total": 10, "validation_correct": 3, "validation_total": 4}
 
 
 @pytest.mark.parametrize("n, chunk", [(510, 500), (500, 500), (7, 500), (510, None)])
