@@ -227,7 +227,8 @@ def test_stages_set_each_stages_eta_as_it_starts_and_not_after_the_last():
     run, set_at = run_with(), []
 
     class Trainer:
-        def set_eta(self, run, value):
+        def set_eta(self, run_given, value):
+            assert run_given is run
             set_at.append((epoch + 1, value))
 
     for epoch in range(5):
