@@ -19,7 +19,7 @@ import pytest
 from dlpy35 import network, network2
 from dlpy35.engine import backprop as bp
 from dlpy35.engine.costs import CrossEntropyCost, QuadraticCost
-from dlpy35.engine.trainer import Evaluation
+from dlpy35.engine.records import Evaluation
 
 SMALL = [8, 6, 3]  # float32 / JAX tests
 EXACT = [4, 5, 3]  # float64 / NUMBA tests

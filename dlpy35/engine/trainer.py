@@ -34,7 +34,6 @@ from dlpy35.engine.callbacks import Progress, SaturationCheck
 from dlpy35.engine.device_network import DeviceNetwork
 from dlpy35.engine.records import (  # noqa: F401 (TrainingSaturated, SaturationWarning: public here too)
     EpochRecord,
-    Evaluation,
     SaturationWarning,
     TrainingDiverged,
     TrainingSaturated,
