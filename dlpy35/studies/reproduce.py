@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS
-from dlpy35.engine.callbacks import Callback, OnEpoch
+from dlpy35.engine.callbacks import Callback
 from dlpy35.storage import tables
 
 __all__ = ["Row", "ROWS", "TOLERANCE", "find", "run_row", "status_of", "markdown"]
@@ -207,9 +207,10 @@ class RowProgress(Callback):
 
     def __init__(self, s, sizes, run_dir, log):
         self.s, self.sizes, self.run_dir, self.log = s, sizes, run_dir, log
+        self.records = []  # the first network's, so far
 
     def on_epoch(self, trainer, run, record):
-        mine = first_network(run.records)
+        self.records = mine = first_network(run.records)
         if mine and mine[-1].epoch == record.epoch:  # a first network that diverged says no more
             ev = _evaluated(mine[-1])
             self.log(f"  epoch {record.epoch}: {100 * ev.accuracy:.2f}% ({record.seconds:.1f} s)")
@@ -254,11 +255,10 @@ def _run_ch1_ch3(s, data, run, log):
     net = Network(list(s["sizes"]), cost=s["cost"], seed=s["seed"], mode=s["mode"], device=s["device"],
                   weight_init=init)
     progress = RowProgress(s, net.sizes, run, log)
-    records = []
     net.SGD(tuple(a[: s["n_train"]] for a in data.training), s["epochs"], MINI_BATCH_SIZE, s["eta"],
             lmbda=s["lmbda"], then=s["then"], verbose=False, monitor_evaluation_accuracy=True,
-            evaluation_data=data.test if s["evaluation"] == "test" else data.validation,
-            callbacks=[progress, OnEpoch(records.append)])
+            evaluation_data=data.test if s["evaluation"] == "test" else data.validation, callbacks=[progress])
+    records = progress.records
     run.finish(net, _curves(records))
     return 100 * max((_evaluated(r).accuracy for r in records), default=0.0), records
 
@@ -277,11 +277,9 @@ def _run_ch6(s, data, run, log):
     if s["expanded"]:
         data = data._replace(training=load_expanded(s["data_dir"], verbose=True))
     training = tuple(a[: s["n_train"]] for a in data.training)
-    net, records, vote = _train_ch6(s, training, data, run, log)
-    first = first_network(records)
+    net, networks, vote = _train_ch6(s, training, data, run, log)
+    first = networks[0]
     run.finish(net, _curves(first))
-    networks = [first] if vote is None else [[rec.records[k] for rec in records if rec.records[k]]
-                                             for k in range(s["ensemble"])]
     with atomic_write(run.path / "history.json", "w") as f:
         json.dump({"args": {k: v for k, v in s.items() if k != "data_dir"},
                    "runs": [{"seed": s["seed"] + k, "history": [r.flat() for r in mine]}
@@ -297,7 +295,7 @@ def _train_ch6(s, training, data, run, log):
     Returns
     -------
     tuple
-        ``(the first network, the run's records, the vote's test accuracy or None)``.
+        ``(the first network, each network's records, the vote's test accuracy or None)``.
     """
     import numpy as np
 
@@ -307,14 +305,14 @@ def _train_ch6(s, training, data, run, log):
 
     val, test = data.validation, data.test
     layers = book_layers(s["net"], MINI_BATCH_SIZE, s["dropout"], data.n_classes, s["extra_fc"])
-    progress, records = RowProgress(s, [s["net"]], run, log), []
+    progress = RowProgress(s, [s["net"]], run, log)
     if s["ensemble"] == 1:
         net = network3.Network(layers, MINI_BATCH_SIZE, seed=s["seed"], mode=s["mode"], device=s["device"])
         net.SGD(training, s["epochs"], MINI_BATCH_SIZE, s["eta"], val, test, s["lmbda"], verbose=False,
-                callbacks=[progress, OnEpoch(records.append)])
-        return net, records, None
+                callbacks=[progress])
+        return net, [net.records], None
     seeds = list(range(s["seed"], s["seed"] + s["ensemble"]))
     pop = LayerPopulation(layers, MINI_BATCH_SIZE, seeds, s["eta"], s["lmbda"], mode=s["mode"],
                           device=s["device"])
-    pop.SGD(training, s["epochs"], val, test, callbacks=[progress, OnEpoch(records.append)])
-    return pop.network(0), records, float(np.mean(pop.vote(test[0]) == test[1]))
+    pop.SGD(training, s["epochs"], val, test, callbacks=[progress])
+    return pop.network(0), pop.records, float(np.mean(pop.vote(test[0]) == test[1]))
