@@ -35,17 +35,23 @@ exit_on_interrupt(Path(__file__).name)  # before the heavy imports
 from dlpy35.cli.common import (  # noqa: E402
     ArgumentParser,
     add_order_flag,
+    add_overwrite_flag,
     add_training_flags,
+    data_inputs,
     finite_float,
     run,
 )
 from dlpy35.cli.sweep import settings_of  # noqa: E402
 from dlpy35.data import load_mnist  # noqa: E402
 from dlpy35.storage.atomic import atomic_write  # noqa: E402
+from dlpy35.storage.outputs import Outputs  # noqa: E402
 from dlpy35.studies import sweep  # noqa: E402
 from dlpy35.studies.plots import plot_sweep  # noqa: E402
 
 PROG = Path(__file__).name
+#: What the study writes in --out.
+PLOT, WEIGHTS, UNITS = "sweep.png", "weights.npz", "units.txt"
+OUT_FILES = ("epochs.csv", "summary.csv", PLOT, WEIGHTS, UNITS)
 
 
 def unit_report(net, seed, outputs, labels):
@@ -67,9 +73,11 @@ def main(argv=None):
     add_training_flags(p)
     add_order_flag(p)
     p.add_argument("--out", type=Path, default=Path("runs/seed-study"))
+    add_overwrite_flag(p, "what --out holds")
     args = p.parse_args(argv)
     try:
         seeds = sweep.parse_seeds(args.seeds)
+        Outputs(data_inputs(args), replace=args.overwrite).directory(args.out, "--out", OUT_FILES)
     except ValueError as exc:
         p.error(str(exc))
     (chunk,) = sweep.plan([args.sizes], seeds, [args.eta], [0.0], settings_of(args))
@@ -80,15 +88,15 @@ def main(argv=None):
             on_epoch=lambda r: print(f"epoch {r.epoch}: {r.seconds:.1f} s", flush=True))
     rows, summary = sweep.chunk_rows(chunk, pop.records, pop.diverged)
     sweep.write(args.out, rows, summary)
-    plot_sweep(rows, summary, args.out / "sweep.png",
+    plot_sweep(rows, summary, args.out / PLOT,
                f"{pop.k} seeds of {args.sizes} in one population, {args.cost} cost, eta {args.eta}, "
                f"{args.epochs} epochs")
     values = pop.trainer.values()
-    with atomic_write(args.out / "weights.npz") as f:
+    with atomic_write(args.out / WEIGHTS) as f:
         np.savez(f, **{name: v for name, v in zip(pop.model.param_names, values)}, seeds=np.array(seeds))
     outputs = pop.trainer.forward(ex)  # (K, n, 10)
     lines = [unit_report(n.net, n.seed, out, ey) for n, out in zip(chunk.nets, outputs)]
-    with atomic_write(args.out / "units.txt", "w") as f:
+    with atomic_write(args.out / UNITS, "w") as f:
         f.write("\n".join(lines) + "\n")
     # The figures are network k's in this population, not seed k's alone (see the docstring).
     print(f"The {pop.k} networks of one {pop.dtype} population (a seed's figures are its network's here):")

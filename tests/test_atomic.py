@@ -7,7 +7,6 @@ import stat
 
 import pytest
 
-from dlpy35.storage import atomic
 from dlpy35.storage.atomic import atomic_write
 
 
@@ -112,12 +111,3 @@ def test_replacing_makes_a_new_inode(tmp_path):
             f.write("new")
         assert reader.read() == "old"
     assert target.read_text() == "new"
-
-
-def test_check_writable_refuses_a_directory_and_an_unwritable_place(tmp_path):
-    atomic.check_writable(tmp_path / "new" / "deeper" / "net.json", "--save")  # made on write: fine
-    with pytest.raises(ValueError, match=r"^--plot .*: is a directory; give a file name$"):
-        atomic.check_writable(tmp_path, "--plot")
-    (tmp_path / "afile").write_text("x")
-    with pytest.raises(ValueError, match=r"cannot write into .*afile; choose another place"):
-        atomic.check_writable(tmp_path / "afile" / "net.json", "--save")

@@ -1,5 +1,5 @@
 """A run directory's network file (``RUN_DIR/network.json`` or ``.npz``): the checks on writing it
-(:class:`dlpy35.storage.rundir.RunDir`) and on reading it back (``evaluate``, ``predict``, ``export``).
+(:class:`dlpy35.storage.rundir.RunDir` and the output policy) and on reading it back (``evaluate``, ``predict``, ``export``).
 
 Each bad path gives its own one-line error; a good one works.  Networks are untrained and tiny:
 only the paths are under test.
@@ -18,6 +18,7 @@ from dlpy35 import network
 from dlpy35.cli import main as cli
 from dlpy35.network3 import FullyConnectedLayer, Network, SoftmaxLayer
 from dlpy35.storage import saved_networks
+from dlpy35.storage.outputs import OutputError, Outputs
 from dlpy35.storage.rundir import RunDir
 
 
@@ -38,33 +39,38 @@ def save_network(path):
     return path
 
 
-# -- writing: RunDir ---------------------------------------------------------------------------
+# -- writing: RunDir, as the output policy checks it -----------------------------------------------
+def check_run_dir(path, name, replace=False):
+    """The policy's check of a run directory at `path` whose network file is `name`."""
+    Outputs(replace=replace).directory(path, "--run-dir", RunDir(path, name).names)
+
+
 @pytest.mark.parametrize("name", ["network.json", "network.npz"])
 def test_a_directory_where_the_network_file_goes_is_refused_before_training(tmp_path, name):
     (tmp_path / "run" / name).mkdir(parents=True)
-    with pytest.raises(ValueError) as raised:
-        RunDir(tmp_path / "run", name)
-    want = f"{tmp_path / 'run' / name}: is a directory; give a file name"
-    assert str(raised.value) == f"the run directory {want}"
-    with pytest.raises(ValueError) as raised:  # the command names its flag
-        RunDir(tmp_path / "run", name, what="--run-dir")
-    assert str(raised.value) == f"--run-dir {want}"
+    for replace in (False, True):  # --overwrite replaces files, not directories
+        with pytest.raises(OutputError) as raised:
+            check_run_dir(tmp_path / "run", name, replace)
+        assert str(raised.value) == f"--run-dir {tmp_path / 'run' / name}: is a directory; give a file name"
 
 
 def test_a_link_to_a_directory_outside_is_refused_like_a_directory(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "network.json").symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(ValueError, match=r"network\.json: is a directory; give a file name$"):
-        RunDir(tmp_path / "run", "network.json")
+    with pytest.raises(OutputError, match=r"network\.json: is a directory; give a file name$"):
+        check_run_dir(tmp_path / "run", "network.json", replace=True)
 
 
-def test_a_link_to_a_file_outside_is_replaced_and_the_file_outside_is_left_alone(tmp_path):
+def test_a_link_to_a_file_outside_is_replaced_only_when_told_and_the_file_outside_is_left_alone(tmp_path):
     """The network is written into the run directory: the link is replaced, its target unchanged."""
     outside = tmp_path / "precious.json"
     outside.write_text("not to be overwritten")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "network.json").symlink_to(outside)
+    with pytest.raises(OutputError, match=r"holds another run \(network\.json\); give --overwrite"):
+        check_run_dir(tmp_path / "run", "network.json")
+    check_run_dir(tmp_path / "run", "network.json", replace=True)
     run = RunDir(tmp_path / "run", "network.json")
     net = network.Network([784, 10, 10], seed=0, mode="JAX", device="cpu")
     assert run.finish(net, lambda path: False) == [tmp_path / "run" / "network.json"]
@@ -88,7 +94,7 @@ def command(name, model, digit, tmp_path):
     """The argv of `name` reading `model`."""
     return {"evaluate": ["evaluate", str(model), "--mode", "JAX", "--device", "cpu"],
             "predict": ["predict", str(model), str(digit), "--mode", "JAX", "--device", "cpu"],
-            "export": ["export", str(model), "-o", str(tmp_path / "out" / "net.onnx")]}[name]
+            "export": ["export", str(model), "-o", str(tmp_path / "out" / f"{model.suffix[1:] or 'dir'}.onnx")]}[name]
 
 
 COMMANDS = ["evaluate", "predict", "export"]
@@ -132,8 +138,8 @@ def test_links_outside_the_run_dir_are_followed_and_a_dangling_one_is_missing(na
     status, _, err = run_main(cli.main, command(name, model, digit, tmp_path), capsys)
     assert status == 0, err
     (tmp_path / "kept" / "network.json").unlink()
-    one_line_error(*run_main(cli.main, command(name, model, digit, tmp_path), capsys),
-                   f"{model}: no such file")
+    again = command(name, model, digit, tmp_path) + (["--overwrite"] if name == "export" else [])  # its -o
+    one_line_error(*run_main(cli.main, again, capsys), f"{model}: no such file")
 
 
 @pytest.mark.parametrize("name", COMMANDS)

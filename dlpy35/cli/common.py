@@ -148,16 +148,45 @@ def add_output_flags(p, network_file):
     add_quiet_flag(p)
 
 
-def check_outputs(args, network_file):
-    """``--save``, ``--plot`` and ``--run-dir`` checked before any work: ValueError in one line if one
-    could not be written (or matplotlib is missing for ``--plot``); sets ``args.run`` (a
-    :class:`dlpy35.storage.rundir.RunDir` or None)."""
-    from dlpy35.storage.atomic import check_writable
+def add_overwrite_flag(p, what="a file or a run directory that an output path names"):
+    """``--overwrite``: the output paths may replace what is there (:mod:`dlpy35.storage.outputs`)."""
+    p.add_argument("--overwrite", action="store_true", help=f"replace {what} (refused otherwise)")
+
+
+def data_inputs(args):
+    """The files of the data directories `args` read (``--data-dir`` or its default, ``--dataset``), as
+    :class:`dlpy35.storage.outputs.Outputs` takes its inputs: no output may replace one."""
+    from dlpy35.data import default_data_dir
+    from dlpy35.storage.outputs import directory_inputs
+
+    inputs = directory_inputs("--data-dir", args.data_dir or default_data_dir())
+    return inputs + (directory_inputs("--dataset", args.dataset) if getattr(args, "dataset", None) else [])
+
+
+def check_outputs(args, network_file="", inputs=(), run_files=()):
+    """``--save``, ``--plot``, ``--history`` and ``--run-dir`` checked before any work against the output
+    policy (:class:`dlpy35.storage.outputs.Outputs`); ValueError in one line for the first refused (or
+    when matplotlib is missing for ``--plot``).
+
+    `inputs` are what the command reads, besides :func:`data_inputs`; `run_files` are the files the run
+    writes in ``--run-dir`` besides the run directory's own.  ``--overwrite`` (or ``--resume``, which
+    continues the run that wrote them) lets the paths replace what is there.  Sets ``args.run`` (a
+    :class:`dlpy35.storage.rundir.RunDir` or None); returns the :class:`~dlpy35.storage.outputs.Outputs`.
+    """
+    from dlpy35.storage.outputs import Outputs
     from dlpy35.storage.rundir import RunDir
 
-    for flag in ("save", "plot"):
+    resume = getattr(args, "resume", None)
+    if getattr(args, "checkpoint_dir", None) is not None:
+        from dlpy35.storage.checkpoint import path_in
+        from dlpy35.storage.outputs import given
+
+        inputs = [*inputs, given("the checkpoint of --checkpoint-dir:", path_in(args.checkpoint_dir))]
+    replace = bool(getattr(args, "overwrite", False) or resume)
+    outputs = Outputs([*inputs, *data_inputs(args)], replace, resume=None if resume is None else "--resume")
+    for flag in ("save", "plot", "history"):
         if getattr(args, flag, None) is not None:
-            check_writable(getattr(args, flag), f"--{flag}")
+            outputs.file(getattr(args, flag), f"--{flag}")
     if getattr(args, "plot", None) is not None:
         try:
             import matplotlib  # noqa: F401 (only asked whether it is there)
@@ -165,6 +194,9 @@ def check_outputs(args, network_file):
             raise ValueError("--plot needs matplotlib: pip install 'dlpy35[plot]'") from None
     run_dir = getattr(args, "run_dir", None)  # evaluate has --plot but no run directory
     args.run = run_dir and RunDir(run_dir, network_file, "--run-dir")
+    if args.run:
+        outputs.directory(run_dir, "--run-dir", [*args.run.names, *run_files])
+    return outputs
 
 
 def add_order_flag(p):

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from dlpy35.cli.common import add_data_flags, add_device_flags, fail
+from dlpy35.cli.common import add_data_flags, add_device_flags, add_overwrite_flag, fail
 
 
 def configure(p):
     p.add_argument("model", type=Path, metavar="MODEL", help="a saved network (.json or .npz)")
     p.add_argument("--set", choices=("test", "validation"), default="test", help="the images evaluated")
     p.add_argument("--plot", type=Path, default=None, metavar="FILE", help="also draw the confusion matrix")
+    add_overwrite_flag(p, "a file that --plot names")
     add_data_flags(p)
     add_device_flags(p)
 
@@ -46,10 +47,11 @@ def matrix_text(m) -> str:
 def execute(p, args) -> int:
     from dlpy35.cli.common import check_outputs
     from dlpy35.data import DataError, load_data
+    from dlpy35.storage.outputs import given
     from dlpy35.storage.saved_networks import ModelError, load_model, outputs
 
     try:
-        check_outputs(args, "")
+        check_outputs(args, inputs=[given("MODEL", args.model)])
     except ValueError as exc:
         p.error(str(exc))
     try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlpy35.cli.common import fail
+from dlpy35.cli.common import add_overwrite_flag, fail
 
 FORMATS = ("onnx", "html")
 
@@ -27,18 +27,19 @@ def configure(p):
     p.add_argument("model", type=Path, metavar="MODEL", help="a saved network (.json or .npz)")
     p.add_argument("--format", choices=FORMATS, default=None, help="default: from the suffix of -o")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="the file to write")
+    add_overwrite_flag(p, "a file that -o names")
 
 
 def execute(p, args) -> int:
     from dlpy35.export.plain_layers import portable_layers
-    from dlpy35.storage.atomic import check_writable
+    from dlpy35.storage.outputs import Outputs, given
     from dlpy35.storage.saved_networks import ModelError, load_model
 
     fmt = args.format or args.output.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         p.error(f"-o {args.output}: give --format onnx or --format html (or an .onnx or .html name)")
     try:
-        check_writable(args.output, "-o")
+        Outputs([given("MODEL", args.model)], replace=args.overwrite).file(args.output, "-o")
         if fmt == "onnx":
             from dlpy35.export.onnx_model import write_onnx
         else:

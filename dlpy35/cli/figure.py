@@ -32,7 +32,9 @@ from dlpy35.cli.common import (
     INTERRUPTED,
     add_data_flags,
     add_device_flags,
+    add_overwrite_flag,
     add_quiet_flag,
+    data_inputs,
     fail,
     natural_int,
 )
@@ -49,6 +51,7 @@ def configure(p):
                    help="a shortened run (20 epochs; learning-rates on 2,000 images): smoke tests and CI")
     p.add_argument("--seed", type=natural_int, default=0, help="seeds the initial weights and the shuffles")
     p.add_argument("--list", action="store_true", help="list the figures and exit")
+    add_overwrite_flag(p, "the PNG and the CSV beside it, when they are there")
     add_device_flags(p)
     add_data_flags(p, dataset=False)
     add_quiet_flag(p)
@@ -68,8 +71,9 @@ def listing() -> str:
 
 
 def check(p, args):
-    """The figure's name and both output paths checked before any data loads: ``(png, csv)``, or exit 2."""
-    from dlpy35.storage.atomic import check_writable
+    """The figure's name and both output paths checked before any data loads, together (neither is written
+    if one is refused): ``(png, csv)``, or exit 2."""
+    from dlpy35.storage.outputs import Outputs
     from dlpy35.studies.figures import FIGURES, csv_path, default_output
 
     if args.name is None:
@@ -78,8 +82,9 @@ def check(p, args):
     if png.suffix.lower() != ".png":
         p.error(f"-o {png}: the figure is a PNG; give a name ending in .png")
     try:
-        check_writable(png, "-o")
-        check_writable(csv_path(png), "-o (the CSV beside it)")
+        outputs = Outputs(data_inputs(args), replace=args.overwrite)
+        outputs.file(png, "-o")
+        outputs.file(csv_path(png), "-o (the CSV beside it)")
         import matplotlib  # noqa: F401 (only asked whether it is there)
     except ValueError as exc:
         p.error(str(exc))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlpy35.cli.common import add_device_flags, fail
+from dlpy35.cli.common import add_device_flags, add_overwrite_flag, fail
 
 
 def configure(p):
@@ -26,12 +26,15 @@ def configure(p):
     p.add_argument("--scores", action="store_true", help="print all the output activations too")
     p.add_argument("--show", type=Path, default=None, metavar="DIR",
                    help="write each prepared 28x28 image to DIR as IMAGE-NAME.png")
+    add_overwrite_flag(p, "files of --show DIR that have the names of prepared images")
     add_device_flags(p)
 
 
 def _shown(args):
-    """Where ``--show`` writes each image's preparation (one name per image, checked writable)."""
-    from dlpy35.storage.atomic import check_writable
+    """Where ``--show`` writes each image's preparation: one name per image, each checked against the output
+    policy (:class:`dlpy35.storage.outputs.Outputs`: not the model nor an image, nothing there unless
+    ``--overwrite``)."""
+    from dlpy35.storage.outputs import Outputs, given
 
     if args.show is None:
         return []
@@ -40,9 +43,9 @@ def _shown(args):
     many = len(args.images) > 1  # numbered, so that two a.png in two directories stay two files
     names = [args.show / (f"{i:03d}-{path.stem}.png" if many else f"{path.stem}.png")
              for i, path in enumerate(args.images)]
-    for name in names:
-        check_writable(name, "--show")
-    return names
+    outputs = Outputs([given("MODEL", args.model), *(given("IMAGE", path) for path in args.images)],
+                      args.overwrite)
+    return [outputs.file(name, "--show", instead="directory") for name in names]
 
 
 def execute(p, args) -> int:

@@ -29,6 +29,8 @@ from dlpy35.cli.common import (
     INTERRUPTED,
     add_data_flags,
     add_device_flags,
+    add_overwrite_flag,
+    data_inputs,
     fail,
     natural_int,
     positive_int,
@@ -45,6 +47,8 @@ def configure(p):
                    help="where the runs and the results table go")
     p.add_argument("--seed", type=natural_int, default=None,
                    help="every row's seed (default: the commands' own, 0)")
+    add_overwrite_flag(p, "what --out holds when it is not this table's: another run, or a row's run by "
+                          "another command")
     add_device_flags(p)
     add_data_flags(p)
 
@@ -114,34 +118,31 @@ def _extra(args):
 
 
 def execute(p, args) -> int:
-    from dlpy35.storage.atomic import atomic_write, check_writable
+    from dlpy35.storage.atomic import atomic_write
     from dlpy35.studies import reproduce
 
     try:
         rows = reproduce.find(args.rows)
     except ValueError as exc:
         p.error(f"{exc} (see --list)")
-    try:
-        for name in ("results.md", "results.json"):
-            check_writable(args.out / name, "--out")
-    except ValueError as exc:
-        p.error(str(exc))
     if args.list:
         print(_listing(rows))
         return 0
     if args.dataset:
         p.error("--dataset: the book's results are on MNIST; reproduce takes no other data set")
+    results_path = args.out / "results.json"
+    kept = _results(results_path)
+    try:
+        _check_out(args, rows, kept)
+    except ValueError as exc:
+        p.error(str(exc))
     from dlpy35.engine.device import DeviceError, resolve
 
     try:
         device = resolve(args.device, args.mode).describe()
     except DeviceError as exc:
         return fail(p.prog, exc)
-    results_path = args.out / "results.json"
-    try:
-        kept = {r["row"]: r for r in json.loads(results_path.read_text())["results"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        kept = {}
+    kept = kept or {}
     results = []
     for row in rows:
         command = shell(row, args.quick, _extra(args))
@@ -164,6 +165,47 @@ def execute(p, args) -> int:
             f.write(reproduce.markdown(list(kept.values())))
     print(reproduce.markdown(results), end="")
     return 0
+
+
+def _results(path):
+    """The results the table at `path` keeps, by row: {} when there is no file, None when the file is not a
+    results table (then --out holds something else)."""
+    if not path.exists():
+        return {}
+    try:
+        return {r["row"]: r for r in json.loads(path.read_text())["results"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _check_out(args, rows, kept):
+    """--out and the directory of each row to run checked against the output policy before any row runs.
+
+    --out may hold this table (a results.json of results), which goes on; a row's directory may hold an
+    unfinished run of the same row, which starts again.  Anything else there needs --overwrite:
+    another run, or a row kept in the table from another command.
+    """
+    from dlpy35.storage.outputs import Outputs
+    from dlpy35.studies import reproduce
+
+    outputs = Outputs(data_inputs(args), replace=args.overwrite)
+    table = kept is not None and (args.out / "results.json").exists()  # this table, to go on with
+    outputs.directory(args.out, "--out", ("results.md", "results.json"), continues=table)
+    for row in rows:
+        old = (kept or {}).get(row.name)
+        if old and old.get("command") == shell(row, args.quick, _extra(args)):
+            continue  # kept, not run again
+        run = reproduce.row_dir(row, args.out / row.name)
+        outputs.directory(run.path, "--out", (*run.names, reproduce.HISTORY),
+                          continues=old is None and _made_by(run, reproduce.made_by(row)))
+
+
+def _made_by(run, command) -> bool:
+    """Whether the run directory `run` was made by `command` (its ``args.json`` says so)."""
+    try:
+        return json.loads((run.path / run.ARGS).read_text())["command"] == command
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _rerun(prog, args, row):

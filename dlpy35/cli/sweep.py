@@ -21,8 +21,10 @@ from pathlib import Path
 
 from dlpy35.cli.common import (
     add_order_flag,
+    add_overwrite_flag,
     add_quiet_flag,
     add_training_flags,
+    data_inputs,
     fail,
     finite_float,
     network_sizes,
@@ -48,6 +50,7 @@ def configure(s):
     s.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run each population as a task on a Ray cluster: auto, or the cluster's address")
     s.add_argument("--no-plot", action="store_true", help="write no PNG")
+    add_overwrite_flag(s, "what --out holds, when it is not this sweep's (another sweep, a training run)")
     add_quiet_flag(s)
 
 
@@ -61,9 +64,10 @@ def settings_of(args) -> dict:
 
 
 def _check(p, args):
-    """Every value of the sweep checked before any data loads: ``(seeds, etas, lmbdas)``, or exit 2."""
+    """Every value of the sweep and --out's files checked before any data loads: ``(seeds, etas, lmbdas,
+    outputs)``, or exit 2; whether --out holds this sweep is asked once it is planned (:func:`_check_out`)."""
     from dlpy35.engine.arguments import check_eta, check_lmbda, check_sizes
-    from dlpy35.storage.atomic import check_writable
+    from dlpy35.storage.outputs import Outputs
     from dlpy35.studies import sweep
 
     try:
@@ -72,13 +76,24 @@ def _check(p, args):
             check_sizes(sizes)
         etas = [check_eta(e, args.dtype) for e in args.eta]
         lmbdas = [check_lmbda(x) for x in args.lmbda]
-        if args.out.exists() and not args.out.is_dir():
-            raise ValueError(f"--out {args.out}: is a file; give a directory")
-        for name in ("epochs.csv", "summary.csv", "sweep.png"):
-            check_writable(args.out / name, "--out")
+        outputs = Outputs(data_inputs(args), replace=args.overwrite)
+        outputs.directory(args.out, "--out", sweep.FILES, continues=True)
     except ValueError as exc:
         p.error(str(exc))
-    return seeds, etas, lmbdas
+    return seeds, etas, lmbdas, outputs
+
+
+def _check_out(args, outputs, chunks):
+    """--out refused (OutputError) when it holds something other than this sweep, unless --overwrite; a
+    rerun of the same sweep continues it.  Then ``sweep.json`` names this sweep's chunks."""
+    from dlpy35.studies import sweep
+
+    if any((args.out / name).exists() for name in (sweep.MANIFEST, "chunks")):
+        outputs.check_held(args.out, "--out", sweep.FILES, sweep.holds(args.out, chunks), "another sweep",
+                           "give that sweep's own flags")
+    else:
+        outputs.check_held(args.out, "--out", sweep.FILES)
+    sweep.write_manifest(args.out, chunks)
 
 
 def execute(p, args) -> int:
@@ -89,7 +104,7 @@ def execute(p, args) -> int:
     from dlpy35.studies import sweep
 
     prog = p.prog
-    seeds, etas, lmbdas = _check(p, args)
+    seeds, etas, lmbdas, outputs = _check(p, args)
     try:
         data = load_data(args.data_dir, args.dataset)  # fetched and verified once, before any training
         sizes = [network_sizes(s, data) for s in (args.sizes or [None])]
@@ -97,10 +112,11 @@ def execute(p, args) -> int:
         if not args.ray:  # the device and its memory are known here; on Ray each task checks its own
             for chunk in chunks:
                 sweep.population(chunk).check_fits(args.mini_batch_size)
+        if args.n_train and args.n_train > len(data.training[0]):
+            raise ValueError(f"--n-train {args.n_train}: only {len(data.training[0])} training images")
+        _check_out(args, outputs, chunks)
     except (DataError, DeviceError, PopulationError, ValueError) as exc:
         return fail(prog, exc)
-    if args.n_train and args.n_train > len(data.training[0]):
-        return fail(prog, f"--n-train {args.n_train}: only {len(data.training[0])} training images")
     n_nets = sum(len(c.nets) for c in chunks)
     print(f"sweep: {n_nets} networks in {len(chunks)} populations, {args.epochs} epochs each, "
           f"{args.evaluation} data evaluated; results in {args.out}", flush=True)

@@ -69,9 +69,11 @@ def configure(p):
     ch3.add_argument("--then", nargs=2, action="append", default=[], metavar=("EPOCHS", "ETA"),
                      help="continue with EPOCHS more epochs at ETA (repeatable)")
     ch3.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
-    ch3.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
+    ch3.add_argument("--resume", action="store_true",
+                     help="continue from the checkpoint in --checkpoint-dir (and rewrite the run's outputs)")
     ch3.add_argument("--overwrite", action="store_true",
-                     help="start over in a --checkpoint-dir that holds a checkpoint (refused otherwise)")
+                     help="start over in a --checkpoint-dir that holds a checkpoint, and replace what "
+                          "--save, --plot and --run-dir hold (refused otherwise)")
     ch3.add_argument("--plot", type=Path, default=None,
                      help="write a PNG of the monitored curves (needs matplotlib)")
     # const: network2.SPEED_EXAMPLES, the book's 1,000 images (network2 imports PyTensor: not at parse time)
@@ -84,7 +86,6 @@ def configure(p):
 def check(p, args):
     """Every flag's value and every output path checked before any data loads; exit 2 via `p` if not."""
     from dlpy35.engine.arguments import check_eta, check_lmbda
-    from dlpy35.storage.atomic import check_writable
 
     try:
         args.then = [(natural_int(e), finite_float(eta)) for e, eta in args.then]
@@ -96,9 +97,7 @@ def check(p, args):
         for eta in (args.eta, *(eta for _, eta in args.then)):
             check_eta(eta, args.dtype)
         check_lmbda(args.lmbda)
-        check_outputs(args, NETWORK_FILE)
-        for name in (SPEED_CSV, SPEED_PNG) if args.learning_speed and args.run else ():
-            check_writable(args.run.path / name, "--run-dir")
+        check_outputs(args, NETWORK_FILE, run_files=(SPEED_CSV, SPEED_PNG) if args.learning_speed else ())
     except ValueError as exc:
         p.error(str(exc))
     if args.resume and not args.checkpoint_dir:
@@ -323,40 +322,46 @@ def _speed_table(speeds):
 
 
 def finish(prog, args, net, curves, n_train, n_eval) -> int:
-    """Save the network (``--save``), the run directory's last files, and the plot (``--plot``)."""
+    """Save the network (``--save``), the run directory's last files, and the plot (``--plot``); the exit
+    status: 2 when a write fails, with the trained network saved somewhere all the same."""
+    from dlpy35.storage.outputs import Finisher, OutputError
+
     title = f"{net.sizes}, {net.cost.name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
-    if args.learning_speed and args.run:
-        _write_speeds(args.run.path, curves["learning_speed"],
-                      f"{title}, mini-batch {args.mini_batch_size}, {n_train} training images")
 
     def draw(path):
         from dlpy35.studies.plots import plot_history
 
         return plot_history(curves, path, title, n_train=n_train, n_eval=n_eval)
 
-    if args.save:
-        net.save(args.save)
-        print(f"saved the network to {args.save}")
-    if args.run:
-        print(f"run directory: {', '.join(map(str, args.run.finish(net, draw)))}")
-    if args.plot:
-        try:
-            if draw(args.plot):
-                print(f"plot: {args.plot}")
-        except ImportError as exc:
-            return fail(prog, exc)
+    keep = Finisher(net, Path(NETWORK_FILE).suffix)
+    try:
+        if args.save:
+            keep.network(args.save, "--save")
+            print(f"saved the network to {args.save}")
+        if args.run:
+            print(f"run directory: {', '.join(map(str, args.run.finish(net, draw, keep)))}")
+        if args.learning_speed and args.run:
+            _write_speeds(args.run.path, curves["learning_speed"],
+                          f"{title}, mini-batch {args.mini_batch_size}, {n_train} training images", keep)
+        if args.plot and keep.write(args.plot, "--plot", draw):
+            print(f"plot: {args.plot}")
+    except (OutputError, ImportError) as exc:
+        return fail(prog, exc)
     return 0
 
 
-def _write_speeds(directory, speeds, title):
-    """Write ``learning_speed.csv`` and, with matplotlib, ``learning_speed.png`` (the book's figure)."""
+def _write_speeds(directory, speeds, title, keep):
+    """Write ``learning_speed.csv`` and, with matplotlib, ``learning_speed.png`` (the book's figure), through
+    `keep` (a :class:`dlpy35.storage.outputs.Finisher`)."""
     from dlpy35.storage.tables import write_csv
     from dlpy35.studies.plots import plot_learning_speed
 
-    write_csv(directory / SPEED_CSV, *_speed_table(speeds))
+    keep.write(directory / SPEED_CSV, "--run-dir", lambda path: write_csv(path, *_speed_table(speeds)))
     written = [directory / SPEED_CSV]
     try:
-        written += [p for p in [plot_learning_speed(speeds, directory / SPEED_PNG, title)] if p]
+        plotted = keep.write(directory / SPEED_PNG, "--run-dir",
+                             lambda path: plot_learning_speed(speeds, path, title))
+        written += [plotted] if plotted else []
     except ImportError:  # matplotlib is optional: the CSV holds the figures
         pass
     print(f"speed of learning: {', '.join(map(str, written))}")

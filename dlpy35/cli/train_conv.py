@@ -68,9 +68,11 @@ def configure(p):
                    help="train K nets together, as one population, and vote (default 1)")
     add_order_flag(p)
     p.add_argument("--checkpoint-dir", type=Path, default=None, help="save a checkpoint after every epoch")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --checkpoint-dir")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoints in --checkpoint-dir (and rewrite the run's outputs)")
     p.add_argument("--overwrite", action="store_true",
-                   help="start over in a --checkpoint-dir that holds checkpoints (refused otherwise)")
+                   help="start over in a --checkpoint-dir that holds checkpoints, and replace what --save, "
+                        "--history, --plot and --run-dir hold (refused otherwise)")
     add_output_flags(p, NETWORK_FILE)
     p.add_argument("--history", type=Path, default=None, metavar="PATH",
                    help="write the per-epoch history as JSON")
@@ -84,7 +86,6 @@ def check(p, args):
     """The preset's defaults filled in; every value and output path checked before data loads."""
     from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS
     from dlpy35.engine.arguments import check_eta, check_lmbda
-    from dlpy35.storage.atomic import check_writable
 
     preset = DROPOUT_PRESET if args.dropout else PRESETS[args.net]
     for key in ("epochs", "eta", "lmbda"):
@@ -109,8 +110,6 @@ def check(p, args):
         check_eta(args.eta, args.dtype)
         check_lmbda(args.lmbda)
         check_outputs(args, NETWORK_FILE)
-        if args.history is not None:
-            check_writable(args.history, "--history")
     except ValueError as exc:
         p.error(str(exc))
 
@@ -215,8 +214,7 @@ def execute(p, args) -> int:
     from dlpy35.data import DataError
     from dlpy35.engine.device import DeviceError
     from dlpy35.engine.trainer import TrainingDiverged
-    from dlpy35.storage.atomic import atomic_write
-    from dlpy35.storage.rundir import plain_args
+    from dlpy35.storage.outputs import OutputError
 
     try:
         data = _load(args)
@@ -241,17 +239,34 @@ def execute(p, args) -> int:
     if vote is not None:
         print(f"Ensemble of {args.ensemble}: test accuracy {vote:.2%} (plurality vote)")
     title = f"{name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
-    if args.save:
-        net.save(args.save)
-        print(f"saved {args.save}")
-    if args.run:
-        written = args.run.finish(net, lambda path: _curves(histories[0], path, title))
-        print(f"run directory: {', '.join(map(str, written))}")
-    if args.history:
-        with atomic_write(args.history, "w") as f:
+    try:
+        _finish(args, net, histories, vote, title)
+    except OutputError as exc:
+        return fail(prog, exc)
+    return 0
+
+
+def _finish(args, net, histories, vote, title):
+    """Write ``--save``, the run directory's last files, ``--history`` and ``--plot``; OutputError when one
+    fails, the trained network saved somewhere all the same (:class:`dlpy35.storage.outputs.Finisher`)."""
+    from dlpy35.storage.atomic import atomic_write
+    from dlpy35.storage.outputs import Finisher
+    from dlpy35.storage.rundir import plain_args
+
+    def history(path):
+        with atomic_write(path, "w") as f:
             json.dump({"args": plain_args(args),
                        "runs": [{"seed": args.seed + k, "history": h} for k, h in enumerate(histories)],
                        "vote_test_accuracy": vote}, f, indent=1)
-    if args.plot and _curves(histories[0], args.plot, title):
+
+    keep = Finisher(net, Path(NETWORK_FILE).suffix)
+    if args.save:
+        keep.network(args.save, "--save")
+        print(f"saved {args.save}")
+    if args.run:
+        written = args.run.finish(net, lambda path: _curves(histories[0], path, title), keep)
+        print(f"run directory: {', '.join(map(str, written))}")
+    if args.history:
+        keep.write(args.history, "--history", history)
+    if args.plot and keep.write(args.plot, "--plot", lambda path: _curves(histories[0], path, title)):
         print(f"plot: {args.plot}")
-    return 0

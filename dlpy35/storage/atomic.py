@@ -37,20 +37,6 @@ def atomic_write(path, mode="wb"):
         raise
 
 
-def check_writable(path, what="output"):
-    """ValueError, in one line, unless :func:`atomic_write` could write `path`: checked before any work.
-
-    `path` must not be a directory, and the nearest existing directory above it
-    must be one this process may write into (missing ones are created).
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{what} {path}: is a directory; give a file name")
-    existing = next(p for p in (path.parent, *path.parent.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{what} {path}: cannot write into {existing}; choose another place")
-
-
 def stale_temp_files(path):
     """The temporary files :func:`atomic_write` left beside `path`: this process's, or a dead one's.
 

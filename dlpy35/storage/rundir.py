@@ -4,7 +4,8 @@
 (the sweep's columns, :data:`dlpy35.storage.tables.EPOCH_COLUMNS`) after every epoch, and at
 the end the trained network (``network.json`` or ``network.npz``, what the network's
 ``save`` writes) and, with matplotlib, ``curves.png``.  Every file is written
-atomically, and every path is checked before training starts.
+atomically; whether the directory may be written is :mod:`dlpy35.storage.outputs`'s
+question, which a command asks before training starts (:attr:`RunDir.names`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from dlpy35.storage.atomic import atomic_write, check_writable
+from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.outputs import Finisher
 from dlpy35.storage.tables import EPOCH_COLUMNS, write_csv
 
 __all__ = ["RunDir", "plain_args"]
@@ -34,22 +36,18 @@ class RunDir:
         The trained network's file name: ``network.json`` or ``network.npz``.
     what : str
         What the messages call the directory (a command calls it by its flag).
-
-    Raises
-    ------
-    ValueError
-        One line, when a file of the run could not be written there.
     """
 
     ARGS, EPOCHS, CURVES = "args.json", "epochs.csv", "curves.png"
 
     def __init__(self, path, network_file, what="the run directory"):
-        self.path = Path(path)
+        self.path, self.what = Path(path), what
         self.network = self.path / network_file
-        if self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"{what} {self.path}: is a file; give a directory")
-        for name in (self.ARGS, self.EPOCHS, self.CURVES, network_file):
-            check_writable(self.path / name, what)
+
+    @property
+    def names(self):
+        """The files the run writes here: what :meth:`dlpy35.storage.outputs.Outputs.directory` checks."""
+        return (self.ARGS, self.EPOCHS, self.CURVES, self.network.name)
 
     def start(self, prog, args):
         """Write ``args.json``: the command and every argument's value."""
@@ -61,14 +59,19 @@ class RunDir:
         """Rewrite ``epochs.csv`` with `rows` (dicts of :data:`~dlpy35.storage.tables.EPOCH_COLUMNS`)."""
         write_csv(self.path / self.EPOCHS, EPOCH_COLUMNS, rows)
 
-    def finish(self, net, draw):
-        """Save `net` and, when matplotlib is installed, ``draw(path)`` the curves; the paths written."""
-        net.save(self.network)
+    def finish(self, net, draw, keep=None):
+        """Save `net` and, when matplotlib is installed, ``draw(path)`` the curves; the paths written.
+
+        `keep` (a :class:`dlpy35.storage.outputs.Finisher` of `net`, a new one by default) does the
+        writes: when one fails, the trained network is still saved, and its one-line error says where.
+        """
+        keep = keep or Finisher(net, self.network.suffix)
+        keep.network(self.network, self.what)
         written = [self.network]
         try:
             import matplotlib  # noqa: F401 (only asked whether it is there)
         except ImportError:
             return written
-        if draw(self.path / self.CURVES):
+        if keep.write(self.path / self.CURVES, self.what, draw):
             written.append(self.path / self.CURVES)
         return written

@@ -20,7 +20,8 @@ from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS
 from dlpy35.engine.callbacks import Callback
 from dlpy35.storage import tables
 
-__all__ = ["Row", "ROWS", "TOLERANCE", "find", "run_row", "status_of", "markdown"]
+__all__ = ["Row", "ROWS", "TOLERANCE", "HISTORY", "find", "row_dir", "made_by", "run_row", "status_of",
+           "markdown"]
 
 #: Points of accuracy within which a row counts as reproduced.
 TOLERANCE = 0.3
@@ -113,6 +114,22 @@ def find(names) -> list[Row]:
     return [by_name[n] for n in names] if names else list(ROWS)
 
 
+#: The file beside the run directory's own where a chapter-6 row keeps every network's epochs.
+HISTORY = "history.json"
+
+
+def row_dir(row, path):
+    """The :class:`dlpy35.storage.rundir.RunDir` of `row` at `path`: its network file is the row's kind."""
+    from dlpy35.storage.rundir import RunDir
+
+    return RunDir(path, "network.npz" if row.chapter == 6 else "network.json")
+
+
+def made_by(row) -> str:
+    """What a row's ``args.json`` says made it (the ``command``), so that a rerun knows its own directory."""
+    return f"dlpy35.studies.reproduce {row.name}"
+
+
 def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mode=None, data_dir=None,
             log=print):
     """Rerun `row` into `run_dir`; its result (a dict).
@@ -146,13 +163,12 @@ def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mo
         (``curve``) and the median seconds per epoch.
     """
     from dlpy35.data import load_data
-    from dlpy35.storage.rundir import RunDir
 
     s = {**row.run_settings(quick), **({} if epochs is None else {"epochs": epochs}), "seed": seed,
          "device": device, "mode": mode, "data_dir": data_dir}
-    run = RunDir(run_dir, "network.npz" if row.chapter == 6 else "network.json")
+    run = row_dir(row, run_dir)
     data = load_data(data_dir)
-    run.start(f"dlpy35.studies.reproduce {row.name}", SimpleNamespace(**s))
+    run.start(made_by(row), SimpleNamespace(**s))
     start = time.perf_counter()
     got, records = (_run_ch6 if row.chapter == 6 else _run_ch1_ch3)(s, data, run, log)
     seconds = time.perf_counter() - start
@@ -280,7 +296,7 @@ def _run_ch6(s, data, run, log):
     net, networks, vote = _train_ch6(s, training, data, run, log)
     first = networks[0]
     run.finish(net, _curves(first))
-    with atomic_write(run.path / "history.json", "w") as f:
+    with atomic_write(run.path / HISTORY, "w") as f:
         json.dump({"args": {k: v for k, v in s.items() if k != "data_dir"},
                    "runs": [{"seed": s["seed"] + k, "history": [r.flat() for r in mine]}
                             for k, mine in enumerate(networks)],

@@ -8,8 +8,10 @@ batched kernels, see :mod:`dlpy35.engine.population`) in populations of at most
 :class:`dlpy35.engine.population.Population`, here or as a task on a Ray cluster, and
 its results are saved under ``OUT/chunks/`` as it finishes: rerunning the same
 sweep into the same directory skips the chunks already there, so a node that
-dies costs only its own chunk.  The whole is then written as ``epochs.csv`` and
-``summary.csv`` (:mod:`dlpy35.storage.tables`) and plotted.
+dies costs only its own chunk.  ``OUT/sweep.json`` names the chunks of the sweep the
+directory holds (:func:`holds`), so that another sweep is not mixed into it.  The whole
+is then written as ``epochs.csv`` and ``summary.csv`` (:mod:`dlpy35.storage.tables`) and
+plotted.
 """
 
 from __future__ import annotations
@@ -170,6 +172,34 @@ class Store:
         self.dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(self.dir / f"{result['key']}.json", "w") as f:
             json.dump(result, f)
+
+
+#: The file in a sweep's directory that names its chunks.
+MANIFEST = "sweep.json"
+#: The files a sweep writes in its directory (besides ``chunks/``).
+FILES = ("epochs.csv", "summary.csv", "sweep.png", MANIFEST)
+
+
+def holds(out, chunks) -> bool:
+    """Whether the directory `out` holds the sweep of `chunks`, which rerunning it continues.
+
+    It does when its ``sweep.json`` names the same chunks or, in a sweep's directory
+    from before ``sweep.json``, when the chunks saved there are all among them.
+    """
+    out, keys = Path(out), sorted(c.key for c in chunks)
+    try:
+        return sorted(json.loads((out / MANIFEST).read_text())["chunks"]) == keys
+    except FileNotFoundError:
+        found = {path.stem for path in (out / "chunks").glob("*.json")}
+        return bool(found) and found <= set(keys)
+    except (OSError, ValueError, KeyError, TypeError):  # not a sweep's manifest: not this sweep
+        return False
+
+
+def write_manifest(out, chunks):
+    """Write ``sweep.json``: the keys of the sweep's chunks (:func:`holds` reads them)."""
+    with atomic_write(Path(out) / MANIFEST, "w") as f:
+        json.dump({"chunks": [c.key for c in chunks]}, f, indent=1)
 
 
 def run(chunks, out, ray_address=None, log=print, progress=None):
