@@ -126,7 +126,7 @@ class Outputs:
         ``resume`` flag by default).
         """
         path = Path(path)
-        held = [name for name in dict.fromkeys([*names, *RUN_MARKERS]) if _there(path / name)]
+        held = sorted(name for name in {*names, *RUN_MARKERS} if _there(path / name))
         if not held or continues or self.replace:
             return
         how = how or (f"give {self.resume}" if self.resume else None)

@@ -1,0 +1,326 @@
+"""The output policy (:mod:`dlpy35.storage.outputs`): what a command may write, for every command and path.
+
+Each refusal is one line and exit status 2 before any work, naming the path and the flag that would allow
+it; the files that were there are unchanged.  The library's cases come first, then every command's.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+from command_helpers import run_main, script
+
+from dlpy35 import network, network2
+from dlpy35.cli import main as cli
+from dlpy35.storage import outputs
+from dlpy35.storage.outputs import Finisher, OutputError, Outputs, given
+
+# -- the policy: files ---------------------------------------------------------------------------------
+
+
+def _make(tmp_path, layout):
+    """Files (text), directories (a trailing /) and links (``name -> target``) under `tmp_path`."""
+    for entry in layout:
+        name, _, target = entry.partition(" -> ")
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if target:
+            path.symlink_to(tmp_path / target)
+        elif name.endswith("/"):
+            path.mkdir(exist_ok=True)
+        else:
+            path.write_text(f"the user's {name}")
+
+
+FILES = [  # (what is there, the output, --overwrite, the message or None when allowed)
+    ([], "new/deeper/net.json", False, None),
+    (["net.json"], "net.json", False, "--save {p}/net.json: a file is already there; give --overwrite to "
+                                      "replace it, or another name"),
+    (["net.json"], "net.json", True, None),
+    (["dangling -> gone"], "dangling", False, "--save {p}/dangling: a file is already there"),
+    (["net.json/"], "net.json", True, "--save {p}/net.json: is a directory; give a file name"),
+    (["afile"], "afile/net.json", True, "--save {p}/afile/net.json: cannot write into {p}/afile; choose "
+                                        "another place"),
+    (["m.json"], "m.json", True, "--save {p}/m.json: is MODEL {p}/m.json, which this command reads; give "
+                                 "another name"),
+    (["m.json"], "./m.json", True, "is MODEL {p}/m.json, which this command reads"),
+    (["m.json", "link.json -> m.json"], "link.json", True, "--save {p}/link.json: is MODEL {p}/m.json"),
+    (["data/train.gz"], "data/train.gz", True, "--save {p}/data/train.gz: is a file of --data-dir {p}/data, "
+                                               "which this command reads"),
+]
+
+
+@pytest.mark.parametrize("layout, output, replace, message", FILES,
+                         ids=["new", "existing", "existing+overwrite", "dangling link", "a directory",
+                              "under a file", "the model", "./the model", "a link to the model",
+                              "a data file"])
+def test_a_file_is_written_only_when_nothing_of_the_users_or_an_input_is_there(tmp_path, monkeypatch, layout,
+                                                                               output, replace, message):
+    _make(tmp_path, layout)
+    monkeypatch.chdir(tmp_path)
+    policy = Outputs([given("MODEL", tmp_path / "m.json"), *outputs.directory_inputs("--data-dir",
+                                                                                     tmp_path / "data")],
+                     replace=replace)
+    path = tmp_path / output if not output.startswith("./") else Path(output)
+    if message is None:
+        assert policy.file(path, "--save") == path
+        return
+    with pytest.raises(OutputError) as raised:
+        policy.file(path, "--save")
+    shown = str(raised.value).replace(f"--save {output}", f"--save {tmp_path / output}")
+    assert message.format(p=tmp_path) in shown
+    assert "\n" not in str(raised.value)
+
+
+def test_two_outputs_of_one_command_may_not_be_one_file(tmp_path):
+    (tmp_path / "alias").symlink_to(tmp_path)
+    policy = Outputs()
+    policy.file(tmp_path / "a.png", "--plot")
+    with pytest.raises(OutputError, match=r"^--save .*/alias/a\.png and --plot .*/a\.png are the same file; "
+                                          r"give each its own$"):
+        policy.file(tmp_path / "alias" / "a.png", "--save")
+
+
+def test_a_hard_link_to_an_input_is_that_input(tmp_path):
+    (tmp_path / "photo.png").write_bytes(b"the user's photo")
+    os.link(tmp_path / "photo.png", tmp_path / "same.png")
+    with pytest.raises(OutputError, match="is IMAGE .*photo.png, which this command reads; give another "
+                                          "directory$"):
+        Outputs([given("IMAGE", tmp_path / "photo.png")], replace=True).file(tmp_path / "same.png", "--show",
+                                                                            "directory")
+
+
+# -- the policy: run directories -------------------------------------------------------------------------
+
+NAMES = ("args.json", "epochs.csv", "curves.png", "network.json")
+DIRECTORIES = [  # (what is there, resume flag, --overwrite, continues, the message or None)
+    ([], None, False, False, None),
+    (["run/notes.txt"], None, False, False, None),  # a file of the user's that the run does not write
+    (["run/args.json", "run/epochs.csv"], "--resume", False, False,
+     "--run-dir {p}/run holds another run (args.json, epochs.csv); give --resume to continue it, or "
+     "--overwrite to replace it"),
+    (["run/args.json", "run/epochs.csv"], None, False, False,
+     "--run-dir {p}/run holds another run (args.json, epochs.csv); give --overwrite to replace it, or "
+     "another directory"),
+    (["run/summary.csv", "run/chunks/"], None, False, False, "holds another run (chunks, summary.csv)"),
+    (["run/args.json"], "--resume", True, False, None),
+    (["run/chunks/"], None, False, True, None),
+    (["run"], None, True, False, "--run-dir {p}/run: is a file; give a directory"),
+]
+
+
+@pytest.mark.parametrize("layout, resume, replace, continues, message", DIRECTORIES,
+                         ids=["new", "a user's other file", "another run", "another run, no resume",
+                              "a sweep", "--overwrite", "this same run", "a file"])
+def test_a_directory_holding_another_run_needs_resume_or_overwrite(tmp_path, layout, resume, replace,
+                                                                  continues, message):
+    _make(tmp_path, layout)
+    policy = Outputs(replace=replace, resume=resume)
+    if message is None:
+        policy.directory(tmp_path / "run", "--run-dir", NAMES, continues)
+        return
+    with pytest.raises(OutputError) as raised:
+        policy.directory(tmp_path / "run", "--run-dir", NAMES, continues)
+    assert message.format(p=tmp_path) in str(raised.value)
+
+
+# -- a write that fails after training ---------------------------------------------------------------------
+
+
+class Net:
+    """A network whose ``save`` writes its name, and fails (disk full) in the directories of `full`."""
+
+    def __init__(self, full=()):
+        self.full = [Path(f) for f in full]
+
+    def save(self, path):
+        if Path(path).parent in self.full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        Path(path).write_text("the trained network")
+
+
+@pytest.fixture
+def rescue(tmp_path, monkeypatch):
+    where = tmp_path / "user-data" / "rescued"
+    monkeypatch.setattr(outputs, "rescue_dir", lambda: where)
+    return where
+
+
+def test_a_failed_save_keeps_the_network_beside_the_path_asked_for(tmp_path, rescue):
+    with pytest.raises(OutputError) as raised:  # the plot fails; the network, not saved yet, goes beside it
+        Finisher(Net(), ".json").write(tmp_path / "a.png", "--plot", Net([tmp_path]).save)
+    (kept,) = tmp_path.glob("network-rescued-*.json")
+    assert str(raised.value) == (f"--plot {tmp_path / 'a.png'}: could not write it (No space left on device); "
+                                 f"the trained network is saved in {kept}")
+    assert kept.read_text() == "the trained network"
+
+
+def test_a_failed_save_where_the_directory_is_full_goes_to_the_users_data_directory(tmp_path, rescue):
+    keep = Finisher(Net([tmp_path / "full"]), ".npz")
+    with pytest.raises(OutputError) as raised:
+        keep.network(tmp_path / "full" / "net.npz", "--save")
+    (kept,) = rescue.glob("network-rescued-*.npz")
+    assert str(raised.value).endswith(f"could not write it (No space left on device); the trained network is "
+                                      f"saved in {kept}")
+    assert keep.saved == kept
+
+
+def test_after_the_network_is_saved_a_failed_plot_says_where_it_is(tmp_path, rescue):
+    keep = Finisher(Net([tmp_path / "full"]), ".json")
+    keep.network(tmp_path / "net.json", "--save")
+    with pytest.raises(OutputError) as raised:
+        keep.write(tmp_path / "full" / "curves.png", "--plot", keep.net.save)
+    assert str(raised.value).endswith(f"the trained network is saved in {tmp_path / 'net.json'}")
+    assert not rescue.exists()
+
+
+def test_when_no_place_takes_the_network_the_message_says_so(tmp_path, rescue):
+    keep = Finisher(Net([tmp_path / "full", rescue]), ".json")
+    with pytest.raises(OutputError, match=r"the trained network could not be saved anywhere \(.*full: No space "
+                                          r"left on device; .*rescued: No space left on device\)$"):
+        keep.network(tmp_path / "full" / "net.json", "--save")
+
+
+# -- every command ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny untrained network saved as JSON: only the paths are under test."""
+    path = tmp_path_factory.mktemp("model") / "m.json"
+    network.Network([784, 10, 10], seed=0, mode="JAX", device="cpu").save(path)
+    return path
+
+
+def earlier_run(directory):
+    """What an earlier ``train --run-dir`` left: its args and its epochs."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "args.json").write_text('{"command": "dlpy35 train"}')
+    (directory / "epochs.csv").write_text("net,epoch\n0,1\n")
+    return directory
+
+
+TINY = ["--epochs", "1", "--n-train", "100", "--mode", "JAX", "--device", "cpu", "--quiet"]
+
+# (the command line, what to make first, the words of the one-line refusal); {p} is the test's directory,
+# {m} the model.  Each refused before any work: nothing written, nothing changed.
+COMMANDS = {
+    "evaluate --plot the model": (["evaluate", "{m}", "--plot", "{m}"], [], "--plot {m}: is MODEL {m}"),
+    "evaluate --plot ./the model": (["evaluate", "{m}", "--plot", "./m.json"], ["cd model"],
+                                    "--plot m.json: is MODEL {m}"),
+    "evaluate --plot a user's file": (["evaluate", "{m}", "--plot", "{p}/c.png"], ["c.png"],
+                                      "--plot {p}/c.png: a file is already there; give --overwrite"),
+    "export -o the model": (["export", "{m}", "--format", "html", "-o", "{m}"], [], "-o {m}: is MODEL {m}"),
+    "export -o a user's file": (["export", "{m}", "-o", "{p}/d.onnx"], ["d.onnx"],
+                                "-o {p}/d.onnx: a file is already there; give --overwrite"),
+    "predict --show . (the photo)": (["predict", "{m}", "photo.png", "--show", "."], ["cd", "photo.png"],
+                                     "--show photo.png: is IMAGE photo.png, which this command reads; give "
+                                     "another directory"),
+    "predict --show a prepared image": (["predict", "{m}", "{p}/photo.png", "--show", "{p}/shown"],
+                                        ["photo.png", "shown/photo.png"],
+                                        "--show {p}/shown/photo.png: a file is already there; give --overwrite"),
+    "train --save a user's file": (["train", *TINY, "--save", "{p}/n.json"], ["n.json"],
+                                   "--save {p}/n.json: a file is already there; give --overwrite"),
+    "train --save a data file": (["train", *TINY, "--data-dir", "{p}/data", "--save", "{p}/data/x.gz"],
+                                 ["data/x.gz"], "--save {p}/data/x.gz: is a file of --data-dir {p}/data"),
+    "train --run-dir an earlier run": (["train", *TINY, "--run-dir", "{p}/runs/a"], ["run runs/a"],
+                                       "--run-dir {p}/runs/a holds another run (args.json, epochs.csv); give "
+                                       "--resume to continue it, or --overwrite to replace it"),
+    "train --plot = --save": (["train", *TINY, "--save", "{p}/x", "--plot", "{p}/x"], [],
+                              "--plot {p}/x and --save {p}/x are the same file"),
+    "train-conv --run-dir an earlier run": (["train-conv", *TINY, "--run-dir", "{p}/runs/a"], ["run runs/a"],
+                                            "--run-dir {p}/runs/a holds another run (args.json, epochs.csv)"),
+    "train-conv --history a user's file": (["train-conv", *TINY, "--history", "{p}/h.json"], ["h.json"],
+                                           "--history {p}/h.json: a file is already there"),
+    "figure -o: the PNG there": (["figure", "overfitting", "--quick", "-o", "{p}/f.png"], ["f.png"],
+                                 "-o {p}/f.png: a file is already there"),
+    "figure -o: the CSV beside it there": (["figure", "overfitting", "--quick", "-o", "{p}/f.png"], ["f.csv"],
+                                           "-o (the CSV beside it) {p}/f.csv: a file is already there"),
+    "reproduce --out a train run": (["reproduce", "ch1-30", "--quick", "--out", "{p}/runs/a"], ["run runs/a"],
+                                    "--out {p}/runs/a holds another run (args.json, epochs.csv); give "
+                                    "--overwrite to replace it, or another directory"),
+}
+
+
+def _prepare(tmp_path, model, monkeypatch, made):
+    """Make `made` (files; ``run DIR``: an earlier run; ``cd [model]``: work there) and return the files
+    made, with their content, to check that they are left alone."""
+    before = {}
+    for entry in made:
+        if entry.startswith("cd"):
+            monkeypatch.chdir(model.parent if entry == "cd model" else tmp_path)
+        elif entry.startswith("run "):
+            earlier_run(tmp_path / entry[4:])
+        else:
+            (tmp_path / entry).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / entry).write_bytes(f"the user's {entry}".encode())
+    for path in [*tmp_path.rglob("*"), model]:
+        if path.is_file():
+            before[path] = path.read_bytes()
+    return before
+
+
+@pytest.mark.parametrize("case", list(COMMANDS))
+def test_every_command_refuses_its_outputs_in_one_line_before_any_work(case, model, tmp_path, capsys,
+                                                                       monkeypatch):
+    argv, made, words = COMMANDS[case]
+    before = _prepare(tmp_path, model, monkeypatch, made)
+    fill = {"p": tmp_path, "m": model}
+    status, out, err = run_main(cli.main, [a.format(**fill) for a in argv], capsys)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1, (status, out, err)
+    assert words.format(**fill) in err, err
+    assert "Traceback" not in err and "delete" not in err and "remove" not in err
+    after = {path: path.read_bytes() for path in [*tmp_path.rglob("*"), model] if path.is_file()}
+    assert after == before  # nothing written, nothing replaced
+
+
+def test_export_with_overwrite_replaces_the_users_file(model, tmp_path, capsys):
+    (tmp_path / "d.html").write_text("the user's page")
+    status, out, err = run_main(cli.main, ["export", str(model), "-o", str(tmp_path / "d.html"), "--overwrite"],
+                                capsys)
+    assert status == 0, err
+    assert (tmp_path / "d.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_train_with_overwrite_replaces_an_earlier_run_and_its_save(tmp_path, capsys, mnist_dir):
+    run_dir = earlier_run(tmp_path / "runs" / "a")
+    (tmp_path / "n.json").write_text("the user's file")
+    argv = ["train", *TINY, "--sizes", "784", "10", "10", "--run-dir", str(run_dir), "--save",
+            str(tmp_path / "n.json"), "--overwrite"]
+    status, out, err = run_main(cli.main, argv, capsys)
+    assert status == 0, err
+    assert json.loads((run_dir / "args.json").read_text())["args"]["overwrite"] is True
+    assert (run_dir / "epochs.csv").read_text().count("\n") == 2  # the header and the one epoch
+    net = network2.load(tmp_path / "n.json", mode="JAX", device="cpu")
+    assert net.sizes == [784, 10, 10]
+
+
+def test_train_whose_save_fails_after_training_keeps_the_network_and_says_where(tmp_path, capsys, rescue,
+                                                                                monkeypatch, mnist_dir):
+    """The disk fills up during training: --save fails, and the network goes to the user's data directory."""
+    full = tmp_path / "full"
+    save = network.Network.save
+
+    def failing(self, path):
+        if Path(path).parent == full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        save(self, path)
+
+    monkeypatch.setattr(network.Network, "save", failing)
+    argv = ["train", *TINY, "--sizes", "784", "10", "10", "--save", str(full / "n.json")]
+    status, out, err = run_main(cli.main, argv, capsys)
+    (kept,) = rescue.glob("network-rescued-*.json")
+    assert status == 2 and err == (f"dlpy35 train: --save {full / 'n.json'}: could not write it (No space left "
+                                   f"on device); the trained network is saved in {kept}\n")
+    assert network2.load(kept, mode="JAX", device="cpu").sizes == [784, 10, 10]
+
+
+def test_the_seed_study_refuses_an_out_holding_another_run(tmp_path, capsys):
+    out = earlier_run(tmp_path / "study")
+    status, stdout, err = run_main(script("seed_study").main, ["--out", str(out), *TINY[:-1]], capsys)
+    assert status == 2 and "--out " + str(out) + " holds another run (args.json, epochs.csv); give --overwrite" \
+        in err, err
