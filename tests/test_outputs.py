@@ -154,8 +154,8 @@ def test_a_failed_save_keeps_the_network_beside_the_path_asked_for(tmp_path, res
     with pytest.raises(OutputError) as raised:  # the plot fails; the network, not saved yet, goes beside it
         Finisher(Net(), ".json").write(tmp_path / "a.png", "--plot", Net([tmp_path]).save)
     (kept,) = tmp_path.glob("network-rescued-*.json")
-    assert str(raised.value) == (f"--plot {tmp_path / 'a.png'}: could not write it (No space left on device); "
-                                 f"the trained network is saved in {kept}")
+    assert str(raised.value) == (f"--plot {tmp_path / 'a.png'}: could not write it (No space left on "
+                                 f"device); the trained network is saved in {kept}")
     assert kept.read_text() == "the trained network"
 
 
@@ -180,8 +180,8 @@ def test_after_the_network_is_saved_a_failed_plot_says_where_it_is(tmp_path, res
 
 def test_when_no_place_takes_the_network_the_message_says_so(tmp_path, rescue):
     keep = Finisher(Net([tmp_path / "full", rescue]), ".json")
-    with pytest.raises(OutputError, match=r"the trained network could not be saved anywhere \(.*full: No space "
-                                          r"left on device; .*rescued: No space left on device\)$"):
+    with pytest.raises(OutputError, match=r"the trained network could not be saved anywhere \(.*full: No "
+                                          r"space left on device; .*rescued: No space left on device\)$"):
         keep.network(tmp_path / "full" / "net.json", "--save")
 
 
@@ -222,7 +222,8 @@ COMMANDS = {
                                      "another directory"),
     "predict --show a prepared image": (["predict", "{m}", "{p}/photo.png", "--show", "{p}/shown"],
                                         ["photo.png", "shown/photo.png"],
-                                        "--show {p}/shown/photo.png: a file is already there; give --overwrite"),
+                                        "--show {p}/shown/photo.png: a file is already there; give "
+                                        "--overwrite"),
     "train --save a user's file": (["train", *TINY, "--save", "{p}/n.json"], ["n.json"],
                                    "--save {p}/n.json: a file is already there; give --overwrite"),
     "train --save a data file": (["train", *TINY, "--data-dir", "{p}/data", "--save", "{p}/data/x.gz"],
@@ -240,21 +241,49 @@ COMMANDS = {
                                  "-o {p}/f.png: a file is already there"),
     "figure -o: the CSV beside it there": (["figure", "overfitting", "--quick", "-o", "{p}/f.png"], ["f.csv"],
                                            "-o (the CSV beside it) {p}/f.csv: a file is already there"),
+    "sweep --out a train run": (["sweep", "--seeds", "0", "--out", "{p}/runs/a", *TINY], ["run runs/a"],
+                                "--out {p}/runs/a holds another run (args.json, epochs.csv); give "
+                                "--overwrite to replace it, or another directory"),
+    "sweep --out another sweep": (["sweep", "--seeds", "0", "--out", "{p}/runs/s", *TINY], ["sweep runs/s"],
+                                  "--out {p}/runs/s holds another sweep (chunks, epochs.csv, sweep.json); "
+                                  "give that sweep's own flags to continue it, or --overwrite to replace it"),
+    "reproduce a row of another command": (["reproduce", "ch1-30", "--quick", "--out", "{p}/runs/r"],
+                                           ["table runs/r"], "--out {p}/runs/r/ch1-30 holds another run "
+                                                             "(args.json, epochs.csv); give --overwrite"),
     "reproduce --out a train run": (["reproduce", "ch1-30", "--quick", "--out", "{p}/runs/a"], ["run runs/a"],
                                     "--out {p}/runs/a holds another run (args.json, epochs.csv); give "
                                     "--overwrite to replace it, or another directory"),
 }
 
 
+def another_sweep(directory):
+    """What a sweep of other networks left: its manifest, a chunk and its table."""
+    earlier_run(directory).joinpath("args.json").unlink()
+    (directory / "chunks").mkdir()
+    (directory / "chunks" / "0123456789abcdef.json").write_text('{"key": "0123456789abcdef"}')
+    (directory / "sweep.json").write_text('{"chunks": ["0123456789abcdef"]}')
+
+
+def another_table(directory):
+    """A reproduce table whose row ch1-30 came from another command, and that row's run directory."""
+    earlier_run(directory / "ch1-30").joinpath("args.json").write_text(
+        json.dumps({"command": "dlpy35.studies.reproduce ch1-30"}))
+    (directory / "results.json").write_text(json.dumps({"results": [{"row": "ch1-30", "dlpy35": 90.0,
+                                                                      "command": "dlpy35 train --other"}]}))
+
+
 def _prepare(tmp_path, model, monkeypatch, made):
-    """Make `made` (files; ``run DIR``: an earlier run; ``cd [model]``: work there) and return the files
-    made, with their content, to check that they are left alone."""
+    """Make `made` (files; ``run DIR``, ``sweep DIR``, ``table DIR``: what an earlier run, sweep or reproduce
+    left; ``cd [model]``: work there) and return the files made, with their content, to check that they are
+    left alone."""
     before = {}
+    kinds = {"run": earlier_run, "sweep": another_sweep, "table": another_table}
     for entry in made:
+        kind, _, where = entry.partition(" ")
         if entry.startswith("cd"):
             monkeypatch.chdir(model.parent if entry == "cd model" else tmp_path)
-        elif entry.startswith("run "):
-            earlier_run(tmp_path / entry[4:])
+        elif kind in kinds:
+            kinds[kind](tmp_path / where)
         else:
             (tmp_path / entry).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / entry).write_bytes(f"the user's {entry}".encode())
@@ -280,8 +309,8 @@ def test_every_command_refuses_its_outputs_in_one_line_before_any_work(case, mod
 
 def test_export_with_overwrite_replaces_the_users_file(model, tmp_path, capsys):
     (tmp_path / "d.html").write_text("the user's page")
-    status, out, err = run_main(cli.main, ["export", str(model), "-o", str(tmp_path / "d.html"), "--overwrite"],
-                                capsys)
+    argv = ["export", str(model), "-o", str(tmp_path / "d.html"), "--overwrite"]
+    status, out, err = run_main(cli.main, argv, capsys)
     assert status == 0, err
     assert (tmp_path / "d.html").read_text().startswith("<!DOCTYPE html>")
 
@@ -314,13 +343,60 @@ def test_train_whose_save_fails_after_training_keeps_the_network_and_says_where(
     argv = ["train", *TINY, "--sizes", "784", "10", "10", "--save", str(full / "n.json")]
     status, out, err = run_main(cli.main, argv, capsys)
     (kept,) = rescue.glob("network-rescued-*.json")
-    assert status == 2 and err == (f"dlpy35 train: --save {full / 'n.json'}: could not write it (No space left "
-                                   f"on device); the trained network is saved in {kept}\n")
+    assert status == 2 and err == (f"dlpy35 train: --save {full / 'n.json'}: could not write it (No space "
+                                   f"left on device); the trained network is saved in {kept}\n")
     assert network2.load(kept, mode="JAX", device="cpu").sizes == [784, 10, 10]
 
 
 def test_the_seed_study_refuses_an_out_holding_another_run(tmp_path, capsys):
     out = earlier_run(tmp_path / "study")
     status, stdout, err = run_main(script("seed_study").main, ["--out", str(out), *TINY[:-1]], capsys)
-    assert status == 2 and "--out " + str(out) + " holds another run (args.json, epochs.csv); give --overwrite" \
-        in err, err
+    assert status == 2, err
+    assert f"--out {out} holds another run (args.json, epochs.csv); give --overwrite" in err
+
+
+# -- a sweep's --out: its own sweep continues, another is refused -------------------------------------------
+
+
+def test_a_sweeps_out_holds_the_sweep_its_manifest_names_or_its_chunks_all_belong_to(tmp_path):
+    from dlpy35.studies import sweep
+
+    def chunks(seeds):
+        return sweep.plan([[784, 10, 10]], seeds, [3.0], [0.0, 1.0], sweep.settings())
+
+    mine, other = chunks([0, 1]), chunks([0, 1, 2])
+    out = tmp_path / "out"
+    assert not sweep.holds(out, mine)  # nothing there
+    (out / "chunks").mkdir(parents=True)
+    (out / "chunks" / f"{mine[0].key}.json").write_text("{}")
+    assert sweep.holds(out, mine) and not sweep.holds(out, other)  # a sweep's from before sweep.json
+    sweep.write_manifest(out, other)  # --overwrite: the other sweep now, whatever chunks are left
+    assert sweep.holds(out, other) and not sweep.holds(out, mine)
+    (out / "sweep.json").write_text("not json")
+    assert not sweep.holds(out, other) and not sweep.holds(out, mine)
+
+
+def test_train_resume_continues_its_own_run_directory_and_save(tmp_path, capsys, mnist_dir):
+    """A finished run with a checkpoint: the same command is refused; with --resume it continues (no epoch
+    left: its outputs are written again)."""
+    argv = ["train", *TINY, "--sizes", "784", "10", "10", "--checkpoint-dir", str(tmp_path / "ck"),
+            "--run-dir", str(tmp_path / "run"), "--save", str(tmp_path / "n.json")]
+    assert run_main(cli.main, argv, capsys)[0] == 0
+    status, out, err = run_main(cli.main, argv, capsys)
+    assert status == 2 and f"--save {tmp_path / 'n.json'}: a file is already there; give --overwrite" in err
+    status, out, err = run_main(cli.main, [*argv, "--resume"], capsys)
+    assert status == 0, err
+    assert "saved the network to" in out and (tmp_path / "run" / "epochs.csv").read_text().count("\n") == 2
+
+
+def test_reproduce_starts_again_a_row_it_left_unfinished_then_keeps_it(tmp_path, capsys, mnist_dir):
+    """A row interrupted in its first epoch left args.json and no result: the same command reruns it."""
+    out = tmp_path / "r"
+    earlier_run(out / "ch1-30").joinpath("args.json").write_text(
+        json.dumps({"command": "dlpy35.studies.reproduce ch1-30"}))
+    argv = ["reproduce", "ch1-30", "--quick", "--out", str(out), "--device", "cpu", "--mode", "JAX"]
+    status, stdout, err = run_main(cli.main, argv, capsys)
+    assert status == 0, err
+    assert (out / "ch1-30" / "network.json").is_file()
+    status, stdout, err = run_main(cli.main, argv, capsys)
+    assert status == 0 and "ch1-30: kept from" in stdout, err

@@ -1,5 +1,6 @@
 """A run directory's network file (``RUN_DIR/network.json`` or ``.npz``): the checks on writing it
-(:class:`dlpy35.storage.rundir.RunDir` and the output policy) and on reading it back (``evaluate``, ``predict``, ``export``).
+(:class:`dlpy35.storage.rundir.RunDir` and the output policy) and on reading it back (``evaluate``,
+``predict``, ``export``).
 
 Each bad path gives its own one-line error; a good one works.  Networks are untrained and tiny:
 only the paths are under test.
@@ -94,7 +95,8 @@ def command(name, model, digit, tmp_path):
     """The argv of `name` reading `model`."""
     return {"evaluate": ["evaluate", str(model), "--mode", "JAX", "--device", "cpu"],
             "predict": ["predict", str(model), str(digit), "--mode", "JAX", "--device", "cpu"],
-            "export": ["export", str(model), "-o", str(tmp_path / "out" / f"{model.suffix[1:] or 'dir'}.onnx")]}[name]
+            "export": ["export", str(model), "-o",
+                       str(tmp_path / "out" / f"{model.suffix[1:] or 'dir'}.onnx")]}[name]
 
 
 COMMANDS = ["evaluate", "predict", "export"]
