@@ -178,6 +178,16 @@ def test_after_the_network_is_saved_a_failed_plot_says_where_it_is(tmp_path, res
     assert not rescue.exists()
 
 
+def test_a_table_written_after_its_network_was_saved_names_that_network(tmp_path, rescue):
+    """reproduce's results table, after a row's network is in the row's directory: no copy is made."""
+    saved = tmp_path / "ch6-fc" / "network.npz"
+    with pytest.raises(OutputError) as raised:
+        Finisher(None, ".npz", saved=saved).write(tmp_path / "results.json", "--out", Net([tmp_path]).save)
+    assert str(raised.value) == (f"--out {tmp_path / 'results.json'}: could not write it (No space left on "
+                                 f"device); the trained network is saved in {saved}")
+    assert not rescue.exists() and not list(tmp_path.glob("network-rescued-*"))
+
+
 def test_when_no_place_takes_the_network_the_message_says_so(tmp_path, rescue):
     keep = Finisher(Net([tmp_path / "full", rescue]), ".json")
     with pytest.raises(OutputError, match=r"the trained network could not be saved anywhere \(.*full: No "

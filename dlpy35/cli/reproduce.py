@@ -53,6 +53,8 @@ def configure(p):
     add_data_flags(p)
 
 
+#: The results table's files in --out: the JSON a rerun reads back, and the markdown.
+TABLE = ("results.json", "results.md")
 #: The command that reruns a row, by chapter.
 COMMANDS = {1: "train", 3: "train", 6: "train-conv"}
 
@@ -118,7 +120,6 @@ def _extra(args):
 
 
 def execute(p, args) -> int:
-    from dlpy35.storage.atomic import atomic_write
     from dlpy35.studies import reproduce
 
     try:
@@ -130,7 +131,7 @@ def execute(p, args) -> int:
         return 0
     if args.dataset:
         p.error("--dataset: the book's results are on MNIST; reproduce takes no other data set")
-    results_path = args.out / "results.json"
+    results_path = args.out / TABLE[0]
     kept = _results(results_path)
     try:
         _check_out(args, rows, kept)
@@ -159,12 +160,31 @@ def execute(p, args) -> int:
         print(f"{row.name}: {result['dlpy35']:.2f}% (book {row.book:.2f}%, {result['difference']:+.2f}): "
               f"{result['status']}, {result['seconds']:.0f} s", flush=True)
         kept[row.name] = results[-1]
-        with atomic_write(results_path, "w") as f:
-            json.dump({"results": list(kept.values())}, f, indent=1)
-        with atomic_write(args.out / "results.md", "w") as f:
-            f.write(reproduce.markdown(list(kept.values())))
+        try:
+            _write_table(args.out, list(kept.values()), reproduce.row_dir(row, args.out / row.name).network)
+        except ValueError as exc:
+            return fail(p.prog, exc)
     print(reproduce.markdown(results), end="")
     return 0
+
+
+def _write_table(out, results, network):
+    """Write ``results.json`` and ``results.md`` in `out`; OutputError (one line, saying that the row's
+    trained `network` is saved) when one cannot be written."""
+    from dlpy35.storage.atomic import atomic_write
+    from dlpy35.storage.outputs import Finisher
+    from dlpy35.studies import reproduce
+
+    def table(path):
+        with atomic_write(path, "w") as f:
+            if path.suffix == ".json":
+                json.dump({"results": results}, f, indent=1)
+            else:
+                f.write(reproduce.markdown(results))
+
+    keep = Finisher(None, network.suffix, saved=network)
+    for name in TABLE:
+        keep.write(out / name, "--out", table)
 
 
 def _results(path):
@@ -189,8 +209,8 @@ def _check_out(args, rows, kept):
     from dlpy35.studies import reproduce
 
     outputs = Outputs(data_inputs(args), replace=args.overwrite)
-    table = kept is not None and (args.out / "results.json").exists()  # this table, to go on with
-    outputs.directory(args.out, "--out", ("results.md", "results.json"), continues=table)
+    table = kept is not None and (args.out / TABLE[0]).exists()  # this table, to go on with
+    outputs.directory(args.out, "--out", TABLE, continues=table)
     for row in rows:
         old = (kept or {}).get(row.name)
         if old and old.get("command") == shell(row, args.quick, _extra(args)):

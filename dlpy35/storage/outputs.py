@@ -176,6 +176,8 @@ class Finisher:
         The trained network: anything with ``save(path)``.
     suffix : str
         Its file's suffix (``.json`` or ``.npz``), for a rescued copy.
+    saved : path-like, optional
+        Where the network is saved already (then `net` may be None: it is not saved again).
 
     Attributes
     ----------
@@ -183,8 +185,8 @@ class Finisher:
         Where the network has been saved so far.
     """
 
-    def __init__(self, net, suffix):
-        self.net, self.suffix, self.saved = net, suffix, None
+    def __init__(self, net, suffix, saved=None):
+        self.net, self.suffix, self.saved = net, suffix, saved and Path(saved)
 
     def network(self, path, flag):
         """Save the network at `path` (given as `flag`)."""
