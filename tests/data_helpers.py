@@ -120,3 +120,25 @@ def book_sets(seed=6, sizes=(12, 5, 4)):
          rng.integers(0, 10, n).astype(np.int64))
         for n in sizes
     )
+
+
+# --------------------------------------------------------------------------- bombs
+
+
+def zeros_gzip(n_bytes: int, chunk: int = 64 << 20) -> bytes:
+    """gzip members that inflate to ``n_bytes`` zeros (a multiple of ``chunk``): one compressed
+    ``chunk`` repeated, as a gzip stream may be, so that a bomb of a GiB is made in a fraction of a second."""
+    assert n_bytes % chunk == 0
+    return gzip.compress(bytes(chunk), compresslevel=9, mtime=0) * (n_bytes // chunk)
+
+
+class Claim:
+    """Pickles as numpy's ``_reconstruct`` of ``shape`` and ``dtype`` with no data after it: an array
+    numpy allocates from the claim alone (300,000 images in a pickle of a few hundred bytes)."""
+
+    def __init__(self, shape, dtype="f4"):
+        self.shape, self.dtype = shape, dtype
+
+    def __reduce__(self):
+        reconstruct = np.empty(0).__reduce__()[0]  # numpy's _reconstruct, whichever module holds it
+        return reconstruct, (np.ndarray, self.shape, self.dtype)
