@@ -8,15 +8,12 @@ import gzip
 import io
 import pickle
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from data_helpers import REPO, Claim, _Py2Pickler, assert_error, book_pickle, book_sets, zeros_gzip
+from data_helpers import Claim, _Py2Pickler, assert_error, book_pickle, book_sets, read_in_child, zeros_gzip
 
-from dlpy35.data import DataError, load_pickle
-from dlpy35.data import pickles
+from dlpy35.data import DataError, load_pickle, pickles
 
 
 def test_load_pickle_book_format(tmp_path):
@@ -113,7 +110,8 @@ def _three(images, labels):
 
 
 @pytest.mark.parametrize("obj, needle", [
-    (_three(Claim((300_000, 784)), Claim((300_000,), "i8")), "235,200,000 elements declared without its data"),
+    (_three(Claim((300_000, 784)), Claim((300_000,), "i8")),
+     "235,200,000 elements declared without its data"),
     (_three(Claim(5), Claim((5,), "i8")), "5 elements declared without its data"),
     (_three(_Reduced(np.ndarray, ((300_000, 784), "f4")), Claim((0,))), "refusing to call numpy.ndarray"),
     (_three(_array_state((1000, 784), "f4", bytes(8)), Claim((0,))),
@@ -168,30 +166,6 @@ def test_a_length_beyond_any_memory_is_a_data_error_not_memory_error(tmp_path):
     with pytest.raises(DataError) as e:
         load_pickle(path)
     assert_error(e, "huge.pkl", "declares more data than this machine's memory holds")
-
-
-_CHILD = """
-import resource, sys
-limit = 600 << 20
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-from dlpy35.data import DataError, load_pickle, read_idx
-read = read_idx if sys.argv[1] == "idx" else load_pickle
-for path in sys.argv[2:]:
-    try:
-        read(path)
-        print("accepted", path)
-    except DataError as e:
-        print(e)
-"""
-
-
-def read_in_child(kind: str, paths) -> list[str]:
-    """The line each file gives when read in a child process limited to 600 MB of address space."""
-    env = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run([sys.executable, "-c", _CHILD, kind, *map(str, paths)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and not done.stderr, done.stderr
-    return done.stdout.splitlines()
 
 
 def test_pickle_bombs_are_refused_within_600_mb(tmp_path):

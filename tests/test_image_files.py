@@ -61,8 +61,8 @@ COPIES = {
     "F 0..255": (lambda g: Image.fromarray(g.astype(np.float32)), "tiff"),
     "P": (lambda g: Image.fromarray(g).convert("P"), "png"),
     "P transparent white": (keyed_palette, "png"),
-    "P adaptive colour": (lambda g: Image.fromarray(g).convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE),
-                          "png"),
+    "P adaptive colour": (lambda g: Image.fromarray(g).convert("RGB").convert(
+        "P", palette=Image.Palette.ADAPTIVE), "png"),
     "LA": (lambda g: Image.fromarray(g).convert("LA"), "png"),
     "RGB": (lambda g: Image.fromarray(g).convert("RGB"), "png"),
     "RGBA transparent": (transparent, "png"),
@@ -79,7 +79,8 @@ def save(im: Image.Image, path: Path) -> Path:
 REDUCED = ["I;16", "F 0..1", "P", "RGBA transparent"]
 
 
-@pytest.mark.parametrize("copy, size", [*((c, (120, 90)) for c in COPIES), *((c, (2100, 1500)) for c in REDUCED)])
+@pytest.mark.parametrize("copy, size", [*((c, (120, 90)) for c in COPIES),
+                                        *((c, (2100, 1500)) for c in REDUCED)])
 def test_every_mode_of_a_digit_gives_the_8_bit_images_input(tmp_path, copy, size):
     g8 = seven(*size)
     want = prepare_file(save(Image.fromarray(g8), tmp_path / "grey.png"))
@@ -108,9 +109,9 @@ def test_a_1_bit_digit_reads_as_its_black_and_white_8_bit_copy(tmp_path):
 
 
 # Each EXIF orientation, and the transposition that stores an upright image so that it displays upright.
-STORED = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
-          8: Image.Transpose.ROTATE_270}
+T = Image.Transpose
+STORED = {2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE, 6: T.ROTATE_90,
+          7: T.TRANSVERSE, 8: T.ROTATE_270}
 
 
 @pytest.mark.parametrize("orientation", list(STORED))

@@ -61,8 +61,8 @@ from dlpy35.data.formats import (
     parse_idx,
     read_idx,
 )
-from dlpy35.data.pickles import load_pickle
 from dlpy35.data.mnist import PICKLE_NAME, VALIDATION_SIZE, book_split, load_mnist
+from dlpy35.data.pickles import load_pickle
 
 __all__ = [
     "FILES",

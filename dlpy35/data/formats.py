@@ -112,7 +112,8 @@ def _idx_dims(buf: memoryview, ndim: int, where: str) -> tuple[int, ...]:
 
 def _idx_length_error(where: str, dims, dtype: np.dtype, have: int, expected: int,
                       exact: bool = True) -> DataError:
-    """The file holds ``have`` bytes (more than ``expected`` when not ``exact``), the header describes ``expected``."""
+    """The error for a file of ``have`` bytes (more than ``expected`` when not ``exact``) whose header
+    describes ``expected``."""
     shape = f"{'x'.join(map(str, dims))} {dtype.name}"
     if have < expected:
         return DataError(f"{where}: truncated, the header ({shape}) needs {expected:,} bytes "

@@ -120,7 +120,8 @@ def _state_bytes(state) -> int:
     nbytes = _count(shape) * dtype.itemsize
     if not isinstance(data, (bytes, bytearray, str)) or len(data) != nbytes:
         have = f"{len(data):,} bytes" if isinstance(data, (bytes, bytearray, str)) else type(data).__name__
-        raise pickle.UnpicklingError(f"an array of shape {shape} {dtype} ({nbytes:,} bytes) comes with {have}")
+        raise pickle.UnpicklingError(f"an array of shape {shape} {dtype} ({nbytes:,} bytes) "
+                                     f"comes with {have}")
     return nbytes
 
 
