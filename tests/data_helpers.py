@@ -9,6 +9,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -168,3 +169,17 @@ def read_in_child(kind: str, paths) -> list[str]:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and not done.stderr, done.stderr
     return done.stdout.splitlines()
+
+
+# --------------------------------------------------------------------------- images
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height 1-bit pixels and whose data is 16 bytes: decoding it
+    would fail as truncated, so a refusal naming its size shows the header alone was read."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(16)))
+            + chunk(b"IEND", b""))

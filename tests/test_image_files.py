@@ -7,16 +7,15 @@ too many pixels is refused from its header.
 
 from __future__ import annotations
 
-import struct
 import tempfile
 import time
 import tracemalloc
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from data_helpers import png_claiming
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -128,17 +127,6 @@ def test_an_exif_rotated_image_reads_as_the_upright_one(tmp_path, fmt, orientati
                               prepare(np.asarray(Image.open(tmp_path / f"stored.{fmt}"), np.float64) / 255))
     # Measured: a JPEG's blocks quantised across rather than along move one prepared pixel by 1/256.
     assert np.abs(got - want).max() <= (0 if fmt == "png" else 1 / 256)
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height 1-bit pixels and whose data is 16 bytes: decoding it
-    would fail as truncated, so a refusal naming its size shows the header alone was read."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(16)))
-            + chunk(b"IEND", b""))
 
 
 @pytest.mark.parametrize("side, pillows", [(12000, "warning"), (20000, "error"), (8193, "none")])
