@@ -36,6 +36,9 @@ WORK_SIDE = 1024
 
 # Modes Pillow turns into luma directly; any other is read through RGBA.
 _LUMA_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr")
+# Modes whose channels Pillow box-averages (with alpha premultiplied), reduced before their conversion
+# to grey so that no full-size grey copy is made; a palette's indices and 1-bit pixels are converted first.
+_REDUCIBLE = ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr")
 _FIX = "give a smaller image of the digit"
 
 
@@ -99,6 +102,8 @@ def _byte_levels(im) -> np.ndarray:
     if "transparency" in im.info or im.mode not in _LUMA_MODES:  # colour keys, palettes' holes, HSV, LAB...
         im = im.convert("RGBA")
     alpha = im.mode in ("LA", "PA", "RGBA")
+    if im.mode in _REDUCIBLE:
+        im = _reduced(im)
     levels = np.asarray(_reduced(im.convert("LA" if alpha else "L")), dtype=np.float64) / 255.0
     if not alpha:
         return levels
