@@ -78,8 +78,8 @@ def save(im: Image.Image, path: Path) -> Path:
 REDUCED = ["I;16", "F 0..1", "P", "RGBA transparent"]
 
 
-@pytest.mark.parametrize("copy, size", [*((c, (120, 90)) for c in COPIES),
-                                        *((c, (2100, 1500)) for c in REDUCED)])
+@pytest.mark.parametrize("copy, size", [*(pytest.param(c, (120, 90), id=f"{c}-small") for c in COPIES),
+                                        *(pytest.param(c, (2100, 1500), id=f"{c}-reduced") for c in REDUCED)])
 def test_every_mode_of_a_digit_gives_the_8_bit_images_input(tmp_path, copy, size):
     g8 = seven(*size)
     want = prepare_file(save(Image.fromarray(g8), tmp_path / "grey.png"))
