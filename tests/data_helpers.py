@@ -7,6 +7,9 @@ import hashlib
 import io
 import pickle
 import struct
+import subprocess
+import sys
+import zlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -120,3 +123,63 @@ def book_sets(seed=6, sizes=(12, 5, 4)):
          rng.integers(0, 10, n).astype(np.int64))
         for n in sizes
     )
+
+
+# --------------------------------------------------------------------------- bombs
+
+
+def zeros_gzip(n_bytes: int, chunk: int = 64 << 20) -> bytes:
+    """gzip members that inflate to ``n_bytes`` zeros (a multiple of ``chunk``): one compressed
+    ``chunk`` repeated, as a gzip stream may be, so that a bomb of a GiB is made in a fraction of a second."""
+    assert n_bytes % chunk == 0
+    return gzip.compress(bytes(chunk), compresslevel=9, mtime=0) * (n_bytes // chunk)
+
+
+class Claim:
+    """Pickles as numpy's ``_reconstruct`` of ``shape`` and ``dtype`` with no data after it: an array
+    numpy allocates from the claim alone (300,000 images in a pickle of a few hundred bytes)."""
+
+    def __init__(self, shape, dtype="f4"):
+        self.shape, self.dtype = shape, dtype
+
+    def __reduce__(self):
+        reconstruct = np.empty(0).__reduce__()[0]  # numpy's _reconstruct, whichever module holds it
+        return reconstruct, (np.ndarray, self.shape, self.dtype)
+
+
+_CHILD = """
+import resource, sys
+limit = 600 << 20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from dlpy35.data import DataError, load_pickle, read_idx
+read = read_idx if sys.argv[1] == "idx" else load_pickle
+for path in sys.argv[2:]:
+    try:
+        read(path)
+        print("accepted", path)
+    except DataError as e:
+        print(e)
+"""
+
+
+def read_in_child(kind: str, paths) -> list[str]:
+    """The line each file gives when read in a child process limited to 600 MB of address space."""
+    env = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", _CHILD, kind, *map(str, paths)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    return done.stdout.splitlines()
+
+
+# --------------------------------------------------------------------------- images
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height 1-bit pixels and whose data is 16 bytes: decoding it
+    would fail as truncated, so a refusal naming its size shows the header alone was read."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(16)))
+            + chunk(b"IEND", b""))

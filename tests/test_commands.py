@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime
 import pytest
 from command_helpers import run_main
+from data_helpers import png_claiming
 from PIL import Image, ImageDraw, ImageFont
 
 from dlpy35 import network, network2
@@ -141,6 +142,27 @@ def test_predict_refuses_a_non_image_a_blank_image_and_a_network_of_another_size
     (tmp_path / "file").write_text("")
     one_line_error(*run_main(cli.main, ["predict", str(path), str(tmp_path / "three.png"), "--show",
                                         str(tmp_path / "file")], capsys), "--show", "is a file")
+
+
+def test_predict_reads_16_bit_and_phone_rotated_copies_as_the_8_bit_digit_and_refuses_a_huge_header(
+        trained, capsys, tmp_path):
+    """Before: the 16-bit copy was clipped to a blank page, the rotated one read on its side, and the
+    12000 x 12000 header was decoded (8 GB)."""
+    path, _ = trained
+    seven = digit_page(7, "DejaVuSans.ttf", 90, True, (20, 5))
+    seven.save(tmp_path / "seven.png")
+    Image.fromarray(np.asarray(seven).astype(np.uint16) * 257).save(tmp_path / "seven16.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise, as a phone held upright stores it
+    seven.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "seven-phone.png", exif=exif)
+    names = ("seven.png", "seven16.png", "seven-phone.png")
+    status, out, err = run_main(cli.main, ["predict", str(path), *(str(tmp_path / n) for n in names)], capsys)
+    assert status == 0, err
+    answers = {line.split(": ", 1)[1] for line in out.splitlines()}
+    assert len(out.splitlines()) == 3 and len(answers) == 1, out  # the same digit and score, three times
+    (tmp_path / "huge.png").write_bytes(png_claiming(12000, 12000))
+    one_line_error(*run_main(cli.main, ["predict", str(path), str(tmp_path / "huge.png")], capsys),
+                   "huge.png", "12000x12000", "67,108,864", "smaller image")
 
 
 # --------------------------------------------------------------------------- export

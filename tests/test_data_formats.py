@@ -1,9 +1,10 @@
-"""Tests for dlpy35.data.formats: IDX files, MNIST-format directories, the book's pickle."""
+"""Tests for dlpy35.data.formats: IDX files, read within what their header declares, and MNIST-format
+directories."""
 
 from __future__ import annotations
 
 import gzip
-import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -15,15 +16,15 @@ from data_helpers import (
     TRAIN_IMAGES,
     TRAIN_LABELS,
     assert_error,
-    book_pickle,
-    book_sets,
     idx_bytes,
+    read_in_child,
     synthetic_mnist,
     write,
     write_dir,
+    zeros_gzip,
 )
 
-from dlpy35.data import DataError, load_idx_dir, load_pickle, parse_idx, read_idx
+from dlpy35.data import DataError, load_data, load_idx_dir, parse_idx, read_idx
 
 # --------------------------------------------------------------------------- IDX reader
 
@@ -196,67 +197,70 @@ def test_load_idx_dir_missing_file(tmp_path):
     assert_error(e, TEST_LABELS, "missing")
 
 
-# --------------------------------------------------------------------------- pickle
+def test_load_idx_dir_and_load_data_refuse_a_set_of_no_images(tmp_path):
+    """numpy's reshape error named no file; the set of 0 images (or of 0-pixel images) is named."""
+    for name, shape in ((TRAIN_IMAGES, (0, 4, 4)), (TEST_IMAGES, (8, 0, 4))):
+        raw, _ = synthetic_mnist(seed=5)
+        raw[name] = idx_bytes(np.zeros(shape, np.uint8))
+        if shape[0] == 0:
+            raw[TRAIN_LABELS] = idx_bytes(np.zeros(0, np.uint8))
+        d = write_dir(tmp_path / name, raw)
+        for load in (load_idx_dir, lambda d: load_data(dataset=d)):
+            with pytest.raises(DataError) as e:
+                load(d)
+            assert_error(e, name + ".gz", "no pixels in it", "x".join(map(str, shape)), "one image or more")
 
 
-def test_load_pickle_book_format(tmp_path):
-    sets = book_sets()
-    path = tmp_path / "mnist.pkl.gz"
-    path.write_bytes(book_pickle(sets))
-    assert b"numpy.core.multiarray" in gzip.decompress(path.read_bytes())
-    out = load_pickle(path)
-    assert len(out) == 3
-    for (x, y), (ex, ey) in zip(out, sets, strict=True):
-        assert x.dtype == np.float32 and y.dtype == np.int64
-        np.testing.assert_array_equal(x, ex)
-        np.testing.assert_array_equal(y, ey)
+# --------------------------------------------------------------------------- bounded reading
 
 
-@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
-def test_load_pickle_python3_protocols(tmp_path, protocol):
-    sets = book_sets(seed=7)
-    path = tmp_path / "mnist.pkl.gz"
-    path.write_bytes(gzip.compress(pickle.dumps(sets, protocol=protocol)))
-    out = load_pickle(path)
-    np.testing.assert_array_equal(out[2][0], sets[2][0])
-
-
-def _pickle_cases():
-    (tr, va, te) = book_sets(seed=8)
-    bad_label = (te[0], te[1].copy())
-    bad_label[1][2] = 10
-    return {
-        "pair": ((tr, va), "expected (training, validation, test)"),
-        "not-a-pair": ((tr, va, (te[0],)), "test set is not an (images, labels) pair"),
-        "width": ((tr, va, (te[0][:, :783], te[1])), "(4, 783)"),
-        "count": ((tr, (va[0], va[1][:4]), te), "validation set has 5 images but 4 labels"),
-        "training-width": (((tr[0][:, :783], tr[1]), va, te), "training images are float32 (12, 783)"),
-        "label": ((tr, va, bad_label), "label 10 at index 2"),
-        "float-labels": ((tr, va, (te[0], te[1].astype(float))), "test labels are float64"),
-    }
-
-
-@pytest.mark.parametrize("case", list(_pickle_cases()))
-def test_load_pickle_wrong_structure(tmp_path, case):
-    obj, needle = _pickle_cases()[case]
-    path = tmp_path / f"{case}.pkl.gz"
-    path.write_bytes(book_pickle(obj))
+def test_a_gzip_inflating_past_its_header_stops_one_byte_after_it(tmp_path):
+    """A second gzip member of garbage follows the extra bytes: reading it would fail as unreadable;
+    the refusal for bytes beyond the header shows the stream was inflated no further."""
+    content = idx_bytes(np.ones((3, 4, 4), np.uint8)) + bytes(10)
+    path = write(tmp_path / "long-idx.gz", gzip.compress(content, mtime=0) + b"\x1f\x8b garbage")
     with pytest.raises(DataError) as e:
-        load_pickle(path)
-    assert_error(e, path.name, needle)
+        read_idx(path)
+    assert_error(e, "long-idx.gz", "more than the 64 bytes the header (3x4x4 uint8) describes")
 
 
-def test_load_pickle_refuses_other_objects(tmp_path):
-    path = tmp_path / "evil.pkl.gz"
-    path.write_bytes(gzip.compress(b"cos\nsystem\n(S'echo hacked'\ntR."))
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_header_claiming_more_than_the_file_can_hold_is_refused_before_allocation(tmp_path, gz):
+    head = bytes([0, 0, 0x0D, 3]) + struct.pack(">3I", 4_000_000_000, 1000, 1000)  # 16 EB of float32
+    path = write(tmp_path / "claim-idx", head + bytes(100), gz=gz)
     with pytest.raises(DataError) as e:
-        load_pickle(path)
-    assert_error(e, "evil.pkl.gz", "os.system")
+        read_idx(path)
+    if gz:
+        assert_error(e, "claim-idx", "describes 16,000,000,000,000,016 bytes, more than a gzip of",
+                     "bytes can hold")
+    else:
+        assert_error(e, "claim-idx", "truncated", "16,000,000,000,000,016 bytes but the file has 116")
 
 
-def test_load_pickle_not_a_pickle(tmp_path):
-    path = tmp_path / "junk.pkl.gz"
-    path.write_bytes(b"\x1f\x8b\x08\x00junk")
-    with pytest.raises(DataError) as e:
-        load_pickle(path)
-    assert_error(e, "junk.pkl.gz")
+@pytest.mark.parametrize("dtype", ["int16", "float64"])
+def test_read_idx_big_endian_elements_are_swapped_in_place(tmp_path, dtype):
+    arr = (np.arange(-6, 6) * 1000).astype(dtype).reshape(3, 4)
+    out = read_idx(write(tmp_path / "be-idx.gz", idx_bytes(arr), gz=True))
+    assert out.dtype.isnative and out.flags.writeable
+    np.testing.assert_array_equal(out, arr)
+
+
+def test_idx_gzip_bombs_are_refused_within_600_mb(tmp_path):
+    """Each bomb, read in a child process limited to 600 MB of address space, gives its one-line DataError
+    (before: the first took 2.1 GB, so MemoryError there, as did the third)."""
+    bomb = tmp_path / "bomb-idx3-ubyte.gz"  # 1000 images declared, 768 MiB of zeros after them
+    bomb.write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 1000, 28, 28), mtime=0)
+                     + zeros_gzip(768 << 20))
+    claim = tmp_path / "claim-idx3-ubyte.gz"  # 4,000,000 images declared in 32 bytes
+    claim.write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 4_000_000, 28, 28), mtime=0))
+    honest = tmp_path / "honest-idx3-ubyte.gz"  # 704 MiB declared and there: more than the child may use
+    honest.write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 11, 64, 1 << 20), mtime=0)
+                       + zeros_gzip(704 << 20))
+    assert max(p.stat().st_size for p in (bomb, claim, honest)) < 1 << 20
+    assert read_in_child("idx", [bomb, claim, honest]) == [
+        f"{bomb}: more than the 784,016 bytes the header (1000x28x28 uint8) describes, replace it with an "
+        "intact copy",
+        f"{claim}: the header (4000000x28x28 uint8) describes 3,136,000,016 bytes, more than a gzip of 32 "
+        "bytes can hold, replace it with an intact copy",
+        f"{honest}: its 738,197,520 bytes do not fit in this machine's memory; use a machine with more",
+    ]

@@ -13,7 +13,10 @@ fetch
     install: :func:`fetch_mnist`, :func:`verify_file`, :func:`default_data_dir`.
 formats
     Any IDX file (:func:`read_idx`), any directory laid out like MNIST
-    (:func:`load_idx_dir`), and Nielsen's ``mnist.pkl.gz`` (:func:`load_pickle`).
+    (:func:`load_idx_dir`), within the memory their headers declare.
+pickles
+    Nielsen's ``mnist.pkl.gz`` (:func:`load_pickle`), read without running its code or
+    allocating what it only claims.
 mnist
     The book's 50,000/10,000/10,000 split (:func:`load_mnist`).
 dataset
@@ -55,11 +58,11 @@ from dlpy35.data.formats import (
     TRAIN_IMAGES,
     TRAIN_LABELS,
     load_idx_dir,
-    load_pickle,
     parse_idx,
     read_idx,
 )
 from dlpy35.data.mnist import PICKLE_NAME, VALIDATION_SIZE, book_split, load_mnist
+from dlpy35.data.pickles import load_pickle
 
 __all__ = [
     "FILES",

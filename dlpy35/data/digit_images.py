@@ -16,7 +16,8 @@ reverse, and returns the 784 pixels a network trained on MNIST expects:
 
 Every step is plain float64 arithmetic, so that the exported web page
 (:mod:`dlpy35.export.web_page`) repeats it in JavaScript and gets the same pixels.
-:func:`read_grey` reads PNG, JPEG and the other formats Pillow knows.
+:func:`read_grey` (from :mod:`dlpy35.data.image_files`) reads PNG, JPEG and the other formats
+Pillow knows, within bounded memory and time.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import math
 import os
 
 import numpy as np
+
+from dlpy35.data.image_files import ImageError, read_grey
 
 __all__ = ["ImageError", "INK", "BOX", "SIDE", "CENTRE", "read_grey", "prepare", "prepare_file", "to_png"]
 
@@ -37,33 +40,6 @@ BOX, SIDE = 20, 28
 #: Where MNIST puts a digit's centre of mass, in row and column indices: (14, 14) (the mean over
 #: its 10,000 test digits is (13.99, 14.01)), half a pixel below and right of the image's middle.
 CENTRE = SIDE / 2
-
-
-class ImageError(ValueError):
-    """An image that cannot be read, or holds no digit."""
-
-
-def read_grey(path: str | os.PathLike) -> np.ndarray:
-    """Grey levels in [0, 1] (float64, (H, W)) of an image file; transparency is white paper.
-
-    Raises
-    ------
-    ImageError
-        Not an image Pillow can read, or unreadable.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            rgba = np.asarray(im.convert("RGBA"), dtype=np.float64) / 255.0
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (give a PNG or JPEG of a digit)") from None
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    # ITU-R 601 luma, as Pillow's "L" and the web page use; transparent parts are paper.
-    luma = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
-    return luma * rgba[..., 3] + (1.0 - rgba[..., 3])
 
 
 def _border(a: np.ndarray) -> np.ndarray:

@@ -396,8 +396,10 @@ def _check_bytes(buf: bytes, path: Path, name: str) -> None:
     """Raise :class:`DataError` unless ``buf``, read from ``path``, is ``FILES[name]``."""
     info = FILES[name]
     if len(buf) != info.size or hashlib.sha256(buf).hexdigest() != info.sha256:
+        # ``buf`` may stop one byte past the size (a longer content is not inflated further)
         what = "SHA-256 mismatch" if len(buf) == info.size else (
-            f"{len(buf):,} bytes uncompressed, expected {info.size:,}")
+            f"{'more than ' * (len(buf) > info.size)}{min(len(buf), info.size):,} bytes uncompressed, "
+            f"expected {info.size:,}")
         raise DataError(f"{_show(path)}: {what}; {_REPLACE_HINT}")
 
 

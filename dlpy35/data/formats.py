@@ -1,10 +1,14 @@
-"""Reading MNIST-format files: IDX (raw or gzipped) and Nielsen's ``mnist.pkl.gz``.
+"""Reading MNIST-format files: IDX, raw or gzipped, within the memory their header declares.
 
 :func:`read_idx` reads any IDX file and :func:`load_idx_dir` any directory laid out like
 MNIST (the four standard file names, raw or ``.gz``), whatever the image size or the
 number of classes. Only the structure is checked, never a checksum, so Fashion-MNIST,
-KMNIST or a data set of one's own load the same way as MNIST. :func:`load_pickle` reads
-the book's pickle of the 50,000/10,000/10,000 split.
+KMNIST or a data set of one's own load the same way as MNIST.
+
+A file is read header first: its length is checked against the file (a raw file's size, the
+most its gzip can inflate to) before its array is allocated, and a gzip stream is inflated
+no more than one byte past what the header describes, so that a small file claiming much, or
+a gzip bomb, costs no memory. A set of no images is refused naming its file.
 
 Every problem is a :class:`~dlpy35.data.errors.DataError` whose message names the file.
 """
@@ -14,7 +18,6 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import pickle
 import zlib
 from pathlib import Path
 
@@ -31,7 +34,6 @@ __all__ = [
     "parse_idx",
     "read_idx",
     "load_idx_dir",
-    "load_pickle",
 ]
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
@@ -51,6 +53,9 @@ _IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 _REDOWNLOAD = "replace it with an intact copy"
+_CHUNK = 1 << 20
+#: Deflate's largest expansion: no gzip inflates to more than 1032 times its size.
+_DEFLATE_RATIO = 1032
 
 
 # --------------------------------------------------------------------------- raw or gzipped
@@ -66,10 +71,15 @@ def _open(path: Path):
     return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
 
 
-def _decompressed_bytes(path: Path) -> bytes:
+def _decompressed_bytes(path: Path, *, limit: int) -> bytes:
+    """The content of ``path`` (gunzipped when it is gzipped), at most ``limit`` + 1 bytes of it.
+
+    A content of more than ``limit`` bytes comes back ``limit`` + 1 bytes long, for the caller to
+    refuse without inflating the rest.
+    """
     try:
         with _open(path) as f:
-            return f.read()
+            return f.read(limit + 1)
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise DataError(
             f"{_show(path)}: unreadable gzip ({_one_line(e)}), {_REDOWNLOAD}"
@@ -77,6 +87,57 @@ def _decompressed_bytes(path: Path) -> bytes:
 
 
 # --------------------------------------------------------------------------- IDX
+
+
+def _idx_magic(buf: memoryview, where: str) -> tuple[np.dtype, int]:
+    """The element type and the number of dimensions told by an IDX file's first 4 bytes."""
+    if len(buf) < 4 or buf[0] != 0 or buf[1] != 0:
+        head = bytes(buf[:4]).hex(" ") or "empty"
+        raise DataError(f"{where}: not an IDX file (starts {head}, expected "
+                        f"00 00 <type> <ndim>), {_REDOWNLOAD}")
+    code, ndim = buf[2], buf[3]
+    if code not in _IDX_DTYPES:
+        raise DataError(f"{where}: unknown IDX type code 0x{code:02x}, {_REDOWNLOAD}")
+    if ndim == 0:
+        raise DataError(f"{where}: IDX header has 0 dimensions, {_REDOWNLOAD}")
+    return _IDX_DTYPES[code], ndim
+
+
+def _idx_dims(buf: memoryview, ndim: int, where: str) -> tuple[int, ...]:
+    """The dimensions in an IDX header, ``buf`` being the file's first ``4 + 4 * ndim`` bytes or more."""
+    if len(buf) < 4 + 4 * ndim:
+        raise DataError(f"{where}: truncated IDX header ({len(buf)} bytes), {_REDOWNLOAD}")
+    return tuple(int(d) for d in np.frombuffer(buf, ">u4", ndim, 4))
+
+
+def _idx_length_error(where: str, dims, dtype: np.dtype, have: int, expected: int,
+                      exact: bool = True) -> DataError:
+    """The error for a file of ``have`` bytes (more than ``expected`` when not ``exact``) whose header
+    describes ``expected``."""
+    shape = f"{'x'.join(map(str, dims))} {dtype.name}"
+    if have < expected:
+        return DataError(f"{where}: truncated, the header ({shape}) needs {expected:,} bytes "
+                         f"but the file has {have:,}, {_REDOWNLOAD}")
+    if exact:
+        return DataError(f"{where}: {have - expected:,} bytes beyond what the header ({shape}) "
+                         f"describes, {_REDOWNLOAD}")
+    return DataError(f"{where}: more than the {expected:,} bytes the header ({shape}) describes, "
+                     f"{_REDOWNLOAD}")
+
+
+def _shaped(flat: np.ndarray, dims, where: str) -> np.ndarray:
+    """``flat`` (the IDX file's elements, big-endian) as a native-endian array of shape ``dims``."""
+    native = flat.dtype.newbyteorder("=")
+    if native != flat.dtype:
+        flat = flat.byteswap(inplace=True).view(native)
+    try:
+        return flat.reshape(dims)
+    except ValueError as e:
+        # The length fits, yet numpy makes no such array: more than 64 dimensions, or an empty
+        # array whose other dimensions multiply beyond the largest array numpy can describe.
+        shape = "x".join(map(str, dims))
+        raise DataError(f"{where}: the header's shape {shape} ({native.name}) is not one numpy can make "
+                        f"({_one_line(e)}), {_REDOWNLOAD}") from None
 
 
 def parse_idx(buf: bytes | bytearray | memoryview, where: str = "<bytes>") -> np.ndarray:
@@ -100,41 +161,55 @@ def parse_idx(buf: bytes | bytearray | memoryview, where: str = "<bytes>") -> np
         Wrong magic, unknown type code, or a length that disagrees with the header.
     """
     buf = memoryview(buf).cast("B")
-    n = len(buf)
-    if n < 4 or buf[0] != 0 or buf[1] != 0:
-        head = bytes(buf[:4]).hex(" ") or "empty"
-        raise DataError(f"{where}: not an IDX file (starts {head}, expected "
-                        f"00 00 <type> <ndim>), {_REDOWNLOAD}")
-    code, ndim = buf[2], buf[3]
-    if code not in _IDX_DTYPES:
-        raise DataError(f"{where}: unknown IDX type code 0x{code:02x}, {_REDOWNLOAD}")
-    if ndim == 0:
-        raise DataError(f"{where}: IDX header has 0 dimensions, {_REDOWNLOAD}")
+    dtype, ndim = _idx_magic(buf, where)
+    dims = _idx_dims(buf, ndim, where)
     header = 4 + 4 * ndim
-    if n < header:
-        raise DataError(f"{where}: truncated IDX header ({n} bytes), {_REDOWNLOAD}")
-    dims = tuple(int(d) for d in np.frombuffer(buf, ">u4", ndim, 4))
-    dtype = _IDX_DTYPES[code]
     expected = header + math.prod(dims) * dtype.itemsize
-    shape = "x".join(map(str, dims))
-    if n < expected:
-        raise DataError(
-            f"{where}: truncated, the header ({shape} {dtype.name}) needs {expected:,} bytes "
-            f"but the file has {n:,}, {_REDOWNLOAD}"
-        )
-    if n > expected:
-        raise DataError(
-            f"{where}: {n - expected:,} bytes beyond what the header ({shape} {dtype.name}) "
-            f"describes, {_REDOWNLOAD}"
-        )
+    if len(buf) != expected:
+        raise _idx_length_error(where, dims, dtype, len(buf), expected)
+    return _shaped(np.frombuffer(buf, dtype, math.prod(dims), header).copy(), dims, where)
+
+
+def _readinto(f, view: memoryview) -> int:
+    """Fill ``view`` from ``f`` a chunk at a time (a gzip stream inflates no more than asked); bytes read."""
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:got + _CHUNK])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _read_idx_stream(f, where: str, size: int, gz: bool) -> np.ndarray:
+    """The IDX file open as ``f`` (``size`` bytes on disk, gzipped when ``gz``), checked as it is read.
+
+    The header is read first; its length is checked against the file (a raw file's size, the
+    most a gzip of ``size`` bytes can inflate to) before the array is allocated, and no more
+    than one byte beyond what it describes is inflated.
+    """
+    head = memoryview(f.read(4))
+    dtype, ndim = _idx_magic(head, where)
+    head = memoryview(head.tobytes() + f.read(4 * ndim))
+    dims = _idx_dims(head, ndim, where)
+    count = math.prod(dims)
+    expected = len(head) + count * dtype.itemsize
+    if not gz and size != expected:
+        raise _idx_length_error(where, dims, dtype, size, expected)
+    if gz and expected > size * _DEFLATE_RATIO:
+        raise DataError(f"{where}: the header ({'x'.join(map(str, dims))} {dtype.name}) describes "
+                        f"{expected:,} bytes, more than a gzip of {size:,} bytes can hold, {_REDOWNLOAD}")
     try:
-        arr = np.frombuffer(buf, dtype, math.prod(dims), header).reshape(dims)
-    except ValueError as e:
-        # The length fits, yet numpy makes no such array: more than 64 dimensions, or an empty
-        # array whose other dimensions multiply beyond the largest array numpy can describe.
-        raise DataError(f"{where}: the header's shape {shape} ({dtype.name}) is not one numpy can make "
-                        f"({_one_line(e)}), {_REDOWNLOAD}") from None
-    return arr.astype(dtype.newbyteorder("="), copy=True)
+        flat = np.empty(count, dtype)
+    except MemoryError:
+        raise DataError(f"{where}: its {expected:,} bytes do not fit in this machine's memory; "
+                        f"use a machine with more") from None
+    got = len(head) + _readinto(f, memoryview(flat.view(np.uint8)))
+    if got < expected:
+        raise _idx_length_error(where, dims, dtype, got, expected)
+    if f.read(1):
+        raise _idx_length_error(where, dims, dtype, expected + 1, expected, exact=not gz)
+    return _shaped(flat, dims, where)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -186,10 +261,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     try:
-        buf = _decompressed_bytes(path)
+        gz = _is_gzip(path)
+        with _open(path) as f:
+            return _read_idx_stream(f, _show(path), os.fstat(f.fileno()).st_size, gz)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise DataError(f"{_show(path)}: unreadable gzip ({_one_line(e)}), {_REDOWNLOAD}") from None
     except OSError as e:
         raise DataError(f"{_show(path)}: cannot read ({_one_line(e)})") from None
-    return parse_idx(buf, _show(path))
 
 
 def _find(directory: Path, name: str) -> Path | None:
@@ -207,6 +285,9 @@ def _check_split(images: np.ndarray, labels: np.ndarray, ipath: str, lpath: str,
             f"{ipath}: expected 3-D uint8 images, got {images.ndim}-D {images.dtype}, "
             f"{_REDOWNLOAD}"
         )
+    if 0 in images.shape:  # numpy would fail later on reshaping it, naming no file
+        raise DataError(f"{ipath}: no pixels in it (its header says {'x'.join(map(str, images.shape))}), "
+                        f"give a file of one image or more")
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise DataError(
             f"{lpath}: expected 1-D uint8 labels, got {labels.ndim}-D {labels.dtype}, "
@@ -332,85 +413,3 @@ def load_idx_dir(path: str | os.PathLike, *, n_classes: int | None = None):
     ((6, 8, 8), [0, 9, 18, 27, 36, 45], [0, 9])
     """
     return _read_set(_find_set(Path(path)), n_classes)
-
-
-# --------------------------------------------------------------------------- pickle
-
-# Globals a pickle of plain numpy arrays needs; anything else is refused.
-_PICKLE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
-}
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickler that only rebuilds numpy arrays (a pickle can run arbitrary code)."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _PICKLE_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        if module.startswith("numpy.core.") and hasattr(np, "_core"):
-            module = "numpy._core." + module.removeprefix("numpy.core.")
-        return super().find_class(module, name)
-
-
-def load_pickle(path: str | os.PathLike):
-    """Read Nielsen's ``mnist.pkl.gz`` (a Python 2 pickle, read with ``latin1``).
-
-    Only numpy arrays are unpickled; any other object in the file is refused.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The pickle, gzipped or not.
-
-    Returns
-    -------
-    (training, validation, test)
-        Each ``(X, y)`` with ``X`` float32 ``(n, 784)`` and ``y`` int64 ``(n,)``.
-
-    Raises
-    ------
-    DataError
-        Unreadable file, or not a 3-tuple of ``(X, y)`` pairs with 784-wide ``X``,
-        matching counts and labels in 0..9.
-    """
-    path = Path(path)
-    where = _show(path)
-    fix = "give the path of the book's mnist.pkl.gz instead"
-    try:
-        with _open(path) as f:
-            obj = _ArrayUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, gzip.BadGzipFile, EOFError, zlib.error,
-            AttributeError, ImportError, IndexError, TypeError, ValueError, OSError) as e:
-        raise DataError(f"{where}: cannot unpickle ({_one_line(e)}), {fix}") from None
-    if not (isinstance(obj, (tuple, list)) and len(obj) == 3):
-        raise DataError(f"{where}: expected (training, validation, test), got "
-                        f"{type(obj).__name__}, {fix}")
-    parts = []
-    for part, split in zip(obj, ("training", "validation", "test"), strict=True):
-        if not (isinstance(part, (tuple, list)) and len(part) == 2):
-            raise DataError(f"{where}: {split} set is not an (images, labels) pair, {fix}")
-        x, y = (np.asarray(a) for a in part)
-        if x.ndim != 2 or x.shape[1] != 784 or x.dtype.kind != "f":
-            raise DataError(f"{where}: {split} images are {x.dtype} {x.shape}, expected "
-                            f"float (n, 784), {fix}")
-        if y.ndim != 1 or y.dtype.kind not in "iu":
-            raise DataError(f"{where}: {split} labels are {y.dtype} {y.shape}, expected "
-                            f"integer (n,), {fix}")
-        if len(x) != len(y):
-            raise DataError(f"{where}: {split} set has {len(x):,} images but {len(y):,} "
-                            f"labels, {fix}")
-        bad = np.flatnonzero((y < 0) | (y > 9))
-        if bad.size:
-            raise DataError(f"{where}: {split} label {int(y[bad[0]])} at index "
-                            f"{int(bad[0])} is outside 0..9, {fix}")
-        parts.append((x.astype(np.float32, copy=False), y.astype(np.int64, copy=False)))
-    return tuple(parts)

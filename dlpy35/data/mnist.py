@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dlpy35.data.errors import DataError, _show
-from dlpy35.data.fetch import DATA_ENV, FetchError, _check_bytes, _dir, fetch_mnist
+from dlpy35.data.fetch import DATA_ENV, FILES, FetchError, _check_bytes, _dir, fetch_mnist
 from dlpy35.data.formats import (
     IDX_NAMES,
     TEST_IMAGES,
@@ -22,9 +22,9 @@ from dlpy35.data.formats import (
     TRAIN_LABELS,
     _check_set,
     _decompressed_bytes,
-    load_pickle,
     parse_idx,
 )
+from dlpy35.data.pickles import load_pickle
 
 __all__ = ["VALIDATION_SIZE", "PICKLE_NAME", "load_mnist", "book_split"]
 
@@ -89,7 +89,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, fetch: bool = True):
 
     arrays = {}
     for name, path in finals.items():
-        buf = _decompressed_bytes(path)
+        buf = _decompressed_bytes(path, limit=FILES[name].size)  # a bomb inflates no further
         _check_bytes(buf, path, name)
         arrays[name] = parse_idx(buf, _show(path))
         del buf
