@@ -116,7 +116,9 @@ monitor_training_accuracy : bool
                               sets={"evaluation": evaluation_data} if watch_eval else {},
                               monitor_training=wanted["training_cost"] or wanted["training_accuracy"])
             lmbda = arguments.check_lmbda(lmbda)
-            saver = self._resumable(run, checkpoint_dir, resume, verbose, lmbda, reg, patience, speed_n, then)
+            run.identity = checkpoint.run_identity(self.trainer, run, self._identity(
+                lmbda, reg, patience, speed_n, stages, wanted))
+            saver = self._resumable(run, checkpoint_dir, resume, verbose, speed_n)
             monitor = Monitor(self, wanted, lmbda, reg, verbose)
             speed = self._speed_monitor(run.state, training_data, speed_n, verbose)
             book = on_epoch and OnEpoch(lambda r: on_epoch(monitor.figures_with(run.state, speed)))
@@ -139,14 +141,23 @@ monitor_training_accuracy : bool
         training_data = arguments.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
         return training_data, min(n, len(training_data[0]))
 
-    def _resumable(self, run, directory, resume, verbose, lmbda, reg, patience, speed_n, then):
+    def _identity(self, lmbda, reg, patience, speed_n, stages, wanted):
+        """What defines this network's run beyond what every run has (:func:`dlpy35.storage.checkpoint.
+        run_identity`): the network, its initial weights, the regulariser, the policies, the later
+        stages (the epoch each starts at and its eta: the first's is ``eta0``, and the last stage's
+        length is not one, since a resumed run may train further) and which figures are monitored
+        (the history keeps a list of each, one entry per epoch)."""
+        return {"sizes": self.sizes, "cost": self.cost.name, "seed": self.seed, "init": self.weight_init,
+                "lmbda": lmbda, "reg": reg, **patience, "learning_speed": speed_n,
+                "stages": sorted([start, eta] for start, eta in stages.starts.items() if start),
+                "monitor": sorted(name for name, on in wanted.items() if on)}
+
+    def _resumable(self, run, directory, resume, verbose, speed_n):
         """Start the run's state (``self.history``) and resume it from `directory` with `resume`; the
         run's :class:`dlpy35.storage.checkpoint.Checkpoint` (None without a directory)."""
         run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0,
                          learning_speed=[])
-        settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg, **patience,
-                    "learning_speed": speed_n, **({"then": [list(stage) for stage in then]} if then else {})}
-        saver = Checkpoint.of_run(self.trainer, run, directory, settings, resume, verbose,
+        saver = Checkpoint.of_run(self.trainer, run, directory, resume, verbose,
                                   required=("best_accuracy", "since_best", "since_change",
                                             *(("learning_speed",) if speed_n else ())))
         self.history = run.state
