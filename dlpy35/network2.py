@@ -92,12 +92,11 @@ monitor_training_accuracy : bool
             Chapter 5: record :meth:`learning_speed` of the first 1,000 training
             examples (True) or that many, before training and after every epoch.
         checkpoint_dir, resume, overwrite
-            Checkpoint after every epoch; continue the checkpoint there (the weights
-            of an uninterrupted run, on the same backend), or start over in its place.
-        on_epoch : callable, optional
-            ``on_epoch(figures)`` after each epoch: a dict of the epoch's figures.
-        callbacks : list of dlpy35.engine.callbacks.Callback
-            More policies, consulted after the book's, with every epoch's record.
+            Checkpoint after every epoch; continue the checkpoint there (of a run of the same settings,
+            :mod:`dlpy35.storage.identity`, exactly), or start over in its place.
+        on_epoch, callbacks
+            ``on_epoch(figures)`` after each epoch (a dict of its figures); more policies
+            (:class:`dlpy35.engine.callbacks.Callback`), consulted after the book's.
 
         Returns
         -------
@@ -116,9 +115,8 @@ monitor_training_accuracy : bool
                               sets={"evaluation": evaluation_data} if watch_eval else {},
                               monitor_training=wanted["training_cost"] or wanted["training_accuracy"])
             lmbda = arguments.check_lmbda(lmbda)
-            run.identity = checkpoint.run_identity(self.trainer, run, self._identity(
-                lmbda, reg, patience, speed_n, stages, wanted))
-            saver = self._resumable(run, checkpoint_dir, resume, verbose, speed_n)
+            saver = self._resumable(run, checkpoint_dir, resume, verbose,
+                                    self._identity(lmbda, reg, patience, speed_n, stages, wanted))
             monitor = Monitor(self, wanted, lmbda, reg, verbose)
             speed = self._speed_monitor(run.state, training_data, speed_n, verbose)
             book = on_epoch and OnEpoch(lambda r: on_epoch(monitor.figures_with(run.state, speed)))
@@ -152,9 +150,12 @@ monitor_training_accuracy : bool
                 "stages": sorted([start, eta] for start, eta in stages.starts.items() if start),
                 "monitor": sorted(name for name, on in wanted.items() if on)}
 
-    def _resumable(self, run, directory, resume, verbose, speed_n):
-        """Start the run's state (``self.history``) and resume it from `directory` with `resume`; the
-        run's :class:`dlpy35.storage.checkpoint.Checkpoint` (None without a directory)."""
+    def _resumable(self, run, directory, resume, verbose, settings):
+        """Start the run's state (``self.history``) and identity (the network's `settings` and the run's),
+        and resume it from `directory` with `resume`; the run's
+        :class:`dlpy35.storage.checkpoint.Checkpoint` (None without a directory)."""
+        run.identity = checkpoint.run_identity(self.trainer, run, settings)
+        speed_n = settings["learning_speed"]
         run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0,
                          learning_speed=[])
         saver = Checkpoint.of_run(self.trainer, run, directory, resume, verbose,

@@ -208,7 +208,8 @@ CHANGED = [
 ]
 
 
-@pytest.mark.parametrize("key, net_change, sgd_change", CHANGED, ids=[f"{c[0]}-{i}" for i, c in enumerate(CHANGED)])
+@pytest.mark.parametrize("key, net_change, sgd_change", CHANGED,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CHANGED)])
 def test_resume_refuses_another_run_naming_the_setting(uninterrupted, tmp_path, key, net_change, sgd_change):
     checkpoint.save(tmp_path, *checkpoint.load(uninterrupted["dir"]))
     before_file = checkpoint.path_in(tmp_path).read_bytes()
