@@ -60,6 +60,9 @@ def _plain(value):
 
 _ABSENT = object()
 
+#: What a setting whose name does not say it means, as a refusal explains it.
+NOTES = {"data_digest": "the data trained on and evaluated differ: another data set, or other images of it"}
+
 
 def first_difference(recorded: dict, current: dict):
     """``(setting, recorded value, current value)`` of the first setting (in `current`'s order, then
@@ -83,7 +86,8 @@ def check_same(recorded, current, problem, fix, error=ValueError, this="this run
     found = first_difference(recorded, current)
     if found is not None:
         key, old, new = found
-        raise error(f"{problem} has {_setting(key, old)} but {this} has {_setting(key, new)}; {fix}")
+        note = f" ({NOTES[key]})" if key in NOTES else ""
+        raise error(f"{problem} has {_setting(key, old)} but {this} has {_setting(key, new)}{note}; {fix}")
 
 
 def _setting(key, value):
