@@ -51,13 +51,14 @@ def configure(s):
     add_quiet_flag(s)
 
 
-def settings_of(args) -> dict:
-    """:func:`dlpy35.studies.sweep.settings` from the training flags (``add_training_flags``, ``--order``)."""
+def settings_of(args, data=None) -> dict:
+    """:func:`dlpy35.studies.sweep.settings` from the training flags (``add_training_flags``, ``--order``)
+    and the `data` loaded (:class:`dlpy35.data.Dataset`)."""
     from dlpy35.studies import sweep
 
     return sweep.settings(args.epochs, args.mini_batch_size, args.n_train, args.cost, weight_init(args),
                           args.dtype, args.device, args.mode, args.evaluation, args.order, args.data_dir,
-                          args.dataset)
+                          args.dataset, data)
 
 
 def _check(p, args):
@@ -93,7 +94,7 @@ def execute(p, args) -> int:
     try:
         data = load_data(args.data_dir, args.dataset)  # fetched and verified once, before any training
         sizes = [network_sizes(s, data) for s in (args.sizes or [None])]
-        chunks = sweep.plan(sizes, seeds, etas, lmbdas, settings_of(args), args.population_size)
+        chunks = sweep.plan(sizes, seeds, etas, lmbdas, settings_of(args, data), args.population_size)
         if not args.ray:  # the device and its memory are known here; on Ray each task checks its own
             for chunk in chunks:
                 sweep.population(chunk).check_fits(args.mini_batch_size)
