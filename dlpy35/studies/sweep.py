@@ -9,8 +9,9 @@ batched kernels, see :mod:`dlpy35.engine.population`) in populations of at most
 its results are saved under ``OUT/chunks/`` as it finishes, with the sweep's
 identity (:func:`identity`): rerunning the same sweep into the same directory
 skips the chunks already there, so a node that dies costs only its own chunk,
-and a sweep of other settings (other data, dtype, epochs...) is refused there.  The whole is then written as ``epochs.csv`` and
-``summary.csv`` (:mod:`dlpy35.storage.tables`) and plotted.
+and a sweep of other settings (other data, dtype, epochs...) is refused there.
+The whole is then written as ``epochs.csv`` and ``summary.csv``
+(:mod:`dlpy35.storage.tables`) and plotted.
 """
 
 from __future__ import annotations
