@@ -87,7 +87,8 @@ def test_args_json_lists_the_invocations_of_one_run(tmp_path, monkeypatch):
         run.start("dlpy35 train", SimpleNamespace(epochs=int(argv[-1])), identity, epoch)
         return json.loads((tmp_path / "run" / "args.json").read_text())
 
-    assert started(["--epochs", "3"], ident, 0)["invocations"] == [{"argv": ["--epochs", "3"], "from_epoch": 0}]
+    first = started(["--epochs", "3"], ident, 0)
+    assert first["invocations"] == [{"argv": ["--epochs", "3"], "from_epoch": 0}]
     resumed = started(["--resume", "--epochs", "5"], ident, 2)
     assert resumed["invocations"] == [{"argv": ["--epochs", "3"], "from_epoch": 0},
                                       {"argv": ["--resume", "--epochs", "5"], "from_epoch": 2}]
