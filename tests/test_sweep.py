@@ -108,16 +108,15 @@ def test_rerun_skips_finished_chunks(tmp_path, capsys, mnist_dir):
 def test_a_shared_order_sweep_follows_each_populations_first_network(tmp_path, capsys, mnist_dir):
     """``--order shared``: network 0 trains as in the own-order sweep, network 1 on network 0's shuffles.
 
-    The same ``--out`` holds both: the order is part of a chunk's settings, so the
-    own-order chunk is not taken for the shared one.
+    The order is part of a sweep's identity: each sweep has its own ``--out`` (the
+    same one is refused, see the tests of reruns below).
     """
-    out = tmp_path / "sweep"
-    argv = ["sweep", "--seeds", "0-1", "--eta", "3.0", "--out", str(out), *SMALL]
-    assert run(argv, capsys)[0] == 0
-    own = tables.read_csv(out / "epochs.csv")
-    status, stdout, err = run([*argv, "--order", "shared"], capsys)
+    argv = ["sweep", "--seeds", "0-1", "--eta", "3.0", *SMALL]
+    assert run([*argv, "--out", str(tmp_path / "own")], capsys)[0] == 0
+    own = tables.read_csv(tmp_path / "own" / "epochs.csv")
+    status, stdout, err = run([*argv, "--order", "shared", "--out", str(tmp_path / "shared")], capsys)
     assert status == 0 and "already trained" not in stdout, err
-    shared = tables.read_csv(out / "epochs.csv")
+    shared = tables.read_csv(tmp_path / "shared" / "epochs.csv")
 
     def correct(rows, net):
         return [int(r["evaluation_correct"]) for r in rows if r["net"] == net]
