@@ -303,12 +303,12 @@ class Trainer(DeviceNetwork):
         """
         state, done = run.state, []
         callbacks = [*callbacks, *([Progress(progress)] if progress else [])]
-        if state["epoch"] < run.epochs and not state["stopped"]:
-            self.compile_seconds = self._warm_up(run)
         committed = Committed.of(self, run)
-        for c in callbacks:
-            c.on_start(self, run)
         try:
+            if state["epoch"] < run.epochs and not state["stopped"]:
+                self.compile_seconds = self._warm_up(run)  # Ctrl-C here too puts the weights back
+            for c in callbacks:
+                c.on_start(self, run)
             while state["epoch"] < run.epochs and not state["stopped"]:
                 record = self.epoch(run, state["epoch"], callbacks)
                 state["seconds"].append(record.seconds)
