@@ -252,3 +252,41 @@ def test_a_resumed_runs_directory_holds_every_epoch_and_its_best(small_sets, cap
     assert read_csv(tmp_path / "run" / "epochs.csv") == rows
     args = json.loads((tmp_path / "run" / "args.json").read_text())
     assert [i["from_epoch"] for i in args["invocations"]] == [0, 1, 3]
+
+
+CONV = ["--net", "fc", "--n-train", "50", "--seed", "0", "--mode", "JAX", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def conv_checkpointed(tmp_path_factory, mnist_dir):
+    """A checkpoint of one epoch of ``dlpy35 train-conv --net fc`` on MNIST."""
+    from dlpy35.cli.main import command_main
+
+    directory = tmp_path_factory.mktemp("conv_ck")
+    assert command_main("train-conv", [*CONV, "--epochs", "1", "--checkpoint-dir", str(directory)]) == 0
+    return directory
+
+
+@pytest.mark.parametrize("key, flags", [
+    ("seed", ["--seed", "1"]),
+    ("sizes", ["--extra-fc"]),
+    ("lmbda", ["--lmbda", "0.5"]),
+    ("eta0", ["--eta", "0.5"]),
+    ("mini_batch_size", ["--mini-batch-size", "5"]),
+    ("n_train", ["--n-train", "40"]),
+    ("data_digest", "MNIST-shaped other images"),
+])
+def test_train_conv_resume_of_another_run_is_refused_naming_the_setting(conv_checkpointed, key, flags, capsys,
+                                                                         tmp_path):
+    from data_helpers import synthetic_mnist, write_dir
+
+    from dlpy35.storage import checkpoint
+
+    if flags == "MNIST-shaped other images":  # 28x28 images, 10 classes, as MNIST's
+        flags = ["--dataset", str(write_dir(tmp_path / "other", synthetic_mnist(5, 10_050, 40, 28)[0]))]
+    recorded = checkpoint.load(conv_checkpointed)[2]["identity"][key]
+    status, out, err = command("train-conv", [*CONV, "--epochs", "2", *flags, "--checkpoint-dir",
+                                              str(conv_checkpointed), "--resume"], capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"cannot resume: the checkpoint has {key}={recorded!r} but this run has {key}=" in err, err
+    assert "epoch 1" not in out
