@@ -226,6 +226,19 @@ def test_resume_refuses_another_run_naming_the_setting(uninterrupted, tmp_path, 
     assert checkpoint.path_in(tmp_path).read_bytes() == before_file
 
 
+def test_a_stage_moved_is_another_run_and_a_longer_last_stage_the_same(tmp_path):
+    """``then``: when each later stage starts is the run's; how long the last one lasts is not."""
+    net = network2.Network(SIZES, seed=SEED)
+    net.SGD(TRAIN, 1, then=[(2, 0.1)], checkpoint_dir=tmp_path, **SETTINGS)
+    moved = r"has stages=\[\[1, 0.1\]\] but this run has stages=\[\[2, 0.1\]\]"
+    with pytest.raises(CheckpointError, match=moved):
+        network2.Network(SIZES, seed=SEED).SGD(TRAIN, 2, then=[(1, 0.1)], checkpoint_dir=tmp_path,
+                                               resume=True, **SETTINGS)
+    resumed = network2.Network(SIZES, seed=SEED)
+    resumed.SGD(TRAIN, 1, then=[(4, 0.1)], checkpoint_dir=tmp_path, resume=True, **SETTINGS)
+    assert resumed.history["epoch"] == 5 and resumed.history["eta"] == [0.5] + [0.1] * 4
+
+
 def test_what_is_not_the_runs_identity_may_change_on_resume(uninterrupted, tmp_path):
     """More epochs, and the epoch mode (how the same arithmetic is called), are not part of the run."""
     net = network2.Network(SIZES, seed=SEED)
