@@ -9,7 +9,8 @@ reuse) a run under another identity, naming that setting and both values.
 
 What is deliberately *not* part of an identity:
 
-* the number of epochs to train (a resumed run may be asked to train further);
+* the number of epochs of a checkpointed run (a resumed run may be asked to train
+  further; a sweep's chunks, which are never resumed, do record theirs);
 * the device, the PyTensor mode and the epoch mode: where and how the same
   arithmetic is done.  A run checkpointed on a GPU may continue on a CPU; only
   the rounding of float32 differs, as it would between two machines;
