@@ -62,6 +62,7 @@ class Network(TrainedNetwork):
     Attributes
     ----------
     num_layers, sizes : as in the book
+    seed, weight_init : as given (part of a checkpointed run's identity)
     device : dlpy35.engine.device.Device
     trainer : dlpy35.engine.trainer.Trainer
     """
@@ -74,7 +75,7 @@ class Network(TrainedNetwork):
             raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
         self.cost = costs.get(cost)
         self.device = resolve(device, mode, dtype)
-        self.dtype = dtype
+        self.dtype, self.seed, self.weight_init = dtype, seed, weight_init
         self.rng = np.random.default_rng(seed)
         self.model = graph.SigmoidNet(self.sizes, self.cost)
         zeros = [np.zeros(shape, dtype) for shape in self.model.param_shapes]

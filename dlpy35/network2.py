@@ -92,12 +92,11 @@ monitor_training_accuracy : bool
             Chapter 5: record :meth:`learning_speed` of the first 1,000 training
             examples (True) or that many, before training and after every epoch.
         checkpoint_dir, resume, overwrite
-            Checkpoint after every epoch; continue the checkpoint there (the weights
-            of an uninterrupted run, on the same backend), or start over in its place.
-        on_epoch : callable, optional
-            ``on_epoch(figures)`` after each epoch: a dict of the epoch's figures.
-        callbacks : list of dlpy35.engine.callbacks.Callback
-            More policies, consulted after the book's, with every epoch's record.
+            Checkpoint after every epoch; continue the checkpoint there (of a run of the same settings,
+            :mod:`dlpy35.storage.identity`, exactly), or start over in its place.
+        on_epoch, callbacks
+            ``on_epoch(figures)`` after each epoch (a dict of its figures); more policies
+            (:class:`dlpy35.engine.callbacks.Callback`), consulted after the book's.
 
         Returns
         -------
@@ -116,7 +115,8 @@ monitor_training_accuracy : bool
                               sets={"evaluation": evaluation_data} if watch_eval else {},
                               monitor_training=wanted["training_cost"] or wanted["training_accuracy"])
             lmbda = arguments.check_lmbda(lmbda)
-            saver = self._resumable(run, checkpoint_dir, resume, verbose, lmbda, reg, patience, speed_n, then)
+            saver = self._resumable(run, checkpoint_dir, resume, verbose,
+                                    self._identity(lmbda, reg, patience, speed_n, stages, wanted))
             monitor = Monitor(self, wanted, lmbda, reg, verbose)
             speed = self._speed_monitor(run.state, training_data, speed_n, verbose)
             book = on_epoch and OnEpoch(lambda r: on_epoch(monitor.figures_with(run.state, speed)))
@@ -139,14 +139,26 @@ monitor_training_accuracy : bool
         training_data = arguments.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
         return training_data, min(n, len(training_data[0]))
 
-    def _resumable(self, run, directory, resume, verbose, lmbda, reg, patience, speed_n, then):
-        """Start the run's state (``self.history``) and resume it from `directory` with `resume`; the
-        run's :class:`dlpy35.storage.checkpoint.Checkpoint` (None without a directory)."""
+    def _identity(self, lmbda, reg, patience, speed_n, stages, wanted):
+        """What defines this network's run beyond what every run has (:func:`dlpy35.storage.checkpoint.
+        run_identity`): the network, its initial weights, the regulariser, the policies, the later
+        stages (the epoch each starts at and its eta: the first's is ``eta0``, and the last stage's
+        length is not one, since a resumed run may train further) and which figures are monitored
+        (the history keeps a list of each, one entry per epoch)."""
+        return {"sizes": self.sizes, "cost": self.cost.name, "seed": self.seed, "init": self.weight_init,
+                "lmbda": lmbda, "reg": reg, **patience, "learning_speed": speed_n,
+                "stages": sorted([start, eta] for start, eta in stages.starts.items() if start),
+                "monitor": sorted(name for name, on in wanted.items() if on)}
+
+    def _resumable(self, run, directory, resume, verbose, settings):
+        """Start the run's state (``self.history``) and identity (the network's `settings` and the run's),
+        and resume it from `directory` with `resume`; the run's
+        :class:`dlpy35.storage.checkpoint.Checkpoint` (None without a directory)."""
+        run.identity = checkpoint.run_identity(self.trainer, run, settings)
+        speed_n = settings["learning_speed"]
         run.state.update({k: [] for k in MONITORED}, best_accuracy=None, since_best=0, since_change=0,
                          learning_speed=[])
-        settings = {"sizes": self.sizes, "cost": self.cost.name, "lmbda": lmbda, "reg": reg, **patience,
-                    "learning_speed": speed_n, **({"then": [list(stage) for stage in then]} if then else {})}
-        saver = Checkpoint.of_run(self.trainer, run, directory, settings, resume, verbose,
+        saver = Checkpoint.of_run(self.trainer, run, directory, resume, verbose,
                                   required=("best_accuracy", "since_best", "since_change",
                                             *(("learning_speed",) if speed_n else ())))
         self.history = run.state

@@ -84,7 +84,7 @@ class Network(TrainedNetwork):
     Attributes
     ----------
     layers, mini_batch_size, params (shared variables, ``[w0, b0, w1, b1, ...]``), device, trainer,
-    compile_seconds, best (after ``SGD``: best validation accuracy, its iteration and test accuracy),
+    seed, compile_seconds, best (after ``SGD``: best validation accuracy, its iteration and test accuracy),
     records (after ``SGD``: its :class:`dlpy35.engine.records.EpochRecord` list)
     """
 
@@ -94,7 +94,7 @@ class Network(TrainedNetwork):
         self.model = LayerStack(layers, self.mini_batch_size)
         self.layers = self.model.layers
         self.device = resolve(device, mode, dtype)
-        self.dtype = dtype
+        self.dtype, self.seed = dtype, seed
         self.rng = np.random.default_rng(seed)
         self.trainer = Trainer(self.model, self.device, self.model.init_params(self.rng, dtype),
                                OneOrder(self.rng), epoch_mode=epoch_mode, drop_last=True,
@@ -157,10 +157,10 @@ class Network(TrainedNetwork):
         lmbda = arguments.check_lmbda(lmbda)
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
             run = self._begin(training_data, validation_data, test_data, epochs, m, eta, lmbda)
-            settings = {"sizes": [self.n_in, *(layer.n_out for layer in self.layers)],
-                        "layers": [layer.spec() for layer in self.layers], "lmbda": lmbda}
-            saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, settings, resume, verbose,
-                                      required=("best",))
+            run.identity = checkpoint.run_identity(self.trainer, run, {
+                "sizes": [self.n_in, *(layer.n_out for layer in self.layers)],
+                "layers": [layer.spec() for layer in self.layers], "seed": self.seed, "lmbda": lmbda})
+            saver = Checkpoint.of_run(self.trainer, run, checkpoint_dir, resume, verbose, required=("best",))
             book = on_epoch and OnEpoch(lambda r: on_epoch(_as_dict(r)))
             policies = self._policies(BestValidation(verbose), saver, book, *callbacks)
             self.trainer.train(run, policies, progress=_book_progress(progress) if verbose else progress)

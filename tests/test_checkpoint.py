@@ -1,9 +1,9 @@
 """Tests for checkpoints (dlpy35.storage.checkpoint) and exact resume in network2.Network.SGD.
 
 An interrupted run -- by Ctrl-C after an epoch, or in the middle of one -- resumed
-into a new network (built with another seed) ends with weights bit-identical to an
-uninterrupted run.  A checkpoint of another network or run, or a corrupt one, is
-refused with CheckpointError, and a process killed while saving leaves the
+into a new network ends with weights bit-identical to an uninterrupted run.  A
+checkpoint of another network or run (any setting of the run's identity changed),
+none at all, or a corrupt one, is refused with CheckpointError, and a process killed while saving leaves the
 previous checkpoint loadable.  Float32 on JAX's CPU device, ~400 synthetic rows.
 """
 
@@ -81,11 +81,17 @@ def test_uninterrupted_run_is_reproducible_and_checkpointed(uninterrupted, tmp_p
     assert meta["sizes"] == SIZES and meta["history"]["epoch"] == EPOCHS
     # the weights moved: the test below is not comparing untrained networks
     assert not np.array_equal(uninterrupted["per_epoch"][0][0], uninterrupted["params"][0])
-    # resume=True on an empty directory starts from scratch: the same run
+
+
+def test_resume_with_nothing_to_resume_is_refused(tmp_path):
+    """resume=True on a directory without a checkpoint is a mistake, not a fresh start: nothing trains."""
     net = network2.Network(SIZES, seed=SEED)
-    lists = net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
-    _assert_same_params(_params(net), uninterrupted["params"])
-    assert lists == uninterrupted["lists"]
+    before = _params(net)
+    with pytest.raises(CheckpointError, match="no checkpoint to resume") as info:
+        net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
+    assert str(tmp_path) in str(info.value) and "\n" not in str(info.value)
+    _assert_same_params(_params(net), before)
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("same_net", [False, True], ids=["new-network", "same-network"])
@@ -104,7 +110,7 @@ def test_interrupt_after_epoch_then_resume_is_bit_identical(uninterrupted, tmp_p
     _assert_same_params(weights + biases, uninterrupted["per_epoch"][1])
     _assert_same_params(_params(net), uninterrupted["per_epoch"][1])
 
-    resumed = net if same_net else network2.Network(SIZES, seed=SEED + 1000)
+    resumed = net if same_net else network2.Network(SIZES, seed=SEED)
     if not same_net:
         assert not np.array_equal(resumed.weights[0], uninterrupted["per_epoch"][1][0])
     epochs_seen = []
@@ -141,7 +147,7 @@ def test_interrupt_inside_an_epoch_then_resume_is_bit_identical(uninterrupted, t
     assert net.rng.bit_generator.state == meta["rng"]
     assert os.listdir(tmp_path) == [checkpoint.FILENAME]
 
-    resumed = network2.Network(SIZES, seed=SEED + 7)
+    resumed = network2.Network(SIZES, seed=SEED)
     lists = resumed.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
     _assert_same_params(_params(resumed), uninterrupted["params"])
     assert lists == uninterrupted["lists"]
@@ -150,7 +156,7 @@ def test_interrupt_inside_an_epoch_then_resume_is_bit_identical(uninterrupted, t
 def test_resume_a_finished_run_trains_no_more(uninterrupted, tmp_path):
     found = checkpoint.load(uninterrupted["dir"])
     checkpoint.save(tmp_path, *found)
-    net = network2.Network(SIZES, seed=123)
+    net = network2.Network(SIZES, seed=SEED)
     lists = net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True,
                     on_epoch=lambda r: pytest.fail("no epoch should run"), **SETTINGS)
     _assert_same_params(_params(net), uninterrupted["params"])
@@ -162,7 +168,7 @@ def test_extend_a_finished_run_with_more_epochs(uninterrupted, tmp_path):
     net = network2.Network(SIZES, seed=SEED)
     net.SGD(TRAIN, 2, checkpoint_dir=tmp_path, **SETTINGS)
     _assert_same_params(_params(net), uninterrupted["per_epoch"][1])
-    resumed = network2.Network(SIZES, seed=SEED + 5)
+    resumed = network2.Network(SIZES, seed=SEED)
     lists = resumed.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
     _assert_same_params(_params(resumed), uninterrupted["params"])
     assert lists == uninterrupted["lists"]
@@ -174,26 +180,72 @@ def test_resume_needs_checkpoint_dir():
         net.SGD(TRAIN, 1, resume=True, **SETTINGS)
 
 
-@pytest.mark.parametrize(
-    "change, key",
-    [
-        ({"sizes": [12, 9, 4]}, "sizes"),
-        ({"cost": "QuadraticCost"}, "cost"),
-        ({"lmbda": 2.0}, "lmbda"),
-        ({"mini_batch_size": 5}, "mini_batch_size"),
-        ({"eta": 0.25}, "eta0"),
-    ],
-)
-def test_resume_refuses_another_networks_checkpoint(uninterrupted, change, key):
-    sizes = change.get("sizes", SIZES)
-    cost = change.get("cost", "CrossEntropyCost")
-    settings = {**SETTINGS, **{k: v for k, v in change.items() if k in SETTINGS}}
-    net = network2.Network(sizes, cost=cost, seed=0)
+def _other(data, seed):
+    """Data of the same shapes and kinds as `data`, other values."""
+    rng = np.random.default_rng(seed)
+    return rng.random(data[0].shape).astype(np.float32), rng.permutation(data[1])
+
+
+# Each setting of the run's identity changed in turn: (the setting named, Network's arguments, SGD's).
+CHANGED = [
+    ("sizes", {"sizes": [12, 9, 4]}, {}),
+    ("cost", {"cost": "QuadraticCost"}, {}),
+    ("seed", {"seed": SEED + 1}, {}),
+    ("init", {"weight_init": "large"}, {}),
+    ("lmbda", {}, {"lmbda": 2.0}),
+    ("reg", {}, {"reg": "l1"}),
+    ("early_stopping_n", {}, {"early_stopping_n": 3}),
+    ("lr_schedule_n", {}, {"lr_schedule_n": 3}),
+    ("learning_speed", {}, {"monitor_learning_speed": 100}),
+    ("stages", {}, {"then": [(2, 0.1)]}),
+    ("monitor", {}, {"monitor_training_cost": False}),
+    ("dtype", {"dtype": "float64", "mode": "NUMBA"}, {}),
+    ("mini_batch_size", {}, {"mini_batch_size": 5}),
+    ("eta0", {}, {"eta": 0.25}),
+    ("n_train", {}, {"training_data": (TRAIN[0][:400], TRAIN[1][:400])}),
+    ("data_digest", {}, {"training_data": _other(TRAIN, 1)}),
+    ("data_digest", {}, {"evaluation_data": _other(VAL, 2)}),
+]
+
+
+@pytest.mark.parametrize("key, net_change, sgd_change", CHANGED,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CHANGED)])
+def test_resume_refuses_another_run_naming_the_setting(uninterrupted, tmp_path, key, net_change, sgd_change):
+    checkpoint.save(tmp_path, *checkpoint.load(uninterrupted["dir"]))
+    before_file = checkpoint.path_in(tmp_path).read_bytes()
+    recorded = checkpoint.load(tmp_path)[2]["identity"]
+    net = network2.Network(**{"sizes": SIZES, "seed": SEED, **net_change})
     before = _params(net)
-    with pytest.raises(CheckpointError, match=key) as info:
-        net.SGD(TRAIN, EPOCHS, checkpoint_dir=uninterrupted["dir"], resume=True, **settings)
-    assert str(checkpoint.path_in(uninterrupted["dir"])) in str(info.value)
+    sgd = {"training_data": TRAIN, "epochs": EPOCHS, **SETTINGS, **sgd_change}
+    with pytest.raises(CheckpointError) as info:
+        net.SGD(checkpoint_dir=tmp_path, resume=True, **sgd)
+    msg = str(info.value)
+    assert msg.startswith(f"{checkpoint.path_in(tmp_path)}: cannot resume: the checkpoint has {key}=")
+    assert f"{key}={recorded[key]!r} but this run has {key}=" in msg and "\n" not in msg
     _assert_same_params(_params(net), before)  # nothing loaded, nothing trained
+    assert checkpoint.path_in(tmp_path).read_bytes() == before_file
+
+
+def test_a_stage_moved_is_another_run_and_a_longer_last_stage_the_same(tmp_path):
+    """``then``: when each later stage starts is the run's; how long the last one lasts is not."""
+    net = network2.Network(SIZES, seed=SEED)
+    net.SGD(TRAIN, 1, then=[(2, 0.1)], checkpoint_dir=tmp_path, **SETTINGS)
+    moved = r"has stages=\[\[1, 0.1\]\] but this run has stages=\[\[2, 0.1\]\]"
+    with pytest.raises(CheckpointError, match=moved):
+        network2.Network(SIZES, seed=SEED).SGD(TRAIN, 2, then=[(1, 0.1)], checkpoint_dir=tmp_path,
+                                               resume=True, **SETTINGS)
+    resumed = network2.Network(SIZES, seed=SEED)
+    resumed.SGD(TRAIN, 1, then=[(4, 0.1)], checkpoint_dir=tmp_path, resume=True, **SETTINGS)
+    assert resumed.history["epoch"] == 5 and resumed.history["eta"] == [0.5] + [0.1] * 4
+
+
+def test_what_is_not_the_runs_identity_may_change_on_resume(uninterrupted, tmp_path):
+    """More epochs, and the epoch mode (how the same arithmetic is called), are not part of the run."""
+    net = network2.Network(SIZES, seed=SEED)
+    net.SGD(TRAIN, 2, checkpoint_dir=tmp_path, **SETTINGS)
+    resumed = network2.Network(SIZES, seed=SEED, epoch_mode="step")
+    resumed.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
+    assert resumed.history["epoch"] == EPOCHS
 
 
 def test_different_architecture_message_names_sizes(uninterrupted):

@@ -129,3 +129,164 @@ def test_plot_is_a_png_with_the_curves_drawn(train_gpu, capsys, tmp_path):
     # ... and they span the plot left to right, not one dot.
     columns = np.flatnonzero(coloured.any(axis=0))
     assert columns.max() - columns.min() > width // 4
+
+
+# -- --resume continues one run, never a mix of two --------------------------------------------------
+def _fake_set(directory, seed):
+    """A data set of MNIST's layout: 10,050 training images of 4x4 pixels (the book's split keeps
+    10,000 for validation), 40 test images, labels 0-9."""
+    from data_helpers import synthetic_mnist, write_dir
+
+    raw, _ = synthetic_mnist(seed, n_train=10_050, n_test=40, side=4)
+    return write_dir(directory, raw)
+
+
+@pytest.fixture(scope="module")
+def small_sets(tmp_path_factory):
+    """Two data sets of the same shapes and other contents."""
+    root = tmp_path_factory.mktemp("sets")
+    return _fake_set(root / "a", 1), _fake_set(root / "b", 2)
+
+
+SMALL = ["--sizes", "16", "8", "10", "--n-train", "50", "--mini-batch-size", "10", "--eta", "1.0", "--seed",
+         "0", "--mode", "JAX", "--device", "cpu", "--quiet"]
+
+
+def command(name, argv, capsys):
+    from dlpy35.cli.main import command_main
+
+    return run_main(lambda a: command_main(name, a), argv, capsys)
+
+
+@pytest.fixture(scope="module")
+def checkpointed(small_sets, tmp_path_factory):
+    """A checkpoint of one epoch of ``dlpy35 train`` on the first small set."""
+    from dlpy35.cli.main import command_main
+
+    directory = tmp_path_factory.mktemp("ck")
+    assert command_main("train", [*SMALL, "--dataset", str(small_sets[0]), "--epochs", "1",
+                                  "--checkpoint-dir", str(directory)]) == 0
+    return directory
+
+
+# Each setting of the run changed on --resume: (the setting the refusal names, the flags that change it).
+RESUME_CHANGES = [
+    ("seed", ["--seed", "1"]),
+    ("sizes", ["--sizes", "16", "9", "10"]),
+    ("cost", ["--cost", "cross-entropy"]),
+    ("init", ["--init", "default"]),
+    ("eta0", ["--eta", "0.5"]),
+    ("lmbda", ["--lmbda", "0.1"]),
+    ("reg", ["--reg", "l1"]),
+    ("mini_batch_size", ["--mini-batch-size", "5"]),
+    ("n_train", ["--n-train", "40"]),
+    ("early_stopping_n", ["--early-stopping", "2"]),
+    ("lr_schedule_n", ["--lr-schedule", "2"]),
+    ("stages", ["--then", "1", "0.1"]),
+    ("monitor", ["--monitor"]),
+    ("learning_speed", ["--learning-speed", "20"]),
+    ("dtype", ["--dtype", "float64", "--mode", "NUMBA"]),
+    ("data_digest", ["--evaluation", "validation"]),
+    ("data_digest", "the other data set"),
+]
+
+
+@pytest.mark.parametrize("key, flags", RESUME_CHANGES,
+                         ids=[f"{k}-{i}" for i, (k, _) in enumerate(RESUME_CHANGES)])
+def test_resume_of_another_run_is_refused_naming_the_setting_and_both_values(checkpointed, small_sets, key,
+                                                                             flags, capsys, tmp_path):
+    from dlpy35.storage import checkpoint
+
+    dataset = small_sets[1] if flags == "the other data set" else small_sets[0]
+    flags = [] if flags == "the other data set" else flags
+    recorded = checkpoint.load(checkpointed)[2]["identity"][key]
+    before = checkpoint.path_in(checkpointed).read_bytes()
+    status, out, err = command("train", [*SMALL, "--dataset", str(dataset), "--epochs", "2", *flags,
+                                         "--checkpoint-dir", str(checkpointed), "--resume",
+                                         "--run-dir", str(tmp_path / "run")], capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"cannot resume: the checkpoint has {key}={recorded!r} but this run has {key}=" in err, err
+    assert "Epoch" not in out  # nothing trained ...
+    assert checkpoint.path_in(checkpointed).read_bytes() == before  # ... nor saved
+    assert not (tmp_path / "run" / "args.json").exists()  # and no args.json of a run that did not happen
+
+
+def test_resume_with_nothing_to_resume_is_refused_before_the_data_loads(tmp_path, capsys):
+    for name in ("train", "train-conv"):
+        status, out, err = command(name, ["--checkpoint-dir", str(tmp_path / "empty"), "--resume",
+                                          "--data-dir", str(tmp_path / "no-data-here")], capsys)
+        assert status == 2 and out == "" and len(err.strip().splitlines()) == 1, (name, err)
+        assert f"{tmp_path / 'empty'}: no checkpoint to resume (checkpoint.npz is not there)" in err
+        assert "--resume" in err and "resume=True" not in err
+
+
+def test_a_resumed_runs_directory_holds_every_epoch_and_its_best(small_sets, capsys, tmp_path):
+    """Ctrl-C after epoch 1 of 3, then --resume: epochs.csv has epochs 0-2, the best line considers all
+    three (as the uninterrupted run's), and args.json lists both invocations of the one run."""
+    import json
+
+    from dlpy35.storage.tables import read_csv
+
+    run = [*SMALL, "--dataset", str(small_sets[0]), "--epochs", "3", "--eta", "3.0"]
+    status, whole, err = command("train", [*run, "--run-dir", str(tmp_path / "whole")], capsys)
+    assert status == 0, err
+    ck, rd = ["--checkpoint-dir", str(tmp_path / "ck")], ["--run-dir", str(tmp_path / "run")]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(progress, "EpochBar", InterruptInEpoch1)
+        InterruptInEpoch1.fired = False
+        status, _, err = command("train", [*run, *ck, *rd], capsys)
+    assert status == 130, err
+    status, rest, err = command("train", [*run, *ck, *rd, "--resume"], capsys)
+    assert status == 0, err
+    rows, expected = (read_csv(tmp_path / d / "epochs.csv") for d in ("run", "whole"))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"]
+    assert [r["evaluation_correct"] for r in rows] == [r["evaluation_correct"] for r in expected]
+    best = re.search(r"^best: .*$", whole, flags=re.M)[0]
+    assert re.search(r"^best: .*$", rest, flags=re.M)[0] == best
+    args = json.loads((tmp_path / "run" / "args.json").read_text())
+    assert [i["from_epoch"] for i in args["invocations"]] == [0, 1]
+    assert args["identity"]["seed"] == 0 and args["args"]["resume"] is True
+    # resuming the finished run trains nothing, and still reports the run's best epoch
+    status, again, err = command("train", [*run, *ck, *rd, "--resume"], capsys)
+    assert status == 0 and "Epoch" not in again and re.search(r"^best: .*$", again, flags=re.M)[0] == best
+    assert read_csv(tmp_path / "run" / "epochs.csv") == rows
+    args = json.loads((tmp_path / "run" / "args.json").read_text())
+    assert [i["from_epoch"] for i in args["invocations"]] == [0, 1, 3]
+
+
+CONV = ["--net", "fc", "--n-train", "50", "--seed", "0", "--mode", "JAX", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def conv_checkpointed(tmp_path_factory, mnist_dir):
+    """A checkpoint of one epoch of ``dlpy35 train-conv --net fc`` on MNIST."""
+    from dlpy35.cli.main import command_main
+
+    directory = tmp_path_factory.mktemp("conv_ck")
+    assert command_main("train-conv", [*CONV, "--epochs", "1", "--checkpoint-dir", str(directory)]) == 0
+    return directory
+
+
+@pytest.mark.parametrize("key, flags", [
+    ("seed", ["--seed", "1"]),
+    ("sizes", ["--extra-fc"]),
+    ("lmbda", ["--lmbda", "0.5"]),
+    ("eta0", ["--eta", "0.5"]),
+    ("mini_batch_size", ["--mini-batch-size", "5"]),
+    ("n_train", ["--n-train", "40"]),
+    ("data_digest", "MNIST-shaped other images"),
+])
+def test_train_conv_resume_of_another_run_is_refused_naming_the_setting(conv_checkpointed, key, flags, capsys,
+                                                                         tmp_path):
+    from data_helpers import synthetic_mnist, write_dir
+
+    from dlpy35.storage import checkpoint
+
+    if flags == "MNIST-shaped other images":  # 28x28 images, 10 classes, as MNIST's
+        flags = ["--dataset", str(write_dir(tmp_path / "other", synthetic_mnist(5, 10_050, 40, 28)[0]))]
+    recorded = checkpoint.load(conv_checkpointed)[2]["identity"][key]
+    status, out, err = command("train-conv", [*CONV, "--epochs", "2", *flags, "--checkpoint-dir",
+                                              str(conv_checkpointed), "--resume"], capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"cannot resume: the checkpoint has {key}={recorded!r} but this run has {key}=" in err, err
+    assert "epoch 1" not in out

@@ -92,3 +92,21 @@ def test_without_a_dataset_it_is_mnist(mnist_dir):
     for got, want in zip(data[:3], load_mnist(mnist_dir)):
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_the_digest_is_of_the_contents_once_per_object(tmp_path, small_split, monkeypatch):
+    """Another set of the same shapes has another digest; the same files elsewhere, or under another
+    name, the same one; and it is computed once per Dataset."""
+    from dlpy35.storage import identity
+
+    raw, _ = synthetic_mnist(seed=3, n_train=30, n_test=8, side=4)
+    other, _ = synthetic_mnist(seed=4, n_train=30, n_test=8, side=4)
+    data = load_data(dataset=write_dir(tmp_path / "a", raw))
+    assert load_data(dataset=write_dir(tmp_path / "b", other)).digest != data.digest
+    assert load_data(dataset=write_dir(tmp_path / "c", raw, gz=False)).digest == data.digest
+    assert data._replace(name="renamed").digest == data.digest
+    assert data._replace(test=data.validation).digest != data.digest
+    calls = []
+    monkeypatch.setattr(identity, "digest", lambda named: calls.append(1) or "d")
+    fresh = load_data(dataset=tmp_path / "a")
+    assert (fresh.digest, fresh.digest, calls) == ("d", "d", [1])

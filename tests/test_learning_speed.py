@@ -135,7 +135,7 @@ def test_a_resumed_run_keeps_one_speed_per_epoch(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         net.SGD((x, labels), 4, checkpoint_dir=tmp_path / "cut", on_epoch=stop_after_epoch_1, **settings)
     assert len(net.history["learning_speed"]) == 3
-    resumed = network2.Network(SIZES, seed=77, device="cpu", mode="JAX")  # other weights, until resumed
+    resumed = network2.Network(SIZES, seed=2, device="cpu", mode="JAX")  # untrained weights, until resumed
     resumed.SGD((x, labels), 4, checkpoint_dir=tmp_path / "cut", resume=True, **settings)
     assert resumed.history["learning_speed"] == whole.history["learning_speed"]
     assert len(resumed.history["learning_speed"]) == 5

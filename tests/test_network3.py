@@ -426,8 +426,7 @@ def test_ctrl_c_then_resume_in_a_new_network_is_bit_identical(uninterrupted, tmp
 
     with pytest.raises(KeyboardInterrupt):
         _trained(tmp_path, on_epoch=stop_after_epoch_0)
-    net, history = _trained(tmp_path, seed=99, resume=True)
-    assert not np.array_equal(small_net(seed=99, p=0.5).weights[0], small_net(seed=4, p=0.5).weights[0])
+    net, history = _trained(tmp_path, resume=True)  # a new network: its weights are the untrained ones
     _same(net.weights, uninterrupted[0])
     assert _without_seconds(history) == _without_seconds(uninterrupted[1])  # resumed epochs included
     assert net.best["iteration"] == best_iteration(history, 200 // MB)
@@ -453,7 +452,7 @@ def test_kill_9_then_resume_is_bit_identical(uninterrupted, tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert checkpoint.load(tmp_path)[2]["history"]["epoch"] == 2
-    net, history = _trained(tmp_path, seed=7, resume=True)
+    net, history = _trained(tmp_path, resume=True)
     _same(net.weights, uninterrupted[0])
     assert [r["epoch"] for r in history] == list(range(EPOCHS))
 
@@ -465,6 +464,22 @@ def test_a_checkpoint_without_the_best_epoch_is_incomplete(tmp_path):
     checkpoint.save(tmp_path, weights, biases, meta)
     with pytest.raises(checkpoint.CheckpointError, match=r"incomplete checkpoint \('best'\)"):
         _trained(tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("key, seed, p, data, lmbda", [
+    ("seed", 5, 0.5, CKPT_DATA[0], 0.1),
+    ("layers", 4, 0.25, CKPT_DATA[0], 0.1),
+    ("lmbda", 4, 0.5, CKPT_DATA[0], 0.2),
+    ("n_train", 4, 0.5, (CKPT_DATA[0][0][:150], CKPT_DATA[0][1][:150]), 0.1),
+    ("data_digest", 4, 0.5, (CKPT_DATA[0][0][::-1], CKPT_DATA[0][1][::-1]), 0.1),  # same shape, reordered
+])
+def test_resume_refuses_another_run_naming_the_setting(tmp_path, key, seed, p, data, lmbda):
+    _trained(tmp_path, epochs=1)
+    net = small_net(seed=seed, p=p)
+    with pytest.raises(SavedFileError, match=f"cannot resume: the checkpoint has {key}=.* but this run has "
+                                             f"{key}="):
+        net.SGD(data, EPOCHS, MB, 0.1, CKPT_DATA[1], lmbda=lmbda, checkpoint_dir=tmp_path, resume=True,
+                verbose=False)
 
 
 def test_resume_refuses_another_networks_checkpoint(uninterrupted, tmp_path):

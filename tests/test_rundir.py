@@ -80,6 +80,36 @@ def test_a_link_to_a_file_outside_is_replaced_only_when_told_and_the_file_outsid
     assert not saved.is_symlink() and saved.read_text().startswith("{")
 
 
+def test_args_json_lists_the_invocations_of_one_run(tmp_path, monkeypatch):
+    """A resumed run keeps the invocations of its own args.json; another run's are not carried over."""
+    import json
+    from types import SimpleNamespace
+
+    run = RunDir(tmp_path / "run", "network.json")
+    (tmp_path / "run").mkdir()
+    ident, other = {"seed": 0, "data_digest": "ab"}, {"seed": 1, "data_digest": "ab"}
+
+    def started(argv, identity, epoch):
+        monkeypatch.setattr("sys.argv", ["dlpy35", *argv])
+        run.start("dlpy35 train", SimpleNamespace(epochs=int(argv[-1])), identity, epoch)
+        return json.loads((tmp_path / "run" / "args.json").read_text())
+
+    first = started(["--epochs", "3"], ident, 0)
+    assert first["invocations"] == [{"argv": ["--epochs", "3"], "from_epoch": 0}]
+    resumed = started(["--resume", "--epochs", "5"], ident, 2)
+    assert resumed["invocations"] == [{"argv": ["--epochs", "3"], "from_epoch": 0},
+                                      {"argv": ["--resume", "--epochs", "5"], "from_epoch": 2}]
+    assert resumed["identity"] == ident and resumed["args"] == {"epochs": 5}
+    assert resumed["argv"] == ["--resume", "--epochs", "5"]  # the latest invocation's
+    # an args.json of another run (or none readable): this invocation alone, which says where it started
+    assert started(["--resume", "--epochs", "6"], other, 5)["invocations"] == [
+        {"argv": ["--resume", "--epochs", "6"], "from_epoch": 5}]
+    (tmp_path / "run" / "args.json").write_text("{not json")
+    assert len(started(["--resume", "--epochs", "7"], other, 5)["invocations"]) == 1
+    # a run started afresh (epoch 0) lists itself only, whatever was there
+    assert len(started(["--epochs", "3"], other, 0)["invocations"]) == 1
+
+
 # -- reading: evaluate, predict and export ------------------------------------------------------
 @pytest.fixture(scope="module")
 def digit(tmp_path_factory):

@@ -108,17 +108,15 @@ def test_rerun_skips_finished_chunks(tmp_path, capsys, mnist_dir):
 def test_a_shared_order_sweep_follows_each_populations_first_network(tmp_path, capsys, mnist_dir):
     """``--order shared``: network 0 trains as in the own-order sweep, network 1 on network 0's shuffles.
 
-    The shared sweep replaces the own-order one in the same ``--out`` (``--overwrite``: it
-    is another sweep there): the order is part of a chunk's settings, so the own-order
-    chunk is not taken for the shared one.
+    The order is part of a sweep's identity: each sweep has its own ``--out`` (the
+    same one is refused, see the tests of reruns below).
     """
-    out = tmp_path / "sweep"
-    argv = ["sweep", "--seeds", "0-1", "--eta", "3.0", "--out", str(out), *SMALL]
-    assert run(argv, capsys)[0] == 0
-    own = tables.read_csv(out / "epochs.csv")
-    status, stdout, err = run([*argv, "--order", "shared", "--overwrite"], capsys)
+    argv = ["sweep", "--seeds", "0-1", "--eta", "3.0", *SMALL]
+    assert run([*argv, "--out", str(tmp_path / "own")], capsys)[0] == 0
+    own = tables.read_csv(tmp_path / "own" / "epochs.csv")
+    status, stdout, err = run([*argv, "--order", "shared", "--out", str(tmp_path / "shared")], capsys)
     assert status == 0 and "already trained" not in stdout, err
-    shared = tables.read_csv(out / "epochs.csv")
+    shared = tables.read_csv(tmp_path / "shared" / "epochs.csv")
 
     def correct(rows, net):
         return [int(r["evaluation_correct"]) for r in rows if r["net"] == net]
@@ -234,3 +232,71 @@ def test_ties_the_first_best_epoch_and_the_lower_network_number_first():
             [(0, [80], None), (1, [91], None), (2, [], 0), (3, [91], None), (4, [80], None), (5, [91], None)]]
     printed = [int(line.split()[0]) for line in sweep.report(nets[::-1]).splitlines()[1:]]
     assert printed == [1, 3, 5, 0, 4, 2]  # 91 by number, 80 by number, then the one never evaluated
+
+
+# -- a rerun into --out reuses chunks of the same sweep only ------------------------------------------
+@pytest.fixture(scope="module")
+def two_sets(tmp_path_factory):
+    """Two data sets of MNIST's layout, of one name and the same shapes, other contents: 4x4 images."""
+    from data_helpers import synthetic_mnist, write_dir
+
+    root = tmp_path_factory.mktemp("sets")
+    return [write_dir(root / where / "set", synthetic_mnist(seed, n_train=10_050, n_test=40, side=4)[0])
+            for where, seed in (("one", 1), ("other", 2))]
+
+
+TINY = ["--seeds", "0-1", "--sizes", "16", "8", "10", "--n-train", "50", "--epochs", "1", "--mode", "JAX",
+        "--no-plot", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def swept(two_sets, tmp_path_factory):
+    """The --out directory of a tiny sweep on the first set."""
+    out = tmp_path_factory.mktemp("swept") / "sweep"
+    argv = ["sweep", *TINY, "--device", "cpu", "--dataset", str(two_sets[0]), "--out", str(out)]
+    assert cli.main(argv) == 0
+    return out
+
+
+@pytest.mark.parametrize("key, flags", [
+    ("epochs", ["--epochs", "2"]),
+    ("mini_batch_size", ["--mini-batch-size", "5"]),
+    ("n_train", ["--n-train", "40"]),
+    ("cost", ["--cost", "cross-entropy"]),
+    ("init", ["--init", "default"]),
+    ("evaluation", ["--evaluation", "validation"]),
+    ("dtype", ["--dtype", "float64", "--mode", "NUMBA"]),
+    ("order", ["--order", "shared"]),
+    ("data_digest", "the other data set"),
+])
+def test_a_rerun_of_other_settings_into_the_same_out_is_refused_naming_the_setting(swept, two_sets, tmp_path,
+                                                                                   capsys, key, flags):
+    import shutil
+
+    out = shutil.copytree(swept, tmp_path / "sweep")
+    (chunk,) = (out / "chunks").glob("*.json")
+    recorded = json.loads(chunk.read_text())["identity"]
+    dataset = two_sets[1] if flags == "the other data set" else two_sets[0]
+    flags = [] if flags == "the other data set" else flags
+    status, _, err = run(["sweep", *TINY, "--device", "cpu", "--dataset", str(dataset), *flags, "--out",
+                          str(out)], capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    want = f"{chunk}: cannot reuse the chunks of {out}: this one has {key}={recorded[key]!r} but this sweep"
+    assert f"{want} has {key}=" in err, err
+    assert [p.name for p in (out / "chunks").iterdir()] == [chunk.name]  # nothing trained
+
+
+def test_a_chunk_records_the_sweeps_identity_and_another_device_is_not_another(swept, two_sets, tmp_path,
+                                                                                capsys):
+    import shutil
+
+    from dlpy35.data import load_data
+
+    out = shutil.copytree(swept, tmp_path / "sweep")
+    (chunk,) = (out / "chunks").glob("*.json")
+    recorded = json.loads(chunk.read_text())["identity"]
+    assert recorded["data_name"] == "set" and recorded["data_digest"] == load_data(dataset=two_sets[0]).digest
+    assert not {"device", "mode", "data_dir", "dataset"} & recorded.keys()
+    status, _, err = run(["sweep", *TINY, "--device", "auto", "--dataset", str(two_sets[0]), "--out",
+                          str(out)], capsys)
+    assert status == 0, err

@@ -54,13 +54,14 @@ def configure(s):
     add_quiet_flag(s)
 
 
-def settings_of(args) -> dict:
-    """:func:`dlpy35.studies.sweep.settings` from the training flags (``add_training_flags``, ``--order``)."""
+def settings_of(args, data=None) -> dict:
+    """:func:`dlpy35.studies.sweep.settings` from the training flags (``add_training_flags``, ``--order``)
+    and the `data` loaded (:class:`dlpy35.data.Dataset`)."""
     from dlpy35.studies import sweep
 
     return sweep.settings(args.epochs, args.mini_batch_size, args.n_train, args.cost, weight_init(args),
                           args.dtype, args.device, args.mode, args.evaluation, args.order, args.data_dir,
-                          args.dataset)
+                          args.dataset, data)
 
 
 def _check(p, args):
@@ -84,11 +85,17 @@ def _check(p, args):
 
 
 def _check_out(args, outputs, chunks):
-    """--out refused (OutputError) when it holds something other than this sweep, unless --overwrite; a
-    rerun of the same sweep continues it.  Then ``sweep.json`` names this sweep's chunks."""
+    """--out refused (ValueError) when it holds something other than this sweep, unless --overwrite: chunks
+    of other settings (the first one named) or other networks; a rerun of the same sweep continues it.
+    With --overwrite the chunks there are removed, as the sweep they made is replaced.  Then ``sweep.json``
+    names this sweep's chunks."""
     from dlpy35.studies import sweep
 
-    if any((args.out / name).exists() for name in (sweep.MANIFEST, "chunks")):
+    store = sweep.Store(args.out)
+    if args.overwrite:
+        store.clear()
+    elif any((args.out / name).exists() for name in (sweep.MANIFEST, "chunks")):
+        store.check(chunks[0].settings)
         outputs.check_held(args.out, "--out", sweep.FILES, sweep.holds(args.out, chunks), "another sweep",
                            "give that sweep's own flags")
     else:
@@ -108,7 +115,7 @@ def execute(p, args) -> int:
     try:
         data = load_data(args.data_dir, args.dataset)  # fetched and verified once, before any training
         sizes = [network_sizes(s, data) for s in (args.sizes or [None])]
-        chunks = sweep.plan(sizes, seeds, etas, lmbdas, settings_of(args), args.population_size)
+        chunks = sweep.plan(sizes, seeds, etas, lmbdas, settings_of(args, data), args.population_size)
         if not args.ray:  # the device and its memory are known here; on Ray each task checks its own
             for chunk in chunks:
                 sweep.population(chunk).check_fits(args.mini_batch_size)

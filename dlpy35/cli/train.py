@@ -124,10 +124,12 @@ def execute(p, args) -> int:
     from dlpy35.data import DataError, load_data
     from dlpy35.engine.device import DeviceError
     from dlpy35.network2 import Network, TrainingDiverged
-    from dlpy35.storage.checkpoint import CheckpointError
+    from dlpy35.storage.checkpoint import CheckpointError, check_resumable
 
     init = weight_init(args)
     try:
+        if args.resume:  # before the data loads: nothing to resume is a mistake, not a fresh start
+            check_resumable(args.checkpoint_dir)
         data = load_data(args.data_dir, args.dataset)
         sizes = network_sizes(args.sizes, data)
     except (DataError, ValueError) as exc:
@@ -143,9 +145,7 @@ def execute(p, args) -> int:
     cache = _announce(net)
     training, evaluation = _datasets(args, data)
     _describe(args, data.name, net, init, len(training[0]), len(evaluation[0]))
-    if args.run:
-        args.run.start(p.prog, args)
-    report = Report(args, net, len(training[0]), EpochBar(args.quiet))
+    report = Report(p.prog, args, net, len(training[0]), EpochBar(args.quiet))
     before = _cache_entries(cache)
     try:
         _train(args, net, training, evaluation, report)
@@ -236,6 +236,8 @@ class Report(Callback):
 
     Parameters
     ----------
+    prog : str
+        The command, as ``args.json`` names it.
     args : argparse.Namespace
         The flags of ``dlpy35 train``.
     net : dlpy35.network2.Network
@@ -249,11 +251,22 @@ class Report(Callback):
     ----------
     records : list of dlpy35.engine.records.EpochRecord
         The epochs trained by this command (not those of a checkpoint it resumed).
+    run_records : list of dlpy35.engine.records.EpochRecord
+        Every epoch of the run, a resumed checkpoint's included.
     """
 
-    def __init__(self, args, net, n_train, bar):
-        self.args, self.net, self.n_train, self.bar = args, net, n_train, bar
+    def __init__(self, prog, args, net, n_train, bar):
+        self.prog, self.args, self.net, self.n_train, self.bar = prog, args, net, n_train, bar
         self.records, self.run_records = [], []
+
+    def on_start(self, trainer, run):
+        """Once the checkpoint to resume (if any) is checked and restored: the run directory's
+        ``args.json``, and its ``epochs.csv`` with the resumed checkpoint's epochs."""
+        self.run_records = run.records
+        if self.args.run:
+            self.args.run.start(self.prog, self.args, run.identity, run.state["epoch"])
+            if run.records:
+                self._write_rows(run.records, run.state["learning_speed"])
 
     def on_epoch(self, trainer, run, record):
         """Print the epoch's lines (the speed before training first) and rewrite the run's rows."""
@@ -273,7 +286,6 @@ class Report(Callback):
         if args.learning_speed:
             print(f"  {speed_text(speeds[-1])}", flush=True)
         self.records.append(record)
-        self.run_records = run.records
         if args.run:
             self._write_rows(run.records, speeds)
 
@@ -301,15 +313,16 @@ class Report(Callback):
             print(f"{when}: {speed_text(speeds[-1])}")
 
     def summary(self):
-        """Print the seconds of the epochs trained now, and the best epoch of the run (the first of equal
-        ones), if any epoch ran."""
-        if not self.records:
-            return
+        """Print the seconds of the epochs trained now, if any, and the best epoch of the whole run (the
+        first of equal ones, a resumed checkpoint's epochs included), if it has any."""
         seconds = [r.seconds for r in self.records]
+        if seconds:
+            print(f"training: {sum(seconds):.2f} s for {len(self.records)} epochs "
+                  f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
+        if not self.run_records:
+            return
         best = max(self.run_records, key=lambda r: (r.evaluations["evaluation"].correct, -r.epoch))
         ev = best.evaluations["evaluation"]
-        print(f"training: {sum(seconds):.2f} s for {len(self.records)} epochs "
-              f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
         print(f"best: epoch {best.epoch} : {ev.correct} / {ev.total} "
               f"({100 * ev.accuracy:.2f}%, {self.args.evaluation} data)")
 

@@ -133,10 +133,17 @@ def _epoch_rows(args, records):
 
 class EpochLines(Callback):
     """One network's line after each epoch, and the run directory's ``epochs.csv`` with every epoch so
-    far (a resumed run's earlier ones included)."""
+    far (a resumed run's earlier ones included); its ``args.json`` once the run starts."""
 
-    def __init__(self, args, bar):
-        self.args, self.bar = args, bar
+    def __init__(self, prog, args, bar):
+        self.prog, self.args, self.bar = prog, args, bar
+
+    def on_start(self, trainer, run):
+        """Once the checkpoint to resume (if any) is checked and restored: ``args.json`` with the run's
+        identity, and ``epochs.csv`` with the resumed checkpoint's epochs."""
+        if self.args.run:
+            self.args.run.start(self.prog, self.args, run.identity, run.state["epoch"])
+            self.args.run.epochs(_epoch_rows(self.args, [run.records]))
 
     def on_epoch(self, trainer, run, record):
         self.bar.close()
@@ -145,7 +152,7 @@ class EpochLines(Callback):
             self.args.run.epochs(_epoch_rows(self.args, [run.records]))
 
 
-def train(args, data, bar):
+def train(prog, args, data, bar):
     """The K networks of the run, trained as one population (one network alone when K is 1, so that it
     can checkpoint); ``(a network to save, histories, the ensemble's test accuracy or None)``."""
     from dlpy35 import network3 as n3
@@ -162,9 +169,11 @@ def train(args, data, bar):
 
         net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
                 checkpoint_dir=args.checkpoint_dir, resume=args.resume, overwrite=args.overwrite,
-                progress=bar, callbacks=[EpochLines(args, bar)])
+                progress=bar, callbacks=[EpochLines(prog, args, bar)])
         histories, vote, trainer = [[r.flat() for r in net.records]], None, net
     else:
+        if args.run:  # a population keeps no checkpoint: it always starts at epoch 0
+            args.run.start(prog, args)
         pop = LayerPopulation(layers, args.mini_batch_size, list(range(args.seed, args.seed + args.ensemble)),
                               args.eta, args.lmbda, dtype=args.dtype, mode=args.mode, device=args.device,
                               order=args.order)
@@ -214,9 +223,12 @@ def execute(p, args) -> int:
     from dlpy35.data import DataError
     from dlpy35.engine.device import DeviceError
     from dlpy35.engine.trainer import TrainingDiverged
+    from dlpy35.storage.checkpoint import check_resumable
     from dlpy35.storage.outputs import OutputError
 
     try:
+        if args.resume:  # before the data loads: nothing to resume is a mistake, not a fresh start
+            check_resumable(args.checkpoint_dir)
         data = _load(args)
     except (DataError, ValueError) as exc:
         return fail(prog, exc)
@@ -225,12 +237,10 @@ def execute(p, args) -> int:
     print(f"{name}: {len(data.training[0]):,} training images ({data.name}{expanded}), {args.epochs} epochs, "
           f"mini-batch {args.mini_batch_size}, eta {args.eta}, lmbda {args.lmbda}, "
           f"seed {args.seed}", flush=True)
-    if args.run:
-        args.run.start(prog, args)
     bar = EpochBar(args.quiet)
     try:
-        net, histories, vote = train(args, data, bar)
-    except (DeviceError, ValueError, TrainingDiverged) as exc:
+        net, histories, vote = train(prog, args, data, bar)
+    except (DeviceError, ValueError, TrainingDiverged) as exc:  # a CheckpointError is a ValueError
         bar.close()
         return fail(prog, exc)
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ for its structure only and split as the book splits MNIST.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -21,9 +22,7 @@ from dlpy35.data.mnist import book_split, load_mnist
 __all__ = ["Dataset", "load_data"]
 
 
-class Dataset(NamedTuple):
-    """The book's three sets of a data set, ``(X float32 (n, rows cols), y int64 (n,))`` each."""
-
+class _Sets(NamedTuple):
     training: tuple[np.ndarray, np.ndarray]
     validation: tuple[np.ndarray, np.ndarray]
     test: tuple[np.ndarray, np.ndarray]
@@ -31,10 +30,22 @@ class Dataset(NamedTuple):
     image_shape: tuple[int, int]
     name: str
 
+
+class Dataset(_Sets):
+    """The book's three sets of a data set, ``(X float32 (n, rows cols), y int64 (n,))`` each."""
+
     @property
     def n_in(self) -> int:
         """Pixels per image: a network's input width."""
         return self.image_shape[0] * self.image_shape[1]
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """A digest of the three sets' contents (:func:`dlpy35.storage.identity.digest`): what a run
+        records of its data, beside the name.  Computed once per object (about 0.1 s for MNIST)."""
+        from dlpy35.storage.identity import digest
+
+        return digest({"training": self.training, "validation": self.validation, "test": self.test})
 
 
 def load_data(data_dir: str | os.PathLike | None = None,

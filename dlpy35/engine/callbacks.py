@@ -1,6 +1,7 @@
 """Policies a trainer consults between epochs, each a small object (as Keras' callbacks are).
 
-:meth:`dlpy35.engine.trainer.Trainer.train` calls, for every epoch, each callback's
+:meth:`dlpy35.engine.trainer.Trainer.train` calls each callback's :meth:`Callback.on_start`
+before the first epoch it trains (a resumed run's state in place), then, for every epoch,
 :meth:`Callback.after_epoch` once the epoch is trained and evaluated (it may
 print, change eta or return a reason to stop), then, once the epoch is committed,
 :meth:`Callback.on_epoch`; on Ctrl-C, after the state of the last completed epoch
@@ -20,7 +21,11 @@ SCHEDULE_FLOOR = 128  # the schedule stops when eta has fallen to eta0 / 128
 
 
 class Callback:
-    """A policy's three moments; each does nothing unless a subclass says otherwise."""
+    """A policy's moments; each does nothing unless a subclass says otherwise."""
+
+    def on_start(self, trainer, run):
+        """Before the first epoch this call trains (``run.state`` and ``run.records`` hold a resumed
+        run's), once any checkpoint to resume has been checked and restored."""
 
     def after_epoch(self, trainer, run, record):
         """After epoch ``record.epoch`` is trained and evaluated, before it is committed: a reason to stop,

@@ -65,7 +65,9 @@ class Run:
     ``state`` is JSON-ready and is what a checkpoint keeps beside ``records``
     (every epoch's :class:`EpochRecord`, resumed ones included): ``epoch`` (the
     next to train), ``next_eta``, ``stopped`` (a reason, or None), the per-epoch
-    ``seconds`` and ``eta``, and whatever the network adds.
+    ``seconds`` and ``eta``, and whatever the network adds.  ``data`` holds the host arrays
+    trained on and evaluated, by name (what a run's data digest is taken of), and ``identity``
+    the settings that define the run (:mod:`dlpy35.storage.identity`), where the network sets them.
     """
 
     n: int
@@ -80,6 +82,8 @@ class Run:
     snapshot: list = field(default_factory=list)
     state: dict = field(default_factory=dict)
     records: list = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+    identity: dict = field(default_factory=dict)
 
     @property
     def full(self):
@@ -138,7 +142,10 @@ class Trainer(DeviceNetwork):
 
     # -- a run ------------------------------------------------------------------------------------------
     def begin(self, x, y, epochs, m, eta, hyper, option=None, sets=None):
-        """Put the data on the device, set eta, compile; return the :class:`Run`.
+        """Put the data on the device and set eta; return the :class:`Run`.
+
+        Compiling waits for :meth:`train`, so that what is checked between the two (a
+        checkpoint to resume) is checked before that work.
 
         Parameters
         ----------
@@ -159,11 +166,11 @@ class Trainer(DeviceNetwork):
             raise ValueError(f"SGD: {run.n} training examples make no full mini-batch of {m}")
         self.load_training(x, y)
         run.sets = tuple((name, self.load_set(name, *data)) for name, data in (sets or {}).items())
+        run.data = {**(sets or {}), "training": (x, y)}  # a monitored "training" set is x itself
         self.set_eta(run, eta)
         run.state = {"epoch": 0, "next_eta": run.eta, "stopped": None, "seconds": [], "eta": []}
         run.snapshot = self.values()
-        if epochs:
-            self.compile_seconds = self._warm_up(run)
+        self.compile_seconds = None  # until train() compiles
         return run
 
     def set_eta(self, run, eta):
@@ -272,7 +279,8 @@ class Trainer(DeviceNetwork):
         return EpochRecord(epoch=j, seconds=seconds, eta=run.eta, cost=float(cost), evaluations=evaluations)
 
     def train(self, run, callbacks=(), progress=None):
-        """Train the run's remaining epochs; the records of the epochs trained now.
+        """Compile (when an epoch is left to train) and train the run's remaining epochs; the records of
+        the epochs trained now.
 
         Parameters
         ----------
@@ -297,6 +305,10 @@ class Trainer(DeviceNetwork):
         callbacks = [*callbacks, *([Progress(progress)] if progress else [])]
         committed = Committed.of(self, run)
         try:
+            if state["epoch"] < run.epochs and not state["stopped"]:
+                self.compile_seconds = self._warm_up(run)  # Ctrl-C here too puts the weights back
+            for c in callbacks:
+                c.on_start(self, run)
             while state["epoch"] < run.epochs and not state["stopped"]:
                 record = self.epoch(run, state["epoch"], callbacks)
                 state["seconds"].append(record.seconds)

@@ -4,7 +4,8 @@ One file, ``<dir>/checkpoint.npz``: the weights and biases as float arrays and a
 JSON document (``meta``) with everything else.  It is replaced atomically at the
 end of every epoch (:mod:`dlpy35.storage.atomic`), so a crash or a kill during a save
 leaves the previous checkpoint loadable.  :class:`Checkpoint` ties a file to a
-run of :class:`dlpy35.engine.trainer.Trainer`: what it saves, and what a resume must match; as
+run of :class:`dlpy35.engine.trainer.Trainer`: what it saves, and the run's identity
+(:mod:`dlpy35.storage.identity`) that a resume must match; as
 one of the trainer's callbacks it saves after every epoch and on Ctrl-C.
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 from dlpy35.engine import arguments
 from dlpy35.engine.callbacks import Callback
 from dlpy35.engine.records import EpochRecord
+from dlpy35.storage import identity
 from dlpy35.storage.atomic import atomic_write, stale_temp_files
 from dlpy35.storage.saved_files import (
     NPZ_ERRORS,
@@ -33,7 +35,7 @@ from dlpy35.storage.saved_files import (
 )
 
 FILENAME = "checkpoint.npz"
-FORMAT = 1
+FORMAT = 2  # 2: the run's identity under "identity"
 
 
 CheckpointError = SavedFileError  # the name checkpoint code reads best
@@ -50,7 +52,8 @@ def claim(directory, resume=False, overwrite=False):
     One run at a time: the directory is locked (``flock``) until the block
     ends, and a second run fails at once.  An existing checkpoint is never
     replaced silently: without `resume` (continue it) or `overwrite` (start
-    over) it is refused.  None does nothing.
+    over) it is refused; and `resume` with no checkpoint there is refused
+    too, rather than quietly starting afresh.  None does nothing.
 
     Raises
     ------
@@ -83,9 +86,21 @@ def claim(directory, resume=False, overwrite=False):
         if path_in(directory).exists() and not (resume or overwrite):
             raise CheckpointError(f"{path_in(directory)}: a checkpoint of an earlier run is there; continue "
                                   "it with resume=True or start over with overwrite=True")
+        if resume:
+            check_resumable(directory)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def check_resumable(directory) -> None:
+    """Refuse to resume from `directory` when it holds no checkpoint: CheckpointError in one line.
+
+    A resume with nothing to resume is a mistake (a mistyped directory, say), not a fresh start.
+    """
+    if not path_in(directory).exists():
+        raise CheckpointError(f"{directory}: no checkpoint to resume ({FILENAME} is not there); give the "
+                              "directory of the run to continue, or train without resume=True")
 
 
 def completed_epochs(directory):
@@ -146,23 +161,22 @@ def load(directory):
         raise CheckpointError(f"{path}: not a readable dlpy35 checkpoint ({reason}); resume from another "
                               "checkpoint directory, or train without resuming") from None
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT}")
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, expected {FORMAT} (written "
+                              "by another version of dlpy35); resume it with that version, or train without "
+                              "resuming")
     return weights, biases, meta
 
 
-def check_compatible(meta: dict, expected: dict, path) -> None:
-    """Refuse to resume when the checkpoint's network or run settings differ from this run's."""
-    for key, want in expected.items():
-        got = meta.get(key)
-        if got != want:
-            raise CheckpointError(
-                f"{path}: cannot resume: the checkpoint has {key}={got!r} but this run has {key}={want!r}; "
-                f"use the checkpoint's settings or another checkpoint directory"
-            )
+def run_identity(trainer, run, settings) -> dict:
+    """The identity of `run` (:mod:`dlpy35.storage.identity`): the network's `settings` (its
+    architecture, cost, seed, regularisation, schedule...) and the run's dtype, mini-batch size,
+    first eta, number of training examples and the digest of the data it trains on and evaluates."""
+    return identity.identity(**settings, dtype=trainer.dtype, mini_batch_size=run.m, eta0=run.eta,
+                             n_train=run.n, data_digest=identity.digest(run.data))
 
 
 class Checkpoint(Callback):
-    """Where and what a run checkpoints: a directory and the settings a resume must match.
+    """Where a run checkpoints, and the identity a resume must match.
 
     As a :class:`dlpy35.engine.callbacks.Callback` it saves the committed state after
     every epoch and after Ctrl-C.
@@ -170,26 +184,24 @@ class Checkpoint(Callback):
     Parameters
     ----------
     directory : path
-    settings : dict
-        JSON-ready; written into the checkpoint and compared on resume.
+    identity : dict
+        JSON-ready (:func:`run_identity`); written into the checkpoint and compared on resume.
     required : tuple of str
         Keys the network adds to ``run.state``; a checkpoint without them is incomplete.
     """
 
-    def __init__(self, directory, settings, required=()):
-        self.directory, self.settings, self.required = directory, settings, required
+    def __init__(self, directory, identity, required=()):
+        self.directory, self.identity, self.required = directory, identity, required
 
     @classmethod
-    def of_run(cls, trainer, run, directory, settings, resume=False, verbose=True, required=()):
+    def of_run(cls, trainer, run, directory, resume=False, verbose=True, required=()):
         """The checkpoint of `run` in `directory`, resumed from with `resume`; None without a directory.
 
-        `settings` name the network; the run's dtype, mini-batch size, first eta
-        and training-set size are added: a resume must match them all.
+        ``run.identity`` (:func:`run_identity`) is what the checkpoint records and a resume must match.
         """
         if directory is None:
             return None
-        run_settings = {"dtype": trainer.dtype, "mini_batch_size": run.m, "eta0": run.eta, "n_train": run.n}
-        saver = cls(directory, {**settings, **run_settings}, required)
+        saver = cls(directory, run.identity, required)
         if resume:
             saver.resume(trainer, run, verbose)
         return saver
@@ -199,7 +211,8 @@ class Checkpoint(Callback):
         return path_in(self.directory)
 
     def save(self, trainer, run):
-        meta = {**self.settings, "history": run.state, "records": [r.to_json() for r in run.records],
+        meta = {"sizes": self.identity["sizes"], "dtype": self.identity["dtype"], "identity": self.identity,
+                "history": run.state, "records": [r.to_json() for r in run.records],
                 "rng": trainer.order.state}
         save(self.directory, *trainer.model.checkpoint_arrays(run.snapshot), meta)
 
@@ -210,17 +223,22 @@ class Checkpoint(Callback):
         self.save(trainer, run)
 
     def resume(self, trainer, run, verbose=True):
-        """Put `run` where the checkpoint left off; False (and nothing changed) when there is none."""
+        """Put `run` where the checkpoint left off, once its identity is found to be the run's.
+
+        Raises
+        ------
+        CheckpointError
+            No checkpoint (:func:`check_resumable`), an unreadable one, or one of another run:
+            the message names the first setting that differs, with both values.
+        """
+        check_resumable(self.directory)
         found = load(self.directory)
-        if found is None:
-            if verbose:
-                print(f"no checkpoint in {self.directory}; starting from epoch 0", flush=True)
-            return False
-        check_compatible(found[2], self.settings, self.path)
+        identity.check_same(found[2].get("identity"), self.identity,
+                            f"{self.path}: cannot resume: the checkpoint",
+                            "use the checkpoint's settings or another checkpoint directory", CheckpointError)
         trainer.restore(run, *self._parts(trainer, *found))
         if verbose:
             print(f"resuming from {self.path} at epoch {run.state['epoch']}", flush=True)
-        return True
 
     def _parts(self, trainer, weights, biases, meta):
         """``(values, order state, run state, records)`` of a loaded checkpoint, each checked first."""

@@ -6,12 +6,12 @@ it would alone; in float32 it ends there up to the rounding of the population's
 batched kernels, see :mod:`dlpy35.engine.population`) in populations of at most
 ``population_size``.  Each chunk trains as one
 :class:`dlpy35.engine.population.Population`, here or as a task on a Ray cluster, and
-its results are saved under ``OUT/chunks/`` as it finishes: rerunning the same
-sweep into the same directory skips the chunks already there, so a node that
-dies costs only its own chunk.  ``OUT/sweep.json`` names the chunks of the sweep the
-directory holds (:func:`holds`), so that another sweep is not mixed into it.  The whole
-is then written as ``epochs.csv`` and ``summary.csv`` (:mod:`dlpy35.storage.tables`) and
-plotted.
+its results are saved under ``OUT/chunks/`` as it finishes, with the sweep's
+identity (:func:`identity`): rerunning the same sweep into the same directory
+skips the chunks already there, so a node that dies costs only its own chunk,
+and a sweep of other settings (other data, dtype, epochs...) is refused there.
+The whole is then written as ``epochs.csv`` and ``summary.csv``
+(:mod:`dlpy35.storage.tables`) and plotted.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def parse_seeds(tokens):
 
 
 def settings(epochs=30, mini_batch_size=10, n_train=None, cost="quadratic", init="large", dtype="float32",
-             device="auto", mode=None, evaluation="test", order="own", data_dir=None, dataset=None) -> dict:
+             device="auto", mode=None, evaluation="test", order="own", data_dir=None, dataset=None,
+             data=None) -> dict:
     """The settings a sweep's networks share, as a chunk keeps them (JSON-ready: paths as text).
 
     Parameters
@@ -86,11 +87,28 @@ def settings(epochs=30, mini_batch_size=10, n_train=None, cost="quadratic", init
         The data evaluated after every epoch.
     data_dir, dataset : path-like, optional
         As :func:`dlpy35.data.load_data` takes them: where a chunk's trainer loads its data.
+    data : dlpy35.data.Dataset, optional
+        The data loaded from there: its name and digest are recorded (``data_name``,
+        ``data_digest``), and a chunk's trainer checks that it loads the same.
     """
+    given = {"data_name": data.name, "data_digest": data.digest} if data is not None else {}
     return {"epochs": epochs, "mini_batch_size": mini_batch_size, "n_train": n_train, "cost": cost,
             "init": init, "dtype": dtype, "device": device, "mode": mode, "evaluation": evaluation,
             "order": order, "data_dir": str(data_dir) if data_dir else None,
-            "dataset": str(dataset) if dataset else None}
+            "dataset": str(dataset) if dataset else None, **given}
+
+
+# Where and how a chunk trains, not what: a rerun may change them and keep the chunks' identity (a chunk's
+# key still holds them, so a chunk is retrained, never refused, on another device or mode).
+EXECUTION = ("device", "mode", "data_dir", "dataset")
+
+
+def identity(settings) -> dict:
+    """What defines a sweep's networks (:mod:`dlpy35.storage.identity`): its `settings` but the
+    :data:`EXECUTION` ones; recorded in each chunk's results and compared on a rerun."""
+    from dlpy35.storage import identity as run_identity
+
+    return run_identity.identity(**{k: v for k, v in settings.items() if k not in EXECUTION})
 
 
 def plan(sizes_list, seeds, etas, lmbdas, settings, population_size=None):
@@ -130,13 +148,17 @@ def train_chunk(chunk, progress=None):
 
     s = chunk.settings
     data = load_data(s["data_dir"], s.get("dataset"))
+    if s.get("data_digest", data.digest) != data.digest:  # a Ray node may hold other files
+        raise ValueError(f"{s['dataset'] or s['data_dir'] or 'MNIST'}: these data differ from the sweep's "
+                         f"(digest {data.digest}, not {s['data_digest']}); give every node the same data")
     (tx, ty), evaluation = data.training, data.test if s["evaluation"] == "test" else data.validation
     pop = population(chunk)
     start = time.perf_counter()
     n = s["n_train"]
     pop.SGD((tx[:n], ty[:n]), s["epochs"], s["mini_batch_size"], evaluation, progress=progress)
     rows, summary = chunk_rows(chunk, pop.records, pop.diverged)
-    return {"key": chunk.key, "epochs": rows, "summary": summary, "seconds": time.perf_counter() - start,
+    return {"key": chunk.key, "identity": identity(s), "epochs": rows, "summary": summary,
+            "seconds": time.perf_counter() - start,
             "compile_seconds": pop.trainer.compile_seconds, "device": pop.device.describe()}
 
 
@@ -167,6 +189,28 @@ class Store:
             return None
         complete = isinstance(result, dict) and {"key", "epochs", "summary"} <= result.keys()
         return result if complete and result["key"] == chunk.key else None
+
+    def check(self, settings):
+        """Refuse (ValueError, one line) when a chunk saved here was trained under another identity
+        (:func:`identity`) than `settings`', naming the first setting that differs and both values;
+        unreadable or incomplete files are left to :meth:`load` (they are trained again)."""
+        from dlpy35.storage.identity import check_same
+
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                result = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(result, dict) and {"key", "epochs", "summary"} <= result.keys():
+                check_same(result.get("identity"), identity(settings),
+                           f"{path}: cannot reuse the chunks of {self.dir.parent}: this one",
+                           "give another output directory, the settings they were trained with, or "
+                           "overwrite=True to replace them", this="this sweep")
+
+    def clear(self):
+        """Remove every chunk saved here: the sweep they belong to is being replaced (``--overwrite``)."""
+        for path in self.dir.glob("*.json"):
+            path.unlink(missing_ok=True)
 
     def save(self, result):
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -208,6 +252,8 @@ def run(chunks, out, ray_address=None, log=print, progress=None):
     `progress` goes to :func:`train_chunk` here; Ray's workers draw no bar.
     """
     store = Store(out)
+    if chunks:
+        store.check(chunks[0].settings)
     done = {c.key: r for c in chunks if (r := store.load(c)) is not None}
     todo = [c for c in chunks if c.key not in done]
     if done:
