@@ -286,6 +286,23 @@ def test_a_rerun_of_other_settings_into_the_same_out_is_refused_naming_the_setti
     assert [p.name for p in (out / "chunks").iterdir()] == [chunk.name]  # nothing trained
 
 
+def test_overwrite_replaces_a_sweep_of_other_settings_and_its_chunks(swept, two_sets, tmp_path, capsys):
+    """``--overwrite`` is the one flag that lets a sweep of other settings into an ``--out``: the old
+    chunks go (they would be refused by the new sweep's identity), the new ones are the only ones."""
+    import shutil
+
+    out = shutil.copytree(swept, tmp_path / "sweep")
+    (old,) = (out / "chunks").glob("*.json")
+    argv = ["sweep", *TINY, "--device", "cpu", "--dataset", str(two_sets[0]), "--epochs", "2",
+            "--out", str(out)]
+    status, _, err = run([*argv, "--overwrite"], capsys)
+    assert status == 0, err
+    (new,) = (out / "chunks").glob("*.json")
+    assert new != old and json.loads(new.read_text())["identity"]["epochs"] == 2
+    assert {int(r["epoch"]) for r in tables.read_csv(out / "epochs.csv")} == {0, 1}
+    assert run(argv, capsys)[0] == 0  # the same sweep again: continued, not refused
+
+
 def test_a_chunk_records_the_sweeps_identity_and_another_device_is_not_another(swept, two_sets, tmp_path,
                                                                                 capsys):
     import shutil

@@ -48,8 +48,17 @@ class Chunk:
     @property
     def key(self):
         """A name for the chunk's results: the same networks and settings give the same key."""
-        text = json.dumps({"nets": [asdict(n) for n in self.nets], "settings": self.settings}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _hash({"nets": [asdict(n) for n in self.nets], "settings": self.settings})
+
+    @property
+    def networks(self):
+        """What the chunk trains, wherever it runs: its networks and :func:`identity`.  A sweep's
+        ``sweep.json`` lists these, so that a rerun on another device is the same sweep."""
+        return _hash({"nets": [asdict(n) for n in self.nets], "identity": identity(self.settings)})
+
+
+def _hash(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def parse_seeds(tokens):
@@ -230,20 +239,22 @@ def holds(out, chunks) -> bool:
     It does when its ``sweep.json`` names the same chunks or, in a sweep's directory
     from before ``sweep.json``, when the chunks saved there are all among them.
     """
-    out, keys = Path(out), sorted(c.key for c in chunks)
+    out = Path(out)
     try:
-        return sorted(json.loads((out / MANIFEST).read_text())["chunks"]) == keys
+        listed = json.loads((out / MANIFEST).read_text())["chunks"]
+        return sorted(listed) == sorted(c.networks for c in chunks)
     except FileNotFoundError:
         found = {path.stem for path in (out / "chunks").glob("*.json")}
-        return bool(found) and found <= set(keys)
+        return bool(found) and found <= {c.key for c in chunks}
     except (OSError, ValueError, KeyError, TypeError):  # not a sweep's manifest: not this sweep
         return False
 
 
 def write_manifest(out, chunks):
-    """Write ``sweep.json``: the keys of the sweep's chunks (:func:`holds` reads them)."""
+    """Write ``sweep.json``: what each of the sweep's chunks trains (:attr:`Chunk.networks`), which
+    :func:`holds` reads."""
     with atomic_write(Path(out) / MANIFEST, "w") as f:
-        json.dump({"chunks": [c.key for c in chunks]}, f, indent=1)
+        json.dump({"chunks": [c.networks for c in chunks]}, f, indent=1)
 
 
 def run(chunks, out, ray_address=None, log=print, progress=None):
