@@ -29,10 +29,20 @@ class _Sets(NamedTuple):
     n_classes: int
     image_shape: tuple[int, int]
     name: str
+    classes: tuple[str, ...] = ()
 
 
 class Dataset(_Sets):
-    """The book's three sets of a data set, ``(X float32 (n, rows cols), y int64 (n,))`` each."""
+    """The book's three sets of a data set, ``(X float32 (n, rows cols), y int64 (n,))`` each.
+
+    ``classes`` names the classes (label ``k`` is ``classes[k]``) where the data set names
+    them; :attr:`class_names` is what to show either way.
+    """
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Each label's name: ``classes``, or the labels' digits where the data set names none."""
+        return self.classes or tuple(str(k) for k in range(self.n_classes))
 
     @property
     def n_in(self) -> int:
