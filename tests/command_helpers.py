@@ -13,8 +13,10 @@ def script(name):
     """``scripts/<name>.py`` as a module (its ``main`` runs in this process)."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     spec.loader.exec_module(module)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # the script's import-time handler, undone
+    for signum, handler in before.items():  # the script's import-time handlers, undone
+        signal.signal(signum, handler)
     return module
 
 

@@ -48,12 +48,12 @@ def test_help_keeps_the_description_and_epilog(capsys):
     assert exc.value.code == 0 and "Train something." in out and "More words." in out
 
 
-def test_run_turns_ctrl_c_before_training_into_130(capsys):
+def test_run_turns_a_keyboard_interrupt_of_main_into_130(capsys):
     def main(argv):
         raise KeyboardInterrupt
 
     assert common.run(main, "prog", []) == 130
-    assert capsys.readouterr().err == "prog: interrupted before training started; nothing was saved\n"
+    assert capsys.readouterr().err == "prog: interrupted; nothing was saved\n"
 
 
 def test_run_passes_the_status_through_and_formats_warnings_in_one_line(capsys, monkeypatch):

@@ -224,3 +224,26 @@ def test_training_runs_on_the_gpu():
 def test_an_unknown_mode_is_refused_at_once():
     with pytest.raises(ValueError, match="mode 'BOGUS' is not a PyTensor mode; use one of .*NUMBA"):
         dv.resolve("cpu", mode="bogus")
+
+
+@pytest.mark.parametrize("mode", ["JAX", "NUMBA"])
+def test_a_compile_leaves_nothing_in_the_temporary_directory(mode, tmp_path, monkeypatch):
+    """PyTensor writes the source it generates for a JAX or NUMBA function to a file of its own in
+    ``$TMPDIR`` and never removes it; dlpy35's compiles keep it, named by its content, in the cache."""
+    import tempfile
+
+    import pytensor.tensor as pt
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where NamedTemporaryFile would write
+    dev = dv.resolve("cpu", mode)
+    x = pt.vector("x")
+    fn = dev.function([x], [pt.exp(x) * 2 - 1], name="tempfile_probe")  # a graph of this test only
+    (got,) = fn(dev.put(np.zeros(3, np.float32)))
+    assert np.array_equal(dev.get(got), np.ones(3, np.float32))
+    assert list(temp.iterdir()) == []
+    first = sorted(dv.generated_src_dir().iterdir())
+    assert first and all(p.suffix == ".py" for p in first) and str(tmp_path) in str(dv.generated_src_dir())
+    dev.function([x], [pt.exp(x) * 2 - 1], name="tempfile_probe")  # the same graph: the same files
+    assert sorted(dv.generated_src_dir().iterdir()) == first and list(temp.iterdir()) == []

@@ -18,6 +18,7 @@ from dlpy35 import network, network2
 from dlpy35.cli import main as cli
 from dlpy35.storage import outputs
 from dlpy35.storage.outputs import Finisher, OutputError, Outputs, given
+from dlpy35.studies import reproduce
 
 # -- the policy: files ---------------------------------------------------------------------------------
 
@@ -278,8 +279,9 @@ def another_table(directory):
     """A reproduce table whose row ch1-30 came from another command, and that row's run directory."""
     earlier_run(directory / "ch1-30").joinpath("args.json").write_text(
         json.dumps({"command": "dlpy35.studies.reproduce ch1-30"}))
-    (directory / "results.json").write_text(json.dumps({"results": [{"row": "ch1-30", "dlpy35": 90.0,
-                                                                      "command": "dlpy35 train --other"}]}))
+    result = {key: 1.0 for key in reproduce.RESULT_FIELDS}  # whole: a damaged table is refused as such
+    result.update(row="ch1-30", dlpy35=90.0, command="dlpy35 train --other")
+    (directory / "results.json").write_text(json.dumps({"results": [result]}))
 
 
 def _prepare(tmp_path, model, monkeypatch, made):

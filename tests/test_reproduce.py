@@ -111,3 +111,44 @@ def test_the_first_network_of_a_population_stops_at_the_epoch_it_diverged_in():
     assert reproduce.first_network(alone) == alone
     population = [epoch(0, alone[0]), epoch(1, alone[1]), epoch(2, None)]
     assert reproduce.first_network(population) == alone[:2]
+
+
+@pytest.mark.parametrize("text", [
+    "{not json",
+    '{"rows": []}',
+    '{"results": {"ch1-30": 1}}',
+    '{"results": [3]}',
+    '{"results": [{"row": "ch1-30", "dlpy35": 95.1}]}',  # a table built from it would fail after the row
+])
+def test_a_damaged_results_file_is_one_line_before_any_row_trains(text, capsys, tmp_path):
+    """Refused before training (no row directory is made), named, with a fix that keeps the file."""
+    (tmp_path / "results.json").write_text(text)
+    status, out, err = run_main(cli.main, ["reproduce", "ch1-30", "--out", str(tmp_path)], capsys)
+    assert status == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert f"--out {tmp_path} holds another run (results.json); give --overwrite to replace it" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+    assert (tmp_path / "results.json").read_text() == text
+
+
+@pytest.mark.parametrize("text, why", [
+    ("{not json", "Expecting property name"),
+    ('{"rows": []}', "missing results"),
+    ('{"results": {"ch1-30": 1}}', "'results' is not a list"),
+    ('{"results": [3]}', "a result is not an object"),
+    ('{"results": [{"row": "ch1-30", "dlpy35": 95.1}]}', "missing network, book, difference"),
+    ('{"results": [{"row": "ch1-30", "network": "n", "dlpy35": "95", "book": 95, "difference": 0, '
+     '"status": "s", "epochs": 1, "seconds_per_epoch": 1, "seconds": 1, "device": "d", "command": "c"}]}',
+     "must be numbers"),
+])
+def test_read_results_names_the_file_and_what_is_wrong(text, why, tmp_path):
+    (tmp_path / "results.json").write_text(text)
+    with pytest.raises(ValueError, match=r"^\S+results.json: not a results file of dlpy35 reproduce") as exc:
+        reproduce.read_results(tmp_path / "results.json")
+    assert why in str(exc.value)
+
+
+def test_read_results_keeps_a_good_file_by_row_and_finds_none_missing(tmp_path):
+    result = {k: 1.0 for k in reproduce.RESULT_FIELDS} | {"row": "ch1-30"}
+    (tmp_path / "results.json").write_text(json.dumps({"results": [result]}))
+    assert reproduce.read_results(tmp_path / "results.json") == {"ch1-30": result}
+    assert reproduce.read_results(tmp_path / "absent.json") == {}

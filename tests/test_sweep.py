@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 import numpy as np
 import pytest
@@ -36,7 +38,7 @@ def test_parse_seeds(tokens, seeds):
     (["5-2"], "^seeds: '5-2' is an empty or negative range"),
     (["-1"], "is not a seed"),
     (["x"], "'x' is not a seed"),
-    (["0-2", "2"], "a seed is given twice"),
+    (["0-2", "2"], "^seeds: 2 is given twice; each network needs its own$"),
 ])
 def test_parse_seeds_refuses(tokens, message):
     with pytest.raises(ValueError, match=message):
@@ -136,12 +138,45 @@ def test_a_shared_order_sweep_follows_each_populations_first_network(tmp_path, c
     (["--seeds", "0", "--population-size", "0"], "argument --population-size: expected an integer >= 1"),
     (["--seeds"], "argument --seeds: expected at least one argument"),
     (["--seeds", "0", "--order", "mine"], "argument --order: invalid choice: 'mine'"),
+    # a configuration given twice would train the same networks twice, as a seed given twice would
+    (["--seeds", "0", "0"], "--seeds: 0 is given twice; each network needs its own"),
+    (["--seeds", "0", "--eta", "3", "0.5", "3.0"], "--eta: 3 is given twice; each network needs its own"),
+    (["--seeds", "0", "--lmbda", "0", "0.0"], "--lmbda: 0 is given twice; each network needs its own"),
+    (["--seeds", "0", "--sizes", "784", "30", "10", "--sizes", "784", "20", "10", "--sizes", "784", "30",
+      "10"], "--sizes: 784 30 10 is given twice; each network needs its own"),
+    (["--seeds", "0", "--ray", "127.0.0.1:{port}"],
+     "--ray 127.0.0.1:{port}: no Ray cluster answers at 127.0.0.1:{port} (Connection refused)"),
+    (["--seeds", "0", "--ray", "ray://head:x"], "--ray ray://head:x: not a Ray address"),
 ])
-def test_bad_sweeps_are_refused_in_one_line_before_training(argv, message, tmp_path, capsys):
+def test_bad_sweeps_are_refused_in_one_line_before_training(argv, message, tmp_path, capsys, closed_port):
+    argv, message = [a.format(port=closed_port) for a in argv], message.format(port=closed_port)
     status, out, err = run(["sweep", "--out", str(tmp_path / "o"), *argv], capsys)
     assert status == 2 and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "o" / "chunks").exists()
+
+
+@pytest.fixture
+def closed_port():
+    """A port of this machine nothing listens at (it was free a moment ago)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("address, endpoint", [
+    ("auto", None), ("local", None), ("10.0.0.1:6379", ("10.0.0.1", 6379)), ("head", ("head", 6379)),
+    ("ray://head", ("head", 10001)), ("ray://head:10002/", ("head", 10002)), ("[::1]:7000", ("::1", 7000)),
+])
+def test_a_ray_address_names_the_endpoint_that_is_probed(address, endpoint):
+    assert sweep.ray_endpoint(address) == endpoint
+
+
+def test_an_unreachable_ray_address_is_refused_within_the_probes_timeout(closed_port):
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=r"^ray_address='127\.0\.0\.1:\d+': no Ray cluster answers at "):
+        sweep.check_ray_address(f"127.0.0.1:{closed_port}", timeout=2.0)
+    assert time.monotonic() - start < 2.0
 
 
 def test_a_population_too_large_is_refused_before_training(tmp_path, capsys, monkeypatch, mnist_dir):
@@ -317,3 +352,15 @@ def test_a_chunk_records_the_sweeps_identity_and_another_device_is_not_another(s
     status, _, err = run(["sweep", *TINY, "--device", "auto", "--dataset", str(two_sets[0]), "--out",
                           str(out)], capsys)
     assert status == 0, err
+
+
+def test_what_ray_writes_while_connecting_is_dropped_if_it_fails_and_kept_if_it_connects(capfd):
+    import os
+
+    with pytest.raises(ConnectionError):
+        with sweep._stderr_held_unless_it_fails():
+            os.write(2, b"Failed to connect to GCS within 5 seconds\n")
+            raise ConnectionError("no cluster")
+    with sweep._stderr_held_unless_it_fails():
+        os.write(2, b"a warning worth reading\n")
+    assert capfd.readouterr().err == "a warning worth reading\n"

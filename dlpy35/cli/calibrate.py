@@ -3,7 +3,7 @@ report; the result picks the default CPU mode (:mod:`dlpy35.engine.calibrate`)."
 
 from __future__ import annotations
 
-from dlpy35.cli.common import ArgumentParser, positive_int
+from dlpy35.cli.common import ArgumentParser, positive_int, run
 from dlpy35.engine import calibrate
 
 
@@ -25,4 +25,4 @@ def main(argv=None, prog="python -m dlpy35.cli.calibrate") -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main, "python -m dlpy35.cli.calibrate"))

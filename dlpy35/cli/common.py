@@ -12,13 +12,14 @@ import argparse
 import math
 import os
 import re
-import signal
 import sys
 import warnings
 from pathlib import Path
 
+from dlpy35.cli import signals
+from dlpy35.cli.signals import INTERRUPTED
+
 USER_ERROR = 2
-INTERRUPTED = 130
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -231,7 +232,8 @@ def weight_init(args):
 
 
 #: The library's names of the settings a user gives as flags, and the flags that give them.
-FLAGS = {"device": "--device", "mode": "--mode", "seeds": "--seeds", "ray_address": "--ray",
+FLAGS = {"device": "--device", "mode": "--mode", "seeds": "--seeds", "etas": "--eta", "lmbdas": "--lmbda",
+         "sizes_list": "--sizes", "ray_address": "--ray",
          "resume": "--resume", "overwrite": "--overwrite", "data_dir": "--data-dir", "dataset": "--dataset"}
 _KEYWORD = re.compile(r"(?<![\w./-])(" + "|".join(FLAGS) + r")=(\"[^\"]*\"|'[^']*'|[^\s,;:)]+)")
 _PREFIX = re.compile(r"^(" + "|".join(FLAGS) + r"):")
@@ -255,9 +257,9 @@ def in_flags(message) -> str:
     return _PREFIX.sub(lambda m: f"{FLAGS[m[1]]}:", _KEYWORD.sub(_flag, str(message)))
 
 
-def interrupted(prog, what, checkpoint_dir) -> int:
-    """Say on stderr that Ctrl-C stopped `what` (``"interrupted after 3 epochs"``) and what the disk holds
-    of it: only what is true; the exit status of Ctrl-C."""
+def interrupted_line(prog, what, checkpoint_dir) -> str:
+    """The line that says Ctrl-C stopped `what` (``"interrupted after 3 epochs"``) and what the disk holds
+    of it: only what is true."""
     from dlpy35.storage.checkpoint import completed_epochs
 
     epochs = None if checkpoint_dir is None else completed_epochs(checkpoint_dir)
@@ -268,7 +270,12 @@ def interrupted(prog, what, checkpoint_dir) -> int:
     else:
         where = (f"the checkpoint in {checkpoint_dir} holds {epochs} completed epochs; run the same command "
                  "with --resume to continue")
-    print(f"{prog}: {what}; {where}", file=sys.stderr)
+    return f"{prog}: {what}; {where}"
+
+
+def interrupted(prog, what, checkpoint_dir) -> int:
+    """Print :func:`interrupted_line` on stderr; the exit status of Ctrl-C."""
+    print(interrupted_line(prog, what, checkpoint_dir), file=sys.stderr)
     return INTERRUPTED
 
 
@@ -284,33 +291,30 @@ def _one_line_warning(message, category, filename, lineno, line=None):
 
 
 def exit_on_interrupt(prog):
-    """From now until :func:`run` starts `main`, Ctrl-C exits 130 with one line at once.
+    """From now on, Ctrl-C and SIGTERM exit 130 with one line at once (:mod:`dlpy35.cli.signals`).
 
     A script calls this before its heavy imports (PyTensor and JAX take seconds to
-    import, and an interrupt inside them would print a traceback, or be lost).
+    import, and an interrupt inside them would print a traceback, crash, or be lost).
     """
-    def interrupted(signum, frame):
-        print(f"{prog}: interrupted before training started; nothing was saved", file=sys.stderr, flush=True)
-        os._exit(INTERRUPTED)  # nothing to clean up yet; an exception could be swallowed mid-import
-
-    signal.signal(signal.SIGINT, interrupted)
+    signals.take(prog)
 
 
 def run(main, prog=None, argv=None) -> int:
-    """``main(argv)``'s exit status, with Ctrl-C outside training reported in one line as 130.
+    """``main(argv)``'s exit status, with Ctrl-C and SIGTERM at any moment 130 and one line.
 
-    ``main`` reports interruptions during training itself (it knows what was saved);
-    one that arrives before (while data loads or JAX compiles) saved nothing.
+    While `main` runs, the signals end the process at once (:mod:`dlpy35.cli.signals`;
+    a command says with :func:`dlpy35.cli.signals.saying` what the disk holds); a
+    KeyboardInterrupt that `main` raises itself is reported as one before training.
     Warnings print as one line each instead of Python's two-line source excerpt.
     """
     prog = prog or Path(sys.argv[0]).name
     warnings.formatwarning = _one_line_warning
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt again, for main to handle
     try:
-        return main(argv)
+        with signals.installed(prog):
+            return main(argv)
     except BrokenPipeError:  # `dlpy35 evaluate MODEL | head -1`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 1
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted before training started; nothing was saved", file=sys.stderr)
+        print(signals.nothing_saved(prog), file=sys.stderr)
         return INTERRUPTED

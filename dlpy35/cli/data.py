@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from dlpy35.cli.common import ArgumentParser, fail, positive_float
+from dlpy35.cli.common import ArgumentParser, fail, positive_float, run
 from dlpy35.data import fetch
 from dlpy35.data.errors import DataError, _show
 
@@ -54,4 +54,4 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m dlpy35.data")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, "python -m dlpy35.data"))

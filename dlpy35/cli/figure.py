@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dlpy35.cli import signals
 from dlpy35.cli.common import (
     INTERRUPTED,
     add_data_flags,
@@ -123,19 +124,22 @@ def execute(p, args) -> int:
         bar.close()
         print(line, flush=True)
 
+    stopped = f"{prog}: interrupted; no figure was written"
     try:
-        result = figures.compute(fig.name, data, quick=args.quick, seed=args.seed, device=args.device,
-                                 mode=args.mode, progress=bar, log=log)
+        with signals.saying(lambda: stopped):
+            result = figures.compute(fig.name, data, quick=args.quick, seed=args.seed, device=args.device,
+                                     mode=args.mode, progress=bar, log=log)
     except (DataError, DeviceError, PopulationError, TrainingDiverged, ValueError) as exc:
         bar.close()
         return fail(prog, exc)
     except KeyboardInterrupt:
         bar.close()
-        print(f"{prog}: interrupted; no figure was written", file=sys.stderr)
+        print(stopped, file=sys.stderr)
         return INTERRUPTED
     bar.close()
-    figures.draw(result, png)
-    figures.write_numbers(result, csv)
+    with signals.saying(lambda: signals.while_writing(prog)):
+        figures.draw(result, png)
+        figures.write_numbers(result, csv)
     print(figures.describe(result))
     print(f"wrote {png} and {csv}")
     return 0

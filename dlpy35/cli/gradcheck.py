@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from dlpy35.cli.common import ArgumentParser, positive_int
+from dlpy35.cli.common import ArgumentParser, positive_int, run
 from dlpy35.engine import gradcheck
 from dlpy35.engine.costs import CrossEntropyCost, QuadraticCost
 
@@ -35,4 +35,4 @@ def main(argv=None, prog="python -m dlpy35.cli.gradcheck") -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, "python -m dlpy35.cli.gradcheck"))

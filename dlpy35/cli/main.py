@@ -17,6 +17,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from dlpy35.cli import signals
 from dlpy35.cli.common import ArgumentParser, fail, run
 
 PROG = "dlpy35"
@@ -69,7 +70,8 @@ def command_parser(name, prog):
 def command_main(name, argv=None, prog=None):
     """Run the subcommand `name` with `argv`: its exit status. ``scripts/train_gpu.py`` is this for train."""
     p = command_parser(name, prog or f"{PROG} {name}")
-    return _module(name).execute(p, p.parse_args(argv))
+    with signals.saying(lambda: signals.nothing_saved(p.prog)):  # till the command says more
+        return _module(name).execute(p, p.parse_args(argv))
 
 
 def _bench(argv):
@@ -100,9 +102,11 @@ def main(argv=None) -> int:
     if argv and argv[0] in COMMANDS:
         return command_main(argv[0], argv[1:])
     if argv and argv[0] in PROGRAMS:
-        if argv[0] == "bench":
-            return _bench(argv[1:])
-        return importlib.import_module(PROGRAMS[argv[0]][0]).main(argv[1:], prog=f"{PROG} {argv[0]}")
+        prog = f"{PROG} {argv[0]}"
+        with signals.saying(lambda: signals.nothing_saved(prog)):
+            if argv[0] == "bench":
+                return _bench(argv[1:])
+            return importlib.import_module(PROGRAMS[argv[0]][0]).main(argv[1:], prog=prog)
     p = top_parser()
     p.parse_args(argv)  # --help, --version, or an unknown command: argparse's message and exit
     p.error("give a command: " + ", ".join([*COMMANDS, *PROGRAMS]))

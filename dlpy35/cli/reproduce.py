@@ -25,6 +25,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from dlpy35.cli import signals
 from dlpy35.cli.common import (
     INTERRUPTED,
     add_data_flags,
@@ -161,7 +162,9 @@ def execute(p, args) -> int:
               f"{result['status']}, {result['seconds']:.0f} s", flush=True)
         kept[row.name] = results[-1]
         try:
-            _write_table(args.out, list(kept.values()), reproduce.row_dir(row, args.out / row.name).network)
+            network = reproduce.row_dir(row, args.out / row.name).network
+            with signals.saying(lambda: signals.while_writing(p.prog)):
+                _write_table(args.out, list(kept.values()), network)
         except ValueError as exc:
             return fail(p.prog, exc)
     print(reproduce.markdown(results), end="")
@@ -190,11 +193,11 @@ def _write_table(out, results, network):
 def _results(path):
     """The results the table at `path` keeps, by row: {} when there is no file, None when the file is not a
     results table (then --out holds something else)."""
-    if not path.exists():
-        return {}
+    from dlpy35.studies import reproduce
+
     try:
-        return {r["row"]: r for r in json.loads(path.read_text())["results"]}
-    except (OSError, ValueError, KeyError, TypeError):
+        return reproduce.read_results(path)
+    except ValueError:
         return None
 
 
@@ -235,13 +238,14 @@ def _rerun(prog, args, row):
     from dlpy35.engine.trainer import TrainingDiverged
     from dlpy35.studies import reproduce
 
+    stopped = f"{prog}: interrupted in {row.name}; the rows finished are in {args.out / TABLE[0]}"
     try:
-        return reproduce.run_row(row, args.out / row.name, args.quick, epochs=args.epochs,
-                                 seed=0 if args.seed is None else args.seed, device=args.device,
-                                 mode=args.mode, data_dir=args.data_dir)
+        with signals.saying(lambda: stopped):
+            return reproduce.run_row(row, args.out / row.name, args.quick, epochs=args.epochs,
+                                     seed=0 if args.seed is None else args.seed, device=args.device,
+                                     mode=args.mode, data_dir=args.data_dir)
     except (DataError, DeviceError, TrainingDiverged, ValueError) as exc:
         return fail(prog, f"{row.name}: {exc}")
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted in {row.name}; the rows finished are in {args.out / 'results.json'}",
-              file=sys.stderr)
+        print(stopped, file=sys.stderr)
         return INTERRUPTED

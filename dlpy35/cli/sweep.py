@@ -19,7 +19,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from dlpy35.cli import signals
 from dlpy35.cli.common import (
+    INTERRUPTED,
     add_order_flag,
     add_overwrite_flag,
     add_quiet_flag,
@@ -77,6 +79,9 @@ def _check(p, args):
             check_sizes(sizes)
         etas = [check_eta(e, args.dtype) for e in args.eta]
         lmbdas = [check_lmbda(x) for x in args.lmbda]
+        sweep.check_grid(args.sizes or [], seeds, etas, lmbdas)
+        if args.ray:  # an address nobody answers at: now, not after Ray's minutes of retries
+            sweep.check_ray_address(args.ray)
         outputs = Outputs(data_inputs(args), replace=args.overwrite)
         outputs.directory(args.out, "--out", sweep.FILES, continues=True)
     except ValueError as exc:
@@ -133,14 +138,24 @@ def execute(p, args) -> int:
         bar.close()  # the finished population's bar, before its line
         print(line, flush=True)
 
+    stopped = (f"{prog}: interrupted; the finished populations are kept in {args.out / 'chunks'}, and the "
+               "same command trains only the others")
     try:
-        found = sweep.run(chunks, args.out, args.ray, log=log, progress=bar)
+        with signals.saying(lambda: stopped):
+            found = sweep.run(chunks, args.out, args.ray, log=log, progress=bar)
     except (DataError, DeviceError, PopulationError, ValueError) as exc:
         return fail(prog, exc)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; the finished populations are kept in {args.out / 'chunks'}, and the "
-              "same command trains only the others", file=sys.stderr)
-        return 130
+        print(stopped, file=sys.stderr)
+        return INTERRUPTED
+    with signals.saying(lambda: signals.while_writing(prog)):
+        return _write(prog, args, found, n_nets)
+
+
+def _write(prog, args, found, n_nets) -> int:
+    """Write the sweep's tables and plot into ``--out`` and print its report; the exit status."""
+    from dlpy35.studies import sweep
+
     rows, summary = sweep.gather(found)
     sweep.write(args.out, rows, summary)
     print(sweep.report(summary))

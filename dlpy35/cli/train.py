@@ -23,16 +23,19 @@ Examples::
 
 from __future__ import annotations
 
+import sys
 from argparse import ArgumentTypeError
 from pathlib import Path
 
+from dlpy35.cli import signals
 from dlpy35.cli.common import (
+    INTERRUPTED,
     add_output_flags,
     add_training_flags,
     check_outputs,
     fail,
     finite_float,
-    interrupted,
+    interrupted_line,
     natural_int,
     network_sizes,
     positive_int,
@@ -123,8 +126,8 @@ def execute(p, args) -> int:
     from dlpy35.cli.progress import EpochBar
     from dlpy35.data import DataError, load_data
     from dlpy35.engine.device import DeviceError
-    from dlpy35.network2 import Network, TrainingDiverged
-    from dlpy35.storage.checkpoint import CheckpointError, check_resumable
+    from dlpy35.network2 import Network
+    from dlpy35.storage.checkpoint import check_resumable
 
     init = weight_init(args)
     try:
@@ -144,8 +147,22 @@ def execute(p, args) -> int:
     net.stop_on_saturation = args.stop_on_saturation
     cache = _announce(net)
     training, evaluation = _datasets(args, data)
-    _describe(args, data.name, net, init, len(training[0]), len(evaluation[0]))
     report = Report(p.prog, args, net, len(training[0]), EpochBar(args.quiet))
+
+    def stopped():  # read when Ctrl-C comes: the epochs trained by then, the checkpoint on disk
+        what = f"interrupted after {len(report.records)} epochs"
+        return interrupted_line(p.prog, what, args.checkpoint_dir)
+
+    with signals.saying(stopped):
+        _describe(args, data.name, net, init, len(training[0]), len(evaluation[0]))
+        return _run(p, args, net, report, training, evaluation, cache, stopped)
+
+
+def _run(p, args, net, report, training, evaluation, cache, stopped) -> int:
+    """Train `net` as `args` say, report, write the results; the exit status (Ctrl-C: `stopped()`)."""
+    from dlpy35.network2 import TrainingDiverged
+    from dlpy35.storage.checkpoint import CheckpointError
+
     before = _cache_entries(cache)
     try:
         _train(args, net, training, evaluation, report)
@@ -154,11 +171,13 @@ def execute(p, args) -> int:
         return fail(p.prog, exc)
     except KeyboardInterrupt:
         report.bar.close()
-        return interrupted(p.prog, f"interrupted after {len(report.records)} epochs", args.checkpoint_dir)
+        print(stopped(), file=sys.stderr)
+        return INTERRUPTED
     report.last_speed()
     _print_compile(net.compile_seconds or 0.0, _cache_entries(cache) - before)
     report.summary()
-    return finish(p.prog, args, net, net.history, len(training[0]), len(evaluation[0]))
+    with signals.saying(lambda: signals.while_writing(p.prog)):
+        return finish(p.prog, args, net, net.history, len(training[0]), len(evaluation[0]))
 
 
 def _calibrate():

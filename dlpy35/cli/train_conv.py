@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlpy35.cli import signals
 from dlpy35.cli.common import (
     add_data_flags,
     add_device_flags,
@@ -37,6 +38,7 @@ from dlpy35.cli.common import (
     fail,
     finite_float,
     interrupted,
+    interrupted_line,
     natural_int,
     positive_int,
 )
@@ -239,7 +241,8 @@ def execute(p, args) -> int:
           f"seed {args.seed}", flush=True)
     bar = EpochBar(args.quiet)
     try:
-        net, histories, vote = train(prog, args, data, bar)
+        with signals.saying(lambda: interrupted_line(prog, "interrupted", args.checkpoint_dir)):
+            net, histories, vote = train(prog, args, data, bar)
     except (DeviceError, ValueError, TrainingDiverged) as exc:  # a CheckpointError is a ValueError
         bar.close()
         return fail(prog, exc)
@@ -250,7 +253,8 @@ def execute(p, args) -> int:
         print(f"Ensemble of {args.ensemble}: test accuracy {vote:.2%} (plurality vote)")
     title = f"{name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
     try:
-        _finish(args, net, histories, vote, title)
+        with signals.saying(lambda: signals.while_writing(prog)):
+            _finish(args, net, histories, vote, title)
     except OutputError as exc:
         return fail(prog, exc)
     return 0

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from dlpy35.data.errors import DataError, _one_line, _show
 from dlpy35.data.formats import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, _find, _is_gzip, _open
-from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.atomic import atomic_write, scratch_dir
 
 __all__ = [
     "FILES",
@@ -503,13 +503,10 @@ class _Attempts:
         place stays on one file system), removed afterwards.
         """
         failed: list[str] = []
-        workdir = Path(tempfile.mkdtemp(dir=data_dir, prefix=".fetch-"))
-        try:
+        with scratch_dir(data_dir, ".fetch-") as workdir:  # removed even by a command's Ctrl-C
             for name in missing:
                 if not self.fetch(name, data_dir / (name + ".gz"), workdir):
                     failed.append(name + ".gz")
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         return failed
 
     def fetch(self, name: str, final: Path, workdir: Path) -> bool:

@@ -48,6 +48,19 @@ def numba_cache_dir() -> Path:
     return Path(pytensor.config.base_compiledir) / "numba"
 
 
+def generated_src_dir() -> Path:
+    """Where PyTensor keeps the Python source it generates for dlpy35's compiles (JAX and NUMBA modes).
+
+    Left to itself PyTensor writes every function's source to a new file in the
+    system's temporary directory and never removes it: a few files per command,
+    hundreds after a day.  Here the files are named by their content (the same
+    graph reuses its file) in dlpy35's cache, which PyTensor prunes of files unused
+    for weeks; they stay readable while the process runs (tracebacks and Numba's
+    type inference read them).
+    """
+    return caches.cache_dir() / "pytensor_src"
+
+
 @functools.cache
 def _jax():
     """Import JAX once, with its persistent compilation cache switched on; None if absent."""
@@ -281,7 +294,7 @@ class Device:
             raise DeviceError("JAX runs in 64-bit mode in this process (jax_enable_x64 is on: a float64 "
                               "function was compiled for JAX earlier), where PyTensor's float32 graphs fail; "
                               "train float32 with mode='NUMBA', or in a new process")
-        with pytensor.config.change_flags(floatX=self.dtype):
+        with pytensor.config.change_flags(floatX=self.dtype, generated_src_dir=str(generated_src_dir())):
             fn = pytensor.function(
                 inputs, outputs, updates=updates, mode=rewrites.mode(self.mode), name=name,
                 on_unused_input="ignore",

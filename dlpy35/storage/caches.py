@@ -1,8 +1,8 @@
 """dlpy35's on-disk cache: where it lives, and the CPU calibration kept in it.
 
-The directory (:func:`cache_dir`) holds JAX's compile cache (:mod:`dlpy35.engine.device`)
-and ``cpu_calibration.json``: per :func:`fingerprint` of what decides the CPU modes'
-speed (CPU, package versions, BLAS and thread settings), the timings that
+The directory (:func:`cache_dir`) holds JAX's compile cache and PyTensor's generated source
+(:mod:`dlpy35.engine.device`) and ``cpu_calibration.json``: per :func:`fingerprint` of what
+decides the CPU modes' speed (CPU, package versions, BLAS and thread settings), the timings that
 :mod:`dlpy35.engine.calibrate` measured.  :func:`cached` reads back the entry for the
 current fingerprint, which :func:`dlpy35.engine.device.cpu_default` uses; a damaged file or
 an entry for another fingerprint counts as none.  Nothing here measures or compiles.

@@ -21,7 +21,7 @@ from dlpy35.engine.callbacks import Callback
 from dlpy35.storage import tables
 
 __all__ = ["Row", "ROWS", "TOLERANCE", "HISTORY", "find", "row_dir", "made_by", "run_row", "status_of",
-           "markdown"]
+           "markdown", "read_results"]
 
 #: Points of accuracy within which a row counts as reproduced.
 TOLERANCE = 0.3
@@ -188,6 +188,39 @@ def status_of(got, book, quick=False, partial=False) -> str:
     if quick or partial:
         return "quick run" if quick else "partial run"
     return "reproduced" if abs(got - book) <= TOLERANCE else "not reproduced"
+
+
+#: What a result of ``results.json`` holds, and which of it must be a number (the table formats it).
+RESULT_FIELDS = ("row", "network", "dlpy35", "book", "difference", "status", "epochs", "seconds_per_epoch",
+                 "seconds", "device", "command")
+RESULT_NUMBERS = ("dlpy35", "book", "difference", "seconds")
+
+
+def read_results(path) -> dict:
+    """The results kept in `path` (a ``results.json`` of :func:`markdown`'s results), by row name: {}
+    when there is no file; ValueError in one line, naming the file and what is wrong, when it holds no
+    such results (a table built from them would fail half-way)."""
+    try:
+        doc = json.loads(path.read_bytes())
+        results = doc["results"]
+        if not isinstance(results, list):
+            raise TypeError("'results' is not a list")
+        for r in results:
+            if not isinstance(r, dict):
+                raise TypeError("a result is not an object")
+            missing = [k for k in RESULT_FIELDS if k not in r]
+            if missing:
+                raise KeyError(", ".join(missing))
+            if not all(isinstance(r[k], (int, float)) and not isinstance(r[k], bool) for k in RESULT_NUMBERS):
+                raise TypeError(f"{', '.join(RESULT_NUMBERS)} must be numbers")
+        return {str(r["row"]): r for r in results}
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        why = f"missing {exc.args[0]}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        raise ValueError(f"{path}: not a results file of dlpy35 reproduce ({why})") from None
 
 
 def markdown(results) -> str:

@@ -16,9 +16,15 @@ The whole is then written as ``epochs.csv`` and ``summary.csv``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
+import logging
+import os
+import socket
+import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -75,9 +81,27 @@ def parse_seeds(tokens):
             raise ValueError(f"seeds: {token!r} is an empty or negative range; write LOW-HIGH with "
                              "0 <= LOW <= HIGH, such as 0-31")
         seeds += range(low, high + 1)
-    if len(set(seeds)) != len(seeds):
-        raise ValueError("seeds: a seed is given twice; each network needs its own")
-    return seeds
+    return distinct(seeds, "seeds")
+
+
+def distinct(values, name):
+    """`values` (numbers, or lists of layer sizes) when no two are equal; ValueError naming the first
+    repeated one otherwise, as `name` (``3`` and ``3.0`` are equal: one network would train twice)."""
+    seen = set()
+    for value in values:
+        key = tuple(value) if isinstance(value, (list, tuple)) else value
+        if key in seen:
+            shown = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else f"{value:g}"
+            raise ValueError(f"{name}: {shown} is given twice; each network needs its own")
+        seen.add(key)
+    return values
+
+
+def check_grid(sizes_list, seeds, etas, lmbdas):
+    """ValueError unless every architecture, seed, eta and lambda of a sweep is given once: a repeated
+    one would train the same networks twice."""
+    for name, values in (("sizes_list", sizes_list), ("seeds", seeds), ("etas", etas), ("lmbdas", lmbdas)):
+        distinct(values, name)
 
 
 def settings(epochs=30, mini_batch_size=10, n_train=None, cost="quadratic", init="large", dtype="float32",
@@ -121,7 +145,9 @@ def identity(settings) -> dict:
 
 
 def plan(sizes_list, seeds, etas, lmbdas, settings, population_size=None):
-    """The chunks of a sweep: every (sizes, eta, lmbda, seed), grouped and split into populations."""
+    """The chunks of a sweep: every (sizes, eta, lmbda, seed), grouped and split into populations;
+    ValueError when one is given twice (:func:`check_grid`)."""
+    check_grid(sizes_list, seeds, etas, lmbdas)
     sizes_list = [list(s) for s in sizes_list]
     nets = [Net(i, seed, float(eta), float(lmbda), tuple(sizes)) for i, (sizes, eta, lmbda, seed)
             in enumerate(itertools.product(sizes_list, etas, lmbdas, seeds))]
@@ -296,8 +322,10 @@ def run_on_ray(chunks, address, finished):
     except ImportError:
         raise ValueError(f"ray_address={address!r} needs Ray: pip install 'dlpy35[cluster]'") from None
     if not ray.is_initialized():
-        try:
-            ray.init(address=address, log_to_driver=False)
+        check_ray_address(address)
+        try:  # Ray's INFO lines and its workers' output would bury the sweep's own lines
+            with _stderr_held_unless_it_fails():
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as exc:
             raise ValueError(f"ray_address={address!r}: no Ray cluster answers ({exc}); start one with `ray "
                              "start --head`, or give the head's address") from None
@@ -307,6 +335,62 @@ def run_on_ray(chunks, address, finished):
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
         finished(ray.get(ready[0]))
+
+
+@contextlib.contextmanager
+def _stderr_held_unless_it_fails():
+    """Hold back what is written to file descriptor 2 while the block runs, and write it out once the
+    block has succeeded: Ray's native client logs a line per retry while it fails to connect, which
+    the one line of the ValueError replaces."""
+    with tempfile.TemporaryFile() as held:  # unlinked from the start: never left behind
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        os.write(2, held.read())
+
+
+def ray_endpoint(address):
+    """``(host, port)`` that a Ray address names (``HOST:PORT``, ``ray://HOST[:PORT]``, ``[IPv6]:PORT``),
+    or None for ``auto`` and ``local`` (Ray finds those itself)."""
+    if address in ("auto", "local"):
+        return None
+    client = address.startswith("ray://")
+    hostport = address.removeprefix("ray://").rstrip("/")
+    host, colon, port = hostport.rpartition(":") if not hostport.endswith("]") else ("", "", "")
+    if not colon:
+        host, port = hostport, str(RAY_CLIENT_PORT if client else RAY_GCS_PORT)
+    if not port.isdigit() or not host:
+        raise ValueError(f"ray_address={address!r}: not a Ray address; give auto, HOST:PORT or "
+                         "ray://HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+RAY_GCS_PORT, RAY_CLIENT_PORT = 6379, 10001  # what `ray start --head` listens on unless told otherwise
+RAY_PROBE_SECONDS = 5.0
+
+
+def check_ray_address(address, timeout=RAY_PROBE_SECONDS):
+    """ValueError, within `timeout` seconds, unless something listens at the Ray address `address`.
+
+    Ray itself retries an address that does not answer for minutes, logging each
+    try; a plain TCP connection says at once whether anything is there.
+    """
+    endpoint = ray_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        socket.create_connection(endpoint, timeout=timeout).close()
+    except OSError as exc:
+        timed_out = isinstance(exc, TimeoutError)
+        why = f"no answer within {timeout:g} s" if timed_out else exc.strerror or repr(exc)
+        raise ValueError(f"ray_address={address!r}: no Ray cluster answers at {endpoint[0]}:{endpoint[1]} "
+                         f"({why}); start one with `ray start --head`, or give the head's address") from None
 
 
 def gather(chunk_results):
