@@ -56,6 +56,20 @@ def test_run_turns_a_keyboard_interrupt_of_main_into_130(capsys):
     assert capsys.readouterr().err == "prog: interrupted; nothing was saved\n"
 
 
+@pytest.mark.parametrize("error, line", [
+    (OSError(28, "No space left on device", "runs/a/epochs.csv"),
+     "prog: runs/a/epochs.csv: No space left on device; what was written before is kept\n"),
+    (PermissionError(13, "Permission denied"), "prog: Permission denied; what was written before is kept\n"),
+])
+def test_run_turns_a_failure_of_the_system_into_one_line_and_status_1(error, line, capsys):
+    """A disk that fills up while a command trains (no check before could foresee it): no traceback."""
+    def main(argv):
+        raise error
+
+    assert common.run(main, "prog", []) == 1
+    assert capsys.readouterr().err == line
+
+
 def test_run_passes_the_status_through_and_formats_warnings_in_one_line(capsys, monkeypatch):
     monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored after the test
     def main(argv):

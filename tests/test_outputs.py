@@ -16,6 +16,7 @@ from command_helpers import run_main, script
 
 from dlpy35 import network, network2
 from dlpy35.cli import main as cli
+from dlpy35.cli.common import run
 from dlpy35.storage import outputs
 from dlpy35.storage.outputs import Finisher, OutputError, Outputs, given
 from dlpy35.studies import reproduce
@@ -317,6 +318,28 @@ def test_every_command_refuses_its_outputs_in_one_line_before_any_work(case, mod
     assert "Traceback" not in err and "delete" not in err and "remove" not in err
     after = {path: path.read_bytes() for path in [*tmp_path.rglob("*"), model] if path.is_file()}
     assert after == before  # nothing written, nothing replaced
+
+
+def test_a_disk_that_fills_up_while_training_is_one_line_and_the_checkpoint_kept(tmp_path, capsys, mnist_dir,
+                                                                                 monkeypatch):
+    """epochs.csv cannot be written after epoch 1 of 2 (no check before training could know): status 1, one
+    line naming the file, and the checkpoint of epoch 1 still whole."""
+    from dlpy35.storage.checkpoint import completed_epochs
+    from dlpy35.storage.rundir import RunDir
+
+    def full(self, rows):
+        if len(rows) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path / "epochs.csv"))
+
+    monkeypatch.setattr(RunDir, "epochs", full)
+    run_dir, ck = tmp_path / "run", tmp_path / "ck"
+    argv = ["train", *TINY, "--epochs", "2", "--sizes", "784", "10", "10", "--run-dir", str(run_dir),
+            "--checkpoint-dir", str(ck)]
+    status = run(cli.main, "dlpy35", argv)  # as the console script runs it
+    err = capsys.readouterr().err
+    assert status == 1 and err.strip() == (f"dlpy35: {run_dir / 'epochs.csv'}: No space left on device; "
+                                           "what was written before is kept"), err
+    assert completed_epochs(ck) >= 1
 
 
 def test_export_with_overwrite_replaces_the_users_file(model, tmp_path, capsys):

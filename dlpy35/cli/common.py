@@ -315,6 +315,10 @@ def run(main, prog=None, argv=None) -> int:
     except BrokenPipeError:  # `dlpy35 evaluate MODEL | head -1`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 1
+    except OSError as exc:  # what no check could foresee: a disk filling up while training
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{prog}: {where}{exc.strerror or exc}; what was written before is kept", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(signals.nothing_saved(prog), file=sys.stderr)
         return INTERRUPTED
