@@ -95,8 +95,8 @@ def load_folders(path: str | os.PathLike):
     return (*_held_out(path, arrays, test is None), classes)
 
 
-def _class_files(folder: Path) -> dict[str, list[Path]]:
-    """The images of each class folder of `folder` (``DIR/train`` or ``DIR/test``)."""
+def _class_files(folder: Path) -> dict[str, list[str]]:
+    """The images of each class folder of `folder` (``DIR/train`` or ``DIR/test``), by class."""
     if not folder.is_dir():
         raise DataError(f"{_show(folder)}: not a folder; {_layout(folder)}")
     found = {}
@@ -116,22 +116,32 @@ def _skipped(name: str) -> bool:
     return name.startswith(".") or name in SYSTEM_FILES
 
 
-def _images(folder: Path) -> list[Path]:
-    """The image files in `folder` and the folders below it, sorted by their path."""
+def _images(folder: Path) -> list[str]:
+    """The image files in `folder` and the folders below it, as paths below it (``a.png``, ``scans/b.jpg``),
+    sorted by their parts."""
     images = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not _skipped(d)]
+        below = Path(root).relative_to(folder).parts
         for name in files:
             if _skipped(name):
                 continue
-            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+            if os.path.splitext(name)[1].lower() not in IMAGE_SUFFIXES:
                 raise DataError(f"{_show(Path(root) / name)}: not an image file ({' '.join(IMAGE_SUFFIXES)}); "
                                 "class folders hold images only: move it elsewhere")
-            images.append(Path(root) / name)
+            images.append((*below, name))
     if not images:
         raise DataError(f"{_show(folder)}: a class folder without images; put its images in it "
                         f"({' '.join(IMAGE_SUFFIXES)})")
-    return sorted(images, key=lambda p: p.relative_to(folder).parts)
+    return ["/".join(parts) for parts in sorted(images)]
+
+
+def _files(sets: dict):
+    """``(set, class, name)`` of every image of `sets`, the name below ``DIR`` (``train/3/a.png``)."""
+    for set_name, by_class in sets.items():
+        for class_name, images in by_class.items():
+            for image in images:
+                yield set_name, class_name, f"{set_name}/{class_name}/{image}"
 
 
 def _prepared(path: Path, sets: dict, classes: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -139,46 +149,45 @@ def _prepared(path: Path, sets: dict, classes: tuple[str, ...]) -> dict[str, tup
     cache when it holds them."""
     from dlpy35.storage.caches import cache_dir
 
-    entry = cache_dir() / "image_folders" / f"{_content_key(path, sets)}.npz"
+    shown = _show(path)  # once: the files are named below it
+    entry = cache_dir() / "image_folders" / f"{_content_key(path, shown, sets)}.npz"
     counts = {name: sum(map(len, by_class.values())) for name, by_class in sets.items()}
     arrays = _read_entry(entry, classes, counts)
     if arrays is None:
-        arrays = {name: _prepare_set(by_class, classes) for name, by_class in sets.items()}
+        arrays = _prepare(shown, sets, classes)
         _write_entry(entry, arrays, classes)
     return arrays
 
 
-def _content_key(path: Path, sets: dict) -> str:
-    """SHA-256 of the preparation's version and every file's place (set, class, path below it) and bytes."""
+def _content_key(path: Path, shown: str, sets: dict) -> str:
+    """SHA-256 of the preparation's version and every file's name (below ``DIR``) and bytes."""
     from dlpy35.data.digit_images import PREPARATION_VERSION
 
     h = hashlib.sha256(f"dlpy35 image folders {CACHE_FORMAT} prepared {PREPARATION_VERSION}\0".encode())
-    for name, by_class in sets.items():
-        for files in by_class.values():
-            for file in files:
-                h.update(file.relative_to(path).as_posix().encode("utf-8", "surrogateescape") + b"\0")
-                try:
-                    with open(file, "rb") as f:
-                        h.update(hashlib.file_digest(f, "sha256").digest())
-                except OSError as exc:
-                    raise DataError(f"{_show(file)}: cannot read it ({_one_line(exc)})") from None
+    for _, _, name in _files(sets):
+        h.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            with open(path / name, "rb") as f:
+                h.update(hashlib.file_digest(f, "sha256").digest())
+        except OSError as exc:
+            raise DataError(f"{shown}/{name}: cannot read it ({_one_line(exc)})") from None
     return h.hexdigest()[:32]
 
 
-def _prepare_set(by_class: dict[str, list[Path]], classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """The levels and labels of one set's images, prepared as predict prepares an image."""
-    from dlpy35.data.digit_images import ImageError, prepare_file
+def _prepare(shown: str, sets: dict, classes: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The levels and labels of each set's images, prepared as predict prepares an image."""
+    from dlpy35.data import digit_images
 
-    levels, labels = [], []
-    for name, files in by_class.items():
-        for file in files:
-            try:
-                pixels = prepare_file(_show(file))
-            except ImageError as exc:
-                raise DataError(str(exc)) from None
-            levels.append(np.round(pixels * 256).astype(np.uint8))
-            labels.append(classes.index(name))
-    return np.stack(levels), np.asarray(labels, dtype=np.int64)
+    levels, labels = {name: [] for name in sets}, {name: [] for name in sets}
+    index = {name: k for k, name in enumerate(classes)}
+    for set_name, class_name, name in _files(sets):
+        try:
+            pixels = digit_images.prepare_file(f"{shown}/{name}")  # named so in its errors
+        except digit_images.ImageError as exc:
+            raise DataError(str(exc)) from None
+        levels[set_name].append(np.round(pixels * 256).astype(np.uint8))
+        labels[set_name].append(index[class_name])
+    return {name: (np.stack(levels[name]), np.asarray(labels[name], dtype=np.int64)) for name in sets}
 
 
 def _read_entry(entry: Path, classes: tuple[str, ...], counts: dict[str, int]):
