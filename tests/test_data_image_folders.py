@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from dlpy35.data import DataError, load_data
-from dlpy35.data import digit_images, image_folders
+from dlpy35.data import DataError, digit_images, load_data
 from dlpy35.data.image_folders import split
 
 N_IMAGES = 500  # MNIST's first test images: 40 to 67 of each digit
@@ -288,9 +287,9 @@ def test_train_evaluate_and_predict_on_image_folders(digits, cache, tmp_path, ca
     """``dlpy35 train --dataset DIR`` learns the digits of the folders well above chance (10%); evaluate
     finds the same accuracy on the same held-out test set; predict answers for the folders' images."""
     net = tmp_path / "net.json"
-    status, out, err = _command("train", ["--dataset", str(digits), "--epochs", "10", "--cost", "cross-entropy",
-                                          "--eta", "0.5", "--device", "cpu", "--quiet", "--save", str(net)],
-                                capsys)
+    status, out, err = _command("train", ["--dataset", str(digits), "--epochs", "10", "--cost",
+                                          "cross-entropy", "--eta", "0.5", "--device", "cpu", "--quiet",
+                                          "--save", str(net)], capsys)
     assert status == 0, err
     correct, total = map(int, re.search(r"Epoch 9 : (\d+) / (\d+)", out).groups())
     assert total == 72 and correct / total > 0.75, out  # measured: 64 / 72 (88.9%)

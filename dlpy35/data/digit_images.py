@@ -29,7 +29,8 @@ import numpy as np
 
 from dlpy35.data.image_files import ImageError, read_grey
 
-__all__ = ["ImageError", "INK", "BOX", "SIDE", "CENTRE", "PREPARATION_VERSION", "read_grey", "prepare", "prepare_file", "to_png"]
+__all__ = ["ImageError", "INK", "BOX", "SIDE", "CENTRE", "PREPARATION_VERSION", "read_grey", "prepare",
+           "prepare_file", "to_png"]
 
 #: Normalised level above which a pixel counts as ink when cropping.
 INK = 0.25
