@@ -202,9 +202,7 @@ def _read_entry(entry: Path, classes: tuple[str, ...], counts: dict[str, int]):
 
     try:
         npz, size = open_npz(entry)
-    except FileNotFoundError:
-        return None
-    except NPZ_ERRORS:
+    except NPZ_ERRORS:  # none (FileNotFoundError), or not an npz
         return None
     try:
         with npz:
