@@ -19,7 +19,7 @@ Examples::
     dlpy35 train --checkpoint-dir runs/ck            # Ctrl-C, then the same with --resume
     dlpy35 train --sizes 784 30 30 30 30 10 --cost cross-entropy --learning-speed --run-dir runs/ch5
     dlpy35 train --dataset data/fashion --cost cross-entropy --eta 0.5 --save fashion.json
-    dlpy35 train --dataset my-digits --cost cross-entropy --save mine.json  # my-digits/train/7/a.png
+    dlpy35 train --dataset my-digits --cost cross-entropy --eta 0.5  # my-digits/train/7/*.png ...
 """
 
 from __future__ import annotations
