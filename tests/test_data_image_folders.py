@@ -3,6 +3,7 @@ split seeded and stratified, cached by content; and the commands that take it as
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -184,14 +185,28 @@ def test_a_damaged_cache_entry_is_prepared_again_and_replaced(digits, cache, tmp
     assert load_data(dataset=root).digest == data.digest and len(calls) == 40  # replaced by a good one
 
 
-def test_a_cache_entry_of_other_arrays_is_not_used(digits, cache, tmp_path, monkeypatch):
+OTHER_ARRAYS = [  # what a cache entry holds instead of the 40 images of the 10 classes
+    {"classes": ["a", "b"]}, {"train_levels": np.zeros((39, 784), np.uint8)},
+    {"train_levels": np.zeros((40, 784), np.float32)}, {"train_labels": np.full(40, 10)},
+    {"train_labels": np.full(40, -1)}, {"train_labels": np.zeros(40, np.int32)}]
+
+
+@pytest.mark.parametrize("other", [None, *OTHER_ARRAYS])
+def test_a_cache_entry_of_other_arrays_is_not_used(digits, cache, tmp_path, monkeypatch, other):
+    """Only an entry of the images' count, classes and types is read (None: such an entry, of other pixels,
+    which is read as it is)."""
     root = _copy(digits, tmp_path, n=4)
     data = load_data(dataset=root)
     (entry,) = cache.glob("*.npz")
-    np.savez(entry, classes=np.array('["a", "b"]'), train_levels=np.zeros((40, 784), np.uint8),
-             train_labels=np.zeros(40, np.int64))
+    members = {"classes": sorted(WORDS), "train_levels": np.zeros((40, 784), np.uint8),
+               "train_labels": np.zeros(40, np.int64), **(other or {})}
+    np.savez(entry, **{**members, "classes": np.array(json.dumps(members["classes"]))})
     calls = _counting(monkeypatch)
-    assert load_data(dataset=root).digest == data.digest and len(calls) == 40
+    read = load_data(dataset=root)
+    if other is None:
+        assert not calls and not read.training[0].any() and not read.training[1].any()
+    else:
+        assert read.digest == data.digest and len(calls) == 40
 
 
 def test_a_cache_that_cannot_be_written_is_done_without(digits, tmp_path, monkeypatch):
@@ -214,6 +229,8 @@ REFUSED = [  # (files made under DIR: path -> "image", "text" or "dir"), the err
     ({"train/a/1.png": "image", "train/b": "dir"}, "d/train/b", "a class folder without images"),
     ({"train/a/1.png": "image", "train/a/2.png": "text", "train/b/1.png": "image"}, "d/train/a/2.png",
      "not an image (give a PNG or JPEG of a digit)"),
+    ({"train/a/1.png": "image", "train/a/2.png": "link", "train/b/1.png": "image"}, "d/train/a/2.png",
+     "cannot read it (No such file or directory)"),
     ({"train/a/1.png": "image", "train/a/notes.txt": "text", "train/b/1.png": "image"}, "d/train/a/notes.txt",
      "not an image file (.bmp .gif .jpeg .jpg .pgm .png .ppm .tif .tiff .webp); class folders hold images "
      "only: move it elsewhere"),
@@ -245,6 +262,9 @@ def test_a_folder_that_is_not_a_data_set_is_refused_in_one_line_naming_the_file(
             path.mkdir(parents=True)
         elif kind == "image":
             _image(path)
+        elif kind == "link":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.symlink_to(tmp_path / "nowhere.png")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("not an image")
