@@ -57,7 +57,8 @@ def test_one_class_or_a_file_is_refused_in_one_line(tmp_path, small_split):
     with pytest.raises(DataError, match=r"every label is 0; a classifier needs two classes or more$"):
         load_data(dataset=write_dir(tmp_path / "d", raw))
     (tmp_path / "file").write_text("x")
-    with pytest.raises(DataError, match=r"file: not a directory; give the directory of the four IDX files$"):
+    with pytest.raises(DataError, match=r"file: not a directory; give the directory of the four IDX files or "
+                                        r"of image folders \(train/CLASS/\*.png\)$"):
         load_data(dataset=tmp_path / "file")
 
 

@@ -126,7 +126,7 @@ def add_device_flags(p):
 
 def add_data_flags(p, dataset=True):
     """``--data-dir`` (where MNIST is kept) and, with `dataset`, ``--dataset`` (another MNIST-format
-    data set instead)."""
+    data set, or image folders, instead)."""
     from dlpy35.data import DATA_ENV, default_data_dir
 
     p.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
@@ -134,8 +134,9 @@ def add_data_flags(p, dataset=True):
     if not dataset:
         return
     p.add_argument("--dataset", type=Path, default=None, metavar="DIR",
-                   help="train on another MNIST-format data set: DIR holds its four IDX files (raw or .gz); "
-                        "validation is the last 10,000 training images")
+                   help="another data set: DIR holds its four IDX files (raw or .gz; validation is the last "
+                        "10,000 training images), or image folders DIR/train/CLASS/*.png and optionally "
+                        "DIR/test/CLASS/ (prepared as predict prepares an image; seeded stratified split)")
 
 
 def add_output_flags(p, network_file):

@@ -7,9 +7,9 @@ test images after every epoch.  Chapter 3's options -- ``--cost cross-entropy``,
 ``dlpy35.network2.Network`` on the same device-resident path; chapter 5's
 ``--learning-speed`` records each hidden layer's speed of learning, ``||dC/db^l||``.
 MNIST is fetched and verified on first use; ``--dataset DIR`` trains on another
-MNIST-format data set.  ``--device auto`` takes a CUDA GPU when JAX sees one and
-otherwise falls back to the CPU, saying so; ``--device cuda`` without a GPU exits
-with status 2.
+MNIST-format data set, or on folders of images (``DIR/train/CLASS/*.png``).
+``--device auto`` takes a CUDA GPU when JAX sees one and otherwise falls back to
+the CPU, saying so; ``--device cuda`` without a GPU exits with status 2.
 
 Examples::
 
@@ -19,6 +19,7 @@ Examples::
     dlpy35 train --checkpoint-dir runs/ck            # Ctrl-C, then the same with --resume
     dlpy35 train --sizes 784 30 30 30 30 10 --cost cross-entropy --learning-speed --run-dir runs/ch5
     dlpy35 train --dataset data/fashion --cost cross-entropy --eta 0.5 --save fashion.json
+    dlpy35 train --dataset my-digits --cost cross-entropy --eta 0.5  # my-digits/train/7/*.png ...
 """
 
 from __future__ import annotations

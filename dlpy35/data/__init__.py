@@ -20,7 +20,11 @@ pickles
 mnist
     The book's 50,000/10,000/10,000 split (:func:`load_mnist`).
 dataset
-    What a command trains on: MNIST or another MNIST-format data set (:func:`load_data`).
+    What a command trains on: MNIST, another MNIST-format data set or image folders
+    (:func:`load_data`).
+image_folders
+    ``DIR/train/CLASS/*.png`` (and ``DIR/test/CLASS/``) as a data set, prepared as predict
+    prepares an image, split seeded and stratified (:func:`load_folders`, :func:`split`).
 errors
     :class:`DataError`, raised for every problem with a one-line message naming the
     file and the fix.
@@ -61,6 +65,14 @@ from dlpy35.data.formats import (
     parse_idx,
     read_idx,
 )
+from dlpy35.data.image_folders import (
+    IMAGE_SUFFIXES,
+    SPLIT_SEED,
+    SYSTEM_FILES,
+    is_image_folders,
+    load_folders,
+    split,
+)
 from dlpy35.data.mnist import PICKLE_NAME, VALIDATION_SIZE, book_split, load_mnist
 from dlpy35.data.pickles import load_pickle
 
@@ -98,4 +110,10 @@ __all__ = [
     "book_split",
     "Dataset",
     "load_data",
+    "IMAGE_SUFFIXES",
+    "SYSTEM_FILES",
+    "SPLIT_SEED",
+    "is_image_folders",
+    "load_folders",
+    "split",
 ]

@@ -1,9 +1,10 @@
-"""Training data: MNIST, or any data set laid out like it (a directory of its IDX files).
+"""Training data: MNIST, a data set laid out like it (a directory of its IDX files), or image folders.
 
 :func:`load_data` gives a :class:`Dataset`: the book's three sets, the number of
-classes and the image size, from the verified MNIST or from a directory of the four
+classes and the image size, from the verified MNIST, from a directory of the four
 IDX files of another data set (Fashion-MNIST, KMNIST, one's own), which is checked
-for its structure only and split as the book splits MNIST.
+for its structure only and split as the book splits MNIST, or from folders of images
+of each class (:mod:`dlpy35.data.image_folders`), prepared as predict prepares an image.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dlpy35.data.digit_images import SIDE
 from dlpy35.data.errors import DataError, _show
 from dlpy35.data.formats import IDX_NAMES, TRAIN_LABELS, load_idx_dir
+from dlpy35.data.image_folders import is_image_folders, load_folders
 from dlpy35.data.mnist import book_split, load_mnist
 
 __all__ = ["Dataset", "load_data"]
@@ -55,7 +58,10 @@ class Dataset(_Sets):
         records of its data, beside the name.  Computed once per object (about 0.1 s for MNIST)."""
         from dlpy35.storage.identity import digest
 
-        return digest({"training": self.training, "validation": self.validation, "test": self.test})
+        named = {"training": self.training, "validation": self.validation, "test": self.test}
+        if self.classes:  # which label is which class is part of what the data are
+            named["classes"] = np.array(self.classes)
+        return digest(named)
 
 
 def load_data(data_dir: str | os.PathLike | None = None,
@@ -69,7 +75,9 @@ def load_data(data_dir: str | os.PathLike | None = None,
     dataset : path-like, optional
         A directory holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
         ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each raw or
-        ``.gz``). The number of classes is the largest label plus one.
+        ``.gz``); the number of classes is the largest label plus one.  Or one holding
+        image folders, ``train/CLASS/*.png`` and optionally ``test/CLASS/...``
+        (:func:`dlpy35.data.image_folders.load_folders`); the classes are the folders' names.
 
     Raises
     ------
@@ -80,11 +88,19 @@ def load_data(data_dir: str | os.PathLike | None = None,
         return Dataset(*load_mnist(data_dir), 10, (28, 28), "MNIST")
     path = Path(dataset).expanduser()
     if not path.is_dir():
-        raise DataError(f"{_show(path)}: not a directory; give the directory of the four IDX files")
+        raise DataError(f"{_show(path)}: not a directory; give the directory of the four IDX files or of "
+                        "image folders (train/CLASS/*.png)")
+    title = Path(os.path.abspath(path)).name or str(path)  # the name given, not a link's target
+    if is_image_folders(path):
+        *sets, classes = load_folders(path)
+        return Dataset(*sets, len(classes), (SIDE, SIDE), title, classes)
+    if not any((path / n).exists() or (path / f"{n}.gz").exists() for n in IDX_NAMES):
+        raise DataError(f"{_show(path)}: holds neither the four IDX files (train-images-idx3-ubyte...) nor "
+                        "image folders (train/CLASS/*.png); give the directory of a data set")
     (train_x, train_y), (test_x, test_y) = load_idx_dir(path)
     arrays = dict(zip(IDX_NAMES, (train_x, train_y, test_x, test_y)))
     shown = {name: _show(path / name) for name in IDX_NAMES}
     n_classes = int(max(train_y.max(initial=0), test_y.max(initial=0))) + 1
     if n_classes < 2:
         raise DataError(f"{shown[TRAIN_LABELS]}: every label is 0; a classifier needs two classes or more")
-    return Dataset(*book_split(arrays, shown), n_classes, tuple(train_x.shape[1:]), path.name)
+    return Dataset(*book_split(arrays, shown), n_classes, tuple(train_x.shape[1:]), title)

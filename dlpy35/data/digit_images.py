@@ -29,7 +29,8 @@ import numpy as np
 
 from dlpy35.data.image_files import ImageError, read_grey
 
-__all__ = ["ImageError", "INK", "BOX", "SIDE", "CENTRE", "read_grey", "prepare", "prepare_file", "to_png"]
+__all__ = ["ImageError", "INK", "BOX", "SIDE", "CENTRE", "PREPARATION_VERSION", "read_grey", "prepare",
+           "prepare_file", "to_png"]
 
 #: Normalised level above which a pixel counts as ink when cropping.
 INK = 0.25
@@ -40,6 +41,9 @@ BOX, SIDE = 20, 28
 #: Where MNIST puts a digit's centre of mass, in row and column indices: (14, 14) (the mean over
 #: its 10,000 test digits is (13.99, 14.01)), half a pixel below and right of the image's middle.
 CENTRE = SIDE / 2
+#: The version of :func:`prepare`'s pixels: raise it when they change, so that the prepared images
+#: cached for image folders (:mod:`dlpy35.data.image_folders`) are prepared again.
+PREPARATION_VERSION = 1
 
 
 def _border(a: np.ndarray) -> np.ndarray:
