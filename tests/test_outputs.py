@@ -51,15 +51,17 @@ FILES = [  # (what is there, the output, --overwrite, the message or None when a
                                  "another name"),
     (["m.json"], "./m.json", True, "is MODEL {p}/m.json, which this command reads"),
     (["m.json", "link.json -> m.json"], "link.json", True, "--save {p}/link.json: is MODEL {p}/m.json"),
-    (["data/train.gz"], "data/train.gz", True, "--save {p}/data/train.gz: is a file of --data-dir {p}/data, "
+    (["data/train.gz"], "data/train.gz", True, "--save {p}/data/train.gz: is in --data-dir {p}/data, "
                                                "which this command reads"),
+    (["data/train/7/a.png"], "data/train/7/net.json", True, "--save {p}/data/train/7/net.json: is in "
+                                                            "--data-dir {p}/data, which this command reads"),
 ]
 
 
 @pytest.mark.parametrize("layout, output, replace, message", FILES,
                          ids=["new", "existing", "existing+overwrite", "dangling link", "a directory",
                               "under a file", "the model", "./the model", "a link to the model",
-                              "a data file"])
+                              "a data file", "inside the data directory"])
 def test_a_file_is_written_only_when_nothing_of_the_users_or_an_input_is_there(tmp_path, monkeypatch, layout,
                                                                                output, replace, message):
     _make(tmp_path, layout)
@@ -239,7 +241,7 @@ COMMANDS = {
     "train --save a user's file": (["train", *TINY, "--save", "{p}/n.json"], ["n.json"],
                                    "--save {p}/n.json: a file is already there; give --overwrite"),
     "train --save a data file": (["train", *TINY, "--data-dir", "{p}/data", "--save", "{p}/data/x.gz"],
-                                 ["data/x.gz"], "--save {p}/data/x.gz: is a file of --data-dir {p}/data"),
+                                 ["data/x.gz"], "--save {p}/data/x.gz: is in --data-dir {p}/data"),
     "train --run-dir an earlier run": (["train", *TINY, "--run-dir", "{p}/runs/a"], ["run runs/a"],
                                        "--run-dir {p}/runs/a holds another run (args.json, epochs.csv); give "
                                        "--resume to continue it, or --overwrite to replace it"),

@@ -6,7 +6,7 @@ directories (``--run-dir``, ``--out``) -- to one :class:`Outputs` before any wor
 so that outputs that go together are refused together and nothing is written.  A
 path is refused, in one line that names it and what would allow it, when
 
-- it is one of the command's inputs (its model, an image, a file of its data
+- it is one of the command's inputs (its model, an image) or inside one (its data
   directory), compared as files (``./m.json``, ``m.json`` and a link to it are one
   file): never allowed;
 - a file is there, or the directory holds a run (:data:`RUN_MARKERS`), that the
@@ -46,12 +46,14 @@ def given(what, path):
 
 
 def directory_inputs(what, directory):
-    """The files now in `directory`, which the command line gives as `what` (``"--data-dir"``), as
-    :class:`Outputs` takes its inputs; none when it does not exist."""
+    """The data directory `directory`, which the command line gives as `what` (``"--dataset"``), as
+    :class:`Outputs` takes its inputs; none when it does not exist.
+
+    A directory input is a tree: no output goes anywhere inside it (a network saved among
+    a data set's class folders would be read as one of its images next time).
+    """
     directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    return [(f"a file of {what} {directory}", path) for path in sorted(directory.iterdir()) if path.is_file()]
+    return [(f"in {what} {directory}", directory)] if directory.is_dir() else []
 
 
 def _same_file(a, b) -> bool:
@@ -139,7 +141,7 @@ class Outputs:
         if path.is_dir():
             raise OutputError(f"{flag} {path}: is a directory; give a file name")
         for label, source in self.inputs:
-            if _same_file(path, source) or path.resolve() == source.resolve():
+            if _same_file(path, source) or path.resolve().is_relative_to(source.resolve()):
                 raise OutputError(f"{flag} {path}: is {label}, which this command reads; give another "
                                   f"{instead}")
         key = path.resolve()
