@@ -142,8 +142,8 @@ PLOTS = [  # (function, its data, the figure's size in pixels)
 
 
 @pytest.mark.parametrize(("plot", "data", "size"), PLOTS, ids=[p[0].__name__ for p in PLOTS])
-def test_a_plot_returns_a_figure_a_notebook_shows_and_writes_nothing_without_a_path(plot, data, size, tmp_path,
-                                                                                    monkeypatch):
+def test_a_plot_returns_a_figure_a_notebook_shows_and_writes_nothing_without_a_path(
+        plot, data, size, tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
     monkeypatch.chdir(tmp_path)

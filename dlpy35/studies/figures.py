@@ -20,9 +20,9 @@ drawn with matplotlib (``pip install 'dlpy35[plot]'``):
 The training cost is the book's ``total_cost``: the mean cross-entropy over the
 training images after the epoch plus ``lmbda / n`` times ``sum w^2 / 2``.
 :func:`compute` trains a figure and returns its numbers (a :class:`Result`),
-:func:`draw` returns its matplotlib Figure (writing its PNG when given a path) and :func:`write_numbers` its CSV (``epoch``, then one
-column per curve).  The quick settings (:attr:`Figure.quick_epochs`,
-:attr:`Figure.quick_n_train`) shorten each run for smoke tests.
+:func:`draw` its matplotlib Figure (written as a PNG when given a path) and
+:func:`write_numbers` its CSV (``epoch``, then one column per curve).  The quick settings
+(:attr:`Figure.quick_epochs`, :attr:`Figure.quick_n_train`) shorten each run for smoke tests.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def new_figure(**kwargs):
         matplotlib is not installed; the message says how to install it.
     """
     try:
-        import matplotlib  # first: its submodules, once imported, would be found without it
+        import matplotlib  # noqa: F401 (first: its submodules, once imported, would be found without it)
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("plots need matplotlib: pip install 'dlpy35[plot]'") from None
