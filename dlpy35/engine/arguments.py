@@ -176,8 +176,11 @@ def example_rows(x, n_in, dtype, name):
         raise ValueError(f"{name}: X has shape {x.shape}; give one example per row, (n, {n_in}): "
                          "X.reshape(1, -1) for a single example")
     if len(x) == 0:
-        raise ValueError(f"{name} is empty; give at least one example")
-    if x.ndim > 2 and math.prod(x.shape[1:]) == n_in:  # images (n, 28, 28), the book's columns (n, 784, 1)
+        raise ValueError(f"{name}: X is empty; give at least one example")
+    if x.ndim > 2:  # images (n, 28, 28), the book's columns (n, 784, 1)
+        if (size := math.prod(x.shape[1:])) != n_in:
+            raise ValueError(f"{name}: each example of X {x.shape} holds {size} values, but the network's "
+                             f"input layer takes {n_in}; give examples of {n_in} values")
         x = x.reshape(len(x), n_in)
     check_width(x, n_in, name)
     return unit_inputs(x, dtype, name)
