@@ -24,6 +24,7 @@ from dlpy35.engine.callbacks import Callback, OnEpoch
 from dlpy35.engine.costs import QuadraticCost
 from dlpy35.engine.device import DTYPES, resolve
 from dlpy35.engine.order import OneOrder
+from dlpy35.engine.predictor import Predictor, normalised_rows
 from dlpy35.engine.trainer import TrainedNetwork, Trainer, TrainingDiverged  # noqa: F401 (TrainingDiverged: public here)
 from dlpy35.storage.atomic import atomic_write
 from dlpy35.storage.saved_files import SavedFileError
@@ -32,8 +33,12 @@ WEIGHT_INITS = ("large", "default")
 REGULARIZERS = (None, "l2", "l1")
 
 
-class Network(TrainedNetwork):
+class Network(Predictor, TrainedNetwork):
     """A fully connected sigmoid network trained by mini-batch SGD.
+
+    Besides the book's methods, a trained network answers as scikit-learn's classifiers do:
+    ``predict(X)``, ``predict_proba(X)``, ``score(X, y)`` and ``predict_files(paths)``
+    (:class:`dlpy35.engine.predictor.Predictor`).
 
     Parameters
     ----------
@@ -62,6 +67,8 @@ class Network(TrainedNetwork):
     Attributes
     ----------
     num_layers, sizes : as in the book
+    n_in, n_out : int
+        ``sizes[0]`` and ``sizes[-1]``.
     seed, weight_init : as given (part of a checkpointed run's identity)
     device : dlpy35.engine.device.Device
     trainer : dlpy35.engine.trainer.Trainer
@@ -84,6 +91,18 @@ class Network(TrainedNetwork):
 
     def __repr__(self):
         return f"{type(self).__name__}({self.sizes}, cost={self.cost.name}, {self.device.describe()})"
+
+    @property
+    def n_in(self):
+        return self.sizes[0]
+
+    @property
+    def n_out(self):
+        return self.sizes[-1]
+
+    def _probabilities(self, outputs):
+        """The sigmoid outputs, scaled to sum 1 per example (not calibrated: see ``predict_proba``)."""
+        return normalised_rows(outputs)
 
     # -- initial weights ---------------------------------------------------------
     def default_weight_initializer(self):

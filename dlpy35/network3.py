@@ -41,6 +41,7 @@ from dlpy35.engine.layers import (  # noqa: F401
     tanh,
 )
 from dlpy35.engine.order import OneOrder
+from dlpy35.engine.predictor import Predictor
 from dlpy35.engine.trainer import TrainedNetwork, Trainer, TrainingDiverged
 from dlpy35.storage import checkpoint
 from dlpy35.storage.atomic import atomic_write
@@ -63,8 +64,12 @@ EVAL_BATCH = 500  # rows per evaluation chunk (im2col patches of 500 images fit 
 FORMAT = "dlpy35.network3"
 
 
-class Network(TrainedNetwork):
+class Network(Predictor, TrainedNetwork):
     """A stack of layers trained by mini-batch SGD on the log-likelihood cost.
+
+    A trained network answers as scikit-learn's classifiers do: ``predict(X)`` (the labels),
+    ``predict_proba(X)`` (the softmax outputs), ``score(X, y)`` and ``predict_files(paths)``
+    (:class:`dlpy35.engine.predictor.Predictor`).
 
     Parameters
     ----------
@@ -188,12 +193,10 @@ class Network(TrainedNetwork):
             if self.best["test_accuracy"] is not None:
                 print(f"Corresponding test accuracy of {self.best['test_accuracy']:.2%}")
 
-    # -- using a trained network ----------------------------------------------------------------
-    def predict(self, x):
-        """Predicted labels (n,) for the rows of `x` (n, n_in), in chunks of ``EVAL_BATCH``."""
-        x = arguments.unit_inputs(x, self.dtype, "predict input")
-        arguments.check_width(x, self.n_in, "predict input")
-        return np.argmax(self.trainer.forward(x), axis=1).astype(np.int64)
+    # -- using a trained network (predict, predict_proba, score: Predictor's, in chunks of EVAL_BATCH) ------
+    def _probabilities(self, outputs):
+        """The softmax layer's outputs, probabilities already."""
+        return outputs
 
     def accuracy(self, data):
         """Fraction of `data` ((X, labels) or pairs) classified correctly."""

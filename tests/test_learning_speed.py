@@ -169,6 +169,7 @@ def test_train_flag_prints_the_speeds_and_writes_the_csv(mnist_dir, tmp_path, ca
     printed = [[float(v) for v in line.split(": ")[-1].split()] for line in lines]
     np.testing.assert_allclose([[float(r["layer1"]), float(r["layer2"])] for r in rows], printed, rtol=1e-3)
     assert (run_dir / "learning_speed.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"speed of learning: {run_dir / 'learning_speed.csv'}, {run_dir / 'learning_speed.png'}" in out
 
 
 def test_train_flag_with_no_epochs_gives_the_speed_before_training(mnist, tmp_path, capsys):

@@ -6,6 +6,8 @@ The checks read the pixels back: matplotlib's default colours mark the curves
 
 from __future__ import annotations
 
+import io
+import subprocess
 import sys
 
 import numpy as np
@@ -41,8 +43,8 @@ def rows_at_ends(mask):
 def test_history_draws_accuracy_rising_and_cost_falling_side_by_side(tmp_path):
     history = {"training_accuracy": [100, 500, 900], "evaluation_accuracy": [],
                "training_cost": [3.0, 2.0, 1.0], "evaluation_cost": []}
-    path = plots.plot_history(history, tmp_path / "h.png", "run", n_train=1000)
-    width, height, px = read(path)
+    plots.plot_history(history, tmp_path / "h.png", "run", n_train=1000)
+    width, height, px = read(tmp_path / "h.png")
     assert (width, height) == (1200, 420)  # two 6 x 4.2 inch panels at 100 dpi
     blue = near(px, BLUE)
     accuracy, cost = blue[:, :600], blue[:, 600:]
@@ -55,7 +57,8 @@ def test_history_draws_accuracy_rising_and_cost_falling_side_by_side(tmp_path):
 
 def test_history_of_training_and_evaluation_draws_two_curves_in_one_panel(tmp_path):
     history = {"training_accuracy": [800, 900], "evaluation_accuracy": [300, 350]}
-    width, height, px = read(plots.plot_history(history, tmp_path / "h.png", n_train=1000, n_eval=1000))
+    plots.plot_history(history, tmp_path / "h.png", n_train=1000, n_eval=1000)
+    width, height, px = read(tmp_path / "h.png")
     assert (width, height) == (600, 420)
     assert near(px, BLUE).sum() > 200 and near(px, ORANGE).sum() > 200
     # training (blue, 80-90%) sits above evaluation (orange, 30-35%)
@@ -69,12 +72,14 @@ def test_history_with_nothing_monitored_writes_nothing(tmp_path):
 
 def test_learning_speed_draws_one_line_per_hidden_layer(tmp_path):
     speeds = [[1.0, 0.1], [0.5, 0.05], [0.25, 0.02]]
-    width, height, px = read(plots.plot_learning_speed(speeds, tmp_path / "s.png", "two layers"))
+    plots.plot_learning_speed(speeds, tmp_path / "s.png", "two layers")
+    width, height, px = read(tmp_path / "s.png")
     assert (width, height) == (800, 500)
     first, second = near(px, BLUE), near(px, ORANGE)
     assert first.sum() > 200 and second.sum() > 200
     assert np.argwhere(first)[:, 0].mean() < np.argwhere(second)[:, 0].mean()  # layer 1 learns faster: above
     assert plots.plot_learning_speed([[], []], tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()
 
 
 def test_sweep_draws_every_networks_curve_and_the_spread(tmp_path):
@@ -85,7 +90,8 @@ def test_sweep_draws_every_networks_curve_and_the_spread(tmp_path):
                          "evaluation_correct": 5000 + 1000 * epoch + 100 * net, "evaluation_total": 10000})
         summary.append({"net": net, "sizes": "784-30-10", "eta": eta, "lmbda": 0,
                         "best_correct": 7000 + 100 * net, "evaluation_total": 10000})
-    width, height, px = read(plots.plot_sweep(rows, summary, tmp_path / "w.png", "sweep"))
+    plots.plot_sweep(rows, summary, tmp_path / "w.png", "sweep")
+    width, height, px = read(tmp_path / "w.png")
     assert (width, height) == (1300, 480)
     r, b = px[..., 0], px[..., 2]
     bluish, orangish = b > r + 40, r > b + 80  # C0 and C1 drawn half transparent
@@ -96,7 +102,8 @@ def test_sweep_draws_every_networks_curve_and_the_spread(tmp_path):
 
 def test_confusion_matrix_shades_the_cells_by_count(tmp_path):
     matrix = np.diag([900] * 10) + 3
-    width, height, px = read(plots.plot_confusion(matrix, tmp_path / "c.png", "confusion"))
+    plots.plot_confusion(matrix, tmp_path / "c.png", "confusion")
+    width, height, px = read(tmp_path / "c.png")
     assert (width, height) == (700, 620)
     dark = (px.mean(axis=2) < 120) & (px[..., 2] > px[..., 0] + 50)  # dark blue: the diagonal's cells
     rows, cols = np.nonzero(dark)
@@ -118,3 +125,66 @@ def test_without_matplotlib_it_says_how_to_install_it(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=r"pip install 'dlpy35\[plot\]'"):
         plots.plot_history({"training_cost": [1.0]}, tmp_path / "h.png")
     assert not (tmp_path / "h.png").exists()
+
+
+# --------------------------------------------------------------------------- Figures for notebooks
+
+SWEEP_ROWS = [{"net": 0, "sizes": "784-30-10", "eta": 0.5, "lmbda": 0, "epoch": e,
+               "evaluation_correct": 5000 + 1000 * e, "evaluation_total": 10000} for e in range(3)]
+SWEEP_SUMMARY = [{"net": 0, "sizes": "784-30-10", "eta": 0.5, "lmbda": 0, "best_correct": 7000,
+                  "evaluation_total": 10000}]
+PLOTS = [  # (function, its data, the figure's size in pixels)
+    (plots.plot_history, ({"training_cost": [2.0, 1.0], "evaluation_accuracy": [10, 20]},), (1200, 420)),
+    (plots.plot_learning_speed, ([[1.0, 0.1], [0.5, 0.05]],), (800, 500)),
+    (plots.plot_sweep, (SWEEP_ROWS, SWEEP_SUMMARY), (1300, 480)),
+    (plots.plot_confusion, (np.diag([9] * 3) + 1,), (315, 270)),  # 1.5 + 0.55 n by 1.2 + 0.5 n inches
+]
+
+
+@pytest.mark.parametrize(("plot", "data", "size"), PLOTS, ids=[p[0].__name__ for p in PLOTS])
+def test_a_plot_returns_a_figure_a_notebook_shows_and_writes_nothing_without_a_path(
+        plot, data, size, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    monkeypatch.chdir(tmp_path)
+    fig = plot(*data)
+    assert isinstance(fig, Figure)
+    assert list(tmp_path.iterdir()) == []  # no path: nothing written
+    png = fig._repr_png_()  # what IPython's display() asks an object for
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG" and im.size == size
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")  # a Figure's own savefig works without pyplot
+    assert buf.getvalue().startswith(b"\x89PNG")
+    assert plot(*data, tmp_path / "p.png") is not None
+    assert read(tmp_path / "p.png")[:2] == size  # the file is the figure the notebook shows
+
+
+NO_PYPLOT = """
+import sys
+import matplotlib
+matplotlib.use("svg")  # a backend the old plots would have switched to Agg
+import numpy as np
+from dlpy35.studies import figures, plots
+
+hist = {"training_cost": [2.0, 1.0], "evaluation_accuracy": [10, 20]}
+made = [plots.plot_history(hist), plots.plot_learning_speed([[1.0], [0.5]]),
+        plots.plot_confusion(np.eye(2, dtype=int))]
+for name in ("overfitting", "learning-rates"):
+    f = figures.get(name)
+    columns = {"epoch": [0, 1], "training_cost": [2.0, 1.0], "test_accuracy": [80.0, 85.0]}
+    columns.update({figures.eta_column(e): [2.0, 1.0] for e in f.etas})
+    made.append(figures.draw(figures.Result(f, 2, 100, 0, columns, 1.0, "cpu")))
+sizes = [tuple(int(v) for v in fig.get_size_inches() * 100) for fig in made]
+assert all(fig._repr_png_().startswith(b"\\x89PNG") for fig in made)
+print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules, sizes)
+"""
+
+
+def test_plots_leave_the_backend_as_it_was_and_never_import_pyplot():
+    """A notebook's inline backend must survive a plot: no ``matplotlib.use``, no pyplot."""
+    out = subprocess.run([sys.executable, "-c", NO_PYPLOT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split(maxsplit=2)[:2] == ["svg", "False"], out.stdout
+    assert out.stdout.split(maxsplit=2)[2].strip() == str([(1200, 420), (800, 500), (260, 220), (1200, 800),
+                                                            (800, 500)])

@@ -49,20 +49,18 @@ def _shown(args):
 
 
 def execute(p, args) -> int:
-    from dlpy35.data.digit_images import SIDE, ImageError, prepare_file, to_png
-    from dlpy35.storage.saved_networks import ModelError, load_model, n_inputs, outputs
+    from dlpy35.data.digit_images import ImageError, prepare_files, to_png
+    from dlpy35.storage.saved_networks import ModelError, load_model
 
     try:
         shown = _shown(args)
     except ValueError as exc:
         p.error(str(exc))
     try:  # every image read and prepared before the network loads: a bad one costs no compile
-        pixels = np.stack([prepare_file(path) for path in args.images])
+        pixels = prepare_files(args.images)  # the preparation of net.predict_files, the Python API's
         net = load_model(args.model, args.device, args.mode)
-        if n_inputs(net) != SIDE * SIDE:  # a network of another data set's image size
-            raise ModelError(f"{args.model}: this network does not take {SIDE}x{SIDE} images, which predict "
-                             "prepares")
-        scores = outputs(net, pixels, "prepared images")
+        net.check_digit_images(str(args.model))  # a network of another data set's image size
+        scores = net.outputs(pixels, "prepared images")
     except (ImageError, ModelError, ValueError) as exc:
         return fail(p.prog, exc)
     for path, row in zip(args.images, scores):

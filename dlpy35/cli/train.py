@@ -394,7 +394,7 @@ def _write_speeds(directory, speeds, title, keep):
     try:
         plotted = keep.write(directory / SPEED_PNG, "--run-dir",
                              lambda path: plot_learning_speed(speeds, path, title))
-        written += [plotted] if plotted else []
+        written += [directory / SPEED_PNG] if plotted else []  # a Figure, or None: nothing to plot
     except ImportError:  # matplotlib is optional: the CSV holds the figures
         pass
     print(f"speed of learning: {', '.join(map(str, written))}")

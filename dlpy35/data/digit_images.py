@@ -30,7 +30,7 @@ import numpy as np
 from dlpy35.data.image_files import ImageError, read_grey
 
 __all__ = ["ImageError", "INK", "BOX", "SIDE", "CENTRE", "PREPARATION_VERSION", "read_grey", "prepare",
-           "prepare_file", "to_png"]
+           "prepare_file", "prepare_files", "to_png"]
 
 #: Normalised level above which a pixel counts as ink when cropping.
 INK = 0.25
@@ -106,6 +106,20 @@ def prepare(grey: np.ndarray, where: str = "image") -> np.ndarray:
 def prepare_file(path: str | os.PathLike) -> np.ndarray:
     """:func:`prepare` of the image file `path`."""
     return prepare(read_grey(path), str(path))
+
+
+def prepare_files(paths) -> np.ndarray:
+    """:func:`prepare_file` of each of the image files `paths`: float32 rows (n, 784), in their order.
+
+    Raises
+    ------
+    ImageError
+        No file given, or one that cannot be read or shows no digit (the first such file, named).
+    """
+    paths = list(paths)
+    if not paths:
+        raise ImageError("no image files given; give at least one")
+    return np.stack([prepare_file(path) for path in paths])
 
 
 def to_png(pixels: np.ndarray, path: str | os.PathLike) -> None:

@@ -161,6 +161,43 @@ def unit_inputs(x, dtype, name):
     return x
 
 
+def example_rows(x, n_in, dtype, name):
+    """`x` as rows (n, n_in) of `dtype` values in [0, 1], one example per row; ValueError naming the fix.
+
+    Each example may come in any shape holding `n_in` values -- a 28 x 28 image, the book's (784, 1)
+    column -- and is flattened row-major; a single example must still come as a batch of one.
+    """
+    try:
+        x = np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected an array of numbers, one example per row (n, {n_in}), "
+                         f"got {type(x).__name__}") from None
+    if x.ndim < 2:
+        raise ValueError(f"{name}: X has shape {x.shape}; give one example per row, (n, {n_in}): "
+                         "X.reshape(1, -1) for a single example")
+    if len(x) == 0:
+        raise ValueError(f"{name}: X is empty; give at least one example")
+    if x.ndim > 2:  # images (n, 28, 28), the book's columns (n, 784, 1)
+        if (size := math.prod(x.shape[1:])) != n_in:
+            raise ValueError(f"{name}: each example of X {x.shape} holds {size} values, but the network's "
+                             f"input layer takes {n_in}; give examples of {n_in} values")
+        x = x.reshape(len(x), n_in)
+    check_width(x, n_in, name)
+    return unit_inputs(x, dtype, name)
+
+
+def target_labels(y, n, n_out, name):
+    """int64 labels (n,) in ``0..n_out-1`` from labels, one-hot rows (n, n_out) or the book's one-hot columns
+    (n, n_out, 1); ValueError naming the fix."""
+    y = np.asarray(y)
+    if y.ndim == 3 and y.shape[2] == 1:
+        y = y[..., 0]
+    if y.ndim == 0 or len(y) != n:
+        raise ValueError(f"{name}: {len(y) if y.ndim else 'a single'} target{'s' if y.ndim else ''} for {n} "
+                         "examples; give one label (or one-hot row) per example")
+    return _as_labels(_whole_labels(y, name) if y.ndim == 1 else y, n_out, name)
+
+
 def labelled_arrays(data, n_in, n_out, dtype, name="test_data"):
     """``(X, labels)``: X (n, n_in) `dtype` and int64 labels in ``0..n_out-1``."""
     x, y = _split(data, name)

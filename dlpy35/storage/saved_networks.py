@@ -23,7 +23,8 @@ class ModelError(ValueError):
 
 
 def load_model(path, device="auto", mode=None):
-    """The network saved in `path`, on `device`.
+    """The network saved in `path`, on `device`: a :class:`dlpy35.network.Network` for a JSON file, a
+    :class:`dlpy35.network3.Network` for an npz file.
 
     Raises
     ------
@@ -54,14 +55,11 @@ def load_model(path, device="auto", mode=None):
 
 def n_inputs(net) -> int:
     """The network's input width."""
-    return net.sizes[0] if hasattr(net, "sizes") else net.n_in
+    return net.n_in
 
 
 def outputs(net, x, what="input") -> np.ndarray:
-    """The output activations (n, n_out) for the rows of `x`; ValueError for rows of the wrong width or
-    values outside [0, 1]."""
-    from dlpy35.engine import arguments
-
-    x = arguments.unit_inputs(x, net.dtype, what)
-    arguments.check_width(x, n_inputs(net), what)
-    return net.trainer.forward(x)
+    """The output activations (n, n_out) for the rows of `x`
+    (:meth:`dlpy35.engine.predictor.Predictor.outputs`); ValueError for rows of the wrong width or values
+    outside [0, 1]."""
+    return net.outputs(x, what)

@@ -20,9 +20,9 @@ drawn with matplotlib (``pip install 'dlpy35[plot]'``):
 The training cost is the book's ``total_cost``: the mean cross-entropy over the
 training images after the epoch plus ``lmbda / n`` times ``sum w^2 / 2``.
 :func:`compute` trains a figure and returns its numbers (a :class:`Result`),
-:func:`draw` writes its PNG and :func:`write_numbers` its CSV (``epoch``, then one
-column per curve).  The quick settings (:attr:`Figure.quick_epochs`,
-:attr:`Figure.quick_n_train`) shorten each run for smoke tests.
+:func:`draw` its matplotlib Figure (written as a PNG when given a path) and
+:func:`write_numbers` its CSV (``epoch``, then one column per curve).  The quick settings
+(:attr:`Figure.quick_epochs`, :attr:`Figure.quick_n_train`) shorten each run for smoke tests.
 """
 
 from __future__ import annotations
@@ -330,27 +330,28 @@ def _title(result):
             f"seed {result.seed}\n({f.book})")
 
 
-def draw(result, path):
-    """Write the figure's PNG (atomically): :func:`draw_overfitting` or :func:`draw_learning_rates`."""
+def draw(result, path=None):
+    """The figure, a matplotlib Figure, written to `path` as a PNG (atomically) when a path is given:
+    :func:`draw_overfitting` or :func:`draw_learning_rates`."""
     if len(result.figure.etas) > 1:
         return draw_learning_rates(result, path)
     return draw_overfitting(result, path)
 
 
-def draw_overfitting(result, path):
+def draw_overfitting(result, path=None):
     """Four panels, 1200x800 pixels: the training cost and the test accuracy over all epochs (top; the
     cost on a log scale), and over the second half of the epochs, linear (bottom), as the book draws
     them (epochs 200-399 of 400).  The note names the best accuracy's first epoch (the earliest of equal
     ones)."""
-    from dlpy35.studies.plots import _pyplot, _save
+    from dlpy35.studies.plots import finish, new_figure
 
-    plt = _pyplot()
+    fig = new_figure(figsize=(12, 8))
     from matplotlib.ticker import MaxNLocator
 
     c = result.columns
     epochs = np.asarray(c["epoch"])
     half = result.epochs // 2
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    axes = fig.subplots(2, 2)
     acc = np.asarray(c["test_accuracy"])
     best, stall = int(np.argmax(acc)), plateau(acc)
     for row, start in enumerate((0, half)):
@@ -376,20 +377,18 @@ def draw_overfitting(result, path):
     axes[0][1].text(0.98, 0.04, note, transform=axes[0][1].transAxes, ha="right", va="bottom", fontsize=9,
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     fig.suptitle(_title(result), fontsize=10)
-    _save(fig, path)
-    plt.close(fig)
-    return Path(path)
+    return finish(fig, path)
 
 
-def draw_learning_rates(result, path):
+def draw_learning_rates(result, path=None):
     """One panel, 800x500 pixels: the training cost per epoch for each eta, in the book's colours."""
-    from dlpy35.studies.plots import _pyplot, _save
+    from dlpy35.studies.plots import finish, new_figure
 
-    plt = _pyplot()
+    fig = new_figure(figsize=(8, 5))
     from matplotlib.ticker import MaxNLocator
 
     c = result.columns
-    fig, ax = plt.subplots(figsize=(8, 5))
+    ax = fig.subplots()
     for eta, color in zip(result.figure.etas, BOOK_COLORS):
         label = f"$\\eta$ = {eta:g}" + (f" (diverged in epoch {result.diverged[eta]})"
                                         if eta in result.diverged else "")
@@ -402,6 +401,4 @@ def draw_learning_rates(result, path):
     ax.grid(True, alpha=0.4)
     ax.legend(loc="upper right")
     fig.suptitle(_title(result), fontsize=9)
-    _save(fig, path)
-    plt.close(fig)
-    return Path(path)
+    return finish(fig, path)
