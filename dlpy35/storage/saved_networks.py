@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ModelError", "load_model", "n_inputs", "outputs"]
+__all__ = ["ModelError", "load_model", "n_inputs", "n_outputs", "metadata", "check_data", "outputs"]
 
 _KINDS = ("a network.json of dlpy35 train (or the book's network2.save), "
           "or a network.npz of dlpy35 train-conv")
@@ -55,6 +55,33 @@ def load_model(path, device="auto", mode=None):
 def n_inputs(net) -> int:
     """The network's input width."""
     return net.sizes[0] if hasattr(net, "sizes") else net.n_in
+
+
+def n_outputs(net) -> int:
+    """The network's number of outputs: its classes."""
+    return net.sizes[-1] if hasattr(net, "sizes") else net.n_out
+
+
+def metadata(net):
+    """What `net` was trained on (:class:`dlpy35.storage.metadata.Metadata`), MNIST's digits assumed for a
+    file that records nothing (:meth:`~dlpy35.storage.metadata.Metadata.assumed`)."""
+    return net.metadata.assumed(n_outputs(net))
+
+
+def check_data(net, data, path):
+    """ModelError in one line, with the fix, unless `net` (saved at `path`) was trained on `data` (a
+    :class:`dlpy35.data.Dataset`): the same data set, classes and image size (for a file that records no
+    data set, the same number of inputs and classes)."""
+    problem = net.metadata.mismatch(data, n_inputs(net), n_outputs(net))
+    if problem is None:
+        return
+    if not net.metadata.recorded:
+        fix = "give the data set it was trained on (--dataset DIR)"
+    elif net.metadata.dataset == "MNIST":
+        fix = "evaluate it on MNIST (leave out --dataset)"
+    else:
+        fix = f"give --dataset DIR of {net.metadata.dataset}"
+    raise ModelError(f"{path}: {problem}; {fix}")
 
 
 def outputs(net, x, what="input") -> np.ndarray:
