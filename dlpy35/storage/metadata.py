@@ -95,7 +95,8 @@ class Metadata:
     def of(cls, data, training=None, results=None) -> Metadata:
         """The record of a network trained on `data` (a :class:`dlpy35.data.Dataset`)."""
         preparation = getattr(data, "preparation", None) or preparation_of(data.image_shape)
-        return cls(dataset=str(data.name), classes=tuple(data.class_names), image_shape=tuple(data.image_shape),
+        return cls(dataset=str(data.name), classes=tuple(data.class_names),
+                   image_shape=tuple(data.image_shape),
                    preparation=preparation, training=dict(training or {}), results=dict(results or {}))
 
     @property
