@@ -184,11 +184,12 @@ class Metadata:
     def props(self) -> dict:
         """The record as ONNX's ``metadata_props`` hold it: text values, JSON for all but texts."""
         return {key: value if isinstance(value, str) else json.dumps(value)
-                for key, value in self.to_dict().items()}
+                for key, value in self.to_dict().items() if value is not None}
 
     @classmethod
     def from_props(cls, props) -> Metadata:
-        """:meth:`props` read back (a dict of texts); a model without them gives an unrecorded record."""
+        """:meth:`props` read back (a dict of texts: a field left out is None); a model without them gives
+        an unrecorded record."""
         if "format" not in props:
             return cls()
         texts = ("format", "dataset", "preparation", "dlpy35")
