@@ -97,7 +97,8 @@ class Metadata:
         preparation = getattr(data, "preparation", None) or preparation_of(data.image_shape)
         return cls(dataset=str(data.name), classes=tuple(data.class_names),
                    image_shape=tuple(data.image_shape),
-                   preparation=preparation, training=dict(training or {}), results=dict(results or {}))
+                   preparation=preparation, training=dict(training or {}), results=dict(results or {}),
+                   dlpy35=dlpy35_version())
 
     @property
     def recorded(self) -> bool:
