@@ -77,9 +77,6 @@ def _prepared(args, net):
     if n_inputs(net) != shape[0] * shape[1]:  # a file that records no data set, of another image size
         raise ModelError(f"{args.model}: this network does not take {shape[0]}x{shape[1]} images, which "
                          "predict prepares")
-    if not net.metadata.recorded:
-        print(f"{args.model}: records no data set (an older dlpy35 saved it): MNIST's digits assumed",
-              file=sys.stderr)
     return np.stack([prepare(path) for path in args.images]), meta.classes
 
 
@@ -97,6 +94,9 @@ def execute(p, args) -> int:
         scores = outputs(net, pixels, "prepared images")
     except (ImageError, ModelError, ValueError) as exc:
         return fail(p.prog, exc)
+    if not net.metadata.recorded:  # on stderr: stdout may be --json's or --csv's
+        print(f"{args.model}: records no data set (an older dlpy35 saved it): MNIST's digits assumed",
+              file=sys.stderr)
     print(answers(args, classes, scores), end="")
     for name, row in zip(shown, pixels):
         to_png(row, name)
