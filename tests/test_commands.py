@@ -357,7 +357,8 @@ def test_predict_of_a_file_without_a_record_assumes_mnists_digits_and_says_so(tr
     path, _ = trained
     status, out, err = run_main(cli.main, ["predict", str(path), str(digit_files[0]), "--csv"], capsys)
     assert status == 0 and out.splitlines()[0] == "file,class,score,0,1,2,3,4,5,6,7,8,9"
-    assert err == f"{path}: records no data set (an older dlpy35 saved it): MNIST's digits assumed\n"
+    assert err == (f"{path}: records no data set (saved by an older dlpy35, or without its data set): "
+                   "MNIST's digits assumed\n")
     both = ["predict", str(path), str(digit_files[0]), "--csv", "--json"]
     one_line_error(*run_main(cli.main, both, capsys), "--json", "--csv")
 

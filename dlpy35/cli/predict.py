@@ -95,8 +95,8 @@ def execute(p, args) -> int:
     except (ImageError, ModelError, ValueError) as exc:
         return fail(p.prog, exc)
     if not net.metadata.recorded:  # on stderr: stdout may be --json's or --csv's
-        print(f"{args.model}: records no data set (an older dlpy35 saved it): MNIST's digits assumed",
-              file=sys.stderr)
+        print(f"{args.model}: records no data set (saved by an older dlpy35, or without its data set): "
+              "MNIST's digits assumed", file=sys.stderr)
     print(answers(args, classes, scores), end="")
     for name, row in zip(shown, pixels):
         to_png(row, name)
