@@ -231,7 +231,7 @@ def test_failed_writes_leave_no_partial_file(tmp_path, monkeypatch):
         def SerializeToString(self):  # noqa: N802 (protobuf's name)
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(onnx_model, "to_onnx", lambda layers: Unserializable())
+    monkeypatch.setattr(onnx_model, "to_onnx", lambda layers, **_: Unserializable())
     with pytest.raises(RuntimeError, match="disk full"):
         write_onnx(random_layers(), path)
     assert path.read_bytes() == b"the earlier model" and stale_temp_files(path) == []
