@@ -96,8 +96,8 @@ class Metadata:
         """The record of a network trained on `data` (a :class:`dlpy35.data.Dataset`)."""
         preparation = getattr(data, "preparation", None) or preparation_of(data.image_shape)
         return cls(dataset=str(data.name), classes=tuple(data.class_names),
-                   image_shape=tuple(data.image_shape),
-                   preparation=preparation, training=dict(training or {}), results=dict(results or {}),
+                   image_shape=tuple(data.image_shape), preparation=preparation,
+                   training=_json_ready(training or {}), results=_json_ready(results or {}),
                    dlpy35=dlpy35_version())
 
     @property
@@ -198,6 +198,11 @@ class Metadata:
             return cls.from_dict({k: v if k in texts else json.loads(v) for k, v in props.items()})
         except ValueError as exc:
             raise MetadataError(str(exc)) from None
+
+
+def _json_ready(d) -> dict:
+    """`d` as JSON keeps it: paths (and anything else JSON has no type for) as their text."""
+    return json.loads(json.dumps(dict(d), default=str))
 
 
 def _is_text(value) -> bool:
