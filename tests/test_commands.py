@@ -331,8 +331,10 @@ def digit_files(tmp_path_factory):
 def test_predict_names_the_classes_and_its_json_and_csv_parse_back(trained, named, digit_files, capsys):
     _, net = trained
     scores = net.trainer.forward(np.stack([prepare_file(f) for f in digit_files]))
-    status, out, err = run_main(cli.main, ["predict", str(named), *map(str, digit_files), "--json"], capsys)
-    assert status == 0 and err == "", err
+    shown = digit_files[0].parent / "shown"
+    argv = ["predict", str(named), *map(str, digit_files), "--json", "--show", str(shown)]
+    status, out, err = run_main(cli.main, argv, capsys)
+    assert status == 0 and err == f"prepared images: {shown}\n", err  # stdout keeps to the JSON
     records = [json.loads(line) for line in out.splitlines()]  # JSON Lines: one object per image
     assert [r["file"] for r in records] == list(map(str, digit_files))
     for r, row in zip(records, scores):

@@ -22,15 +22,10 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 
-__all__ = ["FORMAT", "PREPARATIONS", "Metadata", "MetadataError", "dlpy35_version", "run_results"]
+__all__ = ["FORMAT", "MNIST", "Metadata", "MetadataError", "dlpy35_version", "run_results"]
 
 FORMAT = "dlpy35.metadata"
 VERSION = 1
-
-#: The preparations dlpy35 knows, by the name a record gives: what turns an image file into a
-#: network's input.  ``mnist`` is :func:`dlpy35.data.digit_images.prepare`.
-PREPARATIONS = {"mnist": "light ink on dark, fitted in 20x20 and centred by its mass in 28x28, as MNIST's "
-                         "digits (dlpy35.data.digit_images)"}
 
 #: MNIST's: what a file without metadata is taken to have been trained on.
 MNIST = {"dataset": "MNIST", "image_shape": (28, 28), "preparation": "mnist"}
@@ -74,7 +69,9 @@ class Metadata:
     image_shape : tuple of int or None
         ``(rows, columns)`` of the images the network reads.
     preparation : str or None
-        The name (a key of :data:`PREPARATIONS`) of what turns an image file into an input.
+        The name of what turns an image file into an input: ``mnist`` for
+        :func:`dlpy35.data.digit_images.prepare` (light ink on dark, fitted in 20x20 and centred
+        by its mass in 28x28, as MNIST's digits), the one ``predict`` knows.
     training : dict
         The training command's settings (JSON-ready): ``command``, ``args``, ``identity``.
     results : dict
