@@ -26,7 +26,9 @@ from dlpy35.engine.device import DTYPES, resolve
 from dlpy35.engine.order import OneOrder
 from dlpy35.engine.predictor import Predictor, normalised_rows
 from dlpy35.engine.trainer import TrainedNetwork, Trainer, TrainingDiverged  # noqa: F401 (TrainingDiverged: public here)
+from dlpy35.storage import metadata as meta
 from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.metadata import Metadata
 from dlpy35.storage.saved_files import SavedFileError
 
 WEIGHT_INITS = ("large", "default")
@@ -70,6 +72,9 @@ class Network(Predictor, TrainedNetwork):
     n_in, n_out : int
         ``sizes[0]`` and ``sizes[-1]``.
     seed, weight_init : as given (part of a checkpointed run's identity)
+    metadata : dlpy35.storage.metadata.Metadata
+        What the network was trained on, as :meth:`save` records it (a loaded network's, as its file
+        recorded it; unrecorded for a new one until ``save`` is given its data set).
     device : dlpy35.engine.device.Device
     trainer : dlpy35.engine.trainer.Trainer
     """
@@ -254,12 +259,24 @@ class Network(Predictor, TrainedNetwork):
         arrays = arguments.labelled_arrays(data, self.sizes[0], self.sizes[-1], self.dtype)
         return self.trainer.evaluate_data(*arrays)
 
-    def save(self, filename):
-        """Save to the book's JSON format (sizes, weights, biases, cost), atomically."""
+    metadata = Metadata()
+
+    def save(self, filename, metadata=None):
+        """Save to the book's JSON format (sizes, weights, biases, cost), atomically, with a ``metadata`` key
+        (:mod:`dlpy35.storage.metadata`) that the book's ``network2.load`` ignores.
+
+        `metadata` is what the network was trained on: a :class:`dlpy35.data.Dataset` or a
+        :class:`~dlpy35.storage.metadata.Metadata`, which becomes the network's ``metadata``;
+        by default the network's own.  ValueError when it does not fit the network's sizes.
+        """
+        record = meta.chosen(metadata, self.metadata)
+        record.check_network(self.sizes[0], self.sizes[-1])
+        self.metadata = record
         data = {"sizes": self.sizes,
                 "weights": [w.tolist() for w in self.weights],
                 "biases": [b.tolist() for b in self.biases],
-                "cost": self.cost.name}
+                "cost": self.cost.name,
+                "metadata": record.to_dict()}
         with atomic_write(filename, "w") as f:
             json.dump(data, f)
 
@@ -312,8 +329,13 @@ def load_as(network_class, filename, **kwargs):
     sizes, cost = _saved_sizes(data, filename), _saved_cost(data["cost"], filename)
     weights, biases = _saved_parameters(data, sizes, cost, filename)
     _check_dtype_range(weights + biases, kwargs.get("dtype", "float32"), filename)
+    try:
+        record = meta.read(data.get("metadata"), sizes[0], sizes[-1])
+    except ValueError as exc:
+        raise SavedFileError(f"{filename}: its metadata: {exc}") from None
     net = network_class(sizes, cost=cost, **kwargs)
     _set_parameters(net, weights, biases, filename)
+    net.metadata = record
     return net
 
 

@@ -44,8 +44,10 @@ from dlpy35.engine.order import OneOrder
 from dlpy35.engine.predictor import Predictor
 from dlpy35.engine.trainer import TrainedNetwork, Trainer, TrainingDiverged
 from dlpy35.storage import checkpoint
+from dlpy35.storage import metadata as meta
 from dlpy35.storage.atomic import atomic_write
 from dlpy35.storage.checkpoint import Checkpoint
+from dlpy35.storage.metadata import Metadata
 from dlpy35.storage.saved_files import (
     NPZ_ERRORS,
     SavedFileError,
@@ -208,12 +210,24 @@ class Network(Predictor, TrainedNetwork):
         return self.trainer.values()
 
     # -- save / load ----------------------------------------------------------------------------
-    def save(self, filename):
-        """Write the layer description and the weights to `filename` (npz), atomically."""
+    metadata = Metadata()
+
+    def save(self, filename, metadata=None):
+        """Write the layer description, the weights and the ``metadata`` text (:mod:`dlpy35.storage.metadata`,
+        JSON) to `filename` (npz), atomically.
+
+        `metadata` is what the network was trained on: a :class:`dlpy35.data.Dataset` or a
+        :class:`~dlpy35.storage.metadata.Metadata`, which becomes the network's ``metadata``;
+        by default the network's own.  ValueError when it does not fit the network's sizes.
+        """
+        record = meta.chosen(metadata, self.metadata)
+        record.check_network(self.n_in, self.n_out)
+        self.metadata = record
         spec = {"format": FORMAT, "version": 1, "mini_batch_size": self.mini_batch_size, "dtype": self.dtype,
                 "layers": [layer.spec() for layer in self.layers]}
         buf = io.BytesIO()
-        np.savez(buf, spec=np.array(json.dumps(spec)), **{f"p{i}": p for i, p in enumerate(self.weights)})
+        np.savez(buf, spec=np.array(json.dumps(spec)), metadata=np.array(json.dumps(record.to_dict())),
+                 **{f"p{i}": p for i, p in enumerate(self.weights)})
         with atomic_write(filename, "wb") as f:
             f.write(buf.getvalue())
 
@@ -293,6 +307,7 @@ def load(filename, seed=None, mode=None, device="auto", epoch_mode="scan"):
         with f:
             spec = json.loads(read_npz_text(f, "spec", file_size))
             params = [read_npz_array(f, f"p{i}", file_size) for i in range(2 * len(spec["layers"]))]
+            recorded = json.loads(read_npz_text(f, "metadata", file_size)) if "metadata" in f.files else None
         if spec.get("format") != FORMAT:
             raise ValueError(f"format is {spec.get('format')!r}, not {FORMAT!r}")
         layers = [from_spec(s) for s in spec["layers"]]
@@ -304,6 +319,7 @@ def load(filename, seed=None, mode=None, device="auto", epoch_mode="scan"):
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         check_values([(f"p{i}", p) for i, p in enumerate(params)], dtype)
         LayerStack(layers, mini_batch_size).check_values(params)
+        record = _metadata(recorded, layers)
     except FileNotFoundError:
         raise
     except NPZ_ERRORS as exc:
@@ -319,7 +335,16 @@ def load(filename, seed=None, mode=None, device="auto", epoch_mode="scan"):
         largest = max(float(np.max(np.abs(p), initial=0.0)) for p in params)
         raise SavedFileError(f"{filename}: values as large as {largest:.4g} are not finite on the device "
                              f"({net.device.describe()}); load it with mode=\"NUMBA\"")
+    net.metadata = record
     return net
+
+
+def _metadata(recorded, layers):
+    """The :class:`~dlpy35.storage.metadata.Metadata` of a file's `recorded` JSON (None: an older file)."""
+    try:
+        return meta.read(recorded, layers[0].n_in, layers[-1].n_out)
+    except ValueError as exc:
+        raise ValueError(f"its metadata: {exc}") from None
 
 
 def load_data_shared(filename=None):

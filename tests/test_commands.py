@@ -3,11 +3,15 @@ home once installed, and one-line errors for every bad input before any work."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import re
+import shutil
 
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 from command_helpers import run_main
@@ -16,8 +20,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from dlpy35 import network, network2
 from dlpy35.cli import main as cli
-from dlpy35.data import fetch
+from dlpy35.data import fetch, load_data
 from dlpy35.data.digit_images import prepare_file
+from dlpy35.storage.metadata import Metadata
 
 FONTS = "/usr/share/fonts/truetype/dejavu/"
 
@@ -294,3 +299,125 @@ def test_a_sweep_on_another_dataset_sizes_its_networks_to_it(quadrants, capsys, 
     summary = (tmp_path / "summary.csv").read_text().splitlines()
     assert len(summary) == 3 and all(",64-30-4," in line and ",400," in line for line in summary[1:])
     assert all(int(line.split(",")[6]) >= 380 for line in summary[1:])  # best_correct of 400
+
+
+# --------------------------------------------------------------------------- what a model was trained on
+
+NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+@pytest.fixture(scope="module")
+def named(trained, tmp_path_factory):
+    """The trained network's file with a record of MNIST whose classes are named ``zero``..``nine``."""
+    path, _ = trained
+    data = json.loads(path.read_text())
+    data["metadata"] = Metadata(dataset="MNIST", classes=NAMES, image_shape=(28, 28),
+                                preparation="mnist").to_dict()
+    named = tmp_path_factory.mktemp("named") / "network.json"
+    named.write_text(json.dumps(data))
+    return named
+
+
+@pytest.fixture(scope="module")
+def digit_files(tmp_path_factory):
+    """A 3, a 7 and a 1 rendered from a font, as PNG files."""
+    d = tmp_path_factory.mktemp("digits")
+    files = [d / f"{k}.png" for k in (3, 7, 1)]
+    for k, f in zip((3, 7, 1), files):
+        digit_page(k, "DejaVuSans.ttf", 90, True, (20, 5)).save(f)
+    return files
+
+
+def test_predict_names_the_classes_and_its_json_and_csv_parse_back(trained, named, digit_files, capsys):
+    _, net = trained
+    scores = net.trainer.forward(np.stack([prepare_file(f) for f in digit_files]))
+    shown = digit_files[0].parent / "shown"
+    argv = ["predict", str(named), *map(str, digit_files), "--json", "--show", str(shown)]
+    status, out, err = run_main(cli.main, argv, capsys)
+    assert status == 0 and err == f"prepared images: {shown}\n", err  # stdout keeps to the JSON
+    records = [json.loads(line) for line in out.splitlines()]  # JSON Lines: one object per image
+    assert [r["file"] for r in records] == list(map(str, digit_files))
+    for r, row in zip(records, scores):
+        k = int(np.argmax(row))
+        assert (r["class"], r["index"]) == (NAMES[k], k)
+        assert list(r["scores"]) == list(NAMES)
+        np.testing.assert_allclose(list(r["scores"].values()), row, atol=1e-6)
+        assert r["score"] == r["scores"][r["class"]]
+    status, out, err = run_main(cli.main, ["predict", str(named), *map(str, digit_files), "--csv"], capsys)
+    assert status == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert out.splitlines()[0] == "file,class,score," + ",".join(NAMES)
+    assert [(r["file"], r["class"], float(r["score"])) for r in rows] == [
+        (r["file"], r["class"], r["score"]) for r in records]
+    assert [[float(r[c]) for c in NAMES] for r in rows] == [list(r["scores"].values()) for r in records]
+    status, out, err = run_main(cli.main, ["predict", str(named), str(digit_files[1])], capsys)
+    assert status == 0 and re.fullmatch(rf"{re.escape(str(digit_files[1]))}: [a-z]+ \(\d\.\d\d\)\n", out)
+    assert out.split(": ")[1].split()[0] == records[1]["class"]
+
+
+def test_predict_of_a_file_without_a_record_assumes_mnists_digits_and_says_so(trained, digit_files, capsys):
+    path, _ = trained
+    status, out, err = run_main(cli.main, ["predict", str(path), str(digit_files[0]), "--csv"], capsys)
+    assert status == 0 and out.splitlines()[0] == "file,class,score,0,1,2,3,4,5,6,7,8,9"
+    assert err == (f"{path}: records no data set (saved by an older dlpy35, or without its data set): "
+                   "MNIST's digits assumed\n")
+    both = ["predict", str(path), str(digit_files[0]), "--csv", "--json"]
+    one_line_error(*run_main(cli.main, both, capsys), "--json", "--csv")
+
+
+@pytest.fixture(scope="module")
+def models(quadrants, tmp_path_factory):
+    """Untrained networks saved with what they were (said to be) trained on, by name."""
+    d = tmp_path_factory.mktemp("models")
+    quads = load_data(dataset=quadrants)
+    saves = {"mnist.json": ([784, 5, 10], Metadata(dataset="MNIST", classes=tuple("0123456789"),
+                                                   image_shape=(28, 28), preparation="mnist")),
+             "quadrants.json": ([64, 5, 4], quads),
+             "letters.json": ([64, 5, 4], Metadata.of(quads._replace(classes=("a", "b", "c", "d")))),
+             "old.json": ([784, 5, 5], None)}  # saved without a data set, as older dlpy35s did
+    for name, (sizes, meta) in saves.items():
+        network.Network(sizes, seed=0, mode="JAX", device="cpu").save(d / name, meta)
+    return d
+
+
+EVALUATIONS = {  # model, --dataset (None: MNIST; "copy": quadrants under another parent), refusal's words
+    "MNIST's on another data set": ("mnist.json", "quadrants", ["trained on MNIST", "leave out --dataset"]),
+    "another data set's on MNIST": ("quadrants.json", None, ["trained on quadrants", "data is MNIST",
+                                                             "--dataset DIR of quadrants"]),
+    "other classes of the same name": ("letters.json", "quadrants", ["classes a b c d", "classes 0 1 2 3"]),
+    "a file of 5 outputs without a record": ("old.json", None, ["5 classes", "MNIST has", "10 classes"]),
+    "its own data set": ("quadrants.json", "quadrants", None),
+    "its data set's copy elsewhere": ("quadrants.json", "copy", None),
+}
+
+
+@pytest.mark.parametrize("model, dataset, words", EVALUATIONS.values(), ids=EVALUATIONS)
+def test_evaluate_refuses_a_model_of_another_data_set_in_one_line(model, dataset, words, models, quadrants,
+                                                                 mnist_dir, capsys, tmp_path):
+    if dataset == "copy":
+        shutil.copytree(quadrants, tmp_path / quadrants.name)
+    where = {None: [], "quadrants": ["--dataset", str(quadrants)],
+             "copy": ["--dataset", str(tmp_path / quadrants.name)]}[dataset]
+    result = run_main(cli.main, ["evaluate", str(models / model), *where], capsys)
+    if words is None:
+        assert result[0] == 0 and result[1].startswith("accuracy: "), result
+    else:
+        one_line_error(*result, str(models / model), *words)
+
+
+def test_predict_refuses_a_model_of_images_it_cannot_prepare(models, digit_files, capsys):
+    argv = ["predict", str(models / "quadrants.json"), str(digit_files[0])]
+    one_line_error(*run_main(cli.main, argv, capsys), "8x8 images of quadrants", "28x28")
+
+
+def test_export_carries_the_record_into_onnx_and_the_class_names_into_the_page(named, capsys, tmp_path):
+    status, _, err = run_main(cli.main, ["export", str(named), "-o", str(tmp_path / "net.onnx")], capsys)
+    assert status == 0, err
+    props = {p.key: p.value for p in onnx.load(tmp_path / "net.onnx").metadata_props}
+    assert props["dataset"] == "MNIST" and json.loads(props["classes"]) == list(NAMES)
+    assert json.loads(props["image_shape"]) == [28, 28] and props["preparation"] == "mnist"
+    status, _, err = run_main(cli.main, ["export", str(named), "-o", str(tmp_path / "net.html")], capsys)
+    assert status == 0, err
+    model = re.search(r'<script id="dlpy35-model" type="application/json">(.*?)</script>',
+                      (tmp_path / "net.html").read_text(), re.S).group(1)
+    assert json.loads(model)["classes"] == list(NAMES)

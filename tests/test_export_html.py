@@ -286,3 +286,35 @@ def test_the_seven_of_the_readme_draws_a_seven(page2, driver):
     open_page(driver, page2)
     draw(driver, SEVEN)
     assert driver.find_element(By.ID, "digit").text == "7"
+
+
+# -- class names ---------------------------------------------------------------------------
+
+NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def test_the_page_holds_the_class_names_and_refuses_a_wrong_number(net2, tmp_path):
+    layers = portable_layers(net2)
+
+    def model(text):
+        return json.loads(re.search(r'<script id="dlpy35-model" type="application/json">(.*?)</script>',
+                                    text, re.S).group(1))
+
+    assert model(page_html(layers))["classes"] == [str(k) for k in range(10)]  # the digits by default
+    assert model(page_html(layers, classes=NAMES))["classes"] == NAMES
+    with pytest.raises(ValueError, match="3 class names for a network of 10 outputs"):
+        write_html(layers, tmp_path / "digits.html", classes=["a", "b", "c"])
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_page_shows_the_class_names(net2, driver, tmp_path):
+    """The SEVEN reads as a 7 (see above): shown as its name, and every bar labelled with its class's."""
+    write_html(portable_layers(net2), tmp_path / "named.html", classes=NAMES)
+    open_page(driver, tmp_path / "named.html")
+    assert driver.execute_script("return window.dlpy35.classes") == NAMES
+    labels = driver.find_elements(By.CSS_SELECTOR, "#bars .label")
+    assert [e.get_attribute("textContent") for e in labels] == NAMES
+    assert [e.get_attribute("title") for e in labels] == NAMES
+    draw(driver, SEVEN)
+    assert driver.find_element(By.ID, "digit").text == "seven"
+    assert driver.find_element(By.ID, "digit").size["width"] <= 240  # a long name stays in its box

@@ -22,6 +22,7 @@ from dlpy35.export.onnx_model import IR_VERSION, OPSET, to_onnx, write_onnx
 from dlpy35.export.plain_layers import ConvPool, Dense, portable_layers
 from dlpy35.network3 import ConvPoolLayer, FullyConnectedLayer, Network, ReLU, SoftmaxLayer
 from dlpy35.storage.atomic import stale_temp_files
+from dlpy35.storage.metadata import Metadata
 
 # Absolute, on float32 outputs in [0, 1]: onnxruntime's kernels against JAX's.  Measured at most
 # 1.52e-6 (the chapter-1 network; AMD EPYC, AVX-512, and with OPENBLAS_CORETYPE=Sandybridge or
@@ -153,6 +154,23 @@ def test_the_model_declares_its_interface():
     assert run_onnx(model, one).shape == (1, 4)
 
 
+def test_the_model_carries_what_the_network_was_trained_on_in_its_metadata_props(tmp_path):
+    """random_layers read 3 x 8 x 11 images into 4 classes: a record of such a data set goes along."""
+    meta = Metadata(dataset="shapes", classes=("circle", "square", "star", "moon"), image_shape=(8, 33),
+                    training={"command": "dlpy35 train", "args": {"eta": 0.5}},
+                    results={"final": {"test": 0.875}}, dlpy35="0.1.0")
+    write_onnx(random_layers(), tmp_path / "net.onnx", meta)
+    props = {p.key: p.value for p in onnx.load(tmp_path / "net.onnx").metadata_props}
+    assert props == {"format": "dlpy35.metadata", "version": "1", "dlpy35": "0.1.0", "dataset": "shapes",
+                     "classes": '["circle", "square", "star", "moon"]', "image_shape": "[8, 33]",
+                     "training": '{"command": "dlpy35 train", "args": {"eta": 0.5}}',
+                     "results": '{"final": {"test": 0.875}}'}  # no preparation: None is left out
+    assert Metadata.from_props(props) == meta
+    assert not to_onnx(random_layers()).metadata_props  # none given, none written
+    with pytest.raises(ValueError, match="2 classes for a network of 4 outputs"):
+        to_onnx(random_layers(), metadata=Metadata(dataset="x", classes=("a", "b")))
+
+
 # -- refusals -----------------------------------------------------------------------------------
 def dense(n_in, n_out, activation="sigmoid"):
     return Dense(np.zeros((n_in, n_out), np.float32), np.zeros(n_out, np.float32), activation)
@@ -213,7 +231,7 @@ def test_failed_writes_leave_no_partial_file(tmp_path, monkeypatch):
         def SerializeToString(self):  # noqa: N802 (protobuf's name)
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(onnx_model, "to_onnx", lambda layers: Unserializable())
+    monkeypatch.setattr(onnx_model, "to_onnx", lambda layers, **_: Unserializable())
     with pytest.raises(RuntimeError, match="disk full"):
         write_onnx(random_layers(), path)
     assert path.read_bytes() == b"the earlier model" and stale_temp_files(path) == []

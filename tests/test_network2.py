@@ -469,7 +469,8 @@ def test_save_writes_the_books_json(tmp_path):
     path = tmp_path / "net.json"
     net.save(str(path))
     data = json.loads(path.read_text())
-    assert set(data) == {"sizes", "weights", "biases", "cost"}
+    assert set(data) == {"sizes", "weights", "biases", "cost", "metadata"}  # the book's load reads the four
+    assert data["metadata"]["dataset"] is None  # saved without its data set: none recorded
     assert data["sizes"] == EXACT
     assert data["cost"] == "CrossEntropyCost"
     assert [np.array(w).shape for w in data["weights"]] == [(5, 4), (3, 5)]

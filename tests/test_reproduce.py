@@ -7,6 +7,7 @@ import json
 import pytest
 from command_helpers import run_main
 
+from dlpy35 import network, network3
 from dlpy35.cli import main as cli
 from dlpy35.engine.records import EpochRecord, Evaluation, PopulationRecord
 from dlpy35.studies import reproduce
@@ -55,6 +56,11 @@ def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, 
     assert saved[0]["dlpy35"] == pytest.approx(100 * int(epochs[8]) / int(epochs[9]), abs=0.005)
     epoch = json.loads((tmp_path / "ch6-fc" / "history.json").read_text())["runs"][0]["history"][0]
     assert saved[1]["dlpy35"] == pytest.approx(100 * epoch["test_correct"] / epoch["test_total"], abs=0.005)
+    for row, module, final in (("ch1-30", network, {"test"}), ("ch6-fc", network3, {"validation", "test"})):
+        path = tmp_path / row / ("network.json" if module is network else "network.npz")
+        meta = module.load(path, mode="JAX", device="cpu").metadata
+        assert meta.dataset == "MNIST" and meta.training["command"] == "dlpy35 reproduce"  # what it learnt
+        assert set(meta.results["final"]) == final
     table = (tmp_path / "results.md").read_text()
     assert "| ch1-30 |" in table
     assert "`dlpy35 train --epochs 1 --n-train 1000 --device cpu --mode JAX`" in table

@@ -19,6 +19,7 @@ from dlpy35 import network
 from dlpy35.cli import main as cli
 from dlpy35.network3 import FullyConnectedLayer, Network, SoftmaxLayer
 from dlpy35.storage import saved_networks
+from dlpy35.storage.metadata import Metadata
 from dlpy35.storage.outputs import OutputError, Outputs
 from dlpy35.storage.rundir import RunDir
 
@@ -31,12 +32,14 @@ def one_line_error(status, out, err, *words):
 
 
 def save_network(path):
-    """An untrained network saved at `path`: the book's JSON for ``.json``, network3's npz for ``.npz``."""
+    """An untrained network saved at `path` as one of MNIST: the book's JSON for ``.json``, network3's npz for
+    ``.npz``."""
+    mnist = Metadata(dataset="MNIST", classes=tuple("0123456789"), image_shape=(28, 28), preparation="mnist")
     if path.suffix == ".json":
-        network.Network([784, 10, 10], seed=0, mode="JAX", device="cpu").save(path)
+        network.Network([784, 10, 10], seed=0, mode="JAX", device="cpu").save(path, mnist)
     else:
         Network([FullyConnectedLayer(784, 10), SoftmaxLayer(10, 10)], 10, seed=0, mode="JAX",
-                device="cpu").save(path)
+                device="cpu").save(path, mnist)
     return path
 
 

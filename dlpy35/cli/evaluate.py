@@ -48,7 +48,7 @@ def execute(p, args) -> int:
     from dlpy35.cli.common import check_outputs
     from dlpy35.data import DataError, load_data
     from dlpy35.storage.outputs import given
-    from dlpy35.storage.saved_networks import ModelError, load_model, outputs
+    from dlpy35.storage.saved_networks import ModelError, check_data, load_model
 
     try:
         check_outputs(args, inputs=[given("MODEL", args.model)])
@@ -57,8 +57,9 @@ def execute(p, args) -> int:
     try:
         net = load_model(args.model, args.device, args.mode)
         data = load_data(args.data_dir, args.dataset)
+        check_data(net, data, args.model)
         x, labels = data.test if args.set == "test" else data.validation
-        predicted = np.argmax(outputs(net, x, f"{data.name} {args.set} images"), axis=1)
+        predicted = np.argmax(net.outputs(x, f"{data.name} {args.set} images"), axis=1)
     except (ModelError, DataError, ValueError) as exc:
         return fail(p.prog, exc)
     n_classes = max(int(labels.max()) + 1, int(predicted.max()) + 1)

@@ -1,9 +1,10 @@
 """A saved network taken out of Python: an ONNX model, or a web page that runs offline.
 
 ``--format onnx`` writes an ONNX model (input ``pixels`` [N, 784] float32 in [0, 1],
-output ``activations`` [N, 10]) for onnxruntime, phones and other frameworks; it
+output ``activations`` [N, 10]) for onnxruntime, phones and other frameworks, with what
+the network was trained on (data set, classes, image shape...) in its ``metadata_props``; it
 needs ``pip install 'dlpy35[onnx]'``.  ``--format html`` writes one self-contained
-page: draw a digit with the mouse or a finger and watch the network's answer; it
+page: draw a digit with the mouse or a finger and watch the network's answer (its class's name); it
 needs no server and no network (open it from a file), and its
 ``window.dlpy35.predict(pixels)`` serves other pages and tests.  Without
 ``--format``, the suffix of ``-o`` chooses.
@@ -33,7 +34,7 @@ def configure(p):
 def execute(p, args) -> int:
     from dlpy35.export.plain_layers import portable_layers
     from dlpy35.storage.outputs import Outputs, given
-    from dlpy35.storage.saved_networks import ModelError, load_model
+    from dlpy35.storage.saved_networks import ModelError, load_model, metadata
 
     fmt = args.format or args.output.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -47,11 +48,12 @@ def execute(p, args) -> int:
     except (ValueError, ImportError) as exc:
         p.error(str(exc))
     try:
-        layers = portable_layers(load_model(args.model, "cpu"))
+        net = load_model(args.model, "cpu")
+        layers = portable_layers(net)
         if fmt == "onnx":
-            write_onnx(layers, args.output)
+            write_onnx(layers, args.output, net.metadata)
         else:  # the page draws 28x28 digits: a network of another data set is refused here
-            write_html(layers, args.output, title=f"dlpy35: {args.model.name}")
+            write_html(layers, args.output, title=f"dlpy35: {args.model.name}", classes=metadata(net).classes)
     except (ModelError, ValueError) as exc:
         return fail(p.prog, exc)
     print(f"wrote {args.output} ({fmt}, {len(layers)} layers)")

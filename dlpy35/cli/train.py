@@ -129,6 +129,7 @@ def execute(p, args) -> int:
     from dlpy35.engine.device import DeviceError
     from dlpy35.network2 import Network
     from dlpy35.storage.checkpoint import check_resumable
+    from dlpy35.storage.metadata import Metadata, training_settings
 
     init = weight_init(args)
     try:
@@ -146,6 +147,7 @@ def execute(p, args) -> int:
     except (DeviceError, ValueError) as exc:
         return fail(p.prog, exc)
     net.stop_on_saturation = args.stop_on_saturation
+    net.metadata = Metadata.of(data, training_settings(p.prog, args))  # what its files record
     cache = _announce(net)
     training, evaluation = _datasets(args, data)
     report = Report(p.prog, args, net, len(training[0]), EpochBar(args.quiet))
@@ -163,6 +165,7 @@ def _run(p, args, net, report, training, evaluation, cache, stopped) -> int:
     """Train `net` as `args` say, report, write the results; the exit status (Ctrl-C: `stopped()`)."""
     from dlpy35.network2 import TrainingDiverged
     from dlpy35.storage.checkpoint import CheckpointError
+    from dlpy35.storage.metadata import run_results
 
     before = _cache_entries(cache)
     try:
@@ -177,6 +180,7 @@ def _run(p, args, net, report, training, evaluation, cache, stopped) -> int:
     report.last_speed()
     _print_compile(net.compile_seconds or 0.0, _cache_entries(cache) - before)
     report.summary()
+    net.metadata = net.metadata.with_results(run_results(report.run_records, {"evaluation": args.evaluation}))
     with signals.saying(lambda: signals.while_writing(p.prog)):
         return finish(p.prog, args, net, net.history, len(training[0]), len(evaluation[0]))
 

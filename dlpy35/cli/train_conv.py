@@ -194,6 +194,7 @@ def train(prog, args, data, bar):
         histories, trainer = pop.histories, pop.trainer
         vote = float(np.mean(pop.vote(test[0]) == test[1]))
         net = pop.network(0)
+        net.records = pop.records[0]  # what its file records of its training
     secs = [h["seconds"] for h in histories[0]]
     print(f"compile/warm-up {trainer.compile_seconds or 0.0:.1f} s; "
           f"{(sum(secs) / len(secs) if secs else 0):.1f} s per epoch; "
@@ -226,6 +227,7 @@ def execute(p, args) -> int:
     from dlpy35.engine.device import DeviceError
     from dlpy35.engine.trainer import TrainingDiverged
     from dlpy35.storage.checkpoint import check_resumable
+    from dlpy35.storage.metadata import Metadata, run_results, training_settings
     from dlpy35.storage.outputs import OutputError
 
     try:
@@ -251,6 +253,8 @@ def execute(p, args) -> int:
         return interrupted(prog, "interrupted", args.checkpoint_dir)
     if vote is not None:
         print(f"Ensemble of {args.ensemble}: test accuracy {vote:.2%} (plurality vote)")
+    net.metadata = Metadata.of(data, training_settings(prog, args), {
+        **run_results(net.records), **({} if vote is None else {"ensemble_test_accuracy": round(vote, 6)})})
     title = f"{name}, eta {args.eta}, lmbda {args.lmbda}, seed {args.seed}"
     try:
         with signals.saying(lambda: signals.while_writing(prog)):

@@ -90,7 +90,7 @@ def _conv_pool(g, x, layer, p, out):
     return g.op("Flatten", [maps], out, axis=1)  # (y, x, map) order, as the network flattens
 
 
-def to_onnx(layers, name="dlpy35"):
+def to_onnx(layers, name="dlpy35", metadata=None):
     """An ONNX model computing the network that `layers` describe.
 
     Parameters
@@ -99,6 +99,9 @@ def to_onnx(layers, name="dlpy35"):
         What :func:`dlpy35.export.plain_layers.portable_layers` returns.
     name : str
         The graph's name.
+    metadata : dlpy35.storage.metadata.Metadata, optional
+        What the network was trained on, written to the model's ``metadata_props``
+        (:meth:`~dlpy35.storage.metadata.Metadata.props`: one entry per field).
 
     Returns
     -------
@@ -128,16 +131,20 @@ def to_onnx(layers, name="dlpy35"):
     model = onnx.helper.make_model(graph, producer_name="dlpy35",
                                    opset_imports=[onnx.helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION  # make_model stamps onnx's newest, which runtimes may refuse
+    if metadata is not None:
+        metadata.check_network(n_in, n_out)
+        onnx.helper.set_model_props(model, metadata.props())
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
-def write_onnx(layers, path):
-    """Save :func:`to_onnx` of `layers` at `path`, atomically (missing directories are created).
+def write_onnx(layers, path, metadata=None):
+    """Save :func:`to_onnx` of `layers` (with `metadata`) at `path`, atomically (missing directories are
+    created).
 
     The model is built before the file is opened, so bad `layers` leave nothing behind,
     and a failed write leaves any earlier file at `path` as it was.
     """
-    model = to_onnx(layers)
+    model = to_onnx(layers, metadata=metadata)
     with atomic_write(path, "wb") as f:
         f.write(model.SerializeToString())

@@ -34,6 +34,8 @@
   });
   const N_IN = MODEL.input[0] * MODEL.input[1] * MODEL.input[2];
   const N_OUT = MODEL.n_out;
+  // each output's class name, as the network's data set names it (MNIST's digits by default)
+  const CLASSES = MODEL.classes || Array.from({ length: N_OUT }, function (_, k) { return String(k); });
 
   /** The activation `name` applied to z, in place; softmax over the whole vector. */
   function activate(z, name) {
@@ -260,7 +262,7 @@
     return out;
   }
 
-  window.dlpy35 = { predict: predict, prepare: prepare };
+  window.dlpy35 = { predict: predict, prepare: prepare, classes: CLASSES.slice() };
 
   // ---- the page -----------------------------------------------------------------------
 
@@ -279,7 +281,8 @@
     fill.className = "fill";
     value.className = "value";
     label.className = "label";
-    label.textContent = String(k);
+    label.textContent = CLASSES[k];
+    label.title = CLASSES[k]; // the whole name, where a long one is cut short
     bar.append(value, fill, label);
     bars.append(bar);
     fills.push(fill);
@@ -330,7 +333,8 @@
       fills[k].classList.toggle("top", k === top);
       values[k].textContent = pixels ? a.toFixed(2) : "";
     });
-    digit.textContent = pixels ? String(top) : "?";
+    digit.textContent = pixels ? CLASSES[top] : "?";
+    digit.classList.toggle("long", pixels !== null && CLASSES[top].length > 2);
     score.textContent = pixels ? "score " + out[top].toFixed(3) : "draw a digit";
   }
 

@@ -8,15 +8,17 @@ its Content-Security-Policy forbids it -- so it works offline, opened from ``fil
 The page has a canvas to draw on and a Clear button; while one draws, it prepares the
 drawing as :func:`dlpy35.data.digit_images.prepare` prepares a photo of a digit (the same float64
 arithmetic, in the same order, in JavaScript), runs the network's forward pass, and shows
-the predicted digit with its score, the output activations as bars and the prepared
-28 x 28 input. The script also exposes ``window.dlpy35``:
+the predicted class (by its name: the network's data set's, or the digit) with its score,
+the output activations as bars and the prepared 28 x 28 input. The script also exposes ``window.dlpy35``:
 
 ``predict(pixels)``
     the network's ``n_out`` output activations for 784 pixels in [0, 1] (row-major
     28 x 28, light ink on dark, as MNIST);
 ``prepare(grey, width, height)``
     the 784 pixels :func:`dlpy35.data.digit_images.prepare` gives for grey levels in [0, 1]
-    (row-major, `height` rows of `width`); it throws an ``Error`` on a blank image.
+    (row-major, `height` rows of `width`); it throws an ``Error`` on a blank image;
+``classes``
+    each output's class name.
 
 The network comes as :func:`dlpy35.export.plain_layers.portable_layers` gives it, so every dlpy35
 network (chapter 1 and 3's sigmoid networks, chapter 6's convolutional layer stacks) can
@@ -66,9 +68,12 @@ def _layer_record(layer) -> dict:
     return {**record, "w": _base64_float32(layer.w), "b": _base64_float32(layer.b)}
 
 
-def _model(layers) -> dict:
+def _model(layers, classes=None) -> dict:
     """The network as the page's script reads it (ValueError or TypeError when it can't)."""
     _, n_out = check_layers(layers)
+    classes = [str(c) for c in classes] if classes is not None else [str(k) for k in range(n_out)]
+    if len(classes) != n_out:
+        raise ValueError(f"{len(classes)} class names for a network of {n_out} outputs")
     shape = input_shape(layers)
     if tuple(shape) != (1, SIDE, SIDE):
         raise ValueError(f"the page draws {SIDE} x {SIDE} single-channel digits, but this network reads "
@@ -78,10 +83,10 @@ def _model(layers) -> dict:
                  "box": int(digit_images.BOX), "side": int(digit_images.SIDE),
                  "centre": float(digit_images.CENTRE)}
     return {"format": "dlpy35.web_page", "version": 1, "input": [1, SIDE, SIDE], "n_out": n_out,
-            "prepare": constants, "layers": [_layer_record(layer) for layer in layers]}
+            "classes": classes, "prepare": constants, "layers": [_layer_record(layer) for layer in layers]}
 
 
-def page_html(layers, title: str = "dlpy35") -> str:
+def page_html(layers, title: str = "dlpy35", classes=None) -> str:
     """The text of the page :func:`write_html` writes.
 
     Parameters
@@ -91,6 +96,8 @@ def page_html(layers, title: str = "dlpy35") -> str:
         28 x 28 single-channel images (784 values).
     title : str
         The page's title and heading.
+    classes : sequence of str, optional
+        Each output's class name, which the page shows (default: the outputs' digits).
 
     Returns
     -------
@@ -103,9 +110,9 @@ def page_html(layers, title: str = "dlpy35") -> str:
         `layers` holds something other than portable layers.
     ValueError
         No layers, layers that do not chain, non-finite weights, an unknown activation,
-        or an input other than 28 x 28 x 1.
+        an input other than 28 x 28 x 1, or not one class name per output.
     """
-    model = json.dumps(_model(layers), separators=(",", ":")).replace("<", "\\u003c")
+    model = json.dumps(_model(layers, classes), separators=(",", ":")).replace("<", "\\u003c")
     script = _template("page.js")
     if "</script" in script.lower():
         raise RuntimeError("page.js must not contain '</script': it is inlined in a <script> element")
@@ -116,7 +123,7 @@ def page_html(layers, title: str = "dlpy35") -> str:
     return re.sub(r"\{\{(title|model|script|csp)\}\}", lambda m: values[m.group(1)], _template("page.html"))
 
 
-def write_html(layers, path, title: str = "dlpy35") -> None:
+def write_html(layers, path, title: str = "dlpy35", classes=None) -> None:
     """Write the network as one self-contained web page that reads digits drawn on it.
 
     The file holds everything (page, script and weights) and loads nothing, so it works
@@ -131,6 +138,8 @@ def write_html(layers, path, title: str = "dlpy35") -> None:
         The HTML file to write (replaced if it exists).
     title : str
         The page's title and heading.
+    classes : sequence of str, optional
+        Each output's class name, which the page shows (default: the outputs' digits).
 
     Raises
     ------
@@ -142,6 +151,6 @@ def write_html(layers, path, title: str = "dlpy35") -> None:
     >>> from dlpy35.export.plain_layers import portable_layers
     >>> write_html(portable_layers(net), "digits.html", title="network2, 95%")  # doctest: +SKIP
     """
-    text = page_html(layers, title)
+    text = page_html(layers, title, classes)
     with atomic_write(path, "wb") as f:
         f.write(text.encode("utf-8"))

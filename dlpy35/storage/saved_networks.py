@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-__all__ = ["ModelError", "load_model", "n_inputs", "outputs"]
+__all__ = ["ModelError", "load_model", "metadata", "check_data"]
 
 _KINDS = ("a network.json of dlpy35 train (or the book's network2.save), "
           "or a network.npz of dlpy35 train-conv")
@@ -53,13 +51,24 @@ def load_model(path, device="auto", mode=None):
     raise ModelError(f"{path}: not a saved dlpy35 network; give {_KINDS}")
 
 
-def n_inputs(net) -> int:
-    """The network's input width."""
-    return net.n_in
+def metadata(net):
+    """What `net` was trained on (:class:`dlpy35.storage.metadata.Metadata`), MNIST's digits assumed for a
+    file that records nothing (:meth:`~dlpy35.storage.metadata.Metadata.assumed`)."""
+    return net.metadata.assumed(net.n_out)
 
 
-def outputs(net, x, what="input") -> np.ndarray:
-    """The output activations (n, n_out) for the rows of `x`
-    (:meth:`dlpy35.engine.predictor.Predictor.outputs`); ValueError for rows of the wrong width or values
-    outside [0, 1]."""
-    return net.outputs(x, what)
+def check_data(net, data, path):
+    """ModelError in one line, with the fix, unless `net` (saved at `path`) was trained on `data` (a
+    :class:`dlpy35.data.Dataset`): the same data set, classes and image size (for a file that records no
+    data set, the same number of inputs and classes)."""
+    problem = net.metadata.mismatch(data, net.n_in, net.n_out)
+    if problem is None:
+        return
+    if not net.metadata.recorded:
+        fix = "give the data set it was trained on (--dataset DIR)"
+    elif net.metadata.dataset == "MNIST":
+        fix = "evaluate it on MNIST (leave out --dataset)"
+    else:
+        fix = f"give --dataset DIR of {net.metadata.dataset}"
+    raise ModelError(f"{path}: {problem}; {fix}")
+

@@ -290,6 +290,14 @@ def _curves(records):
     return lambda path: records and plot_history(curves, path, n_eval=_evaluated(records[0]).total)
 
 
+def _record(s, data, records, names=None):
+    """What a row's saved network records (:mod:`dlpy35.storage.metadata`): `data`, the row's settings `s`
+    and its (first network's) `records`."""
+    from dlpy35.storage.metadata import Metadata, run_results
+
+    return Metadata.of(data, {"command": "dlpy35 reproduce", "args": s}, run_results(records, names))
+
+
 def _run_ch1_ch3(s, data, run, log):
     """Train a chapter-1 or -3 row with :class:`dlpy35.network2.Network`, its stages in one run.
 
@@ -308,6 +316,7 @@ def _run_ch1_ch3(s, data, run, log):
             lmbda=s["lmbda"], then=s["then"], verbose=False, monitor_evaluation_accuracy=True,
             evaluation_data=data.test if s["evaluation"] == "test" else data.validation, callbacks=[progress])
     records = progress.records
+    net.metadata = _record(s, data, records, {"evaluation": s["evaluation"]})
     run.finish(net, _curves(records))
     return 100 * max((_evaluated(r).accuracy for r in records), default=0.0), records
 
@@ -328,6 +337,7 @@ def _run_ch6(s, data, run, log):
     training = tuple(a[: s["n_train"]] for a in data.training)
     net, networks, vote = _train_ch6(s, training, data, run, log)
     first = networks[0]
+    net.metadata = _record(s, data, first)
     run.finish(net, _curves(first))
     with atomic_write(run.path / HISTORY, "w") as f:
         json.dump({"args": {k: v for k, v in s.items() if k != "data_dir"},
