@@ -36,11 +36,13 @@ from dlpy35.cli.common import (
     fail,
     finite_float,
     interrupted_line,
+    make_run_dir,
     natural_int,
     network_sizes,
     positive_int,
     weight_init,
 )
+from dlpy35.cli.config import add_config_flag
 from dlpy35.engine.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
 
 NETWORK_FILE = "network.json"
@@ -60,6 +62,7 @@ def configure(p):
                    help="stop (exit 2) instead of warning when the network gives one answer to 99%% of the "
                         "evaluation data after an epoch (eta far too large)")
     add_output_flags(p, NETWORK_FILE)
+    add_config_flag(p)
     ch3 = p.add_argument_group("chapter 3 (network2)")
     add_training_flags(p, ch3)
     ch3.add_argument("--lmbda", type=finite_float, default=0.0, help="regularisation parameter")
@@ -100,7 +103,8 @@ def check(p, args):
         for eta in (args.eta, *(eta for _, eta in args.then)):
             check_eta(eta, args.dtype)
         check_lmbda(args.lmbda)
-        check_outputs(args, NETWORK_FILE, run_files=(SPEED_CSV, SPEED_PNG) if args.learning_speed else ())
+        check_outputs(args, NETWORK_FILE, run_files=(SPEED_CSV, SPEED_PNG) if args.learning_speed else (),
+                      command="train")
     except ValueError as exc:
         p.error(str(exc))
     if args.resume and not args.checkpoint_dir:
@@ -128,6 +132,7 @@ def execute(p, args) -> int:
     from dlpy35.engine.device import DeviceError
     from dlpy35.network2 import Network
     from dlpy35.storage.checkpoint import check_resumable
+    from dlpy35.storage.outputs import OutputError
 
     init = weight_init(args)
     try:
@@ -142,7 +147,8 @@ def execute(p, args) -> int:
     try:
         net = Network(sizes, cost=args.cost, seed=args.seed, dtype=args.dtype, mode=args.mode,
                       device=args.device, epoch_mode=args.epoch_mode, weight_init=init)
-    except (DeviceError, ValueError) as exc:
+        make_run_dir(args)  # the data and the network are known good: the run is about to start
+    except (DeviceError, ValueError, OutputError) as exc:
         return fail(p.prog, exc)
     net.stop_on_saturation = args.stop_on_saturation
     cache = _announce(net)
@@ -283,7 +289,7 @@ class Report(Callback):
         ``args.json``, and its ``epochs.csv`` with the resumed checkpoint's epochs."""
         self.run_records = run.records
         if self.args.run:
-            self.args.run.start(self.prog, self.args, run.identity, run.state["epoch"])
+            self.args.run.start(self.prog, self.args, run.identity, run.state["epoch"], self.net.device)
             if run.records:
                 self._write_rows(run.records, run.state["learning_speed"])
 
