@@ -320,7 +320,8 @@ class Report(Callback):
         from dlpy35.storage.tables import epoch_rows, write_csv
 
         args = self.args
-        args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, self.net.sizes, records))
+        test = "evaluation" if args.evaluation == "test" else "test"  # train evaluates one set
+        args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, self.net.sizes, records, test=test))
         if args.learning_speed:
             write_csv(args.run.path / SPEED_CSV, *_speed_table(speeds))
 
@@ -344,9 +345,11 @@ class Report(Callback):
         if seconds:
             print(f"training: {sum(seconds):.2f} s for {len(self.records)} epochs "
                   f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
+        from dlpy35.storage.tables import best_epoch
+
         if not self.run_records:
             return
-        best = max(self.run_records, key=lambda r: (r.evaluations["evaluation"].correct, -r.epoch))
+        best = best_epoch(self.run_records)
         ev = best.evaluations["evaluation"]
         print(f"best: epoch {best.epoch} : {ev.correct} / {ev.total} "
               f"({100 * ev.accuracy:.2f}%, {self.args.evaluation} data)")
