@@ -69,7 +69,8 @@ class Network(_Base):
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
             monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0, *,
             reg="l2", lr_schedule_n=0, monitor_learning_speed=False, checkpoint_dir=None, resume=False,
-            then=(), overwrite=False, progress=None, on_epoch=None, callbacks=(), verbose=True):
+            then=(), overwrite=False, progress=None, on_epoch=None, callbacks=(), verbose=True,
+            test_data=None):
         """Mini-batch SGD with regularisation, monitoring, early stopping and a schedule.
 
         Parameters
@@ -81,6 +82,9 @@ class Network(_Base):
             Weights decay by ``1 - eta lmbda / n`` a step (L2, eq. 93) or move by it to 0 (L1, eq. 97).
         evaluation_data : (X, labels) or list of (x, label) pairs, optional
             What ``monitor_evaluation_*``, early stopping and the schedule watch.
+        test_data : (X, labels) or list of (x, label) pairs, optional
+            Evaluated after every epoch too (the records' ``"test"``), watched by nothing: what an
+            epoch picked on `evaluation_data` (validation data) scores on unseen images.
         monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost, \
 monitor_training_accuracy : bool
             Which per-epoch figures to compute (in the graph) and print.
@@ -112,7 +116,8 @@ monitor_training_accuracy : bool
         stages = Stages([(epochs, eta), *then])
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
             run = self._begin(training_data, stages.epochs, mini_batch_size, stages.first_eta, lmbda, reg,
-                              sets={"evaluation": evaluation_data} if watch_eval else {},
+                              sets={**({"evaluation": evaluation_data} if watch_eval else {}),
+                                    **({} if test_data is None else {"test": test_data})},
                               monitor_training=wanted["training_cost"] or wanted["training_accuracy"])
             lmbda = arguments.check_lmbda(lmbda)
             saver = self._resumable(run, checkpoint_dir, resume, verbose,
@@ -273,13 +278,13 @@ class Monitor(Callback):
         penalty = None
         for which, ev in record.evaluations.items():
             figures[f"{which}_accuracy"], figures[f"n_{which}"] = ev.correct, ev.total
-            if self.wanted[f"{which}_cost"]:
+            if self.wanted.get(f"{which}_cost"):  # a set only recorded (test_data) is not monitored
                 if penalty is None:
                     penalty = self.net._penalty(self.lmbda, self.reg)
                 figures[f"{which}_cost"] = c = ev.cost / ev.total + self.lmbda / ev.total * penalty
                 run.state[f"{which}_cost"].append(c)
                 self._say(f"Cost on {which} data: {c}")
-            if self.wanted[f"{which}_accuracy"]:
+            if self.wanted.get(f"{which}_accuracy"):
                 run.state[f"{which}_accuracy"].append(ev.correct)
                 self._say(f"Accuracy on {which} data: {ev.correct} / {ev.total}")
         self.figures = figures
