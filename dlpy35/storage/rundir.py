@@ -96,16 +96,11 @@ class RunDir:
         if not self.fresh:
             return self.path
         base = self.path
+        _make(base.parent, base, parents=True, exist_ok=True)
         for n in range(1, 10_000):
             path = base.with_name(f"{base.name}-{n}") if n > 1 else base
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.mkdir()
-            except FileExistsError:
+            if not _make(path, path):  # another run's (or the user's): the next name
                 continue
-            except OSError as exc:
-                raise OutputError(f"{path}: cannot create the run directory ({exc.strerror or exc}); give "
-                                  "--run-dir DIR, or --no-save to keep nothing") from None
             self.path, self.network, self.fresh = path, path / self.network.name, False
             return path
         raise OutputError(f"{base}: 9,999 run directories of this second exist; give --run-dir DIR")
@@ -175,6 +170,22 @@ class RunDir:
         if keep.write(self.path / self.CURVES, self.what, draw):
             written.append(self.path / self.CURVES)
         return written
+
+
+def _make(directory, run, **how) -> bool:
+    """``directory.mkdir(**how)``: True, or False when something is there already (without
+    ``exist_ok``); OutputError naming the `run` directory when it cannot be made."""
+    try:
+        directory.mkdir(**how)
+    except FileExistsError:
+        if how.get("exist_ok"):  # a file where the folder goes
+            raise OutputError(f"{run}: cannot create the run directory ({directory} is a file); give "
+                              "--run-dir DIR, or --no-save to keep nothing") from None
+        return False
+    except OSError as exc:
+        raise OutputError(f"{run}: cannot create the run directory ({exc.strerror or exc}); give "
+                          "--run-dir DIR, or --no-save to keep nothing") from None
+    return True
 
 
 def read_args(path, limit=ARGS_BYTES) -> dict:
