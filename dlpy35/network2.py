@@ -66,11 +66,10 @@ class Network(_Base):
         self.history = None
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,  # noqa: N802
-            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
-            monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0, *,
-            reg="l2", lr_schedule_n=0, monitor_learning_speed=False, checkpoint_dir=None, resume=False,
-            then=(), overwrite=False, progress=None, on_epoch=None, callbacks=(), verbose=True,
-            test_data=None):
+            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False, monitor_training_cost=False,
+            monitor_training_accuracy=False, early_stopping_n=0, *, reg="l2", lr_schedule_n=0, test_data=None,
+            monitor_learning_speed=False, checkpoint_dir=None, resume=False, then=(), overwrite=False,
+            progress=None, on_epoch=None, callbacks=(), verbose=True):
         """Mini-batch SGD with regularisation, monitoring, early stopping and a schedule.
 
         Parameters
@@ -80,11 +79,8 @@ class Network(_Base):
             the first, in the same run (:class:`dlpy35.engine.callbacks.Stages`).
         lmbda : float
             Weights decay by ``1 - eta lmbda / n`` a step (L2, eq. 93) or move by it to 0 (L1, eq. 97).
-        evaluation_data : (X, labels) or list of (x, label) pairs, optional
-            What ``monitor_evaluation_*``, early stopping and the schedule watch.
-        test_data : (X, labels) or list of (x, label) pairs, optional
-            Evaluated after every epoch too (the records' ``"test"``), watched by nothing: what an
-            epoch picked on `evaluation_data` (validation data) scores on unseen images.
+        evaluation_data, test_data : (X, labels) or list of (x, label) pairs, optional
+            What ``monitor_evaluation_*``, early stopping and the schedule watch; `test_data`: scored only.
         monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost, \
 monitor_training_accuracy : bool
             Which per-epoch figures to compute (in the graph) and print.
@@ -116,8 +112,7 @@ monitor_training_accuracy : bool
         stages = Stages([(epochs, eta), *then])
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
             run = self._begin(training_data, stages.epochs, mini_batch_size, stages.first_eta, lmbda, reg,
-                              sets={**({"evaluation": evaluation_data} if watch_eval else {}),
-                                    **({} if test_data is None else {"test": test_data})},
+                              sets=_sets(evaluation_data if watch_eval else None, test_data),
                               monitor_training=wanted["training_cost"] or wanted["training_accuracy"])
             lmbda = arguments.check_lmbda(lmbda)
             saver = self._resumable(run, checkpoint_dir, resume, verbose,
@@ -258,6 +253,11 @@ def _watching(evaluation_data, training_cost, training_accuracy, evaluation_cost
               "evaluation_cost": evaluation_cost, "evaluation_accuracy": evaluation_accuracy}
     patience = {name: arguments.check_count(n, name, 0) for name, n in patience.items()}
     return wanted, patience, _watches_evaluation(evaluation_data, wanted, patience)
+
+
+def _sets(evaluation_data, test_data):
+    """The labelled sets ``SGD`` evaluates after every epoch, by name: those given."""
+    return {name: d for name, d in (("evaluation", evaluation_data), ("test", test_data)) if d is not None}
 
 
 class Monitor(Callback):
