@@ -124,3 +124,14 @@ def test_train_conv_keeps_its_run_by_default_too(runs, capsys, mnist_dir):
     assert doc["device"]["mode"] == "JAX" and doc["command"] == "dlpy35 train-conv"
     rows = tables.read_csv(made / "epochs.csv")  # picked on validation, its test figure beside it
     assert [(r["evaluation_total"], r["test_total"]) for r in rows] == [("10000", "10000")]
+
+
+def test_a_run_refused_when_it_starts_leaves_no_empty_directory(runs, capsys, mnist_dir, tmp_path):
+    """A resume of another run's checkpoint is refused once the checkpoint is read: the directory made
+    for the run is removed again, as nothing was written in it."""
+    ck = str(tmp_path / "ck")
+    assert train([*TINY, "--checkpoint-dir", ck], capsys)[0] == 0
+    (first,) = runs.iterdir()
+    status, out, err = train([*TINY, "--checkpoint-dir", ck, "--resume", "--seed", "1"], capsys)
+    assert status == 2 and "seed=0" in err and len(err.splitlines()) == 1, err
+    assert list(runs.iterdir()) == [first]

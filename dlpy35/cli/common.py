@@ -139,14 +139,17 @@ def add_data_flags(p, dataset=True):
 
 
 def add_output_flags(p, network_file):
-    """``--save FILE``, ``--run-dir DIR`` and ``--quiet``, which every training command takes."""
+    """``--save FILE``, ``--run-dir DIR``, ``--no-save`` and ``--quiet``, which every training command
+    takes."""
+    from dlpy35.cli.config import command_name
+
     p.add_argument("--save", type=Path, default=None, metavar="FILE",
                    help=f"save the trained network ({Path(network_file).suffix[1:]}; dlpy35 evaluate, "
                         "predict and export read it)")
     p.add_argument("--run-dir", type=Path, default=None, metavar="DIR",
                    help=f"keep the run in DIR: args.json, epochs.csv (a sweep's columns) as training goes, "
                         f"{network_file} and curves.png at the end (default: without --save, a new "
-                        f"runs/{p.prog.split()[-1]}-YYYYmmdd-HHMMSS; $DLPY35_RUNS instead of runs)")
+                        f"runs/{command_name(p.prog)}-YYYYmmdd-HHMMSS; $DLPY35_RUNS instead of runs)")
     p.add_argument("--no-save", action="store_true",
                    help="keep nothing: no run directory (by default a run without --save or --run-dir is "
                         "kept in a new one)")

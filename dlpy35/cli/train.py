@@ -6,6 +6,9 @@ test images after every epoch.  Chapter 3's options -- ``--cost cross-entropy``,
 ``--lmbda``, ``--monitor``, ``--early-stopping``, ``--lr-schedule`` -- train
 ``dlpy35.network2.Network`` on the same device-resident path; chapter 5's
 ``--learning-speed`` records each hidden layer's speed of learning, ``||dC/db^l||``.
+Without ``--save`` or ``--run-dir`` the run is kept in a new
+``runs/train-YYYYmmdd-HHMMSS`` (``--no-save``: nothing kept).  The best epoch printed is the
+book's chapter-1 figure, on the test set; ``--evaluation validation`` chooses honestly.
 MNIST is fetched and verified on first use; ``--dataset DIR`` trains on another
 MNIST-format data set.  ``--device auto`` takes a CUDA GPU when JAX sees one and
 otherwise falls back to the CPU, saying so; ``--device cuda`` without a GPU exits
@@ -13,7 +16,8 @@ with status 2.
 
 Examples::
 
-    dlpy35 train                                     # chapter 1: the book's run
+    dlpy35 train                                     # chapter 1: the book's run, kept in runs/train-...
+    dlpy35 train --config runs/train-20250101-120000 # that run again (flags given with it override)
     dlpy35 train --cost cross-entropy --eta 0.5 --lmbda 5.0 --run-dir runs/ch3
     dlpy35 train --sizes 784 100 10 --cost cross-entropy --eta 0.5 --lmbda 5.0 --then 60 0.1
     dlpy35 train --checkpoint-dir runs/ck            # Ctrl-C, then the same with --resume
@@ -174,6 +178,8 @@ def _run(p, args, net, report, training, evaluation, cache, stopped) -> int:
         _train(args, net, training, evaluation, report)
     except (ValueError, TrainingDiverged, CheckpointError) as exc:
         report.bar.close()
+        if args.run:  # refused before the run started (a checkpoint of another run): no empty directory
+            args.run.discard()
         return fail(p.prog, exc)
     except KeyboardInterrupt:
         report.bar.close()

@@ -14,7 +14,7 @@ Presets (mini-batch 10, test accuracy reported at the best validation epoch)::
 
 Examples::
 
-    dlpy35 train-conv --net conv1 --epochs 1 --n-train 2000
+    dlpy35 train-conv --net conv1 --epochs 1 --n-train 2000   # kept in a new runs/train-conv-...
     dlpy35 train-conv --net conv1 --checkpoint-dir runs/conv1 --run-dir runs/conv1
     # ... Ctrl-C, then the same command with --resume
     dlpy35 train-conv --net conv2-relu --expanded --dropout --device cuda --save runs/conv.npz
@@ -250,6 +250,8 @@ def execute(p, args) -> int:
             net, histories, vote = train(prog, args, data, bar)
     except (DeviceError, ValueError, TrainingDiverged) as exc:  # a CheckpointError is a ValueError
         bar.close()
+        if args.run:  # refused before the run started: no empty directory left
+            args.run.discard()
         return fail(prog, exc)
     except KeyboardInterrupt:
         bar.close()

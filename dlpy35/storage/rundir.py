@@ -86,7 +86,7 @@ class RunDir:
     ARGS, EPOCHS, CURVES = "args.json", "epochs.csv", "curves.png"
 
     def __init__(self, path, network_file, what="the run directory", fresh=False):
-        self.path, self.what, self.fresh = Path(path), what, fresh
+        self.path, self.what, self.fresh, self.made = Path(path), what, fresh, False
         self.network = self.path / network_file
 
     def make(self):
@@ -101,7 +101,7 @@ class RunDir:
             path = base.with_name(f"{base.name}-{n}") if n > 1 else base
             if not _make(path, path):  # another run's (or the user's): the next name
                 continue
-            self.path, self.network, self.fresh = path, path / self.network.name, False
+            self.path, self.network, self.fresh, self.made = path, path / self.network.name, False, True
             return path
         raise OutputError(f"{base}: 9,999 run directories of this second exist; give --run-dir DIR")
 
@@ -109,6 +109,15 @@ class RunDir:
     def names(self):
         """The files the run writes here: what :meth:`dlpy35.storage.outputs.Outputs.directory` checks."""
         return (self.ARGS, self.EPOCHS, self.CURVES, self.network.name)
+
+    def discard(self):
+        """Remove the directory :meth:`make` created when nothing was written in it (the run failed
+        before it started): a run kept by default leaves no empty directory behind."""
+        if self.made:
+            try:
+                self.path.rmdir()  # only an empty directory: anything written there stays
+            except OSError:
+                pass
 
     def start(self, prog, args, identity=None, epoch=0, device=None):
         """Write ``args.json``: the command, every argument's value, the run's identity and its invocations,
