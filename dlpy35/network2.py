@@ -66,10 +66,10 @@ class Network(_Base):
         self.history = None
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,  # noqa: N802
-            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
-            monitor_training_cost=False, monitor_training_accuracy=False, early_stopping_n=0, *,
-            reg="l2", lr_schedule_n=0, monitor_learning_speed=False, checkpoint_dir=None, resume=False,
-            then=(), overwrite=False, progress=None, on_epoch=None, callbacks=(), verbose=True):
+            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False, monitor_training_cost=False,
+            monitor_training_accuracy=False, early_stopping_n=0, *, reg="l2", lr_schedule_n=0, test_data=None,
+            monitor_learning_speed=False, checkpoint_dir=None, resume=False, then=(), overwrite=False,
+            progress=None, on_epoch=None, callbacks=(), verbose=True):
         """Mini-batch SGD with regularisation, monitoring, early stopping and a schedule.
 
         Parameters
@@ -79,8 +79,8 @@ class Network(_Base):
             the first, in the same run (:class:`dlpy35.engine.callbacks.Stages`).
         lmbda : float
             Weights decay by ``1 - eta lmbda / n`` a step (L2, eq. 93) or move by it to 0 (L1, eq. 97).
-        evaluation_data : (X, labels) or list of (x, label) pairs, optional
-            What ``monitor_evaluation_*``, early stopping and the schedule watch.
+        evaluation_data, test_data : (X, labels) or list of (x, label) pairs, optional
+            What ``monitor_evaluation_*``, early stopping and the schedule watch; `test_data`: scored only.
         monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost, \
 monitor_training_accuracy : bool
             Which per-epoch figures to compute (in the graph) and print.
@@ -112,7 +112,7 @@ monitor_training_accuracy : bool
         stages = Stages([(epochs, eta), *then])
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
             run = self._begin(training_data, stages.epochs, mini_batch_size, stages.first_eta, lmbda, reg,
-                              sets={"evaluation": evaluation_data} if watch_eval else {},
+                              sets=_sets(evaluation_data if watch_eval else None, test_data),
                               monitor_training=wanted["training_cost"] or wanted["training_accuracy"])
             lmbda = arguments.check_lmbda(lmbda)
             saver = self._resumable(run, checkpoint_dir, resume, verbose,
@@ -255,6 +255,11 @@ def _watching(evaluation_data, training_cost, training_accuracy, evaluation_cost
     return wanted, patience, _watches_evaluation(evaluation_data, wanted, patience)
 
 
+def _sets(evaluation_data, test_data):
+    """The labelled sets ``SGD`` evaluates after every epoch, by name: those given."""
+    return {name: d for name, d in (("evaluation", evaluation_data), ("test", test_data)) if d is not None}
+
+
 class Monitor(Callback):
     """The book's per-epoch figures: each evaluated set's accuracy and, when asked, its ``total_cost``;
     the wanted ones are appended to ``run.state``'s lists (``SGD``'s return values) and printed.
@@ -273,13 +278,13 @@ class Monitor(Callback):
         penalty = None
         for which, ev in record.evaluations.items():
             figures[f"{which}_accuracy"], figures[f"n_{which}"] = ev.correct, ev.total
-            if self.wanted[f"{which}_cost"]:
+            if self.wanted.get(f"{which}_cost"):  # a set only recorded (test_data) is not monitored
                 if penalty is None:
                     penalty = self.net._penalty(self.lmbda, self.reg)
                 figures[f"{which}_cost"] = c = ev.cost / ev.total + self.lmbda / ev.total * penalty
                 run.state[f"{which}_cost"].append(c)
                 self._say(f"Cost on {which} data: {c}")
-            if self.wanted[f"{which}_accuracy"]:
+            if self.wanted.get(f"{which}_accuracy"):
                 run.state[f"{which}_accuracy"].append(ev.correct)
                 self._say(f"Accuracy on {which} data: {ev.correct} / {ev.total}")
         self.figures = figures

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real MNIST, fetched once per test session; no CPU calibration of the user's."""
+"""Shared fixtures: the real MNIST, fetched once per test session; no CPU calibration of the user's; the
+runs a command keeps by default in a temporary folder."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ def no_calibration(tmp_path_factory):
     device._jax()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DLPY35_CACHE", str(tmp_path_factory.mktemp("dlpy35_cache")))
+        # runs kept by default (a train without --save or --run-dir) go here, not into the checkout
+        mp.setenv("DLPY35_RUNS", str(tmp_path_factory.mktemp("dlpy35_runs")))
         yield
 
 

@@ -491,3 +491,20 @@ def test_resume_refuses_another_networks_checkpoint(uninterrupted, tmp_path):
         other.SGD(CKPT_DATA[0], EPOCHS, MB, 0.1, CKPT_DATA[1], lmbda=0.1, checkpoint_dir=tmp_path,
                   resume=True, verbose=False)
     _same(other.weights, before)
+
+
+def test_train_conv_picks_the_best_validation_epoch_and_reports_the_test_accuracy_there():
+    """Scripted epochs where validation and test disagree: validation's best is epoch 1 (tied by
+    epoch 3, the later counts, as the book's ``>=``); test's best is epoch 2 (0.99), never reported."""
+    from types import SimpleNamespace
+
+    from dlpy35.engine.records import EpochRecord, Evaluation
+    from dlpy35.network3 import BestValidation
+
+    run = SimpleNamespace(n_batches=40, state={"best": {"validation_accuracy": None, "iteration": None,
+                                                        "test_accuracy": None}})
+    policy = BestValidation(verbose=False)
+    for e, (v, t) in enumerate([(90, 80), (95, 85), (94, 99), (95, 88), (93, 70)]):
+        policy.after_epoch(None, run, EpochRecord(e, 1.0, 0.1, 0.5, {"validation": Evaluation(v, 100, 1.0),
+                                                                      "test": Evaluation(t, 100, 1.0)}))
+    assert run.state["best"] == {"validation_accuracy": 0.95, "iteration": 40 * 4 - 1, "test_accuracy": 0.88}

@@ -10,6 +10,7 @@ from command_helpers import run_main
 from dlpy35 import network, network3
 from dlpy35.cli import main as cli
 from dlpy35.engine.records import EpochRecord, Evaluation, PopulationRecord
+from dlpy35.storage import tables
 from dlpy35.studies import reproduce
 
 
@@ -158,3 +159,26 @@ def test_read_results_keeps_a_good_file_by_row_and_finds_none_missing(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps({"results": [result]}))
     assert reproduce.read_results(tmp_path / "results.json") == {"ch1-30": result}
     assert reproduce.read_results(tmp_path / "absent.json") == {}
+
+
+def test_a_validation_row_reports_the_test_accuracy_of_the_epoch_it_picked():
+    """Chapter 3's rows pick on validation data: scripted records where validation's best epoch (1) is not
+    test's (2) give epoch 1's test figure; chapter 1's rows, which evaluate the test set alone, pick
+    nothing on validation data."""
+    records = [EpochRecord(e, 1.0, 0.5, 0.5, {"evaluation": Evaluation(v, 100, 1.0),
+                                              "test": Evaluation(t, 1000, 1.0)})
+               for e, (v, t) in enumerate([(90, 800), (96, 851), (95, 990), (96, 700)])]
+    assert reproduce.test_of_pick(records) == 85.1  # the first of equal validation epochs, as a sweep's
+    chapter1 = [EpochRecord(0, 1.0, 3.0, 0.5, {"evaluation": Evaluation(95, 100, 1.0)})]
+    assert reproduce.test_of_pick(chapter1) is None and reproduce.test_of_pick([]) is None
+
+
+def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_epoch(tmp_path, mnist_dir):
+    (row,) = reproduce.find(["ch3-30"])
+    result = reproduce.run_row(row, tmp_path, quick=True, epochs=2, device="cpu", mode="JAX",
+                               log=lambda _: None)
+    rows = tables.read_csv(tmp_path / "epochs.csv")
+    assert [(r["evaluation_total"], r["test_total"]) for r in rows] == [("10000", "10000")] * 2
+    best = max(rows, key=lambda r: (int(r["evaluation_correct"]), -int(r["epoch"])))
+    assert result["dlpy35"] == pytest.approx(int(best["evaluation_correct"]) / 100, abs=0.005)
+    assert result["test_of_pick"] == pytest.approx(int(best["test_correct"]) / 100, abs=0.005)

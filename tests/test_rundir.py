@@ -113,6 +113,80 @@ def test_args_json_lists_the_invocations_of_one_run(tmp_path, monkeypatch):
     assert len(started(["--epochs", "3"], other, 0)["invocations"]) == 1
 
 
+def test_runs_kept_by_default_get_a_new_directory_each_even_in_the_same_second(tmp_path, monkeypatch):
+    """A directory of the name, made by anyone (another run, the user), is never reused: ``-2``, ``-3``."""
+    from dlpy35.storage.rundir import default_path
+
+    monkeypatch.setenv("DLPY35_RUNS", str(tmp_path / "runs"))
+    when = 1_700_000_000.0  # one second for all: the clock cannot tell the runs apart
+    base = default_path("train", when)
+    assert base.parent == tmp_path / "runs" and base.name.startswith("train-20") and len(base.name) == 21
+    made = [RunDir(default_path("train", when), "network.json", fresh=True).make() for _ in range(3)]
+    assert made == [base, base.with_name(f"{base.name}-2"), base.with_name(f"{base.name}-3")]
+    (base.with_name(f"{base.name}-4") / "mine.txt").parent.mkdir()  # the user's folder of that name
+    run = RunDir(default_path("train", when), "network.npz", fresh=True)
+    assert run.make() == base.with_name(f"{base.name}-5") and run.network == run.path / "network.npz"
+    assert all(p.is_dir() and not any(p.iterdir()) for p in made) and not run.fresh
+    assert run.make() == run.path  # made once: a second call makes nothing
+
+
+def test_a_default_run_directory_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / "runs").write_text("a file where the runs folder goes")
+    monkeypatch.setenv("DLPY35_RUNS", str(tmp_path / "runs"))
+    from dlpy35.storage.rundir import default_path
+
+    with pytest.raises(OutputError, match=r"cannot create the run directory \(.*\); give --run-dir DIR, or "
+                                          r"--no-save to keep nothing$"):
+        RunDir(default_path("train"), "network.json", fresh=True).make()
+
+
+def test_args_json_records_the_versions_and_the_device_and_mode_the_run_resolved(tmp_path):
+    import json
+    import platform
+    from importlib import metadata
+    from types import SimpleNamespace
+
+    import dlpy35
+    from dlpy35.engine.device import resolve
+
+    run = RunDir(tmp_path, "network.json")
+    run.start("dlpy35 train", SimpleNamespace(seed=0), device=resolve("cpu", "JAX", "float64"))
+    doc = json.loads((tmp_path / "args.json").read_text())
+    assert doc["device"] == {"kind": "cpu", "mode": "JAX", "dtype": "float64"}
+    v = doc["versions"]
+    assert (v["dlpy35"], v["python"]) == (dlpy35.__version__, platform.python_version())
+    assert all(v[name] == metadata.version(name) for name in ("pytensor", "jax", "numpy"))
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"{not json", "not JSON"),
+    (b"\xff\xfe", "not JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, "larger than"),
+    (b"[" * 50_000 + b"]" * 50_000, "not JSON"),  # nested beyond Python's recursion limit
+    (b'["a list"]', "holds no command and args"),
+    (b'{"command": "dlpy35 train", "args": [1]}', "holds no command and args"),
+    (b'{"command": 3, "args": {}}', "holds no command and args"),
+])
+def test_read_args_refuses_what_is_not_an_args_json_in_one_line(tmp_path, content, why):
+    from dlpy35.storage.rundir import read_args
+
+    path = tmp_path / "args.json"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as raised:
+        read_args(path, limit=150_000)
+    assert str(raised.value).startswith(f"{path}: {why}") and "\n" not in str(raised.value)
+    with pytest.raises(ValueError, match="cannot be read"):
+        read_args(tmp_path / "elsewhere")
+
+
+def test_read_args_reads_a_run_directorys_args_json(tmp_path):
+    from dlpy35.storage.rundir import read_args
+
+    doc = {"command": "dlpy35 train", "args": {"seed": 3}, "versions": {}}
+    (tmp_path / "args.json").write_text(__import__("json").dumps(doc))
+    assert read_args(tmp_path) == read_args(tmp_path / "args.json") == doc
+
+
 # -- reading: evaluate, predict and export ------------------------------------------------------
 @pytest.fixture(scope="module")
 def digit(tmp_path_factory):

@@ -56,9 +56,10 @@ def test_plan_groups_by_architecture_and_regularisation_and_splits_populations()
 
 
 def test_a_chunks_key_is_the_same_as_before_so_that_an_out_directory_keeps_its_chunks():
-    settings = sweep.settings(epochs=2, n_train=300, device="cpu", mode="JAX")
+    # the default evaluation is validation now; a sweep evaluated on the test set keeps its old chunks
+    settings = sweep.settings(epochs=2, n_train=300, device="cpu", mode="JAX", evaluation="test")
     (chunk,) = sweep.plan([[784, 12, 10]], [0, 1], [3.0], [0.0], settings)
-    assert chunk.key == "0449f88d737afde8"  # dlpy35 sweep --seeds 0-1 --sizes 784 12 10 --n-train 300 ...
+    assert chunk.key == "0449f88d737afde8"  # dlpy35 sweep --seeds 0-1 ... --evaluation test
 
 
 def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys, mnist_dir):
@@ -73,6 +74,15 @@ def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys,
     ranked = [int(line.split()[0]) for line in stdout.splitlines() if line.strip()[:1].isdigit()][:6]
     best = {int(r["net"]): int(r["best_correct"]) for r in summary}
     assert [best[n] for n in ranked] == sorted(best.values(), reverse=True)  # printed best first
+    # ranked on validation (the default), the pick named with the test accuracy of its best epoch
+    header = next(line for line in stdout.splitlines() if line.split()[:1] == ["net"])
+    assert header.split()[5:] == ["validation", "epoch", "test"] and "validation data evaluated" in stdout
+    top = next(r for r in summary if int(r["net"]) == ranked[0])
+    test_there = next(r["test_correct"] for r in rows
+                      if r["net"] == top["net"] and r["epoch"] == top["best_epoch"])
+    assert top["test_correct"] == test_there and top["test_total"] == "10000"
+    assert (f"picked on validation data: net {ranked[0]} " in stdout
+            and f"test accuracy there {int(test_there) / 100:.2f}%" in stdout)
 
     # net 4 is seed 1 at eta 3.0: the same run alone, through train_gpu.py --run-dir, gives the same rows
     train_gpu = script("train_gpu")
@@ -81,14 +91,16 @@ def test_sweep_writes_its_tables_and_a_net_equals_its_solo_run(tmp_path, capsys,
                            *SMALL[:-1]]) == 0
     solo = tables.read_csv(solo_dir / "epochs.csv")
     net4 = [r for r in rows if r["net"] == "4"]
-    skip = {"net", "seconds", "training_cost", "evaluation_correct"}
+    skip = {"net", "seconds", "training_cost", "evaluation_correct", "evaluation_total", "test_correct"}
     assert [{k: v for k, v in r.items() if k not in skip} for r in solo] == \
         [{k: v for k, v in r.items() if k not in skip} for r in net4]
+    # the solo run evaluates the test set as the book's chapter 1 does; the sweep, its test columns
+    assert [r["test_correct"] for r in solo] == [r["evaluation_correct"] for r in solo]
     # Float32, the population's batched kernels against one network's: counts and costs measured
     # equal here (AMD EPYC, AVX-512, and XLA_FLAGS=--xla_cpu_max_isa=AVX2 or SSE4_2), but other
     # CPUs round those kernels differently (weights 1.8e-6 apart in tests/test_population.py),
     # which may flip an image near a tie: one count either way; the cost to 1e-5 relative.
-    assert_counts_close(*([int(r["evaluation_correct"]) for r in rs] for rs in (net4, solo)))
+    assert_counts_close([int(r["test_correct"]) for r in net4], [int(r["evaluation_correct"]) for r in solo])
     for a, b in zip(solo, net4):
         assert float(a["training_cost"]) == pytest.approx(float(b["training_cost"]), rel=1e-5)
 
@@ -265,8 +277,28 @@ def test_ties_the_first_best_epoch_and_the_lower_network_number_first():
     assert (row["best_epoch"], row["best_correct"]) == (1, 90)
     nets = [tables.summary_row(n, n, 0.5, 0.0, (784, 30, 10), history(c), d) for n, c, d in
             [(0, [80], None), (1, [91], None), (2, [], 0), (3, [91], None), (4, [80], None), (5, [91], None)]]
-    printed = [int(line.split()[0]) for line in sweep.report(nets[::-1]).splitlines()[1:]]
-    assert printed == [1, 3, 5, 0, 4, 2]  # 91 by number, 80 by number, then the one never evaluated
+    *lines, pick = sweep.report(nets[::-1]).splitlines()[1:]
+    assert [int(line.split()[0]) for line in lines] == [1, 3, 5, 0, 4, 2]  # 91 by number, 80, never evaluated
+    assert pick.startswith("picked on validation data: net 1 (seed 1,")
+
+
+def test_the_sweep_picks_on_validation_and_reports_the_test_accuracy_of_what_it_picked():
+    """Scripted records where validation and test disagree: net 1 is best on validation (92, test 800 at
+    its epoch 0), net 0 on test (990): the pick is net 1, reported with 800 (80.00%), not 990."""
+    def history(pairs):
+        return [EpochRecord(e, 1.0, 0.5, 0.5, {"evaluation": Evaluation(v, 100, 1.0),
+                                               "test": Evaluation(t, 1000, 1.0)})
+                for e, (v, t) in enumerate(pairs)]
+
+    chunk = sweep.Chunk([sweep.Net(0, 0, 0.5, 0.0, (784, 10)), sweep.Net(1, 1, 0.5, 0.0, (784, 10))])
+    _, summary = sweep.chunk_rows(chunk, [history([(90, 990), (91, 900)]), history([(92, 800), (50, 999)])],
+                                  [None, None])
+    assert [(r["best_epoch"], r["best_correct"], r["test_correct"]) for r in summary] == [(1, 91, 900),
+                                                                                         (0, 92, 800)]
+    assert sweep.ranked(summary)[0]["net"] == 1
+    assert sweep.report(summary).splitlines()[-1] == (
+        "picked on validation data: net 1 (seed 1, eta 0.5, lmbda 0, sizes 784-10), epoch 0: 92.00%; "
+        "test accuracy there 80.00%")
 
 
 # -- a rerun into --out reuses chunks of the same sweep only ------------------------------------------
@@ -299,7 +331,7 @@ def swept(two_sets, tmp_path_factory):
     ("n_train", ["--n-train", "40"]),
     ("cost", ["--cost", "cross-entropy"]),
     ("init", ["--init", "default"]),
-    ("evaluation", ["--evaluation", "validation"]),
+    ("evaluation", ["--evaluation", "test"]),
     ("dtype", ["--dtype", "float64", "--mode", "NUMBA"]),
     ("order", ["--order", "shared"]),
     ("data_digest", "the other data set"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dlpy35.engine.records import EpochRecord, Evaluation
 from dlpy35.storage import tables
 
@@ -15,8 +17,38 @@ def test_epoch_rows_hold_the_named_set_and_the_networks_settings():
                                                              record(1, 85, "validation")], "validation")
     assert rows == [{"net": 2, "seed": 7, "eta": 0.5, "lmbda": 5.0, "sizes": "784-30-10", "epoch": e,
                      "seconds": 0.5 + e, "training_cost": 1.0 / (e + 1), "evaluation_correct": c,
-                     "evaluation_total": 100} for e, c in ((0, 80), (1, 85))]
+                     "evaluation_total": 100, "test_correct": "", "test_total": ""}
+                    for e, c in ((0, 80), (1, 85))]
     assert list(rows[0]) == list(tables.EPOCH_COLUMNS)
+
+
+def scripted(pairs):
+    """Records whose validation and test counts (of 100 and 1000) are `pairs`, one per epoch."""
+    return [EpochRecord(e, 1.0, 0.5, 0.5, {"evaluation": Evaluation(v, 100, 1.0),
+                                           "test": Evaluation(t, 1000, 1.0)})
+            for e, (v, t) in enumerate(pairs)]
+
+
+# validation and test disagree about the best epoch: the pick is validation's, its test figure reported
+@pytest.mark.parametrize("pairs, epoch, best, test", [
+    ([(80, 900), (85, 850), (84, 990)], 1, 85, 850),  # test's best (990, epoch 2) is not picked
+    ([(90, 700), (90, 980), (70, 999)], 0, 90, 700),  # equal validation: the first; its test, not epoch 1's
+    ([(50, 100)], 0, 50, 100),
+])
+def test_the_best_epoch_is_picked_on_validation_and_reported_with_its_test_count(pairs, epoch, best, test):
+    records = scripted(pairs)
+    assert tables.best_epoch(records).epoch == epoch
+    row = tables.summary_row(0, 0, 0.5, 0.0, [784, 10], records, diverged=None)
+    assert (row["best_epoch"], row["best_correct"], row["test_correct"], row["test_total"]) == (epoch, best,
+                                                                                              test, 1000)
+    rows = tables.epoch_rows(0, 0, 0.5, 0.0, [784, 10], records)
+    assert [(r["evaluation_correct"], r["test_correct"]) for r in rows] == pairs
+
+
+def test_the_test_columns_can_name_the_evaluated_set_itself():
+    records = [record(0, 70), record(1, 90)]
+    row = tables.summary_row(0, 0, 3.0, 0.0, [784, 10], records, None, test="evaluation")
+    assert (row["best_correct"], row["test_correct"], row["test_total"]) == (90, 90, 100)
 
 
 def test_a_summary_of_no_epochs_is_empty_and_says_where_the_network_diverged():

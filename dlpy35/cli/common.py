@@ -140,13 +140,20 @@ def add_data_flags(p, dataset=True):
 
 
 def add_output_flags(p, network_file):
-    """``--save FILE``, ``--run-dir DIR`` and ``--quiet``, which every training command takes."""
+    """``--save FILE``, ``--run-dir DIR``, ``--no-save`` and ``--quiet``, which every training command
+    takes."""
+    from dlpy35.cli.config import command_name
+
     p.add_argument("--save", type=Path, default=None, metavar="FILE",
                    help=f"save the trained network ({Path(network_file).suffix[1:]}; dlpy35 evaluate, "
                         "predict and export read it)")
     p.add_argument("--run-dir", type=Path, default=None, metavar="DIR",
                    help=f"keep the run in DIR: args.json, epochs.csv (a sweep's columns) as training goes, "
-                        f"{network_file} and curves.png at the end")
+                        f"{network_file} and curves.png at the end (default: without --save, a new "
+                        f"runs/{command_name(p.prog)}-YYYYmmdd-HHMMSS; $DLPY35_RUNS instead of runs)")
+    p.add_argument("--no-save", action="store_true",
+                   help="keep nothing: no run directory (by default a run without --save or --run-dir is "
+                        "kept in a new one)")
     add_quiet_flag(p)
 
 
@@ -165,19 +172,24 @@ def data_inputs(args):
     return inputs + (directory_inputs("--dataset", args.dataset) if getattr(args, "dataset", None) else [])
 
 
-def check_outputs(args, network_file="", inputs=(), run_files=()):
+def check_outputs(args, network_file="", inputs=(), run_files=(), command=None):
     """``--save``, ``--plot``, ``--history`` and ``--run-dir`` checked before any work against the output
     policy (:class:`dlpy35.storage.outputs.Outputs`); ValueError in one line for the first refused (or
     when matplotlib is missing for ``--plot``).
 
     `inputs` are what the command reads, besides :func:`data_inputs`; `run_files` are the files the run
-    writes in ``--run-dir`` besides the run directory's own.  ``--overwrite`` (or ``--resume``, which
-    continues the run that wrote them) lets the paths replace what is there.  Sets ``args.run`` (a
-    :class:`dlpy35.storage.rundir.RunDir` or None); returns the :class:`~dlpy35.storage.outputs.Outputs`.
+    writes in ``--run-dir`` besides the run directory's own.  A training `command` (``train``) given
+    neither ``--save``, ``--run-dir`` nor ``--no-save`` keeps its run in a new directory
+    (:func:`dlpy35.storage.rundir.default_path`), made when training starts (:func:`make_run_dir`).
+    ``--overwrite`` (or ``--resume``, which continues the run that wrote them) lets the paths replace
+    what is there.  Sets ``args.run`` (a :class:`dlpy35.storage.rundir.RunDir` or None); returns the
+    :class:`~dlpy35.storage.outputs.Outputs`.
     """
     from dlpy35.storage.outputs import Outputs
     from dlpy35.storage.rundir import RunDir
 
+    if getattr(args, "no_save", False) and (args.save is not None or args.run_dir is not None):
+        raise ValueError("--no-save keeps nothing, --save and --run-dir keep the network: give one of them")
     resume = getattr(args, "resume", None)
     if getattr(args, "checkpoint_dir", None) is not None:
         from dlpy35.storage.checkpoint import path_in
@@ -198,7 +210,20 @@ def check_outputs(args, network_file="", inputs=(), run_files=()):
     args.run = run_dir and RunDir(run_dir, network_file, "--run-dir")
     if args.run:
         outputs.directory(run_dir, "--run-dir", [*args.run.names, *run_files])
+    elif command and args.save is None and not args.no_save:
+        from dlpy35.storage.rundir import default_path
+
+        args.run = RunDir(default_path(command), network_file, fresh=True)
+        # a directory of that name is no refusal: make() takes the next free name
+        outputs.directory(args.run.path, "the run directory", [*args.run.names, *run_files], continues=True)
     return outputs
+
+
+def make_run_dir(args):
+    """Create the run directory kept by default (``args.run``, fresh: :func:`check_outputs`) and say where
+    it is; OutputError in one line when it cannot be created.  Nothing for a ``--run-dir`` or none."""
+    if args.run and args.run.fresh:
+        print(f"run directory: {args.run.make()} (kept by default; --no-save keeps nothing)", flush=True)
 
 
 def add_order_flag(p):

@@ -70,9 +70,11 @@ def command_parser(name, prog):
 
 def command_main(name, argv=None, prog=None):
     """Run the subcommand `name` with `argv`: its exit status. ``scripts/train_gpu.py`` is this for train."""
+    from dlpy35.cli import config
+
     p = command_parser(name, prog or f"{PROG} {name}")
     with signals.saying(lambda: signals.nothing_saved(p.prog)):  # till the command says more
-        return _module(name).execute(p, p.parse_args(argv))
+        return _module(name).execute(p, config.parse(p, argv))
 
 
 def _bench(argv):

@@ -158,7 +158,9 @@ def execute(p, args) -> int:
         if isinstance(result, int):
             return result
         results.append({**result, "command": command, "device": device})
-        print(f"{row.name}: {result['dlpy35']:.2f}% (book {row.book:.2f}%, {result['difference']:+.2f}): "
+        pick = result["test_of_pick"]
+        print(f"{row.name}: {result['dlpy35']:.2f}% (book {row.book:.2f}%, {result['difference']:+.2f})"
+              f"{'' if pick is None else f', test accuracy of the epoch picked on validation {pick:.2f}%'}: "
               f"{result['status']}, {result['seconds']:.0f} s", flush=True)
         kept[row.name] = results[-1]
         try:

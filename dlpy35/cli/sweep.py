@@ -3,9 +3,11 @@
 ``--seeds 0-3 --eta 0.5 3.0`` is eight networks; several ``--sizes`` make one
 population each.  ``--out DIR`` receives ``epochs.csv`` (one row per network and
 epoch), ``summary.csv`` (one row per network) and ``sweep.png``; the summary is
-printed sorted by best accuracy.  ``--ray auto|ADDRESS`` runs each population as
-a task on a Ray cluster; rerunning into the same ``--out`` trains only the
-populations not yet finished.
+printed ranked by best validation accuracy, each network's test accuracy at its
+best validation epoch beside it, and the pick named last (``--evaluation test``
+ranks on the test set itself, as the book's chapter 1 does, which flatters the pick).
+``--ray auto|ADDRESS`` runs each population as a task on a Ray cluster;
+rerunning into the same ``--out`` trains only the populations not yet finished.
 
 Examples::
 
@@ -45,6 +47,7 @@ def configure(s):
                    help="layer sizes (repeat for several architectures; default 784 30 10, or with "
                         "--dataset its pixels and classes around 30)")
     add_training_flags(s)
+    s.set_defaults(evaluation="validation")  # a sweep picks: on validation data, reported on test data
     s.add_argument("--population-size", type=positive_int, default=None, metavar="K",
                    help="networks per population at most (default: all of one architecture together)")
     add_order_flag(s)
@@ -158,7 +161,7 @@ def _write(prog, args, found, n_nets) -> int:
 
     rows, summary = sweep.gather(found)
     sweep.write(args.out, rows, summary)
-    print(sweep.report(summary))
+    print(sweep.report(summary, args.evaluation))
     if not args.no_plot:
         try:
             from dlpy35.studies.plots import plot_sweep

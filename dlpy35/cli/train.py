@@ -6,6 +6,9 @@ test images after every epoch.  Chapter 3's options -- ``--cost cross-entropy``,
 ``--lmbda``, ``--monitor``, ``--early-stopping``, ``--lr-schedule`` -- train
 ``dlpy35.network2.Network`` on the same device-resident path; chapter 5's
 ``--learning-speed`` records each hidden layer's speed of learning, ``||dC/db^l||``.
+Without ``--save`` or ``--run-dir`` the run is kept in a new
+``runs/train-YYYYmmdd-HHMMSS`` (``--no-save``: nothing kept).  The best epoch printed is the
+book's chapter-1 figure, on the test set; ``--evaluation validation`` chooses honestly.
 MNIST is fetched and verified on first use; ``--dataset DIR`` trains on another
 MNIST-format data set, or on folders of images (``DIR/train/CLASS/*.png``).
 ``--device auto`` takes a CUDA GPU when JAX sees one and otherwise falls back to
@@ -13,7 +16,8 @@ the CPU, saying so; ``--device cuda`` without a GPU exits with status 2.
 
 Examples::
 
-    dlpy35 train                                     # chapter 1: the book's run
+    dlpy35 train                                     # chapter 1: the book's run, kept in runs/train-...
+    dlpy35 train --config runs/train-20250101-120000 # that run again (flags given with it override)
     dlpy35 train --cost cross-entropy --eta 0.5 --lmbda 5.0 --run-dir runs/ch3
     dlpy35 train --sizes 784 100 10 --cost cross-entropy --eta 0.5 --lmbda 5.0 --then 60 0.1
     dlpy35 train --checkpoint-dir runs/ck            # Ctrl-C, then the same with --resume
@@ -37,11 +41,13 @@ from dlpy35.cli.common import (
     fail,
     finite_float,
     interrupted_line,
+    make_run_dir,
     natural_int,
     network_sizes,
     positive_int,
     weight_init,
 )
+from dlpy35.cli.config import add_config_flag
 from dlpy35.engine.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
 
 NETWORK_FILE = "network.json"
@@ -61,6 +67,7 @@ def configure(p):
                    help="stop (exit 2) instead of warning when the network gives one answer to 99%% of the "
                         "evaluation data after an epoch (eta far too large)")
     add_output_flags(p, NETWORK_FILE)
+    add_config_flag(p)
     ch3 = p.add_argument_group("chapter 3 (network2)")
     add_training_flags(p, ch3)
     ch3.add_argument("--lmbda", type=finite_float, default=0.0, help="regularisation parameter")
@@ -101,7 +108,8 @@ def check(p, args):
         for eta in (args.eta, *(eta for _, eta in args.then)):
             check_eta(eta, args.dtype)
         check_lmbda(args.lmbda)
-        check_outputs(args, NETWORK_FILE, run_files=(SPEED_CSV, SPEED_PNG) if args.learning_speed else ())
+        check_outputs(args, NETWORK_FILE, run_files=(SPEED_CSV, SPEED_PNG) if args.learning_speed else (),
+                      command="train")
     except ValueError as exc:
         p.error(str(exc))
     if args.resume and not args.checkpoint_dir:
@@ -130,6 +138,7 @@ def execute(p, args) -> int:
     from dlpy35.network2 import Network
     from dlpy35.storage.checkpoint import check_resumable
     from dlpy35.storage.metadata import Metadata, training_settings
+    from dlpy35.storage.outputs import OutputError
 
     init = weight_init(args)
     try:
@@ -144,7 +153,8 @@ def execute(p, args) -> int:
     try:
         net = Network(sizes, cost=args.cost, seed=args.seed, dtype=args.dtype, mode=args.mode,
                       device=args.device, epoch_mode=args.epoch_mode, weight_init=init)
-    except (DeviceError, ValueError) as exc:
+        make_run_dir(args)  # the data and the network are known good: the run is about to start
+    except (DeviceError, ValueError, OutputError) as exc:
         return fail(p.prog, exc)
     net.stop_on_saturation = args.stop_on_saturation
     net.metadata = Metadata.of(data, training_settings(p.prog, args))  # what its files record
@@ -172,6 +182,8 @@ def _run(p, args, net, report, training, evaluation, cache, stopped) -> int:
         _train(args, net, training, evaluation, report)
     except (ValueError, TrainingDiverged, CheckpointError) as exc:
         report.bar.close()
+        if args.run:  # refused before the run started (a checkpoint of another run): no empty directory
+            args.run.discard()
         return fail(p.prog, exc)
     except KeyboardInterrupt:
         report.bar.close()
@@ -288,7 +300,7 @@ class Report(Callback):
         ``args.json``, and its ``epochs.csv`` with the resumed checkpoint's epochs."""
         self.run_records = run.records
         if self.args.run:
-            self.args.run.start(self.prog, self.args, run.identity, run.state["epoch"])
+            self.args.run.start(self.prog, self.args, run.identity, run.state["epoch"], self.net.device)
             if run.records:
                 self._write_rows(run.records, run.state["learning_speed"])
 
@@ -319,7 +331,8 @@ class Report(Callback):
         from dlpy35.storage.tables import epoch_rows, write_csv
 
         args = self.args
-        args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, self.net.sizes, records))
+        test = "evaluation" if args.evaluation == "test" else "test"  # train evaluates one set
+        args.run.epochs(epoch_rows(0, args.seed, args.eta, args.lmbda, self.net.sizes, records, test=test))
         if args.learning_speed:
             write_csv(args.run.path / SPEED_CSV, *_speed_table(speeds))
 
@@ -343,9 +356,11 @@ class Report(Callback):
         if seconds:
             print(f"training: {sum(seconds):.2f} s for {len(self.records)} epochs "
                   f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
+        from dlpy35.storage.tables import best_epoch
+
         if not self.run_records:
             return
-        best = max(self.run_records, key=lambda r: (r.evaluations["evaluation"].correct, -r.epoch))
+        best = best_epoch(self.run_records)
         ev = best.evaluations["evaluation"]
         print(f"best: epoch {best.epoch} : {ev.correct} / {ev.total} "
               f"({100 * ev.accuracy:.2f}%, {self.args.evaluation} data)")

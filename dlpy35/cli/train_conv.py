@@ -14,7 +14,7 @@ Presets (mini-batch 10, test accuracy reported at the best validation epoch)::
 
 Examples::
 
-    dlpy35 train-conv --net conv1 --epochs 1 --n-train 2000
+    dlpy35 train-conv --net conv1 --epochs 1 --n-train 2000   # kept in a new runs/train-conv-...
     dlpy35 train-conv --net conv1 --checkpoint-dir runs/conv1 --run-dir runs/conv1
     # ... Ctrl-C, then the same command with --resume
     dlpy35 train-conv --net conv2-relu --expanded --dropout --device cuda --save runs/conv.npz
@@ -39,9 +39,11 @@ from dlpy35.cli.common import (
     finite_float,
     interrupted,
     interrupted_line,
+    make_run_dir,
     natural_int,
     positive_int,
 )
+from dlpy35.cli.config import add_config_flag
 from dlpy35.engine.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
 
 NETWORK_FILE = "network.npz"
@@ -76,6 +78,7 @@ def configure(p):
                    help="start over in a --checkpoint-dir that holds checkpoints, and replace what --save, "
                         "--history, --plot and --run-dir hold (refused otherwise)")
     add_output_flags(p, NETWORK_FILE)
+    add_config_flag(p)
     p.add_argument("--history", type=Path, default=None, metavar="PATH",
                    help="write the per-epoch history as JSON")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of the (first) network's curves")
@@ -111,7 +114,7 @@ def check(p, args):
     try:
         check_eta(args.eta, args.dtype)
         check_lmbda(args.lmbda)
-        check_outputs(args, NETWORK_FILE)
+        check_outputs(args, NETWORK_FILE, command="train-conv")
     except ValueError as exc:
         p.error(str(exc))
 
@@ -144,7 +147,7 @@ class EpochLines(Callback):
         """Once the checkpoint to resume (if any) is checked and restored: ``args.json`` with the run's
         identity, and ``epochs.csv`` with the resumed checkpoint's epochs."""
         if self.args.run:
-            self.args.run.start(self.prog, self.args, run.identity, run.state["epoch"])
+            self.args.run.start(self.prog, self.args, run.identity, run.state["epoch"], trainer.device)
             self.args.run.epochs(_epoch_rows(self.args, [run.records]))
 
     def on_epoch(self, trainer, run, record):
@@ -168,17 +171,19 @@ def train(prog, args, data, bar):
                          device=args.device)
         net.stop_on_saturation = args.stop_on_saturation
         print(f"{net.device.describe()} ({net.device.note})", flush=True)
+        make_run_dir(args)  # the device is known good: the run is about to start
 
         net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
                 checkpoint_dir=args.checkpoint_dir, resume=args.resume, overwrite=args.overwrite,
                 progress=bar, callbacks=[EpochLines(prog, args, bar)])
         histories, vote, trainer = [[r.flat() for r in net.records]], None, net
     else:
-        if args.run:  # a population keeps no checkpoint: it always starts at epoch 0
-            args.run.start(prog, args)
         pop = LayerPopulation(layers, args.mini_batch_size, list(range(args.seed, args.seed + args.ensemble)),
                               args.eta, args.lmbda, dtype=args.dtype, mode=args.mode, device=args.device,
                               order=args.order)
+        make_run_dir(args)
+        if args.run:  # a population keeps no checkpoint: it always starts at epoch 0
+            args.run.start(prog, args, device=pop.device)
         print(f"{args.ensemble} networks as one population ({args.order} order): {pop.device.describe()} "
               f"({pop.device.note})", flush=True)
 
@@ -247,6 +252,8 @@ def execute(p, args) -> int:
             net, histories, vote = train(prog, args, data, bar)
     except (DeviceError, ValueError, TrainingDiverged) as exc:  # a CheckpointError is a ValueError
         bar.close()
+        if args.run:  # refused before the run started: no empty directory left
+            args.run.discard()
         return fail(prog, exc)
     except KeyboardInterrupt:
         bar.close()

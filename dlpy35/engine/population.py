@@ -357,21 +357,22 @@ class Population(PopulationBase):
         return self.model.init_params(rng, self.dtype, self.weight_init)
 
     def SGD(self, training_data, epochs, mini_batch_size, evaluation_data=None, *,  # noqa: N802 (the book's)
-            progress=None, on_epoch=None, callbacks=()):
+            test_data=None, progress=None, on_epoch=None, callbacks=()):
         """Train all K networks for `epochs` epochs; return their histories (one list per network).
 
-        `training_data` and `evaluation_data` take the forms ``network2``'s ``SGD``
-        takes.  `on_epoch` receives each :class:`dlpy35.engine.records.PopulationRecord`, and so
+        `training_data`, `evaluation_data` and `test_data` take the forms ``network2``'s
+        ``SGD`` takes; `test_data`, evaluated after every epoch too (records' ``"test"``),
+        tells what a choice made on `evaluation_data` is worth on unseen images.
+        `on_epoch` receives each :class:`dlpy35.engine.records.PopulationRecord`, and so
         do the `callbacks` (:class:`dlpy35.engine.callbacks.Callback`), after the population's own.
         """
         x, y = arguments.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
         n = len(x)
         epochs = arguments.check_count(epochs, "epochs", 0)
         m = arguments.check_count(mini_batch_size, "mini_batch_size", 1, n)
-        sets = {}
-        if evaluation_data is not None:
-            sets["evaluation"] = arguments.labelled_arrays(evaluation_data, self.sizes[0], self.sizes[-1],
-                                                        self.dtype, "evaluation_data")
+        n_in, n_out = self.sizes[0], self.sizes[-1]
+        sets = {name: arguments.labelled_arrays(data, n_in, n_out, self.dtype, f"{name}_data")
+                for name, data in (("evaluation", evaluation_data), ("test", test_data)) if data is not None}
         lmbdas = np.asarray(self.lmbdas)
         return self._train(x, y, epochs, m, sets, lambda etas: {"eta": etas, "decay": etas * lmbdas / n},
                            self.reg if lmbdas.any() else None, progress, on_epoch, callbacks)

@@ -8,19 +8,62 @@ the end the trained network (``network.json`` or ``network.npz``, what the netwo
 ``save`` writes) and, with matplotlib, ``curves.png``.  Every file is written
 atomically; whether the directory may be written is :mod:`dlpy35.storage.outputs`'s
 question, which a command asks before training starts (:attr:`RunDir.names`).
+
+A training command given no place keeps its run in a new directory of its own,
+``runs/COMMAND-YYYYmmdd-HHMMSS`` under the current directory (``$DLPY35_RUNS``
+instead of ``runs``), with ``-2``, ``-3``... when one of that name exists: it is
+created by an exclusive ``mkdir`` (:meth:`RunDir.make`), so that two runs started in
+the same second never share one.  :func:`read_args` reads an ``args.json`` back
+(bounded, checked), for a rerun of the run it describes.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import sys
+import time
+from importlib import metadata
 from pathlib import Path
 
 from dlpy35.storage.atomic import atomic_write
-from dlpy35.storage.outputs import Finisher
+from dlpy35.storage.outputs import Finisher, OutputError
 from dlpy35.storage.tables import EPOCH_COLUMNS, write_csv
 
-__all__ = ["RunDir", "plain_args"]
+__all__ = ["RunDir", "plain_args", "default_path", "runs_root", "versions", "read_args"]
+
+#: The environment variable naming the folder of the runs kept by default (``runs`` if unset).
+RUNS_ENV = "DLPY35_RUNS"
+#: The most bytes :func:`read_args` reads: an ``args.json`` of dlpy35 is a few kB.
+ARGS_BYTES = 1 << 20
+#: The packages whose versions ``args.json`` records, besides dlpy35 and Python.
+PACKAGES = ("pytensor", "jax", "jaxlib", "numpy", "numba")
+
+
+def runs_root() -> Path:
+    """The folder of the runs kept by default: ``$DLPY35_RUNS``, else ``runs`` in the current directory."""
+    return Path(os.environ.get(RUNS_ENV) or "runs")
+
+
+def default_path(command, now=None) -> Path:
+    """Where a run of `command` (``train``, ``train-conv``) started at `now` (seconds since the epoch, the
+    current time if None) is kept by default: ``runs_root()/COMMAND-YYYYmmdd-HHMMSS`` (not created)."""
+    return runs_root() / f"{command}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+
+
+def versions() -> dict:
+    """The versions of dlpy35, Python and :data:`PACKAGES` (None for one not installed), read from the
+    installed metadata: nothing is imported."""
+    import dlpy35
+
+    found = {"dlpy35": dlpy35.__version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
 
 
 def plain_args(args) -> dict:
@@ -42,17 +85,43 @@ class RunDir:
 
     ARGS, EPOCHS, CURVES = "args.json", "epochs.csv", "curves.png"
 
-    def __init__(self, path, network_file, what="the run directory"):
-        self.path, self.what = Path(path), what
+    def __init__(self, path, network_file, what="the run directory", fresh=False):
+        self.path, self.what, self.fresh, self.made = Path(path), what, fresh, False
         self.network = self.path / network_file
+
+    def make(self):
+        """Create the directory now, when it is a `fresh` one (a run kept by default): at its path or, if
+        something is there, at the first free ``PATH-2``, ``PATH-3``...; each try an exclusive ``mkdir``,
+        so that no two runs share one.  OutputError in one line when it cannot be created."""
+        if not self.fresh:
+            return self.path
+        base = self.path
+        _make(base.parent, base, parents=True, exist_ok=True)
+        for n in range(1, 10_000):
+            path = base.with_name(f"{base.name}-{n}") if n > 1 else base
+            if not _make(path, path):  # another run's (or the user's): the next name
+                continue
+            self.path, self.network, self.fresh, self.made = path, path / self.network.name, False, True
+            return path
+        raise OutputError(f"{base}: 9,999 run directories of this second exist; give --run-dir DIR")
 
     @property
     def names(self):
         """The files the run writes here: what :meth:`dlpy35.storage.outputs.Outputs.directory` checks."""
         return (self.ARGS, self.EPOCHS, self.CURVES, self.network.name)
 
-    def start(self, prog, args, identity=None, epoch=0):
-        """Write ``args.json``: the command, every argument's value, the run's identity and its invocations.
+    def discard(self):
+        """Remove the directory :meth:`make` created when nothing was written in it (the run failed
+        before it started): a run kept by default leaves no empty directory behind."""
+        if self.made:
+            try:
+                self.path.rmdir()  # only an empty directory: anything written there stays
+            except OSError:
+                pass
+
+    def start(self, prog, args, identity=None, epoch=0, device=None):
+        """Write ``args.json``: the command, every argument's value, the run's identity and its invocations,
+        the package versions (:func:`versions`) and the device and mode the run resolved.
 
         Parameters
         ----------
@@ -62,6 +131,8 @@ class RunDir:
             What defines the run (:mod:`dlpy35.storage.identity`), as its checkpoint records it.
         epoch : int
             The epoch this invocation starts at: 0, or the epochs of the checkpoint it resumes.
+        device : dlpy35.engine.device.Device, optional
+            Where the run trains: its kind, PyTensor mode and dtype are recorded.
 
         ``invocations`` lists ``{"argv", "from_epoch"}`` of each command that trained the run:
         a resumed run keeps those of the ``args.json`` there when it is of the same run
@@ -71,7 +142,10 @@ class RunDir:
         invocation = {"argv": sys.argv[1:], "from_epoch": epoch}
         with atomic_write(self.path / self.ARGS, "w") as f:
             json.dump({"command": prog, "argv": sys.argv[1:], "args": plain_args(args), "identity": identity,
-                       "invocations": [*(self._invocations(identity) if epoch else []), invocation]},
+                       "invocations": [*(self._invocations(identity) if epoch else []), invocation],
+                       "versions": versions(),
+                       "device": device and {"kind": device.kind, "mode": device.mode,
+                                             "dtype": device.dtype}},
                       f, indent=1, default=str)
 
     def _invocations(self, identity):
@@ -105,3 +179,45 @@ class RunDir:
         if keep.write(self.path / self.CURVES, self.what, draw):
             written.append(self.path / self.CURVES)
         return written
+
+
+def _make(directory, run, **how) -> bool:
+    """``directory.mkdir(**how)``: True, or False when something is there already (without
+    ``exist_ok``); OutputError naming the `run` directory when it cannot be made."""
+    try:
+        directory.mkdir(**how)
+    except FileExistsError:
+        if how.get("exist_ok"):  # a file where the folder goes
+            raise OutputError(f"{run}: cannot create the run directory ({directory} is a file); give "
+                              "--run-dir DIR, or --no-save to keep nothing") from None
+        return False
+    except OSError as exc:
+        raise OutputError(f"{run}: cannot create the run directory ({exc.strerror or exc}); give "
+                          "--run-dir DIR, or --no-save to keep nothing") from None
+    return True
+
+
+def read_args(path, limit=ARGS_BYTES) -> dict:
+    """The ``args.json`` at `path` (or in the run directory `path`), read back for a rerun.
+
+    At most `limit` bytes are read.  ValueError in one line, naming the file, when it
+    cannot be read or is not an ``args.json``: a JSON object with a ``command`` (text)
+    and ``args`` (an object).  Its values are checked by the command that reruns it.
+    """
+    path = Path(path)
+    path = path / RunDir.ARGS if path.is_dir() else path
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc}); give a run's args.json") from None
+    if len(raw) > limit:
+        raise ValueError(f"{path}: larger than {limit:,} bytes, so not a run's args.json; give one")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested beyond reason
+        raise ValueError(f"{path}: not JSON, so not a run's args.json; give one") from None
+    if not (isinstance(doc, dict) and isinstance(doc.get("command"), str)
+            and isinstance(doc.get("args"), dict)):
+        raise ValueError(f"{path}: holds no command and args, so it is not a run's args.json; give one")
+    return doc

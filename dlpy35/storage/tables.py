@@ -12,10 +12,13 @@ import io
 
 from dlpy35.storage.atomic import atomic_write
 
+#: ``evaluation_*``: the set a run is judged by (validation or test); ``test_*``: the test set, when the
+#: run evaluated it (empty otherwise), so that what validation picks is reported on unseen images.
 EPOCH_COLUMNS = ("net", "seed", "eta", "lmbda", "sizes", "epoch", "seconds", "training_cost",
-                 "evaluation_correct", "evaluation_total")
+                 "evaluation_correct", "evaluation_total", "test_correct", "test_total")
+#: ``best_*``: the epoch of best evaluation accuracy; ``test_*``: the test set's figures at that epoch.
 SUMMARY_COLUMNS = ("net", "seed", "eta", "lmbda", "sizes", "best_epoch", "best_correct", "evaluation_total",
-                   "diverged")
+                   "test_correct", "test_total", "diverged")
 
 
 def sizes_text(sizes):
@@ -23,23 +26,38 @@ def sizes_text(sizes):
     return "-".join(str(s) for s in sizes)
 
 
-def epoch_rows(net, seed, eta, lmbda, sizes, records, evaluated="evaluation"):
+def _test(record, test):
+    """``{"test_correct", "test_total"}`` of `record`'s set named `test`; empty when it has none."""
+    ev = record.evaluations.get(test) if record else None
+    return {"test_correct": ev.correct if ev else "", "test_total": ev.total if ev else ""}
+
+
+def epoch_rows(net, seed, eta, lmbda, sizes, records, evaluated="evaluation", test="test"):
     """The ``epochs.csv`` rows of one network from its :class:`dlpy35.engine.records.EpochRecord` list; the
-    ``evaluation_*`` columns hold the set named `evaluated`."""
+    ``evaluation_*`` columns hold the set named `evaluated`, the ``test_*`` ones the set named `test`
+    (the same name when the evaluated set is the test set)."""
     head = {"net": net, "seed": seed, "eta": eta, "lmbda": lmbda, "sizes": sizes_text(sizes)}
     return [{**head, "epoch": r.epoch, "seconds": r.seconds, "training_cost": r.cost,
              "evaluation_correct": r.evaluations[evaluated].correct,
-             "evaluation_total": r.evaluations[evaluated].total} for r in records]
+             "evaluation_total": r.evaluations[evaluated].total, **_test(r, test)} for r in records]
 
 
-def summary_row(net, seed, eta, lmbda, sizes, records, diverged, evaluated="evaluation"):
+def best_epoch(records, evaluated="evaluation"):
+    """The record of best accuracy on the set `evaluated` (the first of equal ones), or None: the one
+    place where an epoch is picked from a network's records."""
+    return max(records, key=lambda r: (r.evaluations[evaluated].correct, -r.epoch), default=None)
+
+
+def summary_row(net, seed, eta, lmbda, sizes, records, diverged, evaluated="evaluation", test="test"):
     """The ``summary.csv`` row of one network from its records: its best epoch on the set `evaluated`
-    (the first of equal ones) and whether it diverged (the epoch it diverged in, or empty)."""
-    best = max(records, key=lambda r: (r.evaluations[evaluated].correct, -r.epoch), default=None)
+    (:func:`best_epoch`), the set `test`'s figures at that epoch, and whether it diverged (the epoch it
+    diverged in, or empty)."""
+    best = best_epoch(records, evaluated)
     ev = best.evaluations[evaluated] if best else None
     return {"net": net, "seed": seed, "eta": eta, "lmbda": lmbda, "sizes": sizes_text(sizes),
             "best_epoch": best.epoch if best else "", "best_correct": ev.correct if ev else "",
-            "evaluation_total": ev.total if ev else "", "diverged": "" if diverged is None else diverged}
+            "evaluation_total": ev.total if ev else "", **_test(best, test),
+            "diverged": "" if diverged is None else diverged}
 
 
 def csv_text(columns, rows):

@@ -21,7 +21,7 @@ from dlpy35.engine.callbacks import Callback
 from dlpy35.storage import tables
 
 __all__ = ["Row", "ROWS", "TOLERANCE", "HISTORY", "find", "row_dir", "made_by", "run_row", "status_of",
-           "markdown", "read_results"]
+           "markdown", "read_results", "test_of_pick"]
 
 #: Points of accuracy within which a row counts as reproduced.
 TOLERANCE = 0.3
@@ -160,7 +160,8 @@ def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mo
     dict
         The row, dlpy35's figure compared (``dlpy35``), the book's, the difference and the
         status; the seconds, the epochs, the evaluated set's accuracy after each epoch
-        (``curve``) and the median seconds per epoch.
+        (``curve``), the median seconds per epoch and, for a row that picks its epoch on
+        validation data, the test accuracy of that epoch (``test_of_pick``, :func:`test_of_pick`).
     """
     from dlpy35.data import load_data
 
@@ -178,6 +179,7 @@ def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mo
             "book": row.book, "difference": round(got - row.book, 2), "quick": quick,
             "status": status_of(got, row.book, quick, epochs is not None), "seconds": round(seconds, 1),
             "epochs": len(records), "curve": curve,
+            "test_of_pick": None if row.metric == "vote" else test_of_pick(records),
             "seconds_per_epoch": round(per_epoch[len(per_epoch) // 2], 2) if records else None}
 
 
@@ -225,12 +227,14 @@ def read_results(path) -> dict:
 
 def markdown(results) -> str:
     """The results as a markdown table, one line per row (rows may come from different devices)."""
-    columns = ("row", "network", "dlpy35", "book", "difference", "status", "epochs", "s/epoch", "seconds",
-               "device", "command")
+    columns = ("row", "network", "dlpy35", "book", "difference", "test of pick", "status", "epochs",
+               "s/epoch", "seconds", "device", "command")
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for r in results:
+        pick = r.get("test_of_pick")  # absent from results of before; None: nothing picked on validation
         lines.append(f"| {r['row']} | {r['network']} | {r['dlpy35']:.2f}% | {r['book']:.2f}% | "
-                     f"{r['difference']:+.2f} | {r['status']} | {r['epochs']} | {r['seconds_per_epoch']} | "
+                     f"{r['difference']:+.2f} | {'-' if pick is None else f'{pick:.2f}%'} | {r['status']} | "
+                     f"{r['epochs']} | {r['seconds_per_epoch']} | "
                      f"{r['seconds']:.0f} | {r['device']} | `{r['command']}` |")
     return "\n".join(lines) + "\n"
 
@@ -264,8 +268,10 @@ class RowProgress(Callback):
             ev = _evaluated(mine[-1])
             self.log(f"  epoch {record.epoch}: {100 * ev.accuracy:.2f}% ({record.seconds:.1f} s)")
         judged = "validation" if mine and "validation" in mine[0].evaluations else "evaluation"
+        test = "test" if mine and "test" in mine[0].evaluations else "evaluation"  # chapter 1: the same set
         s = self.s
-        self.run_dir.epochs(tables.epoch_rows(0, s["seed"], s["eta"], s["lmbda"], self.sizes, mine, judged))
+        self.run_dir.epochs(tables.epoch_rows(0, s["seed"], s["eta"], s["lmbda"], self.sizes, mine, judged,
+                                              test))
 
 
 def first_network(records):
@@ -279,6 +285,18 @@ def at_best_validation(records):
     equally good ones (the book's network3 keeps a new best on ``>=``); 0.0 without epochs."""
     best = max(reversed(records), key=lambda r: r.evaluations["validation"].correct, default=None)
     return 0.0 if best is None else best.evaluations["test"].accuracy
+
+
+def test_of_pick(records):
+    """The test accuracy in percent of the epoch picked on validation data: chapter 6's
+    (:func:`at_best_validation`), or a chapter-3 row's best validation epoch
+    (:func:`dlpy35.storage.tables.best_epoch`); None for a row that evaluates the test set
+    alone (chapter 1's, as the book does), which picks nothing on validation data."""
+    if not records or "test" not in records[0].evaluations:
+        return None
+    if "validation" in records[0].evaluations:
+        return round(100 * at_best_validation(records), 2)
+    return round(100 * tables.best_epoch(records).evaluations["test"].accuracy, 2)
 
 
 def _curves(records):
@@ -309,12 +327,14 @@ def _run_ch1_ch3(s, data, run, log):
     from dlpy35.network2 import Network
 
     init = "large" if s["cost"] == "quadratic" else "default"  # the book's, for each cost
+    on_test = s["evaluation"] == "test"
     net = Network(list(s["sizes"]), cost=s["cost"], seed=s["seed"], mode=s["mode"], device=s["device"],
                   weight_init=init)
     progress = RowProgress(s, net.sizes, run, log)
     net.SGD(tuple(a[: s["n_train"]] for a in data.training), s["epochs"], MINI_BATCH_SIZE, s["eta"],
             lmbda=s["lmbda"], then=s["then"], verbose=False, monitor_evaluation_accuracy=True,
-            evaluation_data=data.test if s["evaluation"] == "test" else data.validation, callbacks=[progress])
+            evaluation_data=data.test if on_test else data.validation, callbacks=[progress],
+            test_data=None if on_test else data.test)  # a validation row: what it picks, on test data
     records = progress.records
     net.metadata = _record(s, data, records, {"evaluation": s["evaluation"]})
     run.finish(net, _curves(records))

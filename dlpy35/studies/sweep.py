@@ -105,7 +105,7 @@ def check_grid(sizes_list, seeds, etas, lmbdas):
 
 
 def settings(epochs=30, mini_batch_size=10, n_train=None, cost="quadratic", init="large", dtype="float32",
-             device="auto", mode=None, evaluation="test", order="own", data_dir=None, dataset=None,
+             device="auto", mode=None, evaluation="validation", order="own", data_dir=None, dataset=None,
              data=None) -> dict:
     """The settings a sweep's networks share, as a chunk keeps them (JSON-ready: paths as text).
 
@@ -116,8 +116,9 @@ def settings(epochs=30, mini_batch_size=10, n_train=None, cost="quadratic", init
         Train on the first `n_train` images only (all for None).
     cost, init, dtype, device, mode, order
         As :class:`dlpy35.engine.population.Population` takes them (`init` is its ``weight_init``).
-    evaluation : {"test", "validation"}
-        The data evaluated after every epoch.
+    evaluation : {"validation", "test"}
+        The data evaluated after every epoch, on which the best epoch and network are picked.  With
+        validation, the test set is evaluated too, and what was picked is reported on it.
     data_dir, dataset : path-like, optional
         As :func:`dlpy35.data.load_data` takes them: where a chunk's trainer loads its data.
     data : dlpy35.data.Dataset, optional
@@ -186,24 +187,27 @@ def train_chunk(chunk, progress=None):
     if s.get("data_digest", data.digest) != data.digest:  # a Ray node may hold other files
         raise ValueError(f"{s['dataset'] or s['data_dir'] or 'MNIST'}: these data differ from the sweep's "
                          f"(digest {data.digest}, not {s['data_digest']}); give every node the same data")
-    (tx, ty), evaluation = data.training, data.test if s["evaluation"] == "test" else data.validation
+    on_test = s["evaluation"] == "test"
+    (tx, ty), evaluation = data.training, data.test if on_test else data.validation
     pop = population(chunk)
     start = time.perf_counter()
     n = s["n_train"]
-    pop.SGD((tx[:n], ty[:n]), s["epochs"], s["mini_batch_size"], evaluation, progress=progress)
-    rows, summary = chunk_rows(chunk, pop.records, pop.diverged)
+    pop.SGD((tx[:n], ty[:n]), s["epochs"], s["mini_batch_size"], evaluation,
+            test_data=None if on_test else data.test, progress=progress)
+    rows, summary = chunk_rows(chunk, pop.records, pop.diverged, "evaluation" if on_test else "test")
     return {"key": chunk.key, "identity": identity(s), "epochs": rows, "summary": summary,
             "seconds": time.perf_counter() - start,
             "compile_seconds": pop.trainer.compile_seconds, "device": pop.device.describe()}
 
 
-def chunk_rows(chunk, records, diverged):
-    """``(epochs.csv rows, summary.csv rows)`` of the trained `chunk`, from each network's records."""
+def chunk_rows(chunk, records, diverged, test="test"):
+    """``(epochs.csv rows, summary.csv rows)`` of the trained `chunk`, from each network's records; `test`
+    names the records' test set (``"evaluation"`` when the evaluated set is the test set)."""
     rows, summary = [], []
     for n, mine, d in zip(chunk.nets, records, diverged):
         head = (n.net, n.seed, n.eta, n.lmbda, n.sizes)
-        rows += tables.epoch_rows(*head, mine)
-        summary.append(tables.summary_row(*head, mine, d))
+        rows += tables.epoch_rows(*head, mine, test=test)
+        summary.append(tables.summary_row(*head, mine, d, test=test))
     return rows, summary
 
 
@@ -406,16 +410,41 @@ def write(out, rows, summary):
     tables.write_csv(Path(out) / "summary.csv", tables.SUMMARY_COLUMNS, summary)
 
 
-def report(summary):
-    """The summary as text, best accuracy first (equal ones by network number), networks never evaluated
-    last."""
-    lines = [f"{'net':>4} {'seed':>5} {'eta':>8} {'lmbda':>8} {'sizes':>14} {'best':>13} {'epoch':>5}"]
-    trained = [r for r in summary if r["best_correct"] != ""]
-    ranked = sorted(trained, key=lambda r: (-r["best_correct"], r["net"]))
-    ranked += [r for r in summary if r not in trained]
-    for r in ranked:
-        best = f"{r['best_correct']}/{r['evaluation_total']}" if r in trained else "-"
+def ranked(summary):
+    """The summary's rows, best evaluation accuracy first (equal ones by network number), networks never
+    evaluated last: the first is the sweep's pick."""
+    trained = sorted((r for r in summary if r["best_correct"] != ""),
+                     key=lambda r: (-r["best_correct"], r["net"]))
+    return trained + [r for r in summary if r["best_correct"] == ""]
+
+
+def _count(correct, total):
+    return "-" if correct in ("", None) else f"{correct}/{total}"
+
+
+def report(summary, evaluation="validation"):
+    """The summary as text, ranked on the `evaluation` set (:func:`ranked`), each network's best epoch
+    with its test accuracy there; then the pick, and what it scores on the test set."""
+    lines = [f"{'net':>4} {'seed':>5} {'eta':>8} {'lmbda':>8} {'sizes':>14} {evaluation:>13} {'epoch':>5} "
+             f"{'test':>13}"]
+    rows = ranked(summary)
+    for r in rows:
         state = f"  diverged in epoch {r['diverged']}" if r["diverged"] != "" else ""
         lines.append(f"{r['net']:>4} {r['seed']:>5} {r['eta']:>8g} {r['lmbda']:>8g} {r['sizes']:>14} "
-                     f"{best:>13} {r['best_epoch']:>5}{state}")
+                     f"{_count(r['best_correct'], r['evaluation_total']):>13} {r['best_epoch']:>5} "
+                     f"{_count(r.get('test_correct'), r.get('test_total')):>13}{state}")
+    if rows and rows[0]["best_correct"] != "":
+        lines.append(picked(rows[0], evaluation))
     return "\n".join(lines)
+
+
+def picked(row, evaluation="validation"):
+    """The line that names the sweep's pick (a summary row) and its test accuracy at the epoch picked."""
+    best = f"{100 * row['best_correct'] / row['evaluation_total']:.2f}%"
+    test = row.get("test_correct")
+    on_test = "" if test in ("", None) else f"; test accuracy there {100 * test / row['test_total']:.2f}%"
+    line = (f"picked on {evaluation} data: net {row['net']} (seed {row['seed']}, eta {row['eta']:g}, "
+            f"lmbda {row['lmbda']:g}, sizes {row['sizes']}), epoch {row['best_epoch']}: {best}{on_test}")
+    if evaluation == "test":
+        line += " (picked on the test data itself, its accuracy flatters it: use --evaluation validation)"
+    return line
