@@ -19,6 +19,7 @@ from dlpy35.engine.callbacks import (
     Stages,
     improved,
 )
+from dlpy35.engine.device import Device
 from dlpy35.engine.records import (
     EpochRecord,
     Evaluation,
@@ -277,15 +278,16 @@ def test_ctrl_c_tells_the_callbacks_after_putting_back_the_last_epoch():
 
 def test_the_callbacks_hear_of_every_chunk_of_mini_batches_and_the_progress_callable_too():
     """40 rows, mini-batch 10: a scan epoch of four chunks of one mini-batch each; a step epoch of 25 rows
-    is told of each of its three mini-batches (every tenth of three is each one)."""
+    is told of each of its three mini-batches (every tenth of three is each one); both of none at the
+    start."""
     heard = []
 
     class Listen(Callback):
         def on_batches(self, trainer, run, epoch, done, total):
             heard.append((epoch, done, total))
 
-    for mode, n, want in (("scan", 40, [(e, d, 4) for e in (0, 1) for d in (1, 2, 3, 4)]),
-                          ("step", 25, [(e, d, 3) for e in (0, 1) for d in (1, 2, 3)])):
+    for mode, n, want in (("scan", 40, [(e, d, 4) for e in (0, 1) for d in (0, 1, 2, 3, 4)]),
+                          ("step", 25, [(e, d, 3) for e in (0, 1) for d in (0, 1, 2, 3)])):
         heard.clear()
         trainer, _ = sigmoid_trainer(epoch_mode=mode)
         x, labels = data(n)
@@ -293,3 +295,33 @@ def test_the_callbacks_hear_of_every_chunk_of_mini_batches_and_the_progress_call
         called = []
         trainer.train(run, [Listen()], progress=lambda *args, called=called: called.append(args))
         assert heard == want and called == want, mode
+
+
+class Bar:
+    """A progress callable like :class:`dlpy35.cli.progress.EpochBar`: `enabled` says whether it shows."""
+
+    def __init__(self, enabled, trainer):
+        self.enabled, self.trainer, self.ready = enabled, trainer, []
+
+    def __call__(self, epoch, done, total):
+        # JAX's arrays say whether the device has finished computing them
+        self.ready.append(self.trainer._cost_sum.container.storage[0].is_ready())
+
+
+@pytest.mark.parametrize("mode", ["scan", "step"])
+@pytest.mark.parametrize("enabled, syncs_per_call", [(True, 1), (False, 0)])
+def test_a_shown_bar_hears_of_finished_work_and_a_hidden_one_costs_no_wait(mode, enabled, syncs_per_call,
+                                                                           monkeypatch):
+    """A bar that shows (`enabled`) is told of each chunk once the device has finished it; for one
+    that shows nothing (--quiet, a log) the trainer never waits."""
+    trainer, _ = sigmoid_trainer(epoch_mode=mode)
+    x, labels = data(400)
+    run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 2, 10, 0.5, hyper=no_decay)
+    waited, sync = [], Device.sync
+    monkeypatch.setattr(Device, "sync", lambda dev, var: (waited.append(var), sync(dev, var)))
+    bar = Bar(enabled, trainer)
+    trainer.train(run, [], progress=bar)
+    assert len(bar.ready) == 2 * 11  # per epoch: the start, then ten chunks (scan) or tenths (step)
+    waited = [v for v in waited if v is trainer._cost_sum]  # not the warm-up's
+    assert len(waited) == syncs_per_call * len(bar.ready)
+    assert all(bar.ready) or not enabled
