@@ -149,6 +149,23 @@ def add_output_flags(p, network_file):
     add_quiet_flag(p)
 
 
+def add_tensorboard_flag(p):
+    """``--tensorboard DIR``: per-epoch scalars for TensorBoard (:mod:`dlpy35.storage.tensorboard`)."""
+    p.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
+                   help="write each network's per-epoch scalars (net0/minibatch_cost, "
+                        "net0/evaluation_accuracy...) for `tensorboard --logdir DIR` (needs pip install "
+                        "'dlpy35[tensorboard]')")
+
+
+def tensorboard_callbacks(args):
+    """``[TensorBoard]`` writing ``--tensorboard``'s scalars (checked by :func:`check_outputs`), or ``[]``."""
+    if getattr(args, "tensorboard", None) is None:
+        return []
+    from dlpy35.storage.tensorboard import Scalars, TensorBoard
+
+    return [TensorBoard(Scalars(args.tensorboard, replace=bool(getattr(args, "overwrite", False))))]
+
+
 def add_overwrite_flag(p, what="a file or a run directory that an output path names"):
     """``--overwrite``: the output paths may replace what is there (:mod:`dlpy35.storage.outputs`)."""
     p.add_argument("--overwrite", action="store_true", help=f"replace {what} (refused otherwise)")
@@ -165,9 +182,9 @@ def data_inputs(args):
 
 
 def check_outputs(args, network_file="", inputs=(), run_files=()):
-    """``--save``, ``--plot``, ``--history`` and ``--run-dir`` checked before any work against the output
-    policy (:class:`dlpy35.storage.outputs.Outputs`); ValueError in one line for the first refused (or
-    when matplotlib is missing for ``--plot``).
+    """``--save``, ``--plot``, ``--history``, ``--tensorboard`` and ``--run-dir`` checked before any work
+    against the output policy (:class:`dlpy35.storage.outputs.Outputs`); ValueError in one line for the
+    first refused (or when matplotlib is missing for ``--plot``, tensorboardX for ``--tensorboard``).
 
     `inputs` are what the command reads, besides :func:`data_inputs`; `run_files` are the files the run
     writes in ``--run-dir`` besides the run directory's own.  ``--overwrite`` (or ``--resume``, which
@@ -188,6 +205,10 @@ def check_outputs(args, network_file="", inputs=(), run_files=()):
     for flag in ("save", "plot", "history"):
         if getattr(args, flag, None) is not None:
             outputs.file(getattr(args, flag), f"--{flag}")
+    if getattr(args, "tensorboard", None) is not None:
+        from dlpy35.storage import tensorboard
+
+        tensorboard.check(outputs, args.tensorboard)
     if getattr(args, "plot", None) is not None:
         try:
             import matplotlib  # noqa: F401 (only asked whether it is there)
