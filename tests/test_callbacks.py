@@ -15,6 +15,7 @@ from dlpy35.engine.callbacks import (
     EarlyStopping,
     EtaSchedule,
     OnEpoch,
+    Progress,
     SaturationCheck,
     Stages,
     improved,
@@ -300,28 +301,46 @@ def test_the_callbacks_hear_of_every_chunk_of_mini_batches_and_the_progress_call
 class Bar:
     """A progress callable like :class:`dlpy35.cli.progress.EpochBar`: `enabled` says whether it shows."""
 
-    def __init__(self, enabled, trainer):
-        self.enabled, self.trainer, self.ready = enabled, trainer, []
+    def __init__(self, enabled):
+        self.enabled, self.calls = enabled, []
 
     def __call__(self, epoch, done, total):
-        # JAX's arrays say whether the device has finished computing them
-        self.ready.append(self.trainer._cost_sum.container.storage[0].is_ready())
+        self.calls.append(done)
 
 
-@pytest.mark.parametrize("mode", ["scan", "step"])
-@pytest.mark.parametrize("enabled, syncs_per_call", [(True, 1), (False, 0)])
-def test_a_shown_bar_hears_of_finished_work_and_a_hidden_one_costs_no_wait(mode, enabled, syncs_per_call,
-                                                                           monkeypatch):
-    """A bar that shows (`enabled`) is told of each chunk once the device has finished it; for one
-    that shows nothing (--quiet, a log) the trainer never waits."""
-    trainer, _ = sigmoid_trainer(epoch_mode=mode)
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_shown_bar_hears_of_each_chunk_once_the_device_has_computed_it(enabled, monkeypatch):
+    """A bar that shows (`enabled`) is told of chunk k once the device has computed chunk k's result
+    (chunk k + 1 already sent, so that the device does not wait for the bar); for one that shows nothing
+    (--quiet, a log) the trainer never waits."""
+    trainer, _ = sigmoid_trainer()
     x, labels = data(400)
-    run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 2, 10, 0.5, hyper=no_decay)
-    waited, sync = [], Device.sync
-    monkeypatch.setattr(Device, "sync", lambda dev, var: (waited.append(var), sync(dev, var)))
-    bar = Bar(enabled, trainer)
-    trainer.train(run, [], progress=bar)
-    assert len(bar.ready) == 2 * 11  # per epoch: the start, then ten chunks (scan) or tenths (step)
-    waited = [v for v in waited if v is trainer._cost_sum]  # not the warm-up's
-    assert len(waited) == syncs_per_call * len(bar.ready)
-    assert all(bar.ready) or not enabled
+    run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 1, 10, 0.5, hyper=no_decay)
+    trainer._warm_up(run)  # compiled before the events are kept
+    events, wait, train_fn = [], Device.wait, trainer._train_fn
+
+    def waiting(device, value):
+        wait(device, value)
+        events.append(("waited", value, value.is_ready()))  # JAX's arrays say whether they are computed
+
+    def sending(*key):
+        def call(*args):
+            train_fn(*key)(*args)
+            events.append(("sent", Device.handle(trainer._cost_sum), None))  # the chunk's result, to come
+        return call
+
+    monkeypatch.setattr(Device, "wait", waiting)
+    monkeypatch.setattr(trainer, "_train_fn", sending)
+    bar = Bar(enabled)
+    trainer.epoch(run, 0, [Progress(bar)])
+    monkeypatch.undo()
+    assert bar.calls == [0, *range(4, 41, 4)]  # ten chunks of four mini-batches
+    sent = [value for kind, value, _ in events if kind == "sent"]
+    waited = [(value, ready) for kind, value, ready in events if kind == "waited"]
+    if not enabled:
+        assert waited == []
+        return
+    assert len(sent) == 10 and len(waited) == 11  # the start, then each chunk
+    assert all(value is chunk and ready for (value, ready), chunk in zip(waited[1:], sent))
+    kinds = [kind for kind, _, _ in events]
+    assert kinds[1:4] == ["sent", "sent", "waited"]  # chunk 2 is sent before the wait for chunk 1

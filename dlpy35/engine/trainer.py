@@ -227,23 +227,32 @@ class Trainer(DeviceNetwork):
         none at the start, then after each chunk (scan) or every tenth mini-batch (step), and the last."""
 
         shown = any(getattr(c, "shows_batches", False) for c in callbacks)
+        dev, m, full = self.device, run.m, run.full
 
-        def progress(done):
-            if shown:  # what is shown must be done: JAX returns before the device finishes
-                self.device.sync(self._cost_sum)
+        def progress(done, finished=None):
+            """Tell `callbacks` of `done` mini-batches, once the device has computed `finished` (a
+            :meth:`dlpy35.engine.device.Device.handle` of their cost) when something shows them: JAX
+            returns before the device finishes, and what is shown must be done."""
+            if shown:
+                dev.wait(dev.handle(self._cost_sum) if finished is None else finished)
             for c in callbacks:
                 c.on_batches(self, run, epoch, done, run.n_batches)
 
-        dev, m, full = self.device, run.m, run.full
         batches = self._batches(perm, 0, full * m, m)
-        done = 0
+        # All chunks sent first: the device never waits for a transfer between two chunks.
+        scan = self.epoch_mode == "scan" and full
+        parts = [dev.put(p) for p in np.split(batches, epoch_chunks(full))] if scan else []
+        done, in_flight = 0, None
         progress(done)  # a bar starts its clock with the epoch: its rate and time left are the epoch's
-        if self.epoch_mode == "scan" and full:
-            fn = self._train_fn("scan", run.option, m)
-            for part in np.split(batches, epoch_chunks(full)):
-                fn(dev.put(part), *run.hyper_d)
-                done += len(part)
-                progress(done)
+        for part in parts:
+            # The next chunk is sent before the wait for the last one: the device always has work.
+            self._train_fn("scan", run.option, m)(part, *run.hyper_d)
+            if in_flight:
+                progress(*in_flight)
+            done += len(part)
+            in_flight = (done, dev.handle(self._cost_sum))
+        if in_flight:
+            progress(*in_flight)
         rest = list(batches[done:])
         if run.n_batches > full:  # the short last mini-batch
             rest.append(self._batches(perm, full * m, run.n, run.n - full * m)[0])
