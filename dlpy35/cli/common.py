@@ -101,7 +101,8 @@ def add_training_flags(p, chapter3=None):
     p.add_argument("--n-train", type=positive_int, default=None, help="use only the first N training images")
     add_device_flags(p)
     p.add_argument("--epoch-mode", choices=["scan", "step"], default="scan",
-                   help="scan: one compiled call per epoch (default); step: one per mini-batch")
+                   help="scan: a few compiled calls per epoch, each many mini-batches (default); step: one "
+                        "call per mini-batch")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="training precision (float64 runs on a CPU mode, NUMBA by default)")
     add_data_flags(p)

@@ -56,8 +56,8 @@ def epoch_chunks(full, most=10):
     Equal chunks keep one compiled shape (JAX compiles per shape) and let a progress bar move
     with the work done; the fallback moves it for counts such as 781 (50,000 images in
     mini-batches of 64: 11 chunks of 71, where the largest divisor up to 10 is 1).  A few
-    calls instead of one cost microseconds; waiting for each, when a bar shows it, costs
-    what the README's Progress section measures.
+    calls instead of one cost microseconds; what a bar that waits for each costs is measured
+    by ``scripts/bench_progress.py`` (the README's paragraph on the progress bar).
     """
     low = next(c for c in range(min(most, full), 0, -1) if full % c == 0)
     if low >= most // 2:
