@@ -78,14 +78,15 @@ def test_lines_printed_while_a_bar_is_drawn_go_through_it(monkeypatch):
 
 
 def test_a_terminal_bar_moves_within_the_epoch_of_dlpy35_train(mnist_dir, tmp_path):
-    """``dlpy35 train`` on a pseudo-terminal: the bar shows intermediate percentages before the epoch's
-    line.  tqdm redraws at most every 0.1 s, so several of them mean the updates came as the device
-    finished its chunks of mini-batches, not all at the end of the epoch (JAX returns before the work
-    is done).  About 1 s of training (30,000 images, [784, 100, 10], here) after the start."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TQDM_")}  # tqdm's own defaults
+    """``dlpy35 train`` on a pseudo-terminal, tqdm drawing every update (``TQDM_MININTERVAL=0``): the bar
+    shows intermediate percentages before the epoch's line, each at the rate the epoch trained at.
+    Had the updates come as the chunks were sent rather than done (JAX returns at once), they would
+    all come within a millisecond or two, at rates hundreds of times the epoch's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TQDM_")}
+    env["TQDM_MININTERVAL"] = "0"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])  # this dlpy35
-    argv = [sys.executable, "-m", "dlpy35", "train", "--sizes", "784", "100", "10", "--epochs", "1",
-            "--n-train", "30000", "--device", "cpu", "--mode", "JAX", "--data-dir", str(mnist_dir)]
+    argv = [sys.executable, "-m", "dlpy35", "train", "--sizes", "784", "30", "10", "--epochs", "1",
+            "--n-train", "20000", "--device", "cpu", "--mode", "JAX", "--data-dir", str(mnist_dir)]
     main, child = pty.openpty()  # subprocess, not pty.fork: a fork of this threaded process may hang
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # tqdm draws in 0 columns
     proc = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, cwd=tmp_path, env=env)
@@ -95,13 +96,14 @@ def test_a_terminal_bar_moves_within_the_epoch_of_dlpy35_train(mnist_dir, tmp_pa
         out += chunk
     os.close(main)
     proc.kill()  # if the deadline passed; it has exited otherwise
-    status = proc.wait()
     text = out.decode(errors="replace")
-    assert status == 0, text
-    before, line, _ = text.partition("Epoch 0 : ")
-    assert line, text
-    shown = {int(p) for p in re.findall(r"Epoch 0:\s+(\d+)%\|", before)}
-    assert len(shown - {0, 100}) >= 3, text
+    assert proc.wait() == 0, text
+    before, line, after = text.partition("Epoch 0 : ")
+    seconds = float(re.match(r"\d+ / 10000 +\(([\d.]+) s\)", after)[1])
+    drawn = re.findall(r"Epoch 0:\s+(\d+)%\|.*?(?:\?|([\d.]+))batch/s", before)
+    assert len({int(p) for p, _ in drawn} - {0, 100}) >= 5, text  # about ten chunks
+    rates = [float(rate) for p, rate in drawn if rate and 0 < int(p) < 100]
+    assert rates and max(rates) < 3 * 2000 / seconds, (rates, seconds)  # 2,000 mini-batches in `seconds`
 
 
 def _read(fd, deadline):
