@@ -15,10 +15,12 @@ from dlpy35.engine.callbacks import (
     EarlyStopping,
     EtaSchedule,
     OnEpoch,
+    Progress,
     SaturationCheck,
     Stages,
     improved,
 )
+from dlpy35.engine.device import Device
 from dlpy35.engine.records import (
     EpochRecord,
     Evaluation,
@@ -277,15 +279,16 @@ def test_ctrl_c_tells_the_callbacks_after_putting_back_the_last_epoch():
 
 def test_the_callbacks_hear_of_every_chunk_of_mini_batches_and_the_progress_callable_too():
     """40 rows, mini-batch 10: a scan epoch of four chunks of one mini-batch each; a step epoch of 25 rows
-    is told of each of its three mini-batches (every tenth of three is each one)."""
+    is told of each of its three mini-batches (every tenth of three is each one); both of none at the
+    start."""
     heard = []
 
     class Listen(Callback):
         def on_batches(self, trainer, run, epoch, done, total):
             heard.append((epoch, done, total))
 
-    for mode, n, want in (("scan", 40, [(e, d, 4) for e in (0, 1) for d in (1, 2, 3, 4)]),
-                          ("step", 25, [(e, d, 3) for e in (0, 1) for d in (1, 2, 3)])):
+    for mode, n, want in (("scan", 40, [(e, d, 4) for e in (0, 1) for d in (0, 1, 2, 3, 4)]),
+                          ("step", 25, [(e, d, 3) for e in (0, 1) for d in (0, 1, 2, 3)])):
         heard.clear()
         trainer, _ = sigmoid_trainer(epoch_mode=mode)
         x, labels = data(n)
@@ -293,3 +296,51 @@ def test_the_callbacks_hear_of_every_chunk_of_mini_batches_and_the_progress_call
         called = []
         trainer.train(run, [Listen()], progress=lambda *args, called=called: called.append(args))
         assert heard == want and called == want, mode
+
+
+class Bar:
+    """A progress callable like :class:`dlpy35.cli.progress.EpochBar`: `enabled` says whether it shows."""
+
+    def __init__(self, enabled):
+        self.enabled, self.calls = enabled, []
+
+    def __call__(self, epoch, done, total):
+        self.calls.append(done)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_shown_bar_hears_of_each_chunk_once_the_device_has_computed_it(enabled, monkeypatch):
+    """A bar that shows (`enabled`) is told of chunk k once the device has computed chunk k's result
+    (chunk k + 1 already sent, so that the device does not wait for the bar); for one that shows nothing
+    (--quiet, a log) the trainer never waits."""
+    trainer, _ = sigmoid_trainer()
+    x, labels = data(400)
+    run = trainer.begin(x, np.eye(3, dtype=np.float32)[labels], 1, 10, 0.5, hyper=no_decay)
+    trainer._warm_up(run)  # compiled before the events are kept
+    events, wait, train_fn = [], Device.wait, trainer._train_fn
+
+    def waiting(device, value):
+        wait(device, value)
+        events.append(("waited", value, value.is_ready()))  # JAX's arrays say whether they are computed
+
+    def sending(*key):
+        def call(*args):
+            train_fn(*key)(*args)
+            events.append(("sent", Device.handle(trainer._cost_sum), None))  # the chunk's result, to come
+        return call
+
+    monkeypatch.setattr(Device, "wait", waiting)
+    monkeypatch.setattr(trainer, "_train_fn", sending)
+    bar = Bar(enabled)
+    trainer.epoch(run, 0, [Progress(bar)])
+    monkeypatch.undo()
+    assert bar.calls == [0, *range(4, 41, 4)]  # ten chunks of four mini-batches
+    sent = [value for kind, value, _ in events if kind == "sent"]
+    waited = [(value, ready) for kind, value, ready in events if kind == "waited"]
+    if not enabled:
+        assert waited == []
+        return
+    assert len(sent) == 10 and len(waited) == 11  # the start, then each chunk
+    assert all(value is chunk and ready for (value, ready), chunk in zip(waited[1:], sent))
+    kinds = [kind for kind, _, _ in events]
+    assert kinds[1:4] == ["sent", "sent", "waited"]  # chunk 2 is sent before the wait for chunk 1

@@ -51,8 +51,12 @@ def np_forward(values, x):
     return z, a
 
 
-@pytest.mark.parametrize("full, chunks", [(5000, 10), (12, 6), (7, 7), (13, 1), (1, 1), (20, 10), (9, 9)])
-def test_epoch_chunks_is_the_largest_divisor_up_to_ten(full, chunks):
+@pytest.mark.parametrize("full, chunks", [
+    (5000, 10), (12, 6), (7, 7), (1, 1), (20, 10), (9, 9), (5, 5), (15, 5),  # the largest divisor up to 10
+    (13, 13), (781, 11), (1562, 11), (4 * 19, 19), (3 * 17, 17),  # below 5: the smallest from 11 to 20
+    (4999, 1), (2 * 4999, 2), (4, 4),  # no divisor from 11 to 20: the largest up to 10
+])
+def test_epoch_chunks_is_a_divisor_near_ten(full, chunks):
     assert epoch_chunks(full) == chunks
 
 

@@ -101,7 +101,8 @@ def add_training_flags(p, chapter3=None):
     p.add_argument("--n-train", type=positive_int, default=None, help="use only the first N training images")
     add_device_flags(p)
     p.add_argument("--epoch-mode", choices=["scan", "step"], default="scan",
-                   help="scan: one compiled call per epoch (default); step: one per mini-batch")
+                   help="scan: a few compiled calls per epoch, each many mini-batches (default); step: one "
+                        "call per mini-batch")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="training precision (float64 runs on a CPU mode, NUMBA by default)")
     add_data_flags(p)
@@ -157,6 +158,23 @@ def add_output_flags(p, network_file):
     add_quiet_flag(p)
 
 
+def add_tensorboard_flag(p):
+    """``--tensorboard DIR``: per-epoch scalars for TensorBoard (:mod:`dlpy35.storage.tensorboard`)."""
+    p.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
+                   help="write each network's per-epoch scalars (net0/minibatch_cost, "
+                        "net0/evaluation_accuracy...) for `tensorboard --logdir DIR` (needs pip install "
+                        "'dlpy35[tensorboard]')")
+
+
+def tensorboard_callbacks(args):
+    """``[TensorBoard]`` writing ``--tensorboard``'s scalars (checked by :func:`check_outputs`), or ``[]``."""
+    if getattr(args, "tensorboard", None) is None:
+        return []
+    from dlpy35.storage.tensorboard import Scalars, TensorBoard
+
+    return [TensorBoard(Scalars(args.tensorboard, replace=bool(getattr(args, "overwrite", False))))]
+
+
 def add_overwrite_flag(p, what="a file or a run directory that an output path names"):
     """``--overwrite``: the output paths may replace what is there (:mod:`dlpy35.storage.outputs`)."""
     p.add_argument("--overwrite", action="store_true", help=f"replace {what} (refused otherwise)")
@@ -173,9 +191,9 @@ def data_inputs(args):
 
 
 def check_outputs(args, network_file="", inputs=(), run_files=(), command=None):
-    """``--save``, ``--plot``, ``--history`` and ``--run-dir`` checked before any work against the output
-    policy (:class:`dlpy35.storage.outputs.Outputs`); ValueError in one line for the first refused (or
-    when matplotlib is missing for ``--plot``).
+    """``--save``, ``--plot``, ``--history``, ``--tensorboard`` and ``--run-dir`` checked before any work
+    against the output policy (:class:`dlpy35.storage.outputs.Outputs`); ValueError in one line for the
+    first refused (or when matplotlib is missing for ``--plot``, tensorboardX for ``--tensorboard``).
 
     `inputs` are what the command reads, besides :func:`data_inputs`; `run_files` are the files the run
     writes in ``--run-dir`` besides the run directory's own.  A training `command` (``train``) given
@@ -201,6 +219,10 @@ def check_outputs(args, network_file="", inputs=(), run_files=(), command=None):
     for flag in ("save", "plot", "history"):
         if getattr(args, flag, None) is not None:
             outputs.file(getattr(args, flag), f"--{flag}")
+    if getattr(args, "tensorboard", None) is not None:
+        from dlpy35.storage import tensorboard
+
+        tensorboard.check(outputs, args.tensorboard)
     if getattr(args, "plot", None) is not None:
         try:
             import matplotlib  # noqa: F401 (only asked whether it is there)

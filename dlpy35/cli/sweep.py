@@ -27,6 +27,7 @@ from dlpy35.cli.common import (
     add_order_flag,
     add_overwrite_flag,
     add_quiet_flag,
+    add_tensorboard_flag,
     add_training_flags,
     data_inputs,
     fail,
@@ -57,6 +58,7 @@ def configure(s):
     s.add_argument("--no-plot", action="store_true", help="write no PNG")
     add_overwrite_flag(s, "what --out holds, when it is not this sweep's (another sweep, a training run)")
     add_quiet_flag(s)
+    add_tensorboard_flag(s)
 
 
 def settings_of(args, data=None) -> dict:
@@ -87,6 +89,10 @@ def _check(p, args):
             sweep.check_ray_address(args.ray)
         outputs = Outputs(data_inputs(args), replace=args.overwrite)
         outputs.directory(args.out, "--out", sweep.FILES, continues=True)
+        if args.tensorboard is not None:
+            from dlpy35.storage import tensorboard
+
+            tensorboard.check(outputs, args.tensorboard)
     except ValueError as exc:
         p.error(str(exc))
     return seeds, etas, lmbdas, outputs
@@ -161,6 +167,10 @@ def _write(prog, args, found, n_nets) -> int:
 
     rows, summary = sweep.gather(found)
     sweep.write(args.out, rows, summary)
+    if args.tensorboard is not None:
+        from dlpy35.storage.tensorboard import write_rows
+
+        write_rows(args.tensorboard, rows, replace=args.overwrite)
     print(sweep.report(summary, args.evaluation))
     if not args.no_plot:
         try:

@@ -36,6 +36,7 @@ from dlpy35.cli import signals
 from dlpy35.cli.common import (
     INTERRUPTED,
     add_output_flags,
+    add_tensorboard_flag,
     add_training_flags,
     check_outputs,
     fail,
@@ -45,6 +46,7 @@ from dlpy35.cli.common import (
     natural_int,
     network_sizes,
     positive_int,
+    tensorboard_callbacks,
     weight_init,
 )
 from dlpy35.cli.config import add_config_flag
@@ -68,6 +70,7 @@ def configure(p):
                         "evaluation data after an epoch (eta far too large)")
     add_output_flags(p, NETWORK_FILE)
     add_config_flag(p)
+    add_tensorboard_flag(p)
     ch3 = p.add_argument_group("chapter 3 (network2)")
     add_training_flags(p, ch3)
     ch3.add_argument("--lmbda", type=finite_float, default=0.0, help="regularisation parameter")
@@ -255,7 +258,8 @@ def _train(args, net, training, evaluation, report):
             monitor_evaluation_cost=args.monitor, monitor_training_cost=args.monitor,
             monitor_training_accuracy=args.monitor, early_stopping_n=args.early_stopping,
             reg=args.reg, lr_schedule_n=args.lr_schedule, checkpoint_dir=args.checkpoint_dir,
-            resume=args.resume, overwrite=args.overwrite, progress=report.bar, callbacks=[report],
+            resume=args.resume, overwrite=args.overwrite, progress=report.bar,
+            callbacks=[report, *tensorboard_callbacks(args)],
             monitor_learning_speed=args.learning_speed or False, verbose=False)
     if net.history["stopped"]:
         print(net.history["stopped"])

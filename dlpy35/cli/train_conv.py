@@ -34,6 +34,7 @@ from dlpy35.cli.common import (
     add_device_flags,
     add_order_flag,
     add_output_flags,
+    add_tensorboard_flag,
     check_outputs,
     fail,
     finite_float,
@@ -42,6 +43,7 @@ from dlpy35.cli.common import (
     make_run_dir,
     natural_int,
     positive_int,
+    tensorboard_callbacks,
 )
 from dlpy35.cli.config import add_config_flag
 from dlpy35.engine.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
@@ -79,6 +81,7 @@ def configure(p):
                         "--history, --plot and --run-dir hold (refused otherwise)")
     add_output_flags(p, NETWORK_FILE)
     add_config_flag(p)
+    add_tensorboard_flag(p)
     p.add_argument("--history", type=Path, default=None, metavar="PATH",
                    help="write the per-epoch history as JSON")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of the (first) network's curves")
@@ -175,7 +178,7 @@ def train(prog, args, data, bar):
 
         net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
                 checkpoint_dir=args.checkpoint_dir, resume=args.resume, overwrite=args.overwrite,
-                progress=bar, callbacks=[EpochLines(prog, args, bar)])
+                progress=bar, callbacks=[EpochLines(prog, args, bar), *tensorboard_callbacks(args)])
         histories, vote, trainer = [[r.flat() for r in net.records]], None, net
     else:
         pop = LayerPopulation(layers, args.mini_batch_size, list(range(args.seed, args.seed + args.ensemble)),
@@ -195,7 +198,8 @@ def train(prog, args, data, bar):
             if args.run:
                 args.run.epochs(_epoch_rows(args, pop.records))
 
-        pop.SGD((tx, ty), args.epochs, val, test, progress=bar, on_epoch=on_epoch)
+        pop.SGD((tx, ty), args.epochs, val, test, progress=bar, on_epoch=on_epoch,
+                callbacks=tensorboard_callbacks(args))
         histories, trainer = pop.histories, pop.trainer
         vote = float(np.mean(pop.vote(test[0]) == test[1]))
         net = pop.network(0)

@@ -21,7 +21,18 @@ SCHEDULE_FLOOR = 128  # the schedule stops when eta has fallen to eta0 / 128
 
 
 class Callback:
-    """A policy's moments; each does nothing unless a subclass says otherwise."""
+    """A policy's moments; each does nothing unless a subclass says otherwise.
+
+    Attributes
+    ----------
+    shows_batches : bool
+        :meth:`on_batches` shows the work done to someone (a bar drawn, a line printed): the trainer
+        then waits for the device to finish each chunk of mini-batches before telling it, so that
+        what is shown is done, not merely dispatched (JAX runs asynchronously).  Otherwise the
+        trainer does not wait, and the device runs ahead.
+    """
+
+    shows_batches = False
 
     def on_start(self, trainer, run):
         """Before the first epoch this call trains (``run.state`` and ``run.records`` hold a resumed
@@ -40,8 +51,8 @@ class Callback:
         """After Ctrl-C, once the last completed epoch's state is back."""
 
     def on_batches(self, trainer, run, epoch, done, total):
-        """During epoch `epoch`: `done` of its `total` mini-batches are trained (every chunk of a scan
-        epoch, every tenth mini-batch of a step epoch, and the last)."""
+        """During epoch `epoch`: `done` of its `total` mini-batches are trained (0 as the epoch starts,
+        then after every chunk of a scan epoch, every tenth mini-batch of a step epoch, and the last)."""
 
 
 class Progress(Callback):
@@ -50,6 +61,8 @@ class Progress(Callback):
 
     def __init__(self, fn):
         self.fn = fn
+        # A bar that draws nothing (--quiet, a log) says so; any other callable is taken to show.
+        self.shows_batches = bool(getattr(fn, "enabled", True))
 
     def on_batches(self, trainer, run, epoch, done, total):
         self.fn(epoch, done, total)

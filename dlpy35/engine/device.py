@@ -270,8 +270,17 @@ class Device:
 
     def sync(self, var) -> None:
         """Wait until the device has finished writing `var` (JAX dispatch is asynchronous)."""
+        self.wait(self.handle(var))
+
+    @staticmethod
+    def handle(var):
+        """The value `var` holds now, to :meth:`wait` for later while the device goes on with more work."""
+        return var.container.storage[0]
+
+    def wait(self, value) -> None:
+        """Wait until the device has computed `value` (a :meth:`handle`)."""
         if self.uses_jax:
-            var.container.storage[0].block_until_ready()
+            value.block_until_ready()
 
     # -- compilation ----------------------------------------------------------
     def function(self, inputs, outputs, updates=None, name=None):

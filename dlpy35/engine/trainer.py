@@ -50,12 +50,19 @@ def check_epoch_mode(value):
 
 
 def epoch_chunks(full, most=10):
-    """Calls per scan epoch of `full` mini-batches: the largest divisor of `full` up to `most`.
+    """Calls per scan epoch of `full` mini-batches: the largest divisor of `full` up to `most`, or,
+    when that is below ``most // 2``, the smallest from ``most + 1`` to ``2 * most`` if there is one.
 
-    Equal chunks keep one compiled shape (JAX compiles per shape) and let a
-    progress bar move; ten calls instead of one cost microseconds.
+    Equal chunks keep one compiled shape (JAX compiles per shape) and let a progress bar move
+    with the work done; the fallback moves it for counts such as 781 (50,000 images in
+    mini-batches of 64: 11 chunks of 71, where the largest divisor up to 10 is 1).  A few
+    calls instead of one cost microseconds; what a bar that waits for each costs is measured
+    by ``scripts/bench_progress.py`` (the README's paragraph on the progress bar).
     """
-    return next(c for c in range(min(most, full), 0, -1) if full % c == 0)
+    low = next(c for c in range(min(most, full), 0, -1) if full % c == 0)
+    if low >= most // 2:
+        return low
+    return next((c for c in range(most + 1, min(2 * most, full) + 1) if full % c == 0), low)
 
 
 @dataclass
@@ -216,21 +223,36 @@ class Trainer(DeviceNetwork):
         return np.concatenate([rows, np.asarray(keys, np.int64)[..., None]], axis=-1)
 
     def _train_epoch(self, run, perm, epoch, callbacks):
-        """One pass over the loaded data in the order `perm`, telling `callbacks` of the mini-batches done."""
+        """One pass over the loaded data in the order `perm`, telling `callbacks` of the mini-batches done:
+        none at the start, then after each chunk (scan) or every tenth mini-batch (step), and the last."""
 
-        def progress(done):
+        shown = any(getattr(c, "shows_batches", False) for c in callbacks)
+        dev, m, full = self.device, run.m, run.full
+
+        def progress(done, finished=None):
+            """Tell `callbacks` of `done` mini-batches, once the device has computed `finished` (a
+            :meth:`dlpy35.engine.device.Device.handle` of their cost) when something shows them: JAX
+            returns before the device finishes, and what is shown must be done."""
+            if shown:
+                dev.wait(dev.handle(self._cost_sum) if finished is None else finished)
             for c in callbacks:
                 c.on_batches(self, run, epoch, done, run.n_batches)
 
-        dev, m, full = self.device, run.m, run.full
         batches = self._batches(perm, 0, full * m, m)
-        done = 0
-        if self.epoch_mode == "scan" and full:
-            fn = self._train_fn("scan", run.option, m)
-            for part in np.split(batches, epoch_chunks(full)):
-                fn(dev.put(part), *run.hyper_d)
-                done += len(part)
-                progress(done)
+        # All chunks sent first: the device never waits for a transfer between two chunks.
+        scan = self.epoch_mode == "scan" and full
+        parts = [dev.put(p) for p in np.split(batches, epoch_chunks(full))] if scan else []
+        done, in_flight = 0, None
+        progress(done)  # a bar starts its clock with the epoch: its rate and time left are the epoch's
+        for part in parts:
+            # The next chunk is sent before the wait for the last one: the device always has work.
+            self._train_fn("scan", run.option, m)(part, *run.hyper_d)
+            if in_flight:
+                progress(*in_flight)
+            done += len(part)
+            in_flight = (done, dev.handle(self._cost_sum))
+        if in_flight:
+            progress(*in_flight)
         rest = list(batches[done:])
         if run.n_batches > full:  # the short last mini-batch
             rest.append(self._batches(perm, full * m, run.n, run.n - full * m)[0])
