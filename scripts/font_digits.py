@@ -66,14 +66,13 @@ def main(argv=None) -> int:
         return 0
     import numpy as np
 
-    from dlpy35.data.digit_images import prepare_file
-    from dlpy35.storage.saved_networks import ModelError, load_model, outputs
+    from dlpy35.storage.saved_networks import ModelError, load_model
 
     try:
         net = load_model(args.model)
     except ModelError as exc:
         return fail(PROG, exc)
-    answers = np.argmax(outputs(net, np.stack([prepare_file(p) for p, _, _ in written])), axis=1)
+    answers = net.predict_files([p for p, _, _ in written])
     by_font = defaultdict(list)
     for (_, digit, font), answer in zip(written, answers):
         by_font[font].append(answer == digit)
