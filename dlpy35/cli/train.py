@@ -43,6 +43,7 @@ from dlpy35.cli.common import (
     weight_init,
 )
 from dlpy35.engine.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
+from dlpy35.text import plural
 
 NETWORK_FILE = "network.json"
 SPEED_CSV, SPEED_PNG = "learning_speed.csv", "learning_speed.png"  # --learning-speed's files in --run-dir
@@ -153,7 +154,7 @@ def execute(p, args) -> int:
     report = Report(p.prog, args, net, len(training[0]), EpochBar(args.quiet))
 
     def stopped():  # read when Ctrl-C comes: the epochs trained by then, the checkpoint on disk
-        what = f"interrupted after {len(report.records)} epochs"
+        what = f"interrupted after {plural(len(report.records), 'epoch')}"
         return interrupted_line(p.prog, what, args.checkpoint_dir)
 
     with signals.saying(stopped):
@@ -226,9 +227,10 @@ def _datasets(args, data):
 
 def _describe(args, name, net, init, n_train, n_eval):
     """Print what is trained: the data set `name`, its sizes, the network and every stage."""
+    stages = " then ".join(f"{plural(e, 'epoch')} at eta {eta}"
+                           for e, eta in [(args.epochs, args.eta), *args.then])
     print(f"{name}: {n_train} training, {n_eval} {args.evaluation} images; "
-          f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
-          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in [(args.epochs, args.eta), *args.then])}, "
+          f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, {stages}, "
           f"lmbda {args.lmbda} ({args.reg}), seed {args.seed}")
     if args.learning_speed:
         print(f"speed of learning: ||dC/db^l|| of the mean cost over the first "
@@ -333,7 +335,7 @@ class Report(Callback):
         speeds = self.net.history["learning_speed"]
         if self.args.learning_speed and not self.records and speeds:
             done = len(speeds) - 1
-            when = f"After {done} epochs" if done else "Before training"
+            when = f"After {plural(done, 'epoch')}" if done else "Before training"
             print(f"{when}: {speed_text(speeds[-1])}")
 
     def summary(self):
@@ -341,7 +343,7 @@ class Report(Callback):
         first of equal ones, a resumed checkpoint's epochs included), if it has any."""
         seconds = [r.seconds for r in self.records]
         if seconds:
-            print(f"training: {sum(seconds):.2f} s for {len(self.records)} epochs "
+            print(f"training: {sum(seconds):.2f} s for {plural(len(self.records), 'epoch')} "
                   f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
         if not self.run_records:
             return

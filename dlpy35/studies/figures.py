@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dlpy35.text import plural
+
 BLUE = "#2A6EA6"  # the book's curve colour
 BOOK_COLORS = (BLUE, "#FFCD33", "#FF7033")  # multiple_eta.py's three learning rates
 QUICK_EPOCHS = 20
@@ -326,8 +328,8 @@ def _title(result):
     init = "N(0, 1)" if f.weight_init == "large" else "N(0, 1/n_in)"
     etas = ", ".join(f"{e:g}" for e in f.etas)
     return (f"{f.name}: {list(f.sizes)}, cross-entropy, {init} weights, eta {etas}, lmbda {f.lmbda:g}\n"
-            f"mini-batch {f.mini_batch_size}, {result.n_train:,} training images, {result.epochs} epochs, "
-            f"seed {result.seed}\n({f.book})")
+            f"mini-batch {f.mini_batch_size}, {result.n_train:,} training images, "
+            f"{plural(result.epochs, 'epoch')}, seed {result.seed}\n({f.book})")
 
 
 def draw(result, path=None):
