@@ -126,7 +126,8 @@ def execute(p, args) -> int:
             for chunk in chunks:
                 sweep.population(chunk).check_fits(args.mini_batch_size)
         if args.n_train and args.n_train > len(data.training[0]):
-            raise ValueError(f"--n-train {args.n_train}: only {len(data.training[0])} training images")
+            raise ValueError(f"--n-train {args.n_train}: only "
+                             f"{plural(len(data.training[0]), 'training image')}")
         _check_out(args, outputs, chunks)
     except (DataError, DeviceError, PopulationError, ValueError) as exc:
         return fail(prog, exc)

@@ -234,7 +234,7 @@ def _describe(args, name, net, init, n_train, n_eval):
           f"lmbda {args.lmbda} ({args.reg}), seed {args.seed}")
     if args.learning_speed:
         print(f"speed of learning: ||dC/db^l|| of the mean cost over the first "
-              f"{min(args.learning_speed, n_train)} training images, per hidden layer")
+              f"{plural(min(args.learning_speed, n_train), 'training image')}, per hidden layer")
 
 
 def _train(args, net, training, evaluation, report):
@@ -381,7 +381,8 @@ def finish(prog, args, net, curves, n_train, n_eval) -> int:
             print(f"run directory: {', '.join(map(str, args.run.finish(net, draw, keep)))}")
         if args.learning_speed and args.run:
             _write_speeds(args.run.path, curves["learning_speed"],
-                          f"{title}, mini-batch {args.mini_batch_size}, {n_train} training images", keep)
+                          f"{title}, mini-batch {args.mini_batch_size}, "
+                          f"{plural(n_train, 'training image')}", keep)
         if args.plot and keep.write(args.plot, "--plot", draw):
             print(f"plot: {args.plot}")
     except (OutputError, ImportError) as exc:

@@ -197,7 +197,7 @@ def compute(name, data, quick=False, seed=0, device="auto", mode=None, progress=
     x, y = training
     if n_train is not None:
         if n_train > len(x):
-            raise ValueError(f"{name}: needs {n_train} training images, the data has {len(x)}")
+            raise ValueError(f"{name}: needs {plural(n_train, 'training image')}, the data has {len(x):,}")
         x, y = x[:n_train], y[:n_train]
     run = _learning_rates if len(fig.etas) > 1 else _monitored
     start = time.perf_counter()

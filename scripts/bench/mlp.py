@@ -279,7 +279,7 @@ def main(argv=None):
     results.print_machine(info)
     print(f"float32 matmul peak (numpy, 2048x2048, best of 10): {peak:.1f} GFLOP/s")
     print(f"problem: sizes {args.sizes}, n={n}, mini-batch {m}, eta {args.eta}, seed {args.seed}, "
-          f"{args.epochs} timed epochs; work per epoch {flops / 1e9:.3f} GFLOP", flush=True)
+          f"{plural(args.epochs, 'timed epoch')}; work per epoch {flops / 1e9:.3f} GFLOP", flush=True)
     rows = summarise(run_all(args, problem, train_y), flops, peak)
     print()
     print(table(rows))
