@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from dlpy35.cli.common import USER_ERROR, ArgumentParser, finite_float, natural_int, positive_int  # noqa: E402
 from dlpy35.storage.atomic import atomic_write  # noqa: E402  (the checkout's package, before any installed one)
+from dlpy35.text import plural  # noqa: E402
 
 PROG = "scripts/mutation.py"
 
@@ -146,8 +147,8 @@ def report(found, ok):
             "run": sum(r["run"] for r in rows), **{k: total[k] for k in head[3:8]}, "score": value}
     text = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *map(line, rows), line(core), ""]
     if low_high and core["run"] < core["mutants"]:
-        text.append(f"Sampled: {core['run']} of {core['mutants']} mutants run; the core's score lies in "
-                    f"{low_high[0]:.1%}-{low_high[1]:.1%} (95% Wilson interval).")
+        text.append(f"Sampled: {core['run']} of {plural(core['mutants'], 'mutant')} run; the core's "
+                    f"score lies in {low_high[0]:.1%}-{low_high[1]:.1%} (95% Wilson interval).")
     text += ["", f"Unexplained survivors ({len(unexplained)}); `mutmut show NAME` prints one's change:", ""]
     text += [f"- `{n}` ({s})" for n, s in unexplained]
     data = {"rows": rows, "core": core, "interval": low_high, "unexplained": unexplained}

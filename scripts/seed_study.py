@@ -47,6 +47,7 @@ from dlpy35.storage.atomic import atomic_write  # noqa: E402
 from dlpy35.storage.outputs import Outputs  # noqa: E402
 from dlpy35.studies import sweep  # noqa: E402
 from dlpy35.studies.plots import plot_sweep  # noqa: E402
+from dlpy35.text import plural  # noqa: E402
 
 PROG = Path(__file__).name
 #: What the study writes in --out.
@@ -83,14 +84,14 @@ def main(argv=None):
     (chunk,) = sweep.plan([args.sizes], seeds, [args.eta], [0.0], settings_of(args))
     (tx, ty), _, (ex, ey) = load_mnist(args.data_dir)
     pop = sweep.population(chunk)
-    print(f"{pop.k} networks {args.sizes}, {pop.device.describe()}", flush=True)
+    print(f"{plural(pop.k, 'network')} {args.sizes}, {pop.device.describe()}", flush=True)
     pop.SGD((tx[: args.n_train], ty[: args.n_train]), args.epochs, args.mini_batch_size, (ex, ey),
             on_epoch=lambda r: print(f"epoch {r.epoch}: {r.seconds:.1f} s", flush=True))
     rows, summary = sweep.chunk_rows(chunk, pop.records, pop.diverged)
     sweep.write(args.out, rows, summary)
     plot_sweep(rows, summary, args.out / PLOT,
                f"{pop.k} seeds of {args.sizes} in one population, {args.cost} cost, eta {args.eta}, "
-               f"{args.epochs} epochs")
+               f"{plural(args.epochs, 'epoch')}")
     values = pop.trainer.values()
     with atomic_write(args.out / WEIGHTS) as f:
         np.savez(f, **{name: v for name, v in zip(pop.model.param_names, values)}, seeds=np.array(seeds))

@@ -186,17 +186,18 @@ def test_improved_reads_a_state_without_the_epoch_of_the_best():
     assert improved({"best_accuracy": 60}, 61, 5)
 
 
-@pytest.mark.parametrize("patience, accuracies, stop_epoch", [
-    (2, [50, 60, 60, 59, 70], 3),  # epochs 2 and 3 bring nothing: stop after epoch 3
-    (2, [50, 60, 55, 61, 61, 61], 5),  # the count starts again at each improvement
-    (1, [50, 50], 1),
-    (3, [10, 20, 30, 40, 50], None),
+@pytest.mark.parametrize("patience, accuracies, stop_epoch, waited", [
+    (2, [50, 60, 60, 59, 70], 3, "2 epochs"),  # epochs 2 and 3 bring nothing: stop after epoch 3
+    (2, [50, 60, 55, 61, 61, 61], 5, "2 epochs"),  # the count starts again at each improvement
+    (1, [50, 50], 1, "1 epoch"),
+    (3, [10, 20, 30, 40, 50], None, None),
 ])
-def test_early_stopping_stops_after_patience_epochs_without_improvement(patience, accuracies, stop_epoch):
+def test_early_stopping_stops_after_patience_epochs_without_improvement(patience, accuracies, stop_epoch,
+                                                                        waited):
     epoch, reason, etas = scripted(EarlyStopping(patience), accuracies)
     assert epoch == stop_epoch and etas == []
     if stop_epoch is not None:
-        assert reason == f"Early stopping: no improvement in evaluation accuracy for {patience} epochs"
+        assert reason == f"Early stopping: no improvement in evaluation accuracy for {waited}"
 
 
 def test_the_schedule_halves_eta_after_patience_epochs_without_improvement_and_stops_at_the_floor():

@@ -276,6 +276,12 @@ def test_help_shows_defaults_and_examples(capsys):
     assert status == 0 and out.startswith("usage: dlpy35 data")
 
 
+def test_bench_runs_the_checkouts_benchmark_script(capsys):
+    """``dlpy35 bench`` from a source checkout is ``scripts/bench.py`` (its flags, --quick among them)."""
+    status, out, err = run_main(cli.main, ["bench", "--help"], capsys)
+    assert status == 0 and "--quick" in out and "--torch-python" in out, err
+
+
 def test_installed_the_data_lives_in_the_users_cache_and_dlpy35_data_overrides(monkeypatch, tmp_path):
     monkeypatch.delenv(fetch.DATA_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -102,7 +102,7 @@ def test_ctrl_c_then_resume_ends_bit_identical_to_an_uninterrupted_run(train_gpu
         mp.setattr(progress, "EpochBar", InterruptInEpoch1)
         status, first, err, _ = train(train_gpu, capsys, tmp_path, *flags, "--checkpoint-dir",
                                       str(tmp_path / "b"), name="never.json")
-    assert status == 130 and "interrupted after 1 epochs" in err and "--resume" in err, err
+    assert status == 130 and "interrupted after 1 epoch;" in err and "--resume" in err, err
     assert not (tmp_path / "never.json").exists()
     status, rest, err, resumed = train(train_gpu, capsys, tmp_path, *flags, "--checkpoint-dir",
                                        str(tmp_path / "b"), "--resume", name="resumed.json")

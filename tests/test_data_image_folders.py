@@ -243,9 +243,9 @@ REFUSED = [  # (files made under DIR: path -> "image", "text" or "dir"), the err
      "holds no class folder; put one folder of images per class in it (test/CLASS/*.png)"),
     ({"train/a/1.png": "image", "train/b/1.png": "image", "test": "text"}, "d/test", "not a folder"),
     ({"train/a/1.png": "image", "train/a/2.png": "image", "train/b/1.png": "image"}, "d/train",
-     "3 images are too few to hold out test and validation images; give a class 4 images or more"),
+     "3 images in all, too few to hold out test and validation images; give a class 4 images or more"),
     ({"train/a/1.png": "image", "train/b/1.png": "image", "test/a/1.png": "image"}, "d/train",
-     "2 images are too few to hold out validation images; give a class 3 images or more"),
+     "2 images in all, too few to hold out validation images; give a class 3 images or more"),
     ({"README.md": "text"}, "d", "holds neither the four IDX files (train-images-idx3-ubyte...) nor image "
                                  "folders (train/CLASS/*.png)"),
 ]

@@ -46,7 +46,7 @@ def test_info_of_a_trained_network_says_what_it_learnt_how_and_how_well(run_dir,
                      "cost: QuadraticCost", "data set: MNIST (28x28 images, preparation mnist)",
                      "classes: 0 1 2 3 4 5 6 7 8 9",
                      "trained by: dlpy35 train (epochs 1, mini_batch_size 10, eta 3.0, lmbda 0.0, "
-                     "cost quadratic, seed 0)", lines[7], f"accuracy after 1 epochs: test {accuracy:.2%}",
+                     "cost quadratic, seed 0)", lines[7], f"accuracy after 1 epoch: test {accuracy:.2%}",
                      f"best epoch 0 (by test accuracy): test {accuracy:.2%}"]
     assert lines[7].startswith("saved by: dlpy35 ")
     saved = json.loads((run_dir / "network.json").read_text())["metadata"]
@@ -60,7 +60,7 @@ def test_info_of_a_run_directory_adds_its_command_and_best_epoch(run_dir, capsys
     row = read_csv(run_dir / "epochs.csv")[0]
     correct, total = int(row["evaluation_correct"]), int(row["evaluation_total"])
     assert lines[10].startswith("run: dlpy35 train")
-    assert lines[11] == f"epochs.csv: 1 epochs; best epoch 0: {correct} / {total} ({correct / total:.2%})"
+    assert lines[11] == f"epochs.csv: 1 epoch; best epoch 0: {correct} / {total} ({correct / total:.2%})"
 
 
 def test_info_of_a_layer_stack_names_its_layers_and_classes(tmp_path, capsys):

@@ -138,8 +138,8 @@ POINTS = {
                       r"keep progress\)"),
     "training": (["-m", "dlpy35", "train", "--epochs", "100000", *SMALL, "--n-train", "10",
                   "--checkpoint-dir", "{ck}", "--save", "{out}"], printed(r"^Epoch 3 :"), signal.SIGTERM,
-                 r"dlpy35 train: interrupted after (\d+) epochs; the checkpoint in \S+ holds (\d+) completed "
-                 r"epochs; run the same command with --resume to continue"),
+                 r"dlpy35 train: interrupted after (\d+) epochs?; the checkpoint in \S+ holds (\d+) "
+                 r"completed epochs?; run the same command with --resume to continue"),
     "writing": (["-c", WRITER, "{out}"], printed(r"^writing$"), signal.SIGTERM,
                 r"writer: interrupted while writing the results; each file is either whole or as it was"),
     "download": (["-m", "dlpy35", "data", "--data-dir", "{data}", "--timeout", "60"],

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dlpy35.cli import signals
 from dlpy35.cli.signals import INTERRUPTED
+from dlpy35.text import plural
 
 USER_ERROR = 2
 
@@ -316,8 +317,8 @@ def interrupted_line(prog, what, checkpoint_dir) -> str:
     elif epochs is None:
         where = f"no checkpoint was written in {checkpoint_dir}"
     else:
-        where = (f"the checkpoint in {checkpoint_dir} holds {epochs} completed epochs; run the same command "
-                 "with --resume to continue")
+        where = (f"the checkpoint in {checkpoint_dir} holds {plural(epochs, 'completed epoch')}; run the "
+                 "same command with --resume to continue")
     return f"{prog}: {what}; {where}"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from dlpy35.cli.common import ArgumentParser, fail, positive_float, run
 from dlpy35.data import fetch
 from dlpy35.data.errors import DataError, _show
+from dlpy35.text import plural
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m dlpy35.data") -> int:
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m dlpy35.data")
         return fail(parser.prog, e)
     for name, info in fetch.FILES.items():
         print(f"{name:<24} {info.size:>12,} bytes  verified")
-    print(f"{len(fetch.FILES)} files in {_show(data_dir)} ({time.perf_counter() - start:.2f} s)")
+    print(f"{plural(len(fetch.FILES), 'file')} in {_show(data_dir)} ({time.perf_counter() - start:.2f} s)")
     return 0
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dlpy35.cli.common import add_overwrite_flag, fail
+from dlpy35.text import plural
 
 FORMATS = ("onnx", "html")
 
@@ -56,5 +57,5 @@ def execute(p, args) -> int:
             write_html(layers, args.output, title=f"dlpy35: {args.model.name}", classes=metadata(net).classes)
     except (ModelError, ValueError) as exc:
         return fail(p.prog, exc)
-    print(f"wrote {args.output} ({fmt}, {len(layers)} layers)")
+    print(f"wrote {args.output} ({fmt}, {plural(len(layers), 'layer')})")
     return 0

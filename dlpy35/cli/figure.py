@@ -39,6 +39,7 @@ from dlpy35.cli.common import (
     fail,
     natural_int,
 )
+from dlpy35.text import plural
 
 
 def configure(p):
@@ -66,7 +67,7 @@ def listing() -> str:
     lines = []
     for f in FIGURES.values():
         epochs, n = f.settings()
-        lines.append(f"{f.name:<{width}}  {f.summary} ({epochs} epochs, "
+        lines.append(f"{f.name:<{width}}  {f.summary} ({plural(epochs, 'epoch')}, "
                      f"{'all' if n is None else f'{n:,}'} training images)")
     return "\n".join(lines)
 
@@ -116,8 +117,9 @@ def execute(p, args) -> int:
         return fail(prog, exc)
     fig = figures.get(args.name)
     epochs, n_train = fig.settings(args.quick)
-    print(f"{prog} {fig.name}: {epochs} epochs on {'all' if n_train is None else f'{n_train:,}'} training "
-          f"images{' (--quick)' if args.quick else ''}, seed {args.seed}; {device.describe()}", flush=True)
+    print(f"{prog} {fig.name}: {plural(epochs, 'epoch')} on "
+          f"{'all' if n_train is None else f'{n_train:,}'} training images"
+          f"{' (--quick)' if args.quick else ''}, seed {args.seed}; {device.describe()}", flush=True)
     bar = EpochBar(args.quiet)
 
     def log(line):

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from dlpy35.cli.common import fail
+from dlpy35.text import plural
 
 NETWORK_FILES = ("network.json", "network.npz")
 
@@ -90,7 +91,7 @@ def _results(results) -> list[str]:
     """The lines of the accuracies training measured (:func:`dlpy35.storage.metadata.run_results`)."""
     lines = []
     if results.get("final"):
-        lines.append(f"accuracy after {results['epochs']} epochs: {_accuracies(results['final'])}")
+        lines.append(f"accuracy after {plural(results['epochs'], 'epoch')}: {_accuracies(results['final'])}")
     best = results.get("best")
     if best:
         sets = {k: v for k, v in best.items() if k not in ("epoch", "by")}
@@ -120,8 +121,8 @@ def _run_lines(directory: Path) -> list[str]:
         rows = [r for r in read_csv(directory / "epochs.csv") if r.get("net") in ("0", None)]
         best = max(rows, key=lambda r: (int(r["evaluation_correct"]), -int(r["epoch"])))
         correct, total = int(best["evaluation_correct"]), int(best["evaluation_total"])
-        lines.append(f"epochs.csv: {len(rows)} epochs; best epoch {best['epoch']}: {correct} / {total} "
-                     f"({correct / total:.2%})")
+        lines.append(f"epochs.csv: {plural(len(rows), 'epoch')}; best epoch {best['epoch']}: "
+                     f"{correct} / {total} ({correct / total:.2%})")
     except (OSError, ValueError, TypeError, KeyError, ZeroDivisionError):
         lines.append("epochs.csv: none readable")
     return lines

@@ -79,7 +79,7 @@ def command_main(name, argv=None, prog=None):
 
 def _bench(argv):
     """``scripts/bench.py`` of the source checkout this package is in."""
-    script = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
     if not script.is_file():
         return fail(f"{PROG} bench", "the benchmarks run their peers (numpy, JAX, PyTorch) from a source "
                                      "checkout: clone the repository and run python scripts/bench.py")

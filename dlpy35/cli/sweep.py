@@ -36,6 +36,7 @@ from dlpy35.cli.common import (
     positive_int,
     weight_init,
 )
+from dlpy35.text import plural
 
 
 def configure(s):
@@ -134,12 +135,14 @@ def execute(p, args) -> int:
             for chunk in chunks:
                 sweep.population(chunk).check_fits(args.mini_batch_size)
         if args.n_train and args.n_train > len(data.training[0]):
-            raise ValueError(f"--n-train {args.n_train}: only {len(data.training[0])} training images")
+            raise ValueError(f"--n-train {args.n_train}: only "
+                             f"{plural(len(data.training[0]), 'training image')}")
         _check_out(args, outputs, chunks)
     except (DataError, DeviceError, PopulationError, ValueError) as exc:
         return fail(prog, exc)
     n_nets = sum(len(c.nets) for c in chunks)
-    print(f"sweep: {n_nets} networks in {len(chunks)} populations, {args.epochs} epochs each, "
+    print(f"sweep: {plural(n_nets, 'network')} in {plural(len(chunks), 'population')}, "
+          f"{plural(args.epochs, 'epoch')} each, "
           f"{args.evaluation} data evaluated; results in {args.out}", flush=True)
     bar = EpochBar(args.quiet)
 
@@ -177,7 +180,8 @@ def _write(prog, args, found, n_nets) -> int:
             from dlpy35.studies.plots import plot_sweep
         except ImportError as exc:
             return fail(prog, exc)
-        title = f"{n_nets} networks, {args.cost} cost, {args.epochs} epochs, m = {args.mini_batch_size}"
+        title = (f"{plural(n_nets, 'network')}, {args.cost} cost, {plural(args.epochs, 'epoch')}, "
+                 f"m = {args.mini_batch_size}")
         plot_sweep(rows, summary, args.out / "sweep.png", title)
     print(f"wrote {args.out / 'epochs.csv'}, {args.out / 'summary.csv'}"
           f"{'' if args.no_plot else ', ' + str(args.out / 'sweep.png')}")

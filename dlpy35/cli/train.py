@@ -51,6 +51,7 @@ from dlpy35.cli.common import (
 )
 from dlpy35.cli.config import add_config_flag
 from dlpy35.engine.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
+from dlpy35.text import plural
 
 NETWORK_FILE = "network.json"
 SPEED_CSV, SPEED_PNG = "learning_speed.csv", "learning_speed.png"  # --learning-speed's files in --run-dir
@@ -166,7 +167,7 @@ def execute(p, args) -> int:
     report = Report(p.prog, args, net, len(training[0]), EpochBar(args.quiet))
 
     def stopped():  # read when Ctrl-C comes: the epochs trained by then, the checkpoint on disk
-        what = f"interrupted after {len(report.records)} epochs"
+        what = f"interrupted after {plural(len(report.records), 'epoch')}"
         return interrupted_line(p.prog, what, args.checkpoint_dir)
 
     with signals.saying(stopped):
@@ -241,13 +242,14 @@ def _datasets(args, data):
 
 def _describe(args, name, net, init, n_train, n_eval):
     """Print what is trained: the data set `name`, its sizes, the network and every stage."""
+    stages = " then ".join(f"{plural(e, 'epoch')} at eta {eta}"
+                           for e, eta in [(args.epochs, args.eta), *args.then])
     print(f"{name}: {n_train} training, {n_eval} {args.evaluation} images; "
-          f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, "
-          f"{' then '.join(f'{e} epochs at eta {eta}' for e, eta in [(args.epochs, args.eta), *args.then])}, "
+          f"sizes {net.sizes}, {net.cost.name}, init {init}, mini-batch {args.mini_batch_size}, {stages}, "
           f"lmbda {args.lmbda} ({args.reg}), seed {args.seed}")
     if args.learning_speed:
         print(f"speed of learning: ||dC/db^l|| of the mean cost over the first "
-              f"{min(args.learning_speed, n_train)} training images, per hidden layer")
+              f"{plural(min(args.learning_speed, n_train), 'training image')}, per hidden layer")
 
 
 def _train(args, net, training, evaluation, report):
@@ -350,7 +352,7 @@ class Report(Callback):
         speeds = self.net.history["learning_speed"]
         if self.args.learning_speed and not self.records and speeds:
             done = len(speeds) - 1
-            when = f"After {done} epochs" if done else "Before training"
+            when = f"After {plural(done, 'epoch')}" if done else "Before training"
             print(f"{when}: {speed_text(speeds[-1])}")
 
     def summary(self):
@@ -358,7 +360,7 @@ class Report(Callback):
         first of equal ones, a resumed checkpoint's epochs included), if it has any."""
         seconds = [r.seconds for r in self.records]
         if seconds:
-            print(f"training: {sum(seconds):.2f} s for {len(self.records)} epochs "
+            print(f"training: {sum(seconds):.2f} s for {plural(len(self.records), 'epoch')} "
                   f"({sorted(seconds)[len(seconds) // 2]:.3f} s/epoch median)")
         from dlpy35.storage.tables import best_epoch
 
@@ -398,7 +400,8 @@ def finish(prog, args, net, curves, n_train, n_eval) -> int:
             print(f"run directory: {', '.join(map(str, args.run.finish(net, draw, keep)))}")
         if args.learning_speed and args.run:
             _write_speeds(args.run.path, curves["learning_speed"],
-                          f"{title}, mini-batch {args.mini_batch_size}, {n_train} training images", keep)
+                          f"{title}, mini-batch {args.mini_batch_size}, "
+                          f"{plural(n_train, 'training image')}", keep)
         if args.plot and keep.write(args.plot, "--plot", draw):
             print(f"plot: {args.plot}")
     except (OutputError, ImportError) as exc:

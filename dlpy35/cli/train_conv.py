@@ -47,6 +47,7 @@ from dlpy35.cli.common import (
 )
 from dlpy35.cli.config import add_config_flag
 from dlpy35.engine.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
+from dlpy35.text import plural
 
 NETWORK_FILE = "network.npz"
 
@@ -187,8 +188,8 @@ def train(prog, args, data, bar):
         make_run_dir(args)
         if args.run:  # a population keeps no checkpoint: it always starts at epoch 0
             args.run.start(prog, args, device=pop.device)
-        print(f"{args.ensemble} networks as one population ({args.order} order): {pop.device.describe()} "
-              f"({pop.device.note})", flush=True)
+        print(f"{plural(args.ensemble, 'network')} as one population ({args.order} order): "
+              f"{pop.device.describe()} ({pop.device.note})", flush=True)
 
         def on_epoch(r):
             bar.close()
@@ -247,7 +248,8 @@ def execute(p, args) -> int:
         return fail(prog, exc)
     name = f"{args.net}{' + FC-100' if args.extra_fc else ''}{' + dropout' if args.dropout else ''}"
     expanded = ", expanded" if args.expanded else ""
-    print(f"{name}: {len(data.training[0]):,} training images ({data.name}{expanded}), {args.epochs} epochs, "
+    print(f"{name}: {plural(len(data.training[0]), 'training image')} ({data.name}{expanded}), "
+          f"{plural(args.epochs, 'epoch')}, "
           f"mini-batch {args.mini_batch_size}, eta {args.eta}, lmbda {args.lmbda}, "
           f"seed {args.seed}", flush=True)
     bar = EpochBar(args.quiet)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from dlpy35.data.errors import DataError, _one_line, _show
+from dlpy35.text import plural
 
 __all__ = [
     "TRAIN_IMAGES",
@@ -106,7 +107,7 @@ def _idx_magic(buf: memoryview, where: str) -> tuple[np.dtype, int]:
 def _idx_dims(buf: memoryview, ndim: int, where: str) -> tuple[int, ...]:
     """The dimensions in an IDX header, ``buf`` being the file's first ``4 + 4 * ndim`` bytes or more."""
     if len(buf) < 4 + 4 * ndim:
-        raise DataError(f"{where}: truncated IDX header ({len(buf)} bytes), {_REDOWNLOAD}")
+        raise DataError(f"{where}: truncated IDX header ({plural(len(buf), 'byte')}), {_REDOWNLOAD}")
     return tuple(int(d) for d in np.frombuffer(buf, ">u4", ndim, 4))
 
 
@@ -295,7 +296,7 @@ def _check_split(images: np.ndarray, labels: np.ndarray, ipath: str, lpath: str,
         )
     if len(images) != len(labels):
         raise DataError(
-            f"{lpath}: {len(labels):,} labels but {ipath} has {len(images):,} images, "
+            f"{lpath}: {plural(len(labels), 'label')} but {ipath} has {plural(len(images), 'image')}, "
             f"use files from the same data set"
         )
     if n_classes is None:

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from dlpy35.data.errors import DataError, _one_line, _show
+from dlpy35.text import plural
 
 __all__ = ["IMAGE_SUFFIXES", "SYSTEM_FILES", "SPLIT_SEED", "is_image_folders", "load_folders", "split"]
 
@@ -271,7 +272,7 @@ def _held_out(path: Path, arrays: dict, no_test: bool):
     test, validation = held if no_test else (None, held[0])
     if not len(validation) or (no_test and not len(test)):
         least = 4 if no_test else 3
-        raise DataError(f"{_show(path / 'train')}: {len(y):,} images are too few to hold out "
+        raise DataError(f"{_show(path / 'train')}: {plural(len(y), 'image')} in all, too few to hold out "
                         f"{'test and ' if no_test else ''}validation images; give a class {least} images "
                         "or more")
     sets = [(pixels(x[i]), y[i]) for i in (train, validation)]

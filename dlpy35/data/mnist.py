@@ -25,6 +25,7 @@ from dlpy35.data.formats import (
     parse_idx,
 )
 from dlpy35.data.pickles import load_pickle
+from dlpy35.text import plural
 
 __all__ = ["VALIDATION_SIZE", "PICKLE_NAME", "load_mnist", "book_split"]
 
@@ -115,7 +116,7 @@ def book_split(arrays: dict[str, np.ndarray], shown: dict[str, str]):
     test_y = arrays[TEST_LABELS].astype(np.int64)
     n = len(train_x) - VALIDATION_SIZE
     if n <= 0:
-        raise DataError(f"{shown[TRAIN_IMAGES]}: only {len(train_x):,} training images, "
+        raise DataError(f"{shown[TRAIN_IMAGES]}: only {plural(len(train_x), 'training image')}, "
                         f"need more than {VALIDATION_SIZE:,} for the validation split")
     # Slices of one array: no copies of the 50,000 x 784 training pixels.
     return ((train_x[:n], train_y[:n]), (train_x[n:], train_y[n:]), (test_x, test_y))

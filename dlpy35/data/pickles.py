@@ -32,6 +32,7 @@ import numpy as np
 
 from dlpy35.data.errors import DataError, _one_line, _show
 from dlpy35.data.formats import _open, _readinto
+from dlpy35.text import plural
 
 __all__ = ["MAX_PICKLE_BYTES", "load_pickle"]
 
@@ -173,8 +174,8 @@ def _checked_set(part, split: str, where: str, fix: str):
         raise DataError(f"{where}: {split} labels are {y.dtype} {y.shape}, expected "
                         f"integer (n,), {fix}")
     if len(x) != len(y):
-        raise DataError(f"{where}: {split} set has {len(x):,} images but {len(y):,} "
-                        f"labels, {fix}")
+        raise DataError(f"{where}: {split} set has {plural(len(x), 'image')} but "
+                        f"{plural(len(y), 'label')}, {fix}")
     if len(x) == 0:
         raise DataError(f"{where}: {split} set has no images, {fix}")
     bad = np.flatnonzero((y < 0) | (y > 9))

@@ -16,6 +16,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from dlpy35.text import plural
+
 
 def _is_array_pair(data) -> bool:
     return (
@@ -31,7 +33,8 @@ def _split(data, name):
     if _is_array_pair(data):
         x, y = data
         if len(x) != len(y):
-            raise ValueError(f"{name}: X has {len(x)} rows but Y has {len(y)}; give one target per example")
+            raise ValueError(f"{name}: X has {plural(len(x), 'row')} but Y has {len(y):,}; "
+                             "give one target per example")
         if len(x) == 0:
             raise ValueError(f"{name} is empty; give at least one example")
         return x, np.asarray(y)

@@ -16,6 +16,7 @@ import warnings
 
 from dlpy35.engine.arguments import check_count, check_eta
 from dlpy35.engine.records import SaturationWarning, TrainingSaturated, saturation
+from dlpy35.text import plural
 
 SCHEDULE_FLOOR = 128  # the schedule stops when eta has fallen to eta0 / 128
 
@@ -127,7 +128,8 @@ class EarlyStopping(Callback):
         better = improved(state, record.evaluations[self.which].correct, record.epoch)
         state["since_best"] = 0 if better else state.get("since_best", 0) + 1
         if state["since_best"] >= self.patience:
-            return f"Early stopping: no improvement in {self.which} accuracy for {self.patience} epochs"
+            return (f"Early stopping: no improvement in {self.which} accuracy for "
+                    f"{plural(self.patience, 'epoch')}")
         return None
 
 

@@ -56,6 +56,7 @@ from dlpy35.engine.device import resolve
 from dlpy35.engine.order import OneOrder, OwnOrders
 from dlpy35.engine.records import EpochRecord, Evaluation, PopulationRecord
 from dlpy35.engine.trainer import Trainer
+from dlpy35.text import plural
 
 MEMORY_SHARE = 0.8  # a population may plan to use this share of the device's free memory
 EVAL_BYTES = 1 << 28  # what K networks' forward passes of one evaluation chunk may hold
@@ -71,8 +72,8 @@ def per_net(values, k, name):
     if len(values) == 1:
         return values * k
     if len(values) != k:
-        raise PopulationError(f"{name}: {len(values)} values for {k} networks; give one value, or one per "
-                              "network")
+        raise PopulationError(f"{name}: {plural(len(values), 'value')} for {plural(k, 'network')}; "
+                              "give one value, or one per network")
     return values
 
 
@@ -213,11 +214,11 @@ def check_fits(device, model, k, rows):
     have = device.memory_bytes()
     if need > MEMORY_SHARE * have:
         fit = int(MEMORY_SHARE * have // (need / k))
-        fix = (f"train at most {fit} networks per population" if fit else
+        fix = (f"train at most {plural(fit, 'network')} per population" if fit else
                "not one network fits; free memory on the device or train on another")
-        raise PopulationError(f"a population of {k} networks needs about {need / 2**30:.1f} GiB, more "
-                              f"than {MEMORY_SHARE:.0%} of the {have / 2**30:.1f} GiB free on the "
-                              f"{device.kind}; {fix}")
+        raise PopulationError(f"a population of {plural(k, 'network')} needs about "
+                              f"{need / 2**30:.1f} GiB, more than {MEMORY_SHARE:.0%} of the "
+                              f"{have / 2**30:.1f} GiB free on the {device.kind}; {fix}")
 
 
 class PopulationBase:

@@ -38,6 +38,7 @@ from dlpy35.engine.records import (  # noqa: F401 (TrainingSaturated, Saturation
     TrainingDiverged,
     TrainingSaturated,
 )
+from dlpy35.text import plural
 
 EPOCH_MODES = ("scan", "step")
 
@@ -170,7 +171,7 @@ class Trainer(DeviceNetwork):
         """
         run = Run(n=len(x), m=m, epochs=epochs, drop_last=self.drop_last, hyper=hyper, option=option)
         if run.n_batches == 0:
-            raise ValueError(f"SGD: {run.n} training examples make no full mini-batch of {m}")
+            raise ValueError(f"SGD: {plural(run.n, 'training example')}, not one full mini-batch of {m}")
         self.load_training(x, y)
         run.sets = tuple((name, self.load_set(name, *data)) for name, data in (sets or {}).items())
         run.data = {**(sets or {}), "training": (x, y)}  # a monitored "training" set is x itself

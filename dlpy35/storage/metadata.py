@@ -22,6 +22,8 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 
+from dlpy35.text import plural
+
 __all__ = ["FORMAT", "MNIST", "Metadata", "MetadataError", "dlpy35_version", "run_results"]
 
 FORMAT = "dlpy35.metadata"
@@ -124,10 +126,11 @@ class Metadata:
         if not self.recorded:
             return
         if len(self.classes) != n_out:
-            raise MetadataError(f"it records {len(self.classes)} classes for a network of {n_out} outputs")
+            raise MetadataError(f"it records {plural(len(self.classes), 'class', 'classes')} for a "
+                                f"network of {plural(n_out, 'output')}")
         if self.image_shape and math.prod(self.image_shape) != n_in:
             raise MetadataError(f"it records {'x'.join(map(str, self.image_shape))} images for a network of "
-                                f"{n_in} inputs")
+                                f"{plural(n_in, 'input')}")
 
     def mismatch(self, data, n_in, n_out) -> str | None:
         """Why a network of this record (`n_in` inputs, `n_out` outputs) cannot be evaluated on `data` (a
@@ -138,8 +141,9 @@ class Metadata:
         if not self.recorded:
             if n_in == data.n_in and n_out == data.n_classes:
                 return None
-            return (f"it reads {n_in}-pixel images into {n_out} classes, but {data.name} has "
-                    f"{data.n_in}-pixel images in {data.n_classes} classes")
+            return (f"it reads {n_in}-pixel images into {plural(n_out, 'class', 'classes')}, but "
+                    f"{data.name} has {data.n_in}-pixel images in "
+                    f"{plural(data.n_classes, 'class', 'classes')}")
         theirs = Metadata.of(data)
         mine = (self.dataset, self.classes, self.image_shape)
         if mine == (theirs.dataset, theirs.classes, theirs.image_shape):

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dlpy35.text import plural
+
 BLUE = "#2A6EA6"  # the book's curve colour
 BOOK_COLORS = (BLUE, "#FFCD33", "#FF7033")  # multiple_eta.py's three learning rates
 QUICK_EPOCHS = 20
@@ -195,7 +197,7 @@ def compute(name, data, quick=False, seed=0, device="auto", mode=None, progress=
     x, y = training
     if n_train is not None:
         if n_train > len(x):
-            raise ValueError(f"{name}: needs {n_train} training images, the data has {len(x)}")
+            raise ValueError(f"{name}: needs {plural(n_train, 'training image')}, the data has {len(x):,}")
         x, y = x[:n_train], y[:n_train]
     run = _learning_rates if len(fig.etas) > 1 else _monitored
     start = time.perf_counter()
@@ -326,8 +328,8 @@ def _title(result):
     init = "N(0, 1)" if f.weight_init == "large" else "N(0, 1/n_in)"
     etas = ", ".join(f"{e:g}" for e in f.etas)
     return (f"{f.name}: {list(f.sizes)}, cross-entropy, {init} weights, eta {etas}, lmbda {f.lmbda:g}\n"
-            f"mini-batch {f.mini_batch_size}, {result.n_train:,} training images, {result.epochs} epochs, "
-            f"seed {result.seed}\n({f.book})")
+            f"mini-batch {f.mini_batch_size}, {result.n_train:,} training images, "
+            f"{plural(result.epochs, 'epoch')}, seed {result.seed}\n({f.book})")
 
 
 def draw(result, path=None):

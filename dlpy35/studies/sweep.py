@@ -31,6 +31,7 @@ from pathlib import Path
 
 from dlpy35.storage import tables
 from dlpy35.storage.atomic import atomic_write
+from dlpy35.text import plural
 
 
 @dataclass(frozen=True)
@@ -298,13 +299,13 @@ def run(chunks, out, ray_address=None, log=print, progress=None):
     done = {c.key: r for c in chunks if (r := store.load(c)) is not None}
     todo = [c for c in chunks if c.key not in done]
     if done:
-        log(f"{len(done)} of {len(chunks)} chunks already trained in {store.dir}; training the other "
-            f"{len(todo)}")
+        log(f"{len(done)} of {plural(len(chunks), 'chunk')} already trained in {store.dir}; "
+            f"training the other {len(todo)}")
 
     def finished(result):
         store.save(result)
         done[result["key"]] = result
-        log(f"chunk {len(done)}/{len(chunks)}: {len(result['summary'])} networks in "
+        log(f"chunk {len(done)}/{len(chunks)}: {plural(len(result['summary']), 'network')} in "
             f"{result['seconds']:.1f} s ({result['device']})")
 
     if ray_address:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dlpy35.cli.common import ArgumentParser, positive_int
+from dlpy35.text import plural
 
 Parser = ArgumentParser  # built from a benchmark's module docstring: ``Parser(__doc__)``
 
@@ -67,5 +68,5 @@ def load_mnist(p, data_dir, n_train=None):
     except DataError as exc:
         p.error(str(exc))
     if n_train is not None and n_train > len(tx):
-        p.error(f"--n-train {n_train}: only {len(tx)} training images")
+        p.error(f"--n-train {n_train}: only {plural(len(tx), 'training image')}")
     return (tx[:n_train], ty[:n_train]), validation, test

@@ -44,6 +44,8 @@ import time
 
 import numpy as np
 
+from dlpy35.text import plural
+
 from . import cli, results
 from .peers import numpy_peer, torch_peer
 from .peers.base import elapsed, failed, result, run_peer, timed
@@ -277,13 +279,13 @@ def main(argv=None):
     results.print_machine(info)
     print(f"float32 matmul peak (numpy, 2048x2048, best of 10): {peak:.1f} GFLOP/s")
     print(f"problem: sizes {args.sizes}, n={n}, mini-batch {m}, eta {args.eta}, seed {args.seed}, "
-          f"{args.epochs} timed epochs; work per epoch {flops / 1e9:.3f} GFLOP", flush=True)
+          f"{plural(args.epochs, 'timed epoch')}; work per epoch {flops / 1e9:.3f} GFLOP", flush=True)
     rows = summarise(run_all(args, problem, train_y), flops, peak)
     print()
     print(table(rows))
     wall = time.perf_counter() - start
-    print(f"\nmedian of {args.epochs} epochs each (training only, after the warm-up/compile in its own "
-          f"column); wall time {wall:.1f} s")
+    print(f"\nmedian of {plural(args.epochs, 'epoch')} each (training only, after the warm-up/compile "
+          f"in its own column); wall time {wall:.1f} s")
     results.write(args.json, {"args": {"network": "mlp", **vars(args)}, "machine": info, "peak_gflops": peak,
                               "flops_per_epoch": flops, "n": n, "wall_seconds": wall, "results": rows})
     return 0

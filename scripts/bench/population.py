@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+from dlpy35.text import plural
+
 from . import cli, results
 from .peers.jax_peer import _functions
 
@@ -129,6 +131,7 @@ def main(argv=None):
     print(results.markdown(["mode", "order", "K", "s/epoch", "net-epochs/s", "separate runs", "JAX vmap peer",
                             "vs separate", "compile s"], table,
                            [f"\n[{'-'.join(map(str, args.sizes))}], mini-batch {args.mini_batch_size}, "
-                            f"{len(tx)} images per epoch, {args.device}; fastest of {args.epochs} epochs"]))
+                            f"{len(tx)} images per epoch, {args.device}; "
+                            f"fastest of {plural(args.epochs, 'epoch')}"]))
     results.write(args.json, {"machine": info, "args": vars(args), "rows": rows})
     return 0
