@@ -42,8 +42,6 @@ REPEATS = 5
 
 def choice(calibration: Calibration) -> tuple[str, str]:
     """``(mode, reason)``: the float32 CPU default by the rule of :func:`dlpy35.engine.device.cpu_default`."""
-    if _device._jax() is None:
-        return "NUMBA", "JAX is not installed"
     return _device.choose_float32(calibration)
 
 

@@ -143,13 +143,11 @@ def cpu_default(dtype: str) -> tuple[str, str]:
     """
     if dtype == "float64":
         return "NUMBA", "float64 runs on NUMBA: JAX would switch jax_enable_x64 on for the whole process"
-    if _jax() is None:
-        return "NUMBA", "JAX is not installed"
     return choose_float32(*caches.cached())
 
 
 def choose_float32(calibration, why: str = "") -> tuple[str, str]:
-    """The float32 CPU mode with JAX installed, from a calibration or its absence.
+    """The float32 CPU mode: NUMBA without JAX, else from a calibration or its absence.
 
     Parameters
     ----------
@@ -163,6 +161,8 @@ def choose_float32(calibration, why: str = "") -> tuple[str, str]:
     mode, reason : str
         See :func:`cpu_default` for the rule.
     """
+    if _jax() is None:
+        return "NUMBA", "JAX is not installed"
     if calibration is None:
         return "JAX", f"{why or 'no CPU calibration'}; JAX compiles in about a second -- {CALIBRATE_HINT}"
     times = calibration.seconds_per_step
