@@ -344,7 +344,7 @@ def test_an_interrupted_run_is_said_as_the_disk_holds_it(uninterrupted, tmp_path
         assert interrupted("prog", "interrupted", directory) == 130
         return capsys.readouterr().err.strip()
 
-    assert said(None) == "prog: interrupted; nothing saved (use --checkpoint-dir to keep progress)"
+    assert said(None) == "prog: interrupted; no network saved (use --checkpoint-dir to keep progress)"
     assert checkpoint.completed_epochs(tmp_path) is None
     assert said(tmp_path) == f"prog: interrupted; no checkpoint was written in {tmp_path}"
     checkpoint.save(tmp_path / "c", *checkpoint.load(uninterrupted["dir"]))

@@ -134,7 +134,7 @@ POINTS = {
                   r"dlpy35 train: interrupted; nothing was saved"),
     "first-compile": (["-m", "dlpy35", "train", "--epochs", "1", *SMALL, "--save", "{out}"],
                       printed(r"^MNIST: 100 training"), signal.SIGINT,
-                      r"dlpy35 train: interrupted after 0 epochs; nothing saved \(use --checkpoint-dir to "
+                      r"dlpy35 train: interrupted after 0 epochs; no network saved \(use --checkpoint-dir to "
                       r"keep progress\)"),
     "training": (["-m", "dlpy35", "train", "--epochs", "100000", *SMALL, "--n-train", "10",
                   "--checkpoint-dir", "{ck}", "--save", "{out}"], printed(r"^Epoch 3 :"), signal.SIGTERM,

@@ -313,7 +313,7 @@ def interrupted_line(prog, what, checkpoint_dir) -> str:
 
     epochs = None if checkpoint_dir is None else completed_epochs(checkpoint_dir)
     if checkpoint_dir is None:
-        where = "nothing saved (use --checkpoint-dir to keep progress)"
+        where = "no network saved (use --checkpoint-dir to keep progress)"
     elif epochs is None:
         where = f"no checkpoint was written in {checkpoint_dir}"
     else:
