@@ -437,3 +437,48 @@ def test_finish_saves_the_network_and_draws_the_curves_into_the_run_directory(tm
                                                                           tmp_path / "curves.png"]
     assert drawn == [tmp_path / "curves.png"]
     assert (tmp_path / "network.json").read_text() == "the trained network"
+
+
+def test_curves_that_cannot_be_drawn_are_one_line_naming_them_and_the_saved_network(tmp_path):
+    pytest.importorskip("matplotlib")
+
+    class Net:
+        def save(self, path):
+            path.write_text("the trained network")
+
+    def full(path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with pytest.raises(OutputError) as raised:
+        RunDir(tmp_path, "network.json", what="--run-dir").finish(Net(), full)
+    assert str(raised.value) == (f"--run-dir {tmp_path / 'curves.png'}: could not write it (No space left on "
+                                 f"device); the trained network is saved in {tmp_path / 'network.json'}")
+
+
+def test_args_json_of_a_run_started_afresh_by_default_lists_this_invocation_alone(tmp_path, monkeypatch):
+    """``start`` without an epoch starts at 0: an args.json of the same run there is not continued."""
+    import json
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    (tmp_path / "args.json").write_text(json.dumps({"identity": {"seed": 0}, "invocations": [
+        {"argv": ["--epochs", "3"], "from_epoch": 0}]}))
+    monkeypatch.setattr("sys.argv", ["dlpy35", "--epochs", "2"])
+    # a value JSON has no type for is written as its text
+    RunDir(tmp_path, "network.json").start("dlpy35 train", SimpleNamespace(eta=Decimal("0.5")), {"seed": 0})
+    text = (tmp_path / "args.json").read_text()
+    doc = json.loads(text)
+    assert doc["invocations"] == [{"argv": ["--epochs", "2"], "from_epoch": 0}]
+    assert doc["args"] == {"eta": "0.5"} and doc["device"] is None
+    assert text.startswith('{\n "command": "dlpy35 train",\n "argv": [\n  "--epochs",')  # indented
+
+
+def test_versions_gives_none_for_a_package_not_installed(monkeypatch):
+    from importlib import metadata
+
+    from dlpy35.storage import rundir
+
+    monkeypatch.setattr(rundir, "PACKAGES", ("numpy", "dlpy35-no-such-package"))
+    found = rundir.versions()
+    assert found["numpy"] == metadata.version("numpy") and found["dlpy35-no-such-package"] is None
+    assert list(found) == ["dlpy35", "python", "numpy", "dlpy35-no-such-package"]
