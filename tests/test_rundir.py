@@ -19,7 +19,7 @@ from PIL import Image
 from dlpy35 import network
 from dlpy35.cli import main as cli
 from dlpy35.network3 import FullyConnectedLayer, Network, SoftmaxLayer
-from dlpy35.storage import saved_networks
+from dlpy35.storage import outputs, saved_networks
 from dlpy35.storage.metadata import Metadata
 from dlpy35.storage.outputs import OutputError, Outputs
 from dlpy35.storage.rundir import RunDir
@@ -482,3 +482,40 @@ def test_versions_gives_none_for_a_package_not_installed(monkeypatch):
     found = rundir.versions()
     assert found["numpy"] == metadata.version("numpy") and found["dlpy35-no-such-package"] is None
     assert list(found) == ["dlpy35", "python", "numpy", "dlpy35-no-such-package"]
+
+
+def test_plain_args_gives_paths_as_text_and_leaves_the_run_directory_out(tmp_path):
+    from types import SimpleNamespace
+
+    from dlpy35.storage.rundir import plain_args
+
+    args = SimpleNamespace(run=RunDir(tmp_path, "network.json"), save=Path("out") / "n.json", seed=3,
+                           sizes=[784, 10], plot=None)
+    assert plain_args(args) == {"save": "out/n.json", "seed": 3, "sizes": [784, 10], "plot": None}
+
+
+def test_a_run_directory_given_is_neither_made_nor_removed_and_is_called_the_run_directory(tmp_path):
+    """Not ``fresh`` by default: make() creates nothing, discard() leaves even an empty directory alone."""
+
+    class Full:
+        def save(self, path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    run = RunDir(tmp_path / "given", "network.json")
+    assert run.make() == tmp_path / "given" and not (tmp_path / "given").exists() and not run.made
+    (tmp_path / "given").mkdir()
+    run.discard()
+    assert (tmp_path / "given").is_dir()
+    with pytest.raises(OutputError, match=r"^the run directory .*given/network\.json: could not write it"):
+        keep = outputs.Finisher(Full(), ".json", saved=tmp_path / "n.json")  # no rescue: saved already
+        run.finish(Full(), lambda path: None, keep)
+
+
+def test_a_fresh_run_directory_left_empty_is_removed_and_one_written_in_is_kept(tmp_path):
+    for written in (False, True):
+        run = RunDir(tmp_path / f"fresh-{written}", "network.json", fresh=True)
+        run.make()
+        if written:
+            (run.path / "args.json").write_text("{}")
+        run.discard()
+        assert run.path.exists() == written
