@@ -507,3 +507,12 @@ def test_a_run_directory_that_cannot_take_its_network_rescues_it_with_its_suffix
     kept = tmp_path / "user-data" / "rescued" / f"{second}.npz"
     assert str(raised.value) == (f"--run-dir {tmp_path / 'run' / 'network.npz'}: could not write it (No "
                                  f"space left on device); the trained network is saved in {kept}")
+
+
+def test_a_run_directory_whose_file_is_an_input_asks_for_another_directory(tmp_path):
+    model = tmp_path / "run" / "network.json"
+    _make(tmp_path, ["run/network.json"])
+    with pytest.raises(OutputError) as raised:
+        Outputs([given("MODEL", model)], replace=True).directory(tmp_path / "run", "--run-dir", NAMES)
+    assert str(raised.value) == (f"--run-dir {model}: is MODEL {model}, which this command reads; give "
+                                 "another directory")
