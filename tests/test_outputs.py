@@ -516,3 +516,29 @@ def test_a_run_directory_whose_file_is_an_input_asks_for_another_directory(tmp_p
         Outputs([given("MODEL", model)], replace=True).directory(tmp_path / "run", "--run-dir", NAMES)
     assert str(raised.value) == (f"--run-dir {model}: is MODEL {model}, which this command reads; give "
                                  "another directory")
+
+
+@pytest.mark.parametrize("layout, output", [(["locked/"], "locked/net.json"), (["afile"], "afile/net.json"),
+                                            (["locked/"], "locked/new/deeper/net.json")])
+def test_a_place_this_process_cannot_write_into_is_refused(tmp_path, monkeypatch, layout, output):
+    """``locked`` is a folder without write permission, ``afile`` a file (executable, so access() would let
+    it be written): faked, since the tests may run as root, whom permissions do not stop."""
+    _make(tmp_path, layout)
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: real(path, mode) if Path(path).name != "locked"
+                        else not mode & os.W_OK)
+    monkeypatch.setattr(os, "access", lambda path, mode, real=os.access: True if Path(path).name == "afile"
+                        else real(path, mode))
+    existing = tmp_path / output.split("/")[0]
+    with pytest.raises(OutputError) as raised:
+        Outputs().file(tmp_path / output, "--save")
+    assert str(raised.value) == (f"--save {tmp_path / output}: cannot write into {existing}; choose another "
+                                 "place")
+
+
+def test_outputs_replace_nothing_unless_told_and_a_data_directory_is_an_input_only_when_there(tmp_path):
+    (tmp_path / "n.json").write_text("the user's file")
+    with pytest.raises(OutputError, match="a file is already there; give --overwrite"):
+        Outputs().file(tmp_path / "n.json", "--save")
+    assert outputs.directory_inputs("--data-dir", tmp_path / "none") == []
+    assert outputs.directory_inputs("--data-dir", tmp_path) == [(f"in --data-dir {tmp_path}", tmp_path)]
