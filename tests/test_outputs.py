@@ -525,10 +525,11 @@ def test_a_place_this_process_cannot_write_into_is_refused(tmp_path, monkeypatch
     it be written): faked, since the tests may run as root, whom permissions do not stop."""
     _make(tmp_path, layout)
     real = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode: real(path, mode) if Path(path).name != "locked"
-                        else not mode & os.W_OK)
-    monkeypatch.setattr(os, "access", lambda path, mode, real=os.access: True if Path(path).name == "afile"
-                        else real(path, mode))
+
+    def access(path, mode):
+        return {"locked": not mode & os.W_OK, "afile": True}.get(Path(path).name, real(path, mode))
+
+    monkeypatch.setattr(os, "access", access)
     existing = tmp_path / output.split("/")[0]
     with pytest.raises(OutputError) as raised:
         Outputs().file(tmp_path / output, "--save")
