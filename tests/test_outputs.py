@@ -437,3 +437,109 @@ def test_reproduce_starts_again_a_row_it_left_unfinished_then_keeps_it(tmp_path,
     assert (out / "ch1-30" / "network.json").is_file()
     status, stdout, err = run_main(cli.main, argv, capsys)
     assert status == 0 and "ch1-30: kept from" in stdout, err
+
+
+# -- where a rescued network goes ---------------------------------------------------------------------------
+
+
+def test_the_rescue_directory_is_rescued_in_the_users_data_directory_on_linux(tmp_path, monkeypatch):
+    import platformdirs
+    import platformdirs.unix
+
+    monkeypatch.setattr(platformdirs, "PlatformDirs", platformdirs.unix.Unix)  # Linux's rules, wherever run
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    assert outputs.rescue_dir() == tmp_path / "share" / "dlpy35" / "rescued"
+
+
+def test_the_rescue_directory_on_windows_has_no_author_folder(monkeypatch):
+    r"""``%LOCALAPPDATA%\dlpy35\rescued`` (not ``dlpy35\dlpy35``): platformdirs' Windows rules, its folder
+    lookup faked (this is not Windows)."""
+    import platformdirs
+    import platformdirs.windows
+
+    local = os.path.join(os.sep, "Users", "u", "AppData", "Local")
+    monkeypatch.setattr(platformdirs, "PlatformDirs", platformdirs.windows.Windows)
+    monkeypatch.setattr(platformdirs.windows, "get_win_folder",
+                        lambda csidl: local if csidl == "CSIDL_LOCAL_APPDATA" else "elsewhere")
+    assert outputs.rescue_dir() == Path(local) / "dlpy35" / "rescued"
+
+
+@pytest.fixture
+def second(monkeypatch):
+    """The rescued networks' clock stopped at 2023-11-14 22:13:20 UTC; the stem of their names then."""
+    import time
+    from types import SimpleNamespace
+
+    frozen = time.gmtime(1_700_000_000)
+    monkeypatch.setattr(outputs, "time", SimpleNamespace(strftime=lambda fmt: time.strftime(fmt, frozen)))
+    return f"network-rescued-20231114-221320-{os.getpid()}"
+
+
+def test_rescued_networks_of_one_second_are_numbered_from_1(tmp_path, rescue, second):
+    names = []
+    for _ in range(3):
+        with pytest.raises(OutputError):
+            Finisher(Net([tmp_path]), ".json").write(tmp_path / "a.png", "--plot", Net([tmp_path]).save)
+        names.append({p.name for p in rescue.iterdir()})
+    assert names == [{f"{second}.json"}, {f"{second}.json", f"{second}-1.json"},
+                     {f"{second}.json", f"{second}-1.json", f"{second}-2.json"}]
+
+
+def test_when_the_1000_names_of_a_second_are_taken_the_next_place_is_tried(tmp_path, rescue, second):
+    for n in range(1000):
+        (tmp_path / f"{second}{f'-{n}' if n else ''}.npz").write_text("an earlier rescue")
+    keep = Finisher(Net(), ".npz")
+    with pytest.raises(OutputError) as raised:
+        keep.write(tmp_path / "a.png", "--plot", Net([tmp_path]).save)
+    assert keep.saved == rescue / f"{second}.npz" and keep.saved.read_text() == "the trained network"
+    assert str(raised.value).endswith(f"the trained network is saved in {rescue / f'{second}.npz'}")
+    assert len(list(tmp_path.glob("network-rescued-*"))) == 1000  # the earlier ones, untouched
+
+
+def test_a_run_directory_that_cannot_take_its_network_rescues_it_with_its_suffix(tmp_path, rescue, second):
+    """RunDir.finish: the message names the directory by its flag; the copy keeps the network's format."""
+    from dlpy35.storage.rundir import RunDir
+
+    (tmp_path / "run").mkdir()
+    run = RunDir(tmp_path / "run", "network.npz", what="--run-dir")
+    with pytest.raises(OutputError) as raised:
+        run.finish(Net([tmp_path / "run"]), lambda path: None)
+    kept = tmp_path / "user-data" / "rescued" / f"{second}.npz"
+    assert str(raised.value) == (f"--run-dir {tmp_path / 'run' / 'network.npz'}: could not write it (No "
+                                 f"space left on device); the trained network is saved in {kept}")
+
+
+def test_a_run_directory_whose_file_is_an_input_asks_for_another_directory(tmp_path):
+    model = tmp_path / "run" / "network.json"
+    _make(tmp_path, ["run/network.json"])
+    with pytest.raises(OutputError) as raised:
+        Outputs([given("MODEL", model)], replace=True).directory(tmp_path / "run", "--run-dir", NAMES)
+    assert str(raised.value) == (f"--run-dir {model}: is MODEL {model}, which this command reads; give "
+                                 "another directory")
+
+
+@pytest.mark.parametrize("layout, output", [(["locked/"], "locked/net.json"), (["afile"], "afile/net.json"),
+                                            (["locked/"], "locked/new/deeper/net.json")])
+def test_a_place_this_process_cannot_write_into_is_refused(tmp_path, monkeypatch, layout, output):
+    """``locked`` is a folder without write permission, ``afile`` a file (executable, so access() would let
+    it be written): faked, since the tests may run as root, whom permissions do not stop."""
+    _make(tmp_path, layout)
+    real = os.access
+
+    def access(path, mode):
+        return {"locked": not mode & os.W_OK, "afile": True}.get(Path(path).name, real(path, mode))
+
+    monkeypatch.setattr(os, "access", access)
+    existing = tmp_path / output.split("/")[0]
+    with pytest.raises(OutputError) as raised:
+        Outputs().file(tmp_path / output, "--save")
+    assert str(raised.value) == (f"--save {tmp_path / output}: cannot write into {existing}; choose another "
+                                 "place")
+
+
+def test_outputs_replace_nothing_unless_told_and_a_data_directory_is_an_input_only_when_there(tmp_path):
+    (tmp_path / "n.json").write_text("the user's file")
+    with pytest.raises(OutputError, match="a file is already there; give --overwrite"):
+        Outputs().file(tmp_path / "n.json", "--save")
+    assert outputs.directory_inputs("--data-dir", tmp_path / "none") == []
+    assert outputs.directory_inputs("--data-dir", tmp_path) == [(f"in --data-dir {tmp_path}", tmp_path)]

@@ -9,6 +9,7 @@ only the paths are under test.
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from PIL import Image
 from dlpy35 import network
 from dlpy35.cli import main as cli
 from dlpy35.network3 import FullyConnectedLayer, Network, SoftmaxLayer
-from dlpy35.storage import saved_networks
+from dlpy35.storage import outputs, saved_networks
 from dlpy35.storage.metadata import Metadata
 from dlpy35.storage.outputs import OutputError, Outputs
 from dlpy35.storage.rundir import RunDir
@@ -263,3 +264,258 @@ def test_an_unreadable_network_file(name, digit, tmp_path, capsys, monkeypatch):
     one_line_error(*run_main(cli.main, command(name, model, digit, tmp_path), capsys),
                    f"{model}: cannot read it (Permission denied)")
     assert not (tmp_path / "out").exists()
+
+
+# -- the default place of a run, args.json's invocations and read_args' bound: the cases in detail ---------
+@pytest.fixture
+def utc(monkeypatch):
+    """The local time zone is UTC for the test (the process's zone is put back after)."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("env, expected", [(None, "runs"), ("", "runs"), ("/data/my-runs", "/data/my-runs")])
+def test_runs_root_is_dlpy35_runs_else_runs_in_the_current_directory(monkeypatch, env, expected):
+    from dlpy35.storage.rundir import runs_root
+
+    if env is None:
+        monkeypatch.delenv("DLPY35_RUNS", raising=False)
+    else:
+        monkeypatch.setenv("DLPY35_RUNS", env)
+    assert runs_root() == Path(expected)
+
+
+def test_default_path_names_the_command_and_the_local_time_it_started(tmp_path, monkeypatch, utc):
+    """1,700,000,000 s after the epoch is 2023-11-14 22:13:20 UTC; no time given is now."""
+    import time
+
+    from dlpy35.storage.rundir import default_path
+
+    monkeypatch.setenv("DLPY35_RUNS", str(tmp_path))
+    assert default_path("train", 1_700_000_000) == tmp_path / "train-20231114-221320"
+    assert default_path("train-conv", 0) == tmp_path / "train-conv-19700101-000000"
+    before = time.strftime("%Y%m%d-%H%M%S")
+    now = default_path("train").name
+    assert now in {f"train-{before}", f"train-{time.strftime('%Y%m%d-%H%M%S')}"}  # a second may turn between
+
+
+def test_a_default_run_directory_is_made_with_every_missing_folder_above_it(tmp_path, monkeypatch):
+    from dlpy35.storage.rundir import default_path
+
+    monkeypatch.setenv("DLPY35_RUNS", str(tmp_path / "a" / "b" / "runs"))
+    run = RunDir(default_path("train", 0), "network.json", fresh=True)
+    assert run.make().parent == tmp_path / "a" / "b" / "runs" and run.path.is_dir() and run.made
+
+
+def test_a_file_where_the_runs_folder_goes_is_named_in_the_message(tmp_path, monkeypatch):
+    """The message names the run directory and the file in its way (not some other failure further on)."""
+    from dlpy35.storage.rundir import default_path
+
+    (tmp_path / "runs").write_text("a file where the runs folder goes")
+    monkeypatch.setenv("DLPY35_RUNS", str(tmp_path / "runs"))
+    base = default_path("train", 0)
+    with pytest.raises(OutputError) as raised:
+        RunDir(base, "network.json", fresh=True).make()
+    assert str(raised.value) == (f"{base}: cannot create the run directory ({tmp_path / 'runs'} is a file); "
+                                 "give --run-dir DIR, or --no-save to keep nothing")
+
+
+def _resumed(tmp_path, monkeypatch, earlier):
+    """The invocations args.json lists after a resume (from epoch 2) of the run ``{"seed": 0}`` whose
+    args.json held `earlier` (bytes)."""
+    import json
+    from types import SimpleNamespace
+
+    (tmp_path / "args.json").write_bytes(earlier)
+    monkeypatch.setattr("sys.argv", ["dlpy35", "--resume"])
+    RunDir(tmp_path, "network.json").start("dlpy35 train", SimpleNamespace(), {"seed": 0}, 2)
+    return json.loads((tmp_path / "args.json").read_text())["invocations"]
+
+
+@pytest.mark.parametrize("invocations", ["null", '"text"', '{"argv": []}', "absent"])
+def test_an_args_json_of_the_run_whose_invocations_are_not_a_list_gives_none(tmp_path, monkeypatch,
+                                                                              invocations):
+    earlier = '{"identity": {"seed": 0}' + (f', "invocations": {invocations}}}' if invocations != "absent"
+                                            else "}")
+    assert _resumed(tmp_path, monkeypatch, earlier.encode()) == [{"argv": ["--resume"], "from_epoch": 2}]
+
+
+def test_args_json_is_read_as_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    """An args.json with UTF-8 text in it (edited by hand, written by another tool) keeps its invocations
+    under an ASCII locale too."""
+    import locale
+
+    earlier = ('{"identity": {"seed": 0}, "note": "données", '
+               '"invocations": [{"argv": ["é"], "from_epoch": 0}]}')
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")  # the locale's encoding is ASCII now
+    try:
+        found = _resumed(tmp_path, monkeypatch, earlier.encode("utf-8"))
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert found == [{"argv": ["é"], "from_epoch": 0}, {"argv": ["--resume"], "from_epoch": 2}]
+
+
+def test_read_args_takes_an_args_json_of_exactly_the_limit_and_refuses_one_byte_more(tmp_path):
+    from dlpy35.storage.rundir import read_args
+
+    doc = b'{"command": "dlpy35 train", "args": {}}'
+    path = tmp_path / "args.json"
+    path.write_bytes(doc + b" " * (200 - len(doc)))  # 200 bytes: JSON ignores the trailing spaces
+    assert read_args(path, limit=200) == {"command": "dlpy35 train", "args": {}}
+    path.write_bytes(doc + b" " * (201 - len(doc)))
+    with pytest.raises(ValueError, match=r"larger than 200 bytes"):
+        read_args(path, limit=200)
+
+
+def test_read_args_reads_no_more_of_an_endless_file_than_the_limit_and_one(tmp_path, monkeypatch):
+    """A FIFO or a device (``/dev/zero``) never ends: refused after limit + 1 bytes, never read whole."""
+    from dlpy35.storage import rundir
+
+    class Endless:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, size=-1):
+            assert size is not None and size >= 0, "read to the end of an endless file"
+            return b" " * size
+
+    monkeypatch.setattr(rundir, "open", lambda path, mode: Endless(), raising=False)
+    with pytest.raises(ValueError, match=r"larger than 1,000 bytes"):
+        rundir.read_args(tmp_path / "args.json", limit=1000)
+
+
+def test_a_default_run_directory_tries_each_name_of_its_second_once_up_to_9999(tmp_path, monkeypatch):
+    """When every name is taken: PATH, PATH-2 ... PATH-9999 tried once each, in order, then one line."""
+    from dlpy35.storage import rundir
+
+    tried = []
+
+    def taken(directory, run, **how):
+        if not how:  # a run directory's own mkdir (its parent's is made with parents and exist_ok)
+            tried.append(directory.name)
+        return bool(how)
+
+    monkeypatch.setattr(rundir, "_make", taken)
+    base = tmp_path / "train-19700101-000000"
+    with pytest.raises(OutputError) as raised:
+        RunDir(base, "network.json", fresh=True).make()
+    assert tried == [base.name, *(f"{base.name}-{n}" for n in range(2, 10_000))]
+    assert str(raised.value) == f"{base}: 9,999 run directories of this second exist; give --run-dir DIR"
+
+
+def test_a_run_directory_whose_name_cannot_be_made_is_named_in_the_message(tmp_path, monkeypatch):
+    """A name longer than the file system takes (255 bytes on Linux): the one line names it and why."""
+    from dlpy35.storage.rundir import default_path
+
+    monkeypatch.setenv("DLPY35_RUNS", str(tmp_path))
+    base = default_path("x" * 300, 0)
+    with pytest.raises(OutputError) as raised:
+        RunDir(base, "network.json", fresh=True).make()
+    assert str(raised.value) == (f"{base}: cannot create the run directory (File name too long); give "
+                                 "--run-dir DIR, or --no-save to keep nothing")
+
+
+def test_finish_saves_the_network_and_draws_the_curves_into_the_run_directory(tmp_path):
+    pytest.importorskip("matplotlib")
+
+    class Net:
+        def save(self, path):
+            path.write_text("the trained network")
+
+    drawn = []
+    run = RunDir(tmp_path, "network.json")
+    assert run.finish(Net(), lambda path: drawn.append(path) or True) == [tmp_path / "network.json",
+                                                                          tmp_path / "curves.png"]
+    assert drawn == [tmp_path / "curves.png"]
+    assert (tmp_path / "network.json").read_text() == "the trained network"
+
+
+def test_curves_that_cannot_be_drawn_are_one_line_naming_them_and_the_saved_network(tmp_path):
+    pytest.importorskip("matplotlib")
+
+    class Net:
+        def save(self, path):
+            path.write_text("the trained network")
+
+    def full(path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with pytest.raises(OutputError) as raised:
+        RunDir(tmp_path, "network.json", what="--run-dir").finish(Net(), full)
+    assert str(raised.value) == (f"--run-dir {tmp_path / 'curves.png'}: could not write it (No space left on "
+                                 f"device); the trained network is saved in {tmp_path / 'network.json'}")
+
+
+def test_args_json_of_a_run_started_afresh_by_default_lists_this_invocation_alone(tmp_path, monkeypatch):
+    """``start`` without an epoch starts at 0: an args.json of the same run there is not continued."""
+    import json
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    (tmp_path / "args.json").write_text(json.dumps({"identity": {"seed": 0}, "invocations": [
+        {"argv": ["--epochs", "3"], "from_epoch": 0}]}))
+    monkeypatch.setattr("sys.argv", ["dlpy35", "--epochs", "2"])
+    # a value JSON has no type for is written as its text
+    RunDir(tmp_path, "network.json").start("dlpy35 train", SimpleNamespace(eta=Decimal("0.5")), {"seed": 0})
+    text = (tmp_path / "args.json").read_text()
+    doc = json.loads(text)
+    assert doc["invocations"] == [{"argv": ["--epochs", "2"], "from_epoch": 0}]
+    assert doc["args"] == {"eta": "0.5"} and doc["device"] is None
+    assert text.startswith('{\n "command": "dlpy35 train",\n "argv": [\n  "--epochs",')  # indented
+
+
+def test_versions_gives_none_for_a_package_not_installed(monkeypatch):
+    from importlib import metadata
+
+    from dlpy35.storage import rundir
+
+    monkeypatch.setattr(rundir, "PACKAGES", ("numpy", "dlpy35-no-such-package"))
+    found = rundir.versions()
+    assert found["numpy"] == metadata.version("numpy") and found["dlpy35-no-such-package"] is None
+    assert list(found) == ["dlpy35", "python", "numpy", "dlpy35-no-such-package"]
+
+
+def test_plain_args_gives_paths_as_text_and_leaves_the_run_directory_out(tmp_path):
+    from types import SimpleNamespace
+
+    from dlpy35.storage.rundir import plain_args
+
+    args = SimpleNamespace(run=RunDir(tmp_path, "network.json"), save=Path("out") / "n.json", seed=3,
+                           sizes=[784, 10], plot=None)
+    assert plain_args(args) == {"save": "out/n.json", "seed": 3, "sizes": [784, 10], "plot": None}
+
+
+def test_a_run_directory_given_is_neither_made_nor_removed_and_is_called_the_run_directory(tmp_path):
+    """Not ``fresh`` by default: make() creates nothing, discard() leaves even an empty directory alone."""
+
+    class Full:
+        def save(self, path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    run = RunDir(tmp_path / "given", "network.json")
+    assert run.make() == tmp_path / "given" and not (tmp_path / "given").exists() and not run.made
+    (tmp_path / "given").mkdir()
+    run.discard()
+    assert (tmp_path / "given").is_dir()
+    with pytest.raises(OutputError, match=r"^the run directory .*given/network\.json: could not write it"):
+        keep = outputs.Finisher(Full(), ".json", saved=tmp_path / "n.json")  # no rescue: saved already
+        run.finish(Full(), lambda path: None, keep)
+
+
+def test_a_fresh_run_directory_left_empty_is_removed_and_one_written_in_is_kept(tmp_path):
+    for written in (False, True):
+        run = RunDir(tmp_path / f"fresh-{written}", "network.json", fresh=True)
+        run.make()
+        if written:
+            (run.path / "args.json").write_text("{}")
+        run.discard()
+        assert run.path.exists() == written

@@ -24,6 +24,7 @@ error says where it is.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
@@ -163,10 +164,14 @@ def rescue_dir() -> Path:
 
 
 def _fresh(directory, suffix) -> Path:
-    """A name no file has in `directory`: ``network-rescued-YYYYmmdd-HHMMSS-PID[-N]SUFFIX``."""
+    """A name no file has in `directory`: ``network-rescued-YYYYmmdd-HHMMSS-PID[-N]SUFFIX``, N up to 999;
+    FileExistsError when all 1,000 are taken (the next place is tried)."""
     stem = f"network-rescued-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     candidates = (Path(directory) / f"{stem}{f'-{n}' if n else ''}{suffix}" for n in range(1000))
-    return next(p for p in candidates if not _there(p))
+    free = next((p for p in candidates if not _there(p)), None)
+    if free is None:
+        raise FileExistsError(errno.EEXIST, "1,000 rescued networks of this second are there", str(directory))
+    return free
 
 
 class Finisher:
