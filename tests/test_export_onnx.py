@@ -154,6 +154,34 @@ def test_the_model_declares_its_interface():
     assert run_onnx(model, one).shape == (1, 4)
 
 
+def test_the_model_is_named_for_dlpy35_and_each_node_for_its_layer_and_step():
+    model = to_onnx(random_layers()[:2])  # the two convolutions
+    assert model.graph.name == "dlpy35" and model.producer_name == "dlpy35"
+    steps = ["nhwc", "nchw", "conv", "pool", "z", "a", "maps_nhwc"]
+    assert [n.name for n in model.graph.node] == [f"layer0.{s}" for s in steps] + ["layer0.out"] + [
+        f"layer1.{s}" for s in steps] + ["activations"]
+    assert all(list(n.output) == [n.name] for n in model.graph.node)
+
+
+def test_a_pool_that_is_not_square_over_a_filter_that_is_not_square_computes_the_arithmetic():
+    """9 x 10 images, 4 x 3 filters, 3 x 4 pools, then a softmax: 2 x 2 x 2 maps into 5 classes."""
+    rng = np.random.default_rng(3)
+    layers = [ConvPool(rng.normal(0, 0.5, (2, 1, 4, 3)).astype(np.float32), np.float32([0.1, -0.2]),
+                       (1, 9, 10), (3, 4), "sigmoid"),
+              Dense(rng.normal(0, 0.5, (8, 5)).astype(np.float32), np.zeros(5, np.float32), "softmax", 0.5)]
+    x = rng.random((7, 90), dtype=np.float32)
+    np.testing.assert_allclose(run_onnx(to_onnx(layers), x), reference(layers, x), rtol=0, atol=TOL)
+
+
+def test_the_model_is_checked_with_shape_inference(monkeypatch):
+    """onnx.checker's full check infers each tensor's shape: an interface that disagrees with the graph
+    (here a wrong output width, as a faulty layer check would declare) is refused, not written."""
+    monkeypatch.setattr(onnx_model, "check_layers", lambda layers: (6, 5))
+    layers = [Dense(np.ones((6, 4), np.float32), np.zeros(4, np.float32), "relu")]
+    with pytest.raises(onnx.shape_inference.InferenceError, match=r"\(4\) vs \(5\)"):
+        to_onnx(layers)
+
+
 def test_the_model_carries_what_the_network_was_trained_on_in_its_metadata_props(tmp_path):
     """random_layers read 3 x 8 x 11 images into 4 classes: a record of such a data set goes along."""
     meta = Metadata(dataset="shapes", classes=("circle", "square", "star", "moon"), image_shape=(8, 33),
