@@ -59,6 +59,7 @@ def test_evaluate_prints_the_accuracy_and_a_confusion_matrix_that_add_up(trained
     assert rows.shape == (10, 10)
     assert np.array_equal(rows.sum(axis=1), np.bincount(ty, minlength=10))  # each digit's test images
     assert np.trace(rows) == expected
+    assert not any(line.startswith("classes:") for line in lines)  # MNIST names no classes: no legend
     with Image.open(tmp_path / "c.png") as im:
         assert im.format == "PNG" and im.size[0] > 300
 

@@ -316,6 +316,8 @@ def test_train_evaluate_and_predict_on_image_folders(digits, cache, tmp_path, ca
     assert total == 72 and correct / total > 0.75, out  # measured: 64 / 72 (88.9%)
     status, out, err = _command("evaluate", [str(net), "--dataset", str(digits), "--device", "cpu"], capsys)
     assert status == 0 and f"({correct} / {total})" in out, (out, err)
+    legend = ", ".join(f"{k} {word}" for k, word in enumerate(sorted(WORDS)))  # the folders, sorted
+    assert f"classes: {legend}" in out.splitlines(), out
     images = sorted((digits / "train" / "seven").iterdir())[:10]
     status, out, err = _command("predict", [str(net), *map(str, images), "--device", "cpu"], capsys)
     assert status == 0, err

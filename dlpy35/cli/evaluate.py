@@ -67,6 +67,8 @@ def execute(p, args) -> int:
     correct = int(np.trace(m))
     print(f"accuracy: {100 * correct / len(labels):.2f}% ({correct} / {len(labels)})")
     print(matrix_text(m))
+    if data.classes:  # the matrix numbers the classes; a data set that names them gets a legend
+        print("classes: " + ", ".join(f"{k} {name}" for k, name in enumerate(data.classes)))
     if args.plot:
         from dlpy35.studies.plots import plot_confusion
 
