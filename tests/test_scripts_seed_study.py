@@ -58,6 +58,14 @@ def test_font_digits_renders_every_digit_and_refuses_a_missing_model_in_one_line
     with Image.open(tmp_path / "d" / "7-DejaVuSans-80.png") as im:
         pixels = np.asarray(im)
     assert im.size == (220, 180) and pixels.min() == 0 and pixels.max() == 255  # ink on paper
+    mine = tmp_path / "d" / "7-DejaVuSans-80.png"
+    mine.write_bytes(b"the user's own drawing")  # a file of the same name there: refused before any drawing
+    argv = ["--out", str(tmp_path / "d"), "--fonts", "DejaVuSans.ttf"]
+    status, out, err = run_main(font_digits.main, argv, capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "--overwrite" in err, err
+    assert mine.read_bytes() == b"the user's own drawing"
+    assert run_main(font_digits.main, [*argv, "--overwrite"], capsys)[0] == 0
+    assert mine.read_bytes().startswith(b"\x89PNG") and not list((tmp_path / "d").glob(".*.tmp"))
     status, out, err = run_main(font_digits.main, ["--out", str(tmp_path / "e"), "--fonts", "NoSuch*.ttf"],
                                 capsys)
     assert status == 2 and len(err.strip().splitlines()) == 1 and "no font matches NoSuch*.ttf" in err
