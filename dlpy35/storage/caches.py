@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
+import importlib
 import importlib.metadata
 import json
 import math
@@ -21,6 +21,7 @@ import platform
 from pathlib import Path
 
 from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.identity import key
 
 FILENAME = "cpu_calibration.json"
 FORMAT = 1
@@ -115,15 +116,21 @@ def _cpu_model() -> str:
 
 
 @functools.cache
-def _versions() -> dict:
-    """Installed package versions (constant within a process, so looked up once)."""
+def package_versions(names: tuple) -> dict:
+    """The installed version of each package of `names`, None for one not installed, read from the
+    installed metadata (nothing is imported; constant within a process, so looked up once)."""
     out = {}
-    for name in PACKAGES:
+    for name in names:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def dlpy35_version() -> str:
+    """The version of the installed dlpy35 (the package's own when it is not installed)."""
+    return package_versions(("dlpy35",))["dlpy35"] or importlib.import_module("dlpy35").__version__
 
 
 def fingerprint() -> dict:
@@ -138,12 +145,13 @@ def fingerprint() -> dict:
     """
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "cpus_usable": usable,
-            "machine": platform.machine(), **_versions(), **{v: os.environ.get(v) for v in ENV_VARS}}
+            "machine": platform.machine(), **package_versions(PACKAGES),
+            **{v: os.environ.get(v) for v in ENV_VARS}}
 
 
 def fingerprint_key(fp: dict) -> str:
     """A short stable hash of a fingerprint: the key of its entry in the file."""
-    return hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:16]
+    return key(fp)
 
 
 def cache_dir() -> Path:

@@ -25,7 +25,7 @@ import json
 
 import numpy as np
 
-__all__ = ["digest", "identity", "first_difference", "check_same"]
+__all__ = ["digest", "key", "identity", "first_difference", "check_same"]
 
 DIGEST_CHARS = 16  # 64 bits of SHA-256: a changed data set is told apart, and the text stays readable
 
@@ -46,6 +46,12 @@ def digest(named) -> str:
             h.update(f"{a.dtype.str}{a.shape}\0".encode())
             h.update(a.data if a.size else b"")
     return h.hexdigest()[:DIGEST_CHARS]
+
+
+def key(value) -> str:
+    """A short hex digest of a JSON-ready `value` (keys sorted): equal values, equal keys.  What names a
+    sweep's chunk by its networks and settings, and a calibration by its machine's fingerprint."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:DIGEST_CHARS]
 
 
 def identity(**settings) -> dict:

@@ -22,6 +22,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 
+from dlpy35.storage.caches import dlpy35_version
 from dlpy35.text import plural
 
 __all__ = ["FORMAT", "MNIST", "Metadata", "MetadataError", "dlpy35_version", "run_results"]
@@ -38,18 +39,6 @@ _MAX_TEXT, _MAX_CLASSES = 1000, 100_000
 
 class MetadataError(ValueError):
     """A metadata record that is not one, or does not fit the network it describes."""
-
-
-def dlpy35_version() -> str:
-    """The version of the installed dlpy35 (the package's own when it is not installed)."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("dlpy35")
-    except metadata.PackageNotFoundError:
-        import dlpy35
-
-        return dlpy35.__version__
 
 
 def preparation_of(image_shape) -> str | None:

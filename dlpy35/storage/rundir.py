@@ -24,7 +24,6 @@ import os
 import platform
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 from dlpy35.storage.atomic import atomic_write
@@ -55,15 +54,9 @@ def default_path(command, now=None) -> Path:
 def versions() -> dict:
     """The versions of dlpy35, Python and :data:`PACKAGES` (None for one not installed), read from the
     installed metadata: nothing is imported."""
-    import dlpy35
+    from dlpy35.storage.caches import dlpy35_version, package_versions
 
-    found = {"dlpy35": dlpy35.__version__, "python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+    return {"dlpy35": dlpy35_version(), "python": platform.python_version(), **package_versions(PACKAGES)}
 
 
 def plain_args(args) -> dict:

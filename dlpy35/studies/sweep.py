@@ -17,7 +17,6 @@ The whole is then written as ``epochs.csv`` and ``summary.csv``
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import logging
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from dlpy35.storage import tables
 from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.identity import key as short_key
 from dlpy35.text import plural
 
 
@@ -55,17 +55,14 @@ class Chunk:
     @property
     def key(self):
         """A name for the chunk's results: the same networks and settings give the same key."""
-        return _hash({"nets": [asdict(n) for n in self.nets], "settings": self.settings})
+        return short_key({"nets": [asdict(n) for n in self.nets], "settings": self.settings})
 
     @property
     def networks(self):
         """What the chunk trains, wherever it runs: its networks and :func:`identity`.  A sweep's
         ``sweep.json`` lists these, so that a rerun on another device is the same sweep."""
-        return _hash({"nets": [asdict(n) for n in self.nets], "identity": identity(self.settings)})
+        return short_key({"nets": [asdict(n) for n in self.nets], "identity": identity(self.settings)})
 
-
-def _hash(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def parse_seeds(tokens):
