@@ -388,7 +388,9 @@ def test_read_args_reads_no_more_of_an_endless_file_than_the_limit_and_one(tmp_p
             assert size is not None and size >= 0, "read to the end of an endless file"
             return b" " * size
 
-    monkeypatch.setattr(rundir, "open", lambda path, mode: Endless(), raising=False)
+    from dlpy35.storage import saved_files
+
+    monkeypatch.setattr(saved_files, "open", lambda path, mode: Endless(), raising=False)
     with pytest.raises(ValueError, match=r"larger than 1,000 bytes"):
         rundir.read_args(tmp_path / "args.json", limit=1000)
 

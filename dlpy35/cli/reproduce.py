@@ -227,8 +227,10 @@ def _check_out(args, rows, kept):
 
 def _made_by(run, command) -> bool:
     """Whether the run directory `run` was made by `command` (its ``args.json`` says so)."""
+    from dlpy35.storage.saved_files import read_bounded
+
     try:
-        return json.loads((run.path / run.ARGS).read_text())["command"] == command
+        return json.loads(read_bounded(run.path / run.ARGS))["command"] == command
     except (OSError, ValueError, KeyError, TypeError):
         return False
 

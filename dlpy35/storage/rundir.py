@@ -197,15 +197,16 @@ def read_args(path, limit=ARGS_BYTES) -> dict:
     cannot be read or is not an ``args.json``: a JSON object with a ``command`` (text)
     and ``args`` (an object).  Its values are checked by the command that reruns it.
     """
+    from dlpy35.storage.saved_files import read_bounded
+
     path = Path(path)
     path = path / RunDir.ARGS if path.is_dir() else path
     try:
-        with open(path, "rb") as f:
-            raw = f.read(limit + 1)
+        raw = read_bounded(path, limit)
     except OSError as exc:
         raise ValueError(f"{path}: cannot be read ({exc.strerror or exc}); give a run's args.json") from None
-    if len(raw) > limit:
-        raise ValueError(f"{path}: larger than {limit:,} bytes, so not a run's args.json; give one")
+    except ValueError as exc:  # larger than the limit
+        raise ValueError(f"{path}: {exc}, so not a run's args.json; give one") from None
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested beyond reason

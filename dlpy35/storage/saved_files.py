@@ -32,6 +32,28 @@ NPZ_ERRORS = (OSError, EOFError, KeyError, ValueError, TypeError, AttributeError
               OverflowError, RuntimeError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error)
 
 
+#: The most a small JSON file dlpy35 writes (a run's ``args.json``, ``results.json``) may hold when read back.
+SMALL_JSON_BYTES = 1 << 20
+
+
+def read_bounded(path, limit=SMALL_JSON_BYTES) -> bytes:
+    """The bytes of `path`, reading at most `limit` + 1 of them: a file of a few bytes that is really a
+    FIFO, a device or a huge file costs no more.
+
+    Raises
+    ------
+    OSError
+        It cannot be read (FileNotFoundError when it is not there).
+    ValueError
+        ``larger than N bytes``: the caller names the file and what it should have been.
+    """
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"larger than {limit:,} bytes")
+    return raw
+
+
 def open_npz(filename):
     """``(archive, size)``: ``np.load(filename)`` of an npz archive and its size in bytes.
 
