@@ -3,6 +3,8 @@ runs a command keeps by default in a temporary folder."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from dlpy35.data import DataError, fetch_mnist, load_mnist
@@ -45,3 +47,21 @@ def mnist(mnist_dir):
         x.flags.writeable = False
         y.flags.writeable = False
     return data
+
+
+@pytest.fixture
+def closed_port():
+    """A port of this machine nothing listens at (it was free a moment ago)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """A Ray cluster on this machine, started once per test process: two CPUs, a small object store."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 << 20)
+    yield ray
+    ray.shutdown()

@@ -182,3 +182,36 @@ def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_e
     best = max(rows, key=lambda r: (int(r["evaluation_correct"]), -int(r["epoch"])))
     assert result["dlpy35"] == pytest.approx(int(best["evaluation_correct"]) / 100, abs=0.005)
     assert result["test_of_pick"] == pytest.approx(int(best["test_correct"]) / 100, abs=0.005)
+
+
+def test_quick_rows_on_a_local_ray_cluster_give_the_figures_they_give_here(capsys, tmp_path, mnist_dir,
+                                                                            local_ray):
+    """Each row a Ray task: the same figures and run directories as the rows run here, one after another,
+    the table written as rows end, and a rerun keeps them."""
+    rows = ["reproduce", "ch1-30", "ch6-fc", "--quick", "--mode", "JAX", "--device", "cpu"]
+    for out, more in (("here", []), ("ray", ["--ray", "auto"])):
+        status, stdout, err = run_main(cli.main, [*rows, "--out", str(tmp_path / out), *more], capsys)
+        assert status == 0, err
+    here, there = (json.loads((tmp_path / out / "results.json").read_text())["results"]
+                   for out in ("here", "ray"))
+    by_row = {r["row"]: r for r in there}
+    assert [r["row"] for r in here] == ["ch1-30", "ch6-fc"] and by_row.keys() == {"ch1-30", "ch6-fc"}
+    for mine in here:
+        theirs = by_row[mine["row"]]
+        assert (theirs["curve"], theirs["dlpy35"], theirs["command"], theirs["device"]) == \
+            (mine["curve"], mine["dlpy35"], mine["command"], mine["device"])
+        files = sorted(p.name for p in (tmp_path / "here" / mine["row"]).iterdir())
+        assert sorted(p.name for p in (tmp_path / "ray" / mine["row"]).iterdir()) == files
+    for row in ("ch1-30", "ch6-fc"):  # every epoch's cost and counts, the same; only the seconds differ
+        local, remote = (tables.read_csv(tmp_path / o / row / "epochs.csv") for o in ("here", "ray"))
+        assert [{**e, "seconds": None} for e in remote] == [{**e, "seconds": None} for e in local]
+    status, stdout, _ = run_main(cli.main, [*rows, "--out", str(tmp_path / "ray"), "--ray", "auto"], capsys)
+    assert status == 0 and stdout.count("kept from") == 2
+
+
+def test_a_row_that_cannot_run_on_a_ray_worker_is_one_line_naming_it(capsys, tmp_path, local_ray):
+    argv = ["reproduce", "ch1-30", "--quick", "--device", "cuda", "--out", str(tmp_path), "--ray", "auto"]
+    status, _, err = run_main(cli.main, argv, capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("dlpy35 reproduce: ch1-30: ") and "cuda" in err
+    assert not (tmp_path / "results.json").exists()

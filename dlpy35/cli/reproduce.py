@@ -7,7 +7,10 @@ difference, the seconds, the device and that command, after every row.  A row wh
 already in ``--out`` (from the same command) is not run again.  Within 0.3 points
 of the book counts as reproduced.  ``--quick`` runs every row for one epoch on a
 slice: a smoke test, not a comparison; ``--epochs N`` a partial run of N epochs, for
-rows too long for the machine (their curve and seconds per epoch).
+rows too long for the machine (their curve and seconds per epoch).  ``--ray auto|ADDRESS``
+runs every row at once as a task on a Ray cluster (a GPU each, where the cluster has
+them): each row's run directory comes back into ``--out`` and the table is written as
+each row finishes, so that a rerun keeps the rows done.
 
 Examples::
 
@@ -16,6 +19,7 @@ Examples::
     dlpy35 reproduce --quick --out runs/smoke     # every row, one epoch each
     dlpy35 reproduce ch6-dropout ch6-vote --device cuda
     dlpy35 reproduce ch6-expanded --epochs 3 --out runs/partial
+    dlpy35 reproduce --ray auto --out runs/cluster  # the whole table on a Ray cluster
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ def configure(p):
                    help="every row's seed (default: the commands' own, 0)")
     add_overwrite_flag(p, "what --out holds when it is not this table's: another run, or a row's run by "
                           "another command")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run each row as a task on a Ray cluster (on a GPU where it has them): auto, or the "
+                        "cluster's address")
     add_device_flags(p)
     add_data_flags(p)
 
@@ -132,45 +139,129 @@ def execute(p, args) -> int:
         return 0
     if args.dataset:
         p.error("--dataset: the book's results are on MNIST; reproduce takes no other data set")
-    results_path = args.out / TABLE[0]
-    kept = _results(results_path)
+    kept = _results(args.out / TABLE[0])
     try:
         _check_out(args, rows, kept)
     except ValueError as exc:
         p.error(str(exc))
+    kept = kept or {}
+    todo = [row for row in rows if not _kept(args, row, kept)]
+    try:
+        status = (_on_ray if args.ray else _here)(p.prog, args, todo, lambda *done: _finished(p.prog, args,
+                                                                                                kept, *done))
+    except ValueError as exc:
+        return fail(p.prog, exc)
+    if status:
+        return status
+    print(reproduce.markdown([kept[row.name] for row in rows]), end="")
+    return 0
+
+
+def _kept(args, row, kept) -> bool:
+    """Whether `row`'s result is in the table already, from the same command (then it is not run again)."""
+    old = kept.get(row.name)
+    if old and old.get("command") == shell(row, args.quick, _extra(args)):
+        print(f"{row.name}: kept from {args.out / TABLE[0]} ({old['dlpy35']:.2f}%)", flush=True)
+        return True
+    return False
+
+
+def _options(args) -> dict:
+    """:func:`dlpy35.studies.reproduce.run_row`'s keywords from the flags (a path absolute, for a worker of
+    a cluster that runs elsewhere)."""
+    return {"epochs": args.epochs, "seed": 0 if args.seed is None else args.seed, "device": args.device,
+            "mode": args.mode, "data_dir": args.data_dir and args.data_dir.resolve()}
+
+
+def _run_row(row, *how, **options):
+    """:func:`dlpy35.studies.reproduce.run_row`, its errors naming the row."""
+    from dlpy35.studies import reproduce
+
+    with reproduce.named(row.name):
+        return reproduce.run_row(row, *how, **options)
+
+
+def _interruptible(prog, stopped, call, *how, **options):
+    """``call(*how, **options)``, its value; an interruption or a row's error
+    (:class:`dlpy35.studies.reproduce.RowError`) is one line -- `stopped`, or the error -- and its exit
+    status."""
+    from dlpy35.studies.reproduce import RowError
+
+    try:
+        with signals.saying(lambda: stopped):
+            return call(*how, **options)
+    except RowError as exc:
+        return fail(prog, exc)
+    except KeyboardInterrupt:
+        print(stopped, file=sys.stderr)
+        return INTERRUPTED
+
+
+def _here(prog, args, rows, finished) -> int:
+    """Rerun `rows` one after another on this machine; `finished(row, result, device)` after each: 0,
+    or the exit status of the row that failed."""
     from dlpy35.engine.device import DeviceError, resolve
 
     try:
         device = resolve(args.device, args.mode).describe()
     except DeviceError as exc:
-        return fail(p.prog, exc)
-    kept = kept or {}
-    results = []
+        return fail(prog, exc)
     for row in rows:
-        command = shell(row, args.quick, _extra(args))
-        old = kept.get(row.name)
-        if old and old.get("command") == command:
-            print(f"{row.name}: kept from {results_path} ({old['dlpy35']:.2f}%)", flush=True)
-            results.append(old)
-            continue
-        print(f"{row.name}: {command}", flush=True)
-        result = _rerun(p.prog, args, row)
+        print(f"{row.name}: {shell(row, args.quick, _extra(args))}", flush=True)
+        stopped = f"{prog}: interrupted in {row.name}; the rows finished are in {args.out / TABLE[0]}"
+        result = _interruptible(prog, stopped, _run_row, row, args.out / row.name, args.quick,
+                                **_options(args))
         if isinstance(result, int):
             return result
-        results.append({**result, "command": command, "device": device})
-        pick = result["test_of_pick"]
-        print(f"{row.name}: {result['dlpy35']:.2f}% (book {row.book:.2f}%, {result['difference']:+.2f})"
-              f"{'' if pick is None else f', test accuracy of the epoch picked on validation {pick:.2f}%'}: "
-              f"{result['status']}, {result['seconds']:.0f} s", flush=True)
-        kept[row.name] = results[-1]
-        try:
-            network = reproduce.row_dir(row, args.out / row.name).network
-            with signals.saying(lambda: signals.while_writing(p.prog)):
-                _write_table(args.out, list(kept.values()), network)
-        except ValueError as exc:
-            return fail(p.prog, exc)
-    print(reproduce.markdown(results), end="")
+        finished(row, result, device)
     return 0
+
+
+def _on_ray(prog, args, rows, finished) -> int:
+    """Rerun `rows` as tasks on the Ray cluster at ``--ray``, all at once, each on a worker of its own
+    (with a GPU where the cluster has them); `finished` as each ends, with the row's files written
+    back here into its directory, and the worker's device: 0, or the exit status of a row that failed."""
+    from dlpy35.studies import cluster, reproduce
+
+    by_name = {row.name: row for row in rows}
+    for row in rows:
+        print(f"{row.name}: {shell(row, args.quick, _extra(args))} (a Ray task)", flush=True)
+
+    def done(away):
+        result, device, files = away
+        _write_row(prog, args.out / result["row"], files)
+        finished(by_name[result["row"]], result, device)
+
+    tasks = [(row.name, args.quick, _options(args)) for row in rows]
+    stopped = f"{prog}: interrupted; the rows finished are in {args.out / TABLE[0]}"
+    return _interruptible(prog, stopped, cluster.run_tasks, reproduce.run_row_away, tasks, args.ray,
+                          done) or 0
+
+
+def _write_row(prog, directory, files):
+    """Write a row's run directory, as a worker made it (`files`: name -> bytes), each file atomically."""
+    from dlpy35.storage.atomic import atomic_write
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with signals.saying(lambda: signals.while_writing(prog)):
+        for name, data in files.items():
+            with atomic_write(directory / Path(name).name, "wb") as f:
+                f.write(data)
+
+
+def _finished(prog, args, kept, row, result, device):
+    """A row's `result` into the table: its line printed, and ``results.json`` and ``results.md``
+    written with every row kept so far (ValueError in one line when they cannot be)."""
+    from dlpy35.studies import reproduce
+
+    kept[row.name] = {**result, "command": shell(row, args.quick, _extra(args)), "device": device}
+    pick = result["test_of_pick"]
+    print(f"{row.name}: {result['dlpy35']:.2f}% (book {row.book:.2f}%, {result['difference']:+.2f})"
+          f"{'' if pick is None else f', test accuracy of the epoch picked on validation {pick:.2f}%'}: "
+          f"{result['status']}, {result['seconds']:.0f} s", flush=True)
+    network = reproduce.row_dir(row, args.out / row.name).network
+    with signals.saying(lambda: signals.while_writing(prog)):
+        _write_table(args.out, list(kept.values()), network)
 
 
 def _write_table(out, results, network):
@@ -211,8 +302,10 @@ def _check_out(args, rows, kept):
     another run, or a row kept in the table from another command.
     """
     from dlpy35.storage.outputs import Outputs
-    from dlpy35.studies import reproduce
+    from dlpy35.studies import cluster, reproduce
 
+    if args.ray:  # an address nobody answers at: now, not after Ray's minutes of retries
+        cluster.check_ray_address(args.ray)
     outputs = Outputs(data_inputs(args), replace=args.overwrite)
     table = kept is not None and (args.out / TABLE[0]).exists()  # this table, to go on with
     outputs.directory(args.out, "--out", TABLE, continues=table)
@@ -233,23 +326,3 @@ def _made_by(run, command) -> bool:
         return json.loads(read_bounded(run.path / run.ARGS))["command"] == command
     except (OSError, ValueError, KeyError, TypeError):
         return False
-
-
-def _rerun(prog, args, row):
-    """:func:`dlpy35.studies.reproduce.run_row` for `row` as `args` say: its result, or the exit status."""
-    from dlpy35.data import DataError
-    from dlpy35.engine.device import DeviceError
-    from dlpy35.engine.trainer import TrainingDiverged
-    from dlpy35.studies import reproduce
-
-    stopped = f"{prog}: interrupted in {row.name}; the rows finished are in {args.out / TABLE[0]}"
-    try:
-        with signals.saying(lambda: stopped):
-            return reproduce.run_row(row, args.out / row.name, args.quick, epochs=args.epochs,
-                                     seed=0 if args.seed is None else args.seed, device=args.device,
-                                     mode=args.mode, data_dir=args.data_dir)
-    except (DataError, DeviceError, TrainingDiverged, ValueError) as exc:
-        return fail(prog, f"{row.name}: {exc}")
-    except KeyboardInterrupt:
-        print(stopped, file=sys.stderr)
-        return INTERRUPTED

@@ -77,7 +77,7 @@ def _check(p, args):
     outputs)``, or exit 2; whether --out holds this sweep is asked once it is planned (:func:`_check_out`)."""
     from dlpy35.engine.arguments import check_eta, check_lmbda, check_sizes
     from dlpy35.storage.outputs import Outputs
-    from dlpy35.studies import sweep
+    from dlpy35.studies import cluster, sweep
 
     try:
         seeds = sweep.parse_seeds(args.seeds)
@@ -87,7 +87,7 @@ def _check(p, args):
         lmbdas = [check_lmbda(x) for x in args.lmbda]
         sweep.check_grid(args.sizes or [], seeds, etas, lmbdas)
         if args.ray:  # an address nobody answers at: now, not after Ray's minutes of retries
-            sweep.check_ray_address(args.ray)
+            cluster.check_ray_address(args.ray)
         outputs = Outputs(data_inputs(args), replace=args.overwrite)
         outputs.directory(args.out, "--out", sweep.FILES, continues=True)
         if args.tensorboard is not None:

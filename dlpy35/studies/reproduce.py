@@ -11,17 +11,20 @@ reproduced when dlpy35's figure is within :data:`TOLERANCE` points of the book's
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 
 from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS
 from dlpy35.engine.callbacks import Callback
 from dlpy35.storage import tables
 
-__all__ = ["Row", "ROWS", "TOLERANCE", "HISTORY", "find", "row_dir", "made_by", "run_row", "status_of",
-           "markdown", "read_results", "test_of_pick"]
+__all__ = ["Row", "ROWS", "TOLERANCE", "HISTORY", "RowError", "find", "row_dir", "made_by", "run_row",
+           "run_row_away", "named", "status_of", "markdown", "read_results", "test_of_pick"]
 
 #: Points of accuracy within which a row counts as reproduced.
 TOLERANCE = 0.3
@@ -181,6 +184,51 @@ def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mo
             "epochs": len(records), "curve": curve,
             "test_of_pick": None if row.metric == "vote" else test_of_pick(records),
             "seconds_per_epoch": round(per_epoch[len(per_epoch) // 2], 2) if records else None}
+
+
+class RowError(ValueError):
+    """A row that cannot run with what it was given, in one line: ``ROW: what is wrong``."""
+
+
+@contextlib.contextmanager
+def named(name):
+    """Within the block, a row's error for what it was given -- bad data, a device that is not there, a
+    network that diverged, a bad setting -- is a :class:`RowError` that names row `name`."""
+    from dlpy35.data import DataError
+    from dlpy35.engine.device import DeviceError
+    from dlpy35.engine.records import TrainingDiverged
+
+    try:
+        yield
+    except RowError:
+        raise
+    except (DataError, DeviceError, TrainingDiverged, ValueError) as exc:
+        raise RowError(f"{name}: {exc}") from exc
+
+
+def run_row_away(task):
+    """:func:`run_row` as a worker of a cluster runs it: into a temporary directory of the worker's
+    machine, whose files go back with the result (the machine that asked keeps the run).
+
+    Parameters
+    ----------
+    task : tuple
+        ``(the row's name, quick, run_row's keywords)``.
+
+    Returns
+    -------
+    tuple
+        ``(the result, the device it trained on described, {file name: bytes} of its run directory)``;
+        a :class:`RowError` for a row that cannot run.
+    """
+    from dlpy35.engine.device import resolve
+
+    name, quick, options = task
+    with named(name), tempfile.TemporaryDirectory(prefix="dlpy35-row-") as tmp:
+        path = Path(tmp) / name
+        result = run_row(find([name])[0], path, quick, log=lambda line: None, **options)
+        files = {f.name: f.read_bytes() for f in sorted(path.iterdir()) if f.is_file()}
+        return result, resolve(options["device"], options["mode"]).describe(), files
 
 
 def status_of(got, book, quick=False, partial=False) -> str:

@@ -16,14 +16,8 @@ The whole is then written as ``epochs.csv`` and ``summary.csv``
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import logging
-import os
-import socket
-import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +25,7 @@ from pathlib import Path
 from dlpy35.storage import tables
 from dlpy35.storage.atomic import atomic_write
 from dlpy35.storage.identity import key as short_key
+from dlpy35.studies import cluster
 from dlpy35.text import plural
 
 
@@ -306,93 +301,11 @@ def run(chunks, out, ray_address=None, log=print, progress=None):
             f"{result['seconds']:.1f} s ({result['device']})")
 
     if ray_address:
-        run_on_ray(todo, ray_address, finished)
+        cluster.run_tasks(train_chunk, todo, ray_address, finished)
     else:
         for chunk in todo:
             finished(train_chunk(chunk, progress))
     return [done[c.key] for c in chunks]
-
-
-def run_on_ray(chunks, address, finished):
-    """Each chunk as a Ray task (one GPU each where the cluster has GPUs); `finished` as each ends.
-
-    ``address`` is ``auto`` (a running cluster, or the one this process started),
-    or a cluster's address.  Ray retries a task whose worker died.
-    """
-    try:
-        import ray
-    except ImportError:
-        raise ValueError(f"ray_address={address!r} needs Ray: pip install 'dlpy35[cluster]'") from None
-    if not ray.is_initialized():
-        check_ray_address(address)
-        try:  # Ray's INFO lines and its workers' output would bury the sweep's own lines
-            with _stderr_held_unless_it_fails():
-                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-        except ConnectionError as exc:
-            raise ValueError(f"ray_address={address!r}: no Ray cluster answers ({exc}); start one with `ray "
-                             "start --head`, or give the head's address") from None
-    gpus = ray.cluster_resources().get("GPU", 0)
-    task = ray.remote(num_gpus=1 if gpus else 0, max_retries=3)(train_chunk)
-    pending = [task.remote(chunk) for chunk in chunks]
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        finished(ray.get(ready[0]))
-
-
-@contextlib.contextmanager
-def _stderr_held_unless_it_fails():
-    """Hold back what is written to file descriptor 2 while the block runs, and write it out once the
-    block has succeeded: Ray's native client logs a line per retry while it fails to connect, which
-    the one line of the ValueError replaces."""
-    with tempfile.TemporaryFile() as held:  # unlinked from the start: never left behind
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        held.seek(0)
-        os.write(2, held.read())
-
-
-def ray_endpoint(address):
-    """``(host, port)`` that a Ray address names (``HOST:PORT``, ``ray://HOST[:PORT]``, ``[IPv6]:PORT``),
-    or None for ``auto`` and ``local`` (Ray finds those itself)."""
-    if address in ("auto", "local"):
-        return None
-    client = address.startswith("ray://")
-    hostport = address.removeprefix("ray://").rstrip("/")
-    host, colon, port = hostport.rpartition(":") if not hostport.endswith("]") else ("", "", "")
-    if not colon:
-        host, port = hostport, str(RAY_CLIENT_PORT if client else RAY_GCS_PORT)
-    if not port.isdigit() or not host:
-        raise ValueError(f"ray_address={address!r}: not a Ray address; give auto, HOST:PORT or "
-                         "ray://HOST:PORT")
-    return host.strip("[]"), int(port)
-
-
-RAY_GCS_PORT, RAY_CLIENT_PORT = 6379, 10001  # what `ray start --head` listens on unless told otherwise
-RAY_PROBE_SECONDS = 5.0
-
-
-def check_ray_address(address, timeout=RAY_PROBE_SECONDS):
-    """ValueError, within `timeout` seconds, unless something listens at the Ray address `address`.
-
-    Ray itself retries an address that does not answer for minutes, logging each
-    try; a plain TCP connection says at once whether anything is there.
-    """
-    endpoint = ray_endpoint(address)
-    if endpoint is None:
-        return
-    try:
-        socket.create_connection(endpoint, timeout=timeout).close()
-    except OSError as exc:
-        timed_out = isinstance(exc, TimeoutError)
-        why = f"no answer within {timeout:g} s" if timed_out else exc.strerror or repr(exc)
-        raise ValueError(f"ray_address={address!r}: no Ray cluster answers at {endpoint[0]}:{endpoint[1]} "
-                         f"({why}); start one with `ray start --head`, or give the head's address") from None
 
 
 def gather(chunk_results):
