@@ -20,9 +20,9 @@
 #           warm 30 s: no second start; the wheels installed and runs/ kept)
 #   both:   carry [".whl", "data/mnist/train-images-idx3-ubyte.gz", "data/mnist/train-labels-idx1-ubyte.gz",
 #                  "data/mnist/t10k-images-idx3-ubyte.gz", "data/mnist/t10k-labels-idx1-ubyte.gz"]
-# $OUT after call 1: gpu_check.log, conv2relu_2ep.json, bench_population.json; after call 2: gpu_check.log,
-# reproduce_results.json, reproduce_results.md, reproduce_runs.tar.gz (every row's args, epochs.csv and
-# history, also of a row cut off by the budget; no networks).
+# $OUT after call 1: gpu_check.log, conv2relu.json, bench_population.json; after call 2: gpu_check.log,
+# reproduce.tar.gz (runs/reproduce: results.md and .json, every row's args, epochs.csv and history, also of
+# a row cut off by the budget; no networks or pictures).
 #
 # Settings (environment): GPU_CHECK_DEVICE (default cuda; the rehearsal's cpu is the one stand-in for CUDA:
 # the same commands run with --device cpu), GPU_CHECK_QUICK=1 (rehearsal sizes: an epoch on a slice),
@@ -67,10 +67,15 @@ status=0
 steps=()
 
 # step NAME CAP COMMAND...: run COMMAND for at most CAP seconds, and never past the budget's deadline
-# (15 s are kept for the summary); its status and seconds go to the summary.
+# (15 s are kept for the summary); its status and seconds go to the summary. GPU_CHECK_DRY=1 prints
+# each command instead (tests/test_scripts_gpu_check.py reads them).
 step() {
     local name=$1 cap=$2 left=$((deadline - SECONDS - 15)) start=$SECONDS rc
     shift 2
+    if [ -n "${GPU_CHECK_DRY:-}" ]; then
+        printf '%q ' "$@" && echo
+        return 0
+    fi
     [ "$cap" -gt "$left" ] && cap=$left
     if [ "$cap" -lt 10 ]; then
         echo "== $name: skipped, the budget (GPU_CHECK_SECONDS=$budget) is spent"
@@ -106,7 +111,7 @@ fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 echo "== device"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
 step "jax and pytensor" 60 python3 -c "
 import sys, jax, numba, numpy, pytensor, scipy
 print('python', sys.version.split()[0], '| jax', jax.__version__, jax.devices(), '| pytensor', pytensor.__version__,
@@ -126,9 +131,9 @@ if [ "$mode" = "--long" ]; then
     # shellcheck disable=SC2086  # one row per word
     step "dlpy35 reproduce $rows ${size[*]}" 9999 python3 -m dlpy35 reproduce $rows "${size[@]}" \
         --device "$device" --out runs/reproduce
-    cp runs/reproduce/results.json "$out/reproduce_results.json"
-    cp runs/reproduce/results.md "$out/reproduce_results.md"
-    tar -czf "$out/reproduce_runs.tar.gz" --exclude='*.npz' --exclude='*.png' runs/reproduce
+    step "runs/reproduce to \$OUT" 30 tar -czf "$out/reproduce.tar.gz" --exclude='*.npz' --exclude='*.png' \
+        runs/reproduce
+    step "the results table" 10 cat runs/reproduce/results.md
     finish
 fi
 
@@ -140,13 +145,13 @@ if [ -n "$quick" ]; then
     conv=(--epochs 1 --n-train 1000)
     population=(--ks 1 4 --epochs 1 --n-train 1000)
 fi
-step "GPU-marked tests and the residency tests" 100 \
-    python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" tests/test_device.py tests/test_network3.py
+step "the device tests (GPU-marked, residency)" 60 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" \
+    tests/test_device.py tests/test_network3.py::test_sgd_copies_nothing_implicitly
 step "train_gpu.py ${train[*]} (the book's chapter-1 net)" 60 \
     python3 scripts/train_gpu.py --device "$device" "${train[@]}" --no-progress
 step "train_conv.py conv2-relu ${conv[*]} (seconds per epoch)" 60 \
     python3 scripts/train_conv.py --net conv2-relu "${conv[@]}" --device "$device" --no-progress \
-    --history "$out/conv2relu_2ep.json"
+    --history "$out/conv2relu.json"
 if [ "$mode" = "--population" ]; then
     step "bench.py --population ${population[*]} (net-epochs per second)" 9999 \
         python3 scripts/bench.py --population "${population[@]}" --device "$device" --no-vmap \

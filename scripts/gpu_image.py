@@ -54,7 +54,7 @@ tensorboard-data-server tensorstore threadpoolctl tifffile tiktoken timm tokeniz
 torchaudio torchdiffeq torch-geometric torchmetrics torchvision tqdm transformers treescope triton
 typer typing-extensions typing-inspect urllib3 uvloop wadler-lindig werkzeug wheel wrapt xarray xxhash
 yarl zipp
-""".split())
+""".split()) | {"tzdata"}  # not in the notes' list, but pandas, which is, requires it
 
 # The rehearsal's stand-in for the image: the packages the check uses, at the image's versions where the
 # device notes give them (jax, jaxlib, numpy), else at the project venv's (pip freeze of .venv).
