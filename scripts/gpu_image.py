@@ -16,6 +16,7 @@ Usage::
     python scripts/gpu_image.py --carry         # the paths each device call carries, one per line
     python scripts/gpu_image.py --foreign       # this interpreter's packages the image lacks (exit 1 if any)
     python scripts/gpu_image.py --check-out DIR # what under DIR would not come back (exit 1 if anything)
+    python scripts/gpu_image.py --versions cuda # the versions that matter here; exit 1 if JAX sees no GPU
 """
 
 from __future__ import annotations
@@ -151,6 +152,23 @@ def out_problems(out: Path, limits=OUT_LIMITS) -> list[str]:
     return problems
 
 
+def versions(device: str) -> int:
+    """Print the interpreter's and the packages' versions and JAX's devices; 1 (and why on stderr) when
+    `device` is ``cuda`` and JAX sees no GPU, so that no GPU minute goes to a run on the CPU."""
+    import jax
+    import numba
+    import numpy
+    import pytensor
+    import scipy
+
+    print(" | ".join([f"python {sys.version.split()[0]}", f"jax {jax.__version__} {jax.devices()}",
+                      *(f"{m.__name__} {m.__version__}" for m in (pytensor, numpy, scipy, numba))]))
+    if device == "cuda" and jax.default_backend() != "gpu":
+        print("gpu_check: JAX sees no CUDA device; on a CPU run with GPU_CHECK_DEVICE=cpu", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     which = p.add_mutually_exclusive_group(required=True)
@@ -162,7 +180,11 @@ def main(argv=None) -> int:
                        help="this interpreter's distributions that the image lacks (exit 1 if any)")
     which.add_argument("--check-out", metavar="DIR", type=Path,
                        help="what under DIR would not come back from the device (exit 1 if anything)")
+    which.add_argument("--versions", metavar="DEVICE", choices=("cuda", "cpu"),
+                       help="the versions that matter, and JAX's devices; exit 1 for cuda without a GPU")
     args = p.parse_args(argv)
+    if args.versions:
+        return versions(args.versions)
     if args.wheels:
         lines = [f"{n}=={v}" for n, v in missing().items()]
     else:
