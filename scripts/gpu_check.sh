@@ -4,13 +4,14 @@
 # Run from the repository root. Every mode ends within its budget (GPU_CHECK_SECONDS) and writes its log
 # and results under $OUT (at most 8 files there, each named below).
 #
-# Here, where pip reaches the package index (the wheels the image lacks, pinned to .venv's versions, and MNIST):
+# Here, where pip reaches the index (the wheels the image lacks, at .venv's versions, and MNIST):
 #     scripts/gpu_check.sh --prepare
 # Rehearsed here on the CPU, in a venv laid out as the image, from a copy of what travels:
 #     scripts/gpu_rehearsal.sh [--population] [--long]
 # On the CUDA machine, two calls (15 device-minutes in all, each start ~1-2 min included):
-#     bash scripts/gpu_check.sh --population  # call 1 (budget 330 s): the device, the GPU-marked tests, 5 epochs
-#                                             # of train_gpu.py, 2 of conv2-relu (s/epoch), populations K = 1..4096
+#     bash scripts/gpu_check.sh --population  # call 1 (budget 330 s): the device, the GPU-marked tests,
+#                                             # 5 epochs of train_gpu.py, 2 of conv2-relu (s/epoch),
+#                                             # populations K = 1..4096
 #     bash scripts/gpu_check.sh --long        # call 2 (budget 250 s): the chapter-6 rows in full (dlpy35
 #                                             # reproduce), cheapest first, as many as the budget allows
 #     bash scripts/gpu_check.sh               # the check alone (call 1 without the populations)
@@ -34,7 +35,8 @@ cd "$(dirname "$0")/.."
 mode=${1:-check}
 case $mode in
     check | --population | --long | --prepare) ;;
-    *) echo "gpu_check.sh: unknown mode '$mode'; give --prepare, --population, --long or nothing" >&2; exit 2 ;;
+    *) echo "gpu_check.sh: unknown mode '$mode'; give --prepare, --population, --long or nothing" >&2
+       exit 2 ;;
 esac
 
 if [ "$mode" = "--prepare" ]; then
@@ -61,7 +63,7 @@ device=${GPU_CHECK_DEVICE:-cuda}
 quick=${GPU_CHECK_QUICK:-}
 site=${GPU_CHECK_SITE:-/tmp/site}
 out=${OUT:-/tmp/gpu_check}
-case $mode in  # seconds; the README's calls give each 30 more for the start of bash and the install
+case $mode in  # seconds from bash's start; the README's calls allow 30 more (the tool's start of the command)
     --long) budget=${GPU_CHECK_SECONDS:-250} ;;
     *) budget=${GPU_CHECK_SECONDS:-330} ;;
 esac
@@ -75,8 +77,8 @@ steps=()
 
 # step NAME CAP COMMAND...: run COMMAND for at most CAP seconds, and never past the budget's deadline
 # (15 s are kept for the summary); its status and seconds go to the summary, and any status but 0 fails
-# the check, except a stop at CAP under stop_ok=1 (the chapter-6 rows: as many as fit). GPU_CHECK_DRY=1 prints
-# each command instead (tests/test_scripts_gpu_check.py reads them).
+# the check, except a stop at CAP under stop_ok=1 (the chapter-6 rows: as many as fit).
+# GPU_CHECK_DRY=1 prints each command instead (tests/test_scripts_gpu_check.py reads them).
 step() {
     local name=$1 cap=$2 left=$((deadline - SECONDS - 15)) start=$SECONDS rc
     shift 2
@@ -100,7 +102,7 @@ step() {
 
 finish() {
     echo "== what comes back"
-    python3 scripts/gpu_image.py --check-out "$out" || { echo "(the files above would not come back)"; status=1; }
+    python3 scripts/gpu_image.py --check-out "$out" || { echo "(those would not come back)"; status=1; }
     ls -la "$out"
     echo "== summary ($mode, device $device${quick:+, quick sizes}, $SECONDS s of $budget)"
     printf '  %s\n' "${steps[@]}"
@@ -112,26 +114,28 @@ finish() {
 
 # The wheels the image lacks (pytensor, platformdirs), installed as the device notes say; dlpy35 from here.
 if compgen -G ".whl/*.whl" >/dev/null; then
-    step "install .whl" 60 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target "$site" .whl/*.whl || finish
+    step "install .whl" 60 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+        --upgrade --target "$site" .whl/*.whl || finish
     export PYTHONPATH=$site
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 echo "== device"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null \
+    || echo "no nvidia-smi"
 step "jax and pytensor" 60 python3 scripts/gpu_image.py --versions "$device" || finish
 
 if [ "$mode" = "--long" ]; then
-    rows=${LONG_ROWS:-ch6-fc ch6-conv1 ch6-conv2 ch6-conv2-relu ch6-expanded ch6-extra-fc ch6-dropout ch6-vote}
+    all="ch6-fc ch6-conv1 ch6-conv2 ch6-conv2-relu ch6-expanded ch6-extra-fc ch6-dropout ch6-vote"
+    rows=${LONG_ROWS:-$all}
     size=()
     [ -n "${LONG_EPOCHS:-}" ] && size=(--epochs "$LONG_EPOCHS")
     [ -n "$quick" ] && size=(--quick)
     # The runs stay in runs/reproduce (a warm machine's next --long call skips the rows done there);
     # the table and the rows' small files come back.
     step "expand_mnist.py" 120 python3 scripts/expand_mnist.py
-    # shellcheck disable=SC2086  # one row per word
     # Stopped 15 s before the 15 kept for the summary: time for the runs to come back.
+    # shellcheck disable=SC2086  # one row per word
     stop_ok=1 step "dlpy35 reproduce $rows ${size[*]}" $((deadline - SECONDS - 30)) \
         python3 -m dlpy35 reproduce $rows "${size[@]}" --device "$device" --out runs/reproduce
     step "runs/reproduce to \$OUT" 15 tar -czf "$out/reproduce.tar.gz" --exclude='*.npz' --exclude='*.png' \
@@ -148,8 +152,9 @@ if [ -n "$quick" ]; then
     conv=(--epochs 1 --n-train 1000)
     population=(--ks 1 4 --epochs 1 --n-train 1000)
 fi
-step "the device tests (GPU-marked, residency)" 60 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" \
-    tests/test_device.py tests/test_network3.py::test_sgd_copies_nothing_implicitly
+step "the device tests (GPU-marked, residency)" 60 \
+    python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" tests/test_device.py \
+     tests/test_network3.py::test_sgd_copies_nothing_implicitly
 step "train_gpu.py ${train[*]} (the book's chapter-1 net)" 60 \
     python3 scripts/train_gpu.py --device "$device" "${train[@]}" --no-progress
 step "train_conv.py conv2-relu ${conv[*]} (seconds per epoch)" 90 \

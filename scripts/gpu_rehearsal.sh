@@ -19,7 +19,10 @@ python=${PYTHON:-.venv/bin/python}
 modes=("$@")
 [ ${#modes[@]} -eq 0 ] && modes=(check)
 
-compgen -G ".whl/*.whl" >/dev/null || { echo "gpu_rehearsal.sh: no wheels in .whl/; run scripts/gpu_check.sh --prepare first" >&2; exit 2; }
+if ! compgen -G ".whl/*.whl" >/dev/null; then
+    echo "gpu_rehearsal.sh: no wheels in .whl/; run scripts/gpu_check.sh --prepare first" >&2
+    exit 2
+fi
 mkdir -p "$dir" || exit 1
 venv=$dir/venv
 if [ ! -x "$venv/bin/python3" ]; then
