@@ -82,7 +82,10 @@ def normalise(name: str) -> str:
 
 
 def requirement_name(requirement: str) -> str | None:
-    """The distribution a requirement line names, or None for one that holds only under an extra."""
+    """The distribution a requirement line names, or None for one that holds only under an extra.
+
+    Other markers (a platform, a Python version) are taken to hold: at worst a wheel too many travels,
+    never one too few."""
     if re.search(r"""\bextra\s*==""", requirement):
         return None
     return normalise(re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement).group(1))
@@ -136,7 +139,7 @@ def foreign(image=IMAGE_NAMES) -> list[str]:
 def out_problems(out: Path, limits=OUT_LIMITS) -> list[str]:
     """Why each thing under `out` would not come back from the device (empty: everything would)."""
     problems = []
-    files = sorted(p for p in Path(out).rglob("*") if not p.is_dir())
+    files = sorted(p for p in Path(out).rglob("*") if p.is_symlink() or not p.is_dir())
     if len(files) > limits["files"]:
         problems.append(f"{len(files)} files, over the {limits['files']} that come back")
     for path in files:
