@@ -327,14 +327,14 @@ def test_train_conv_ensemble_killed_then_resumed_ends_bit_identical(tmp_path, ca
     killed, straight = tmp_path / "killed", tmp_path / "straight"
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     child = subprocess.run([sys.executable, "-c", _KILLED_AFTER_EPOCH_0, *ensemble, "--checkpoint-dir",
-                            str(killed), "--run-dir", str(killed)], env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True,
-                           timeout=300, cwd=tmp_path)
+                            str(killed), "--run-dir", str(killed)], env={**os.environ, "PYTHONPATH": path},
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert checkpoint.load(killed)[2]["history"]["epoch"] == 1
     for flags, refusal in ((["--ensemble", "3"], "networks=2 but this run has networks=3"),
                            (["--order", "shared"], "order='own' but this run has order='shared'")):
-        status, _, err = command("train-conv", [*ensemble, *flags, "--checkpoint-dir", str(killed), "--resume"],
-                                 capsys)
+        argv = [*ensemble, *flags, "--checkpoint-dir", str(killed), "--resume"]
+        status, _, err = command("train-conv", argv, capsys)
         assert status == 2 and refusal in err and len(err.strip().splitlines()) == 1, err
     histories, said = {}, {}
     for name, flags in ((killed, ["--resume", "--run-dir", str(killed)]), (straight, [])):

@@ -313,10 +313,13 @@ def test_a_resumed_conv_population_ends_as_one_trained_straight(digits, tmp_path
 
 def test_a_network_diverged_before_the_checkpoint_stays_diverged_after_the_resume(digits, tmp_path):
     """eta 1e30 overflows network 1 in epoch 0; the resumed run neither trains it nor records it."""
-    pop = _assert_resumes_exactly(lambda: Population([784, 20, 10], [0, 1], [0.5, 1e30], mode="JAX",
-                                                     device="cpu"),
-                                  lambda pop, epochs, **keep: pop.SGD(digits[0], epochs, 10, digits[1], **keep),
-                                  tmp_path)
+    def make():
+        return Population([784, 20, 10], [0, 1], [0.5, 1e30], mode="JAX", device="cpu")
+
+    def train(pop, epochs, **keep):
+        return pop.SGD(digits[0], epochs, 10, digits[1], **keep)
+
+    pop = _assert_resumes_exactly(make, train, tmp_path)
     assert pop.diverged == [None, 0] and [len(h) for h in pop.histories] == [2, 0]
 
 
@@ -338,8 +341,8 @@ def test_a_resume_refuses_a_checkpoint_of_another_population(digits, conv_checkp
                                                              value, change):
     shutil.copytree(conv_checkpoint, tmp_path, dirs_exist_ok=True)
     pop = _small_conv(**change)
-    with pytest.raises(checkpoint.CheckpointError, match=f"cannot resume: the checkpoint has {setting}=.* but "
-                                                         f"this run has {setting}={value};") as caught:
+    refusal = f"cannot resume: the checkpoint has {setting}=.* but this run has {setting}={value};"
+    with pytest.raises(checkpoint.CheckpointError, match=refusal) as caught:
         pop.SGD(digits[0][:200], 2, digits[1], checkpoint_dir=tmp_path, resume=True)
     assert "\n" not in str(caught.value)
 

@@ -210,7 +210,8 @@ class PopulationTrainer(Trainer):
                      for part in (0, 1))
 
     def from_checkpoint(self, weights, biases):
-        """The stacked parameters from :meth:`checkpoint_arrays`' layout; ValueError naming what does not fit."""
+        """The stacked parameters from :meth:`checkpoint_arrays`' layout; ValueError naming what does not
+        fit."""
         wrong = [np.shape(a) for a in (*weights, *biases) if np.ndim(a) == 0 or len(a) != self.k]
         if wrong:
             raise ValueError(f"arrays of shapes {wrong} do not hold {plural(self.k, 'network')}")
@@ -315,16 +316,16 @@ class PopulationBase:
                                  epoch_mode=self.epoch_mode, drop_last=self.drop_last, eval_chunk=chunk)
 
     def _train(self, x, y, epochs, m, sets, hyper, option, progress=None, on_epoch=None, callbacks=(),
-               checkpoint_dir=None, resume=False, overwrite=False):
+               checkpoint_dir=None, resume=False, overwrite=False, verbose=True):
         """Train on the checked arrays, checkpointing into `checkpoint_dir` (continuing the checkpoint
-        there with `resume`); the histories."""
+        there with `resume`, saying so when `verbose`); the histories."""
         with checkpoint.claim(checkpoint_dir, resume, overwrite):
             self.trainer = self.trainer or self._make_trainer(m)
             run = self.trainer.begin(x, y, epochs, m, self.etas, hyper=hyper, option=option, sets=sets)
             run.identity = checkpoint.run_identity(self.trainer, run, {
                 "networks": self.k, "seeds": self.seeds, "order": self.order, "lmbdas": self.lmbdas,
                 **self._identity()})
-            saver = checkpoint.Checkpoint.of_run(self.trainer, run, checkpoint_dir, resume,
+            saver = checkpoint.Checkpoint.of_run(self.trainer, run, checkpoint_dir, resume, verbose,
                                                  required=("diverged",))
             policies = [SaturationCheck(), NetworkRecords(self), saver, on_epoch and OnEpoch(on_epoch),
                         *callbacks]
@@ -361,7 +362,8 @@ class NetworkRecords(Callback):
         """A resumed run's records and diverged networks, as the checkpoint holds them."""
         pop = self.population
         if run.records:
-            pop.records = [[r.records[k] for r in run.records if r.records[k] is not None] for k in range(pop.k)]
+            pop.records = [[r.records[k] for r in run.records if r.records[k] is not None]
+                           for k in range(pop.k)]
         pop.diverged = list(trainer.diverged)
 
     def after_epoch(self, trainer, run, record):
@@ -434,7 +436,8 @@ class Population(PopulationBase):
         tells what a choice made on `evaluation_data` is worth on unseen images.
         `on_epoch` receives each :class:`dlpy35.engine.records.PopulationRecord`, and so
         do the `callbacks` (:class:`dlpy35.engine.callbacks.Callback`), after the population's own.
-        `keep` takes ``checkpoint_dir``, ``resume`` and ``overwrite``, as ``network3``'s ``SGD`` does:
+        `keep` takes ``checkpoint_dir``, ``resume``, ``overwrite`` and ``verbose`` (say that the run
+        resumes), as ``network3``'s ``SGD`` does:
         one checkpoint of every network (:mod:`dlpy35.storage.checkpoint`) after every epoch and on
         Ctrl-C, which a resume continues exactly (a checkpoint of another run is refused).
         """

@@ -104,7 +104,8 @@ class PopulationRecord:
 
     @classmethod
     def from_json(cls, d):
-        return cls(**{**d, "records": [None if r is None else EpochRecord.from_json(r) for r in d["records"]]})
+        records = [None if r is None else EpochRecord.from_json(r) for r in d["records"]]
+        return cls(**{**d, "records": records})
 
 
 def saturation(record, before):

@@ -362,7 +362,8 @@ class Trainer(DeviceNetwork):
         return self.model.checkpoint_arrays(values)
 
     def from_checkpoint(self, weights, biases):
-        """The parameter list from a checkpoint's ``(weights, biases)``; ValueError naming what does not fit."""
+        """The parameter list from a checkpoint's ``(weights, biases)``; ValueError naming what does not
+        fit."""
         return self.model.from_checkpoint(weights, biases)
 
     def checked_state(self, state):
