@@ -366,3 +366,18 @@ def test_a_population_checkpoint_stacks_every_networks_arrays(digits, conv_check
     assert [w.shape for w in weights] == [(2, 2, 1, 5, 5), (2, 288, 10), (2, 10, 10)]
     assert [b.shape for b in biases] == [(2, 2), (2, 10), (2, 10)]
     assert meta["identity"]["seeds"] == [0, 1] and len(meta["rng"]) == 2 and len(meta["records"]) == 1
+
+
+def test_a_shared_order_population_of_two_conv_layers_trains_as_its_first_network_alone(digits):
+    """The second conv layer's input is each network's own: its reshape compiles on JAX (it did not,
+    with a reshape of -1 rows), and network 0 ends as alone, up to the kernels' rounding."""
+    def layers():
+        return [ConvPoolLayer((2, 1, 5, 5), (1, 28, 28), (2, 2), ReLU),
+                ConvPoolLayer((3, 2, 5, 5), (2, 12, 12), (2, 2), ReLU), SoftmaxLayer(3 * 4 * 4, 10)]
+
+    pop = LayerPopulation(layers(), 10, [0, 1], 0.1, mode="JAX", device="cpu", order="shared")
+    pop.SGD(digits[0][:100], 1)
+    net = n3.Network(layers(), 10, seed=0, mode="JAX", device="cpu")
+    net.SGD(digits[0][:100], 1, 10, 0.1, verbose=False)
+    for a, b in zip(net.trainer.values(), pop.trainer.net_values(0)):
+        np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
