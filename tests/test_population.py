@@ -381,3 +381,22 @@ def test_a_shared_order_population_of_two_conv_layers_trains_as_its_first_networ
     net.SGD(digits[0][:100], 1, 10, 0.1, verbose=False)
     for a, b in zip(net.trainer.values(), pop.trainer.net_values(0)):
         np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
+
+
+def test_a_shared_order_population_of_a_fully_connected_first_layer_equals_each_network_alone(digits):
+    """Its first layer's K matmuls of the shared input (dlpy35.engine.rewrites), dropout on: network k ends as
+    the network of seed k alone on network 0's shuffles and masks, up to the kernels' rounding."""
+    def layers():
+        return [FullyConnectedLayer(784, 20, ReLU, p_dropout=0.5), SoftmaxLayer(20, 10, p_dropout=0.5)]
+
+    pop = LayerPopulation(layers(), 10, [0, 1], [0.1, 0.05], mode="JAX", device="cpu", order="shared")
+    histories = pop.SGD(digits[0], 2, digits[1])
+    network0 = n3.Network(layers(), 10, seed=0, mode="JAX", device="cpu")
+    for k, eta in enumerate([0.1, 0.05]):
+        net = n3.Network(layers(), 10, seed=k, mode="JAX", device="cpu")
+        net.rng.bit_generator.state = network0.rng.bit_generator.state
+        net.SGD(digits[0], 2, 10, eta, digits[1], verbose=False)
+        for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
+            np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
+        assert_counts_close([h["validation_correct"] for h in histories[k]],
+                            [r.evaluations["validation"].correct for r in net.records])
