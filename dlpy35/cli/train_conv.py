@@ -17,6 +17,7 @@ Examples::
     dlpy35 train-conv --net conv1 --epochs 1 --n-train 2000   # kept in a new runs/train-conv-...
     dlpy35 train-conv --net conv1 --checkpoint-dir runs/conv1 --run-dir runs/conv1
     # ... Ctrl-C, then the same command with --resume
+    dlpy35 train-conv --net conv1 --ensemble 5 --order shared --checkpoint-dir runs/five   # all five in one
     dlpy35 train-conv --net conv2-relu --expanded --dropout --device cuda --save runs/conv.npz
 """
 

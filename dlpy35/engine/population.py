@@ -159,6 +159,7 @@ class PopulationTrainer(Trainer):
 
     # -- per-network hyperparameters, divergence and records -----------------------------------------
     def begin(self, x, y, epochs, m, eta, hyper, option=None, sets=None):
+        """:meth:`dlpy35.engine.trainer.Trainer.begin`, the diverged networks in ``run.state`` too."""
         run = super().begin(x, y, epochs, m, eta, hyper, option, sets)
         run.state["diverged"] = list(self.diverged)  # what a checkpoint keeps of the guard's work
         return run
@@ -220,6 +221,7 @@ class PopulationTrainer(Trainer):
         return [np.stack(p) for p in zip(*nets)]
 
     def checked_state(self, state):
+        """The trainer's checks, every network's eta and the diverged networks (K epochs or None)."""
         state = super().checked_state(state)
         diverged = state["diverged"]
         epochs = isinstance(diverged, list) and len(diverged) == self.k
@@ -228,6 +230,7 @@ class PopulationTrainer(Trainer):
         return state
 
     def restore(self, run, values, order_state, state, records):
+        """Continue `run` from a checkpoint: the diverged networks stay frozen, as they were."""
         super().restore(run, values, order_state, state, records)
         self.diverged = list(state["diverged"])
         self.device.assign(self._active, np.array([d is None for d in self.diverged]))

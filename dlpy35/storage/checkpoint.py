@@ -6,7 +6,10 @@ end of every epoch (:mod:`dlpy35.storage.atomic`), so a crash or a kill during a
 leaves the previous checkpoint loadable.  :class:`Checkpoint` ties a file to a
 run of :class:`dlpy35.engine.trainer.Trainer`: what it saves, and the run's identity
 (:mod:`dlpy35.storage.identity`) that a resume must match; as
-one of the trainer's callbacks it saves after every epoch and on Ctrl-C.
+one of the trainer's callbacks it saves after every epoch and on Ctrl-C.  A population's
+trainer (:class:`dlpy35.engine.population.PopulationTrainer`) writes the same file: every
+network's weights and biases stacked (K leading), every generator's state, the diverged
+networks in the run's state and a :class:`dlpy35.engine.records.PopulationRecord` per epoch.
 """
 
 from __future__ import annotations
