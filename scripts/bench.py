@@ -5,7 +5,8 @@
     python scripts/bench.py --quick                   the same on 1,000 images, a smoke test
     python scripts/bench.py --network conv [FLAGS]    the chapter-6 conv nets against PyTorch (bench.conv)
     python scripts/bench.py --profile [FLAGS]         where one chapter-1 SGD step's time goes (bench.profile)
-    python scripts/bench.py --population [FLAGS]      K networks per compiled call (bench.population)
+    python scripts/bench.py --population [FLAGS]      K networks per compiled call (bench.population;
+                                                      --net NAME: train-conv --ensemble K's networks)
 
 ``--network``, ``--profile`` and ``--population`` choose the benchmark; every other flag is its
 own (``python scripts/bench.py --network conv --help`` lists them).

@@ -7,11 +7,17 @@ flag that is parsed but not passed on (or passed on wrongly) shows as different 
 
 from __future__ import annotations
 
+import csv
+import os
 import re
+import signal
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
-from command_helpers import run_main, script
+from command_helpers import ROOT, run_main, script
 from PIL import Image
 
 from dlpy35 import network2
@@ -290,3 +296,61 @@ def test_train_conv_resume_of_another_run_is_refused_naming_the_setting(conv_che
     assert status == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert f"cannot resume: the checkpoint has {key}={recorded!r} but this run has {key}=" in err, err
     assert "epoch 1" not in out
+
+
+# A train-conv process killed (SIGKILL) once its ensemble's first checkpoint is written.
+_KILLED_AFTER_EPOCH_0 = textwrap.dedent("""
+    import os, signal, sys
+    from dlpy35.cli.main import command_main
+    from dlpy35.storage.checkpoint import Checkpoint
+
+    saved = Checkpoint.on_epoch
+
+    def save_then_die(self, trainer, run, record):
+        saved(self, trainer, run, record)
+        if record.epoch == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    Checkpoint.on_epoch = save_then_die
+    command_main("train-conv", sys.argv[1:])
+""")
+
+
+def test_train_conv_ensemble_killed_then_resumed_ends_bit_identical(tmp_path, capsys, mnist_dir):
+    """kill -9 after epoch 0 of two networks (own orders), then --resume: every network's weights, the
+    histories and the run directory as an uninterrupted run's; a resume as another population is refused."""
+    import json
+
+    from dlpy35.storage import checkpoint
+
+    ensemble = [*CONV, "--ensemble", "2", "--epochs", "2"]
+    killed, straight = tmp_path / "killed", tmp_path / "straight"
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    child = subprocess.run([sys.executable, "-c", _KILLED_AFTER_EPOCH_0, *ensemble, "--checkpoint-dir",
+                            str(killed), "--run-dir", str(killed)], env={**os.environ, "PYTHONPATH": path},
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert checkpoint.load(killed)[2]["history"]["epoch"] == 1
+    for flags, refusal in ((["--ensemble", "3"], "networks=2 but this run has networks=3"),
+                           (["--order", "shared"], "order='own' but this run has order='shared'")):
+        argv = [*ensemble, *flags, "--checkpoint-dir", str(killed), "--resume"]
+        status, _, err = command("train-conv", argv, capsys)
+        assert status == 2 and refusal in err and len(err.strip().splitlines()) == 1, err
+    histories, said = {}, {}
+    for name, flags in ((killed, ["--resume", "--run-dir", str(killed)]), (straight, [])):
+        status, said[name], err = command("train-conv", [*ensemble, "--checkpoint-dir", str(name), *flags,
+                                                         "--history", str(name / "h.json")], capsys)
+        assert status == 0, err
+        runs = json.loads((name / "h.json").read_text())["runs"]
+        histories[name] = [[{k: v for k, v in r.items() if k != "seconds"} for r in run["history"]]
+                           for run in runs]
+    assert f"resuming from {killed / 'checkpoint.npz'} at epoch 1" in said[killed]
+    got, want = checkpoint.load(killed), checkpoint.load(straight)
+    for a, b in zip([*got[0], *got[1]], [*want[0], *want[1]]):
+        assert a.shape[0] == 2 and np.array_equal(a, b)
+    assert histories[killed] == histories[straight] and [len(h) for h in histories[killed]] == [2, 2]
+    args = json.loads((killed / "args.json").read_text())
+    assert [i["from_epoch"] for i in args["invocations"]] == [0, 1] and args["identity"]["seeds"] == [0, 1]
+    with open(killed / "epochs.csv") as f:
+        rows = sorted((r["net"], r["epoch"]) for r in csv.DictReader(f))
+    assert rows == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]  # the epoch before the kill kept

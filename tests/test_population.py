@@ -10,6 +10,8 @@ on each CPU, so the float32 comparisons allow :data:`ACROSS_KERNELS`.
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,7 @@ from dlpy35.engine.population import (
     per_net,
 )
 from dlpy35.engine.records import SaturationWarning
+from dlpy35.storage import checkpoint
 
 # Float32, a population's kernels against one network's, after 2 epochs on 403 images: the
 # largest weight difference measured was 1.19e-6 (shared order; AMD EPYC, AVX-512, and with
@@ -269,3 +272,131 @@ def test_per_net_broadcasts_one_value_and_checks_lengths():
     assert per_net([1, 2], 2, "etas") == [1, 2]
     with pytest.raises(PopulationError):
         per_net([1, 2], 3, "etas")
+
+
+# -- checkpoints ------------------------------------------------------------------------------------------
+def _small_conv(seeds=(0, 1), order="own", etas=(0.1, 0.05)):
+    """Two conv networks with dropout: their masks and shuffles come from the checkpointed generators."""
+    layers = [ConvPoolLayer((2, 1, 5, 5), (1, 28, 28), (2, 2), ReLU),
+              FullyConnectedLayer(2 * 12 * 12, 10, ReLU, p_dropout=0.5), SoftmaxLayer(10, 10, p_dropout=0.5)]
+    return LayerPopulation(layers, 10, list(seeds), list(etas), 0.1, mode="JAX", device="cpu",
+                           order=order)
+
+
+def _without_seconds(histories):
+    return [[{k: v for k, v in r.items() if k != "seconds"} for r in mine] for mine in histories]
+
+
+def _assert_resumes_exactly(make, train, tmp_path):
+    """`train(population, epochs, **checkpoint)` 2 epochs straight, and 1 epoch, then a new population
+    resumed for 1 more: the same bits, the same histories and diverged networks."""
+    straight = make()
+    want = train(straight, 2)
+    train(make(), 1, checkpoint_dir=tmp_path)
+    assert checkpoint.load(tmp_path)[2]["history"]["epoch"] == 1
+    resumed = make()
+    got = train(resumed, 2, checkpoint_dir=tmp_path, resume=True)
+    assert len(straight.trainer.values()) == len(resumed.trainer.values())
+    for a, b in zip(straight.trainer.values(), resumed.trainer.values()):
+        assert np.array_equal(a, b)
+    assert _without_seconds(got) == _without_seconds(want)
+    assert resumed.diverged == straight.diverged and resumed.trainer.diverged == straight.diverged
+    return resumed
+
+
+def test_a_resumed_conv_population_ends_as_one_trained_straight(digits, tmp_path):
+    """A shared order here (one generator for all); own orders in the command's kill -9 test."""
+    _assert_resumes_exactly(lambda: _small_conv(order="shared"),
+                            lambda pop, epochs, **keep: pop.SGD(digits[0][:200], epochs, digits[1], **keep),
+                            tmp_path)
+
+
+def test_a_network_diverged_before_the_checkpoint_stays_diverged_after_the_resume(digits, tmp_path):
+    """eta 1e30 overflows network 1 in epoch 0; the resumed run neither trains it nor records it."""
+    def make():
+        return Population([784, 20, 10], [0, 1], [0.5, 1e30], mode="JAX", device="cpu")
+
+    def train(pop, epochs, **keep):
+        return pop.SGD(digits[0], epochs, 10, digits[1], **keep)
+
+    pop = _assert_resumes_exactly(make, train, tmp_path)
+    assert pop.diverged == [None, 0] and [len(h) for h in pop.histories] == [2, 0]
+
+
+@pytest.fixture(scope="module")
+def conv_checkpoint(digits, tmp_path_factory):
+    """A conv population's checkpoint after one epoch."""
+    directory = tmp_path_factory.mktemp("population_checkpoint")
+    _small_conv().SGD(digits[0][:200], 1, digits[1], checkpoint_dir=directory)
+    return directory
+
+
+@pytest.mark.parametrize("setting, value, change", [
+    ("networks", 3, {"seeds": (0, 1, 2), "etas": (0.1, 0.05, 0.05)}),
+    ("seeds", r"\[0, 2\]", {"seeds": (0, 2)}),
+    ("order", "'shared'", {"order": "shared"}),
+    ("eta0", r"\[0.1, 0.1\]", {"etas": (0.1, 0.1)}),
+])
+def test_a_resume_refuses_a_checkpoint_of_another_population(digits, conv_checkpoint, tmp_path, setting,
+                                                             value, change):
+    shutil.copytree(conv_checkpoint, tmp_path, dirs_exist_ok=True)
+    pop = _small_conv(**change)
+    refusal = f"cannot resume: the checkpoint has {setting}=.* but this run has {setting}={value};"
+    with pytest.raises(checkpoint.CheckpointError, match=refusal) as caught:
+        pop.SGD(digits[0][:200], 2, digits[1], checkpoint_dir=tmp_path, resume=True)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda meta: meta["history"].pop("diverged"), r"incomplete checkpoint \('diverged'\)"),
+    (lambda meta: meta["history"].update(diverged=[None]), r"diverged: expected 2 epochs or nulls"),
+])
+def test_a_population_checkpoint_without_its_diverged_networks_is_refused(digits, conv_checkpoint, tmp_path,
+                                                                          edit, problem):
+    weights, biases, meta = checkpoint.load(conv_checkpoint)
+    edit(meta)
+    checkpoint.save(tmp_path, weights, biases, meta)
+    with pytest.raises(checkpoint.CheckpointError, match=problem):
+        _small_conv().SGD(digits[0][:200], 2, digits[1], checkpoint_dir=tmp_path, resume=True)
+
+
+def test_a_population_checkpoint_stacks_every_networks_arrays(digits, conv_checkpoint):
+    """Network k's weights and biases at index k, as network k alone would checkpoint them."""
+    weights, biases, meta = checkpoint.load(conv_checkpoint)
+    assert [w.shape for w in weights] == [(2, 2, 1, 5, 5), (2, 288, 10), (2, 10, 10)]
+    assert [b.shape for b in biases] == [(2, 2), (2, 10), (2, 10)]
+    assert meta["identity"]["seeds"] == [0, 1] and len(meta["rng"]) == 2 and len(meta["records"]) == 1
+
+
+def test_a_shared_order_population_of_two_conv_layers_trains_as_its_first_network_alone(digits):
+    """The second conv layer's input is each network's own: its reshape compiles on JAX (it did not,
+    with a reshape of -1 rows), and network 0 ends as alone, up to the kernels' rounding."""
+    def layers():
+        return [ConvPoolLayer((2, 1, 5, 5), (1, 28, 28), (2, 2), ReLU),
+                ConvPoolLayer((3, 2, 5, 5), (2, 12, 12), (2, 2), ReLU), SoftmaxLayer(3 * 4 * 4, 10)]
+
+    pop = LayerPopulation(layers(), 10, [0, 1], 0.1, mode="JAX", device="cpu", order="shared")
+    pop.SGD(digits[0][:100], 1)
+    net = n3.Network(layers(), 10, seed=0, mode="JAX", device="cpu")
+    net.SGD(digits[0][:100], 1, 10, 0.1, verbose=False)
+    for a, b in zip(net.trainer.values(), pop.trainer.net_values(0)):
+        np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
+
+
+def test_a_shared_order_population_of_a_fully_connected_first_layer_equals_each_network_alone(digits):
+    """Its first layer's K matmuls of the shared input (dlpy35.engine.rewrites), dropout on: network k ends as
+    the network of seed k alone on network 0's shuffles and masks, up to the kernels' rounding."""
+    def layers():
+        return [FullyConnectedLayer(784, 20, ReLU, p_dropout=0.5), SoftmaxLayer(20, 10, p_dropout=0.5)]
+
+    pop = LayerPopulation(layers(), 10, [0, 1], [0.1, 0.05], mode="JAX", device="cpu", order="shared")
+    histories = pop.SGD(digits[0], 2, digits[1])
+    network0 = n3.Network(layers(), 10, seed=0, mode="JAX", device="cpu")
+    for k, eta in enumerate([0.1, 0.05]):
+        net = n3.Network(layers(), 10, seed=k, mode="JAX", device="cpu")
+        net.rng.bit_generator.state = network0.rng.bit_generator.state
+        net.SGD(digits[0], 2, 10, eta, digits[1], verbose=False)
+        for a, b in zip(net.trainer.values(), pop.trainer.net_values(k)):
+            np.testing.assert_allclose(b, a, **ACROSS_KERNELS)
+        assert_counts_close([h["validation_correct"] for h in histories[k]],
+                            [r.evaluations["validation"].correct for r in net.records])

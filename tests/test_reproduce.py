@@ -215,3 +215,39 @@ def test_a_row_that_cannot_run_on_a_ray_worker_is_one_line_naming_it(capsys, tmp
     assert status == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith("dlpy35 reproduce: ch1-30: ") and "cuda" in err
     assert not (tmp_path / "results.json").exists()
+
+
+def test_an_interrupted_ensemble_row_resumes_from_its_last_checkpoint(tmp_path, mnist_dir):
+    """A quick two-network row of the fc net (the ensemble rows' path, without the expanded set), two
+    epochs: Ctrl-C after the first, then the row run again, ends as the row run straight."""
+    import numpy as np
+
+    from dlpy35.storage import checkpoint
+
+    row = reproduce._conv("ch6-pair", "two fc networks that vote", 97.80, "fc", ensemble=2)
+    options = {"quick": True, "epochs": 2, "device": "cpu", "mode": "JAX"}
+    straight = reproduce.run_row(row, tmp_path / "straight", **options, log=lambda _: None)
+    said = []
+
+    def stop_after_epoch_0(line):
+        said.append(line)
+        if line.startswith("  epoch 0:"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.run_row(row, tmp_path / "row", **options, log=stop_after_epoch_0)
+    assert checkpoint.completed_epochs(tmp_path / "row") == 1
+    resumed = reproduce.run_row(row, tmp_path / "row", **options, log=said.append)
+    assert said[1:] == [f"  resuming from {tmp_path / 'row' / 'checkpoint.npz'}", said[2]]
+    assert said[2].startswith("  epoch 1:")
+    assert {k: resumed[k] for k in ("dlpy35", "curve", "epochs")} == {k: straight[k] for k in
+                                                                        ("dlpy35", "curve", "epochs")}
+    got, want = checkpoint.load(tmp_path / "row"), checkpoint.load(tmp_path / "straight")
+    assert all(np.array_equal(a, b) for a, b in zip([*got[0], *got[1]], [*want[0], *want[1]]))
+
+    def histories(directory):
+        runs = json.loads((directory / reproduce.HISTORY).read_text())["runs"]
+        return [[{k: v for k, v in epoch.items() if k != "seconds"} for epoch in r["history"]] for r in runs]
+
+    assert histories(tmp_path / "row") == histories(tmp_path / "straight")
+    assert [len(h) for h in histories(tmp_path / "row")] == [2, 2]

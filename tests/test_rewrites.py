@@ -127,3 +127,57 @@ def test_importing_dlpy35_changes_no_other_codes_compiles():
     with_dlpy35, ours = compiled_in_a_new_process("dlpy35").split("dlpy35's mode:")
     assert with_dlpy35 == compiled_in_a_new_process("none")
     assert with_dlpy35.count("Transpose{axes=(2, 0, 1)}") == 4 and "Transpose{axes=(2, 0, 1)}" not in ours
+
+
+def shared_input_matmuls(transposed):
+    """``x @ w_k`` for 3 matrices ``w``, one shared ``x``, as vectorizing one network's ``x @ w`` makes it,
+    and its gradient; `transposed`: ``x @ w_k.T``, a conv layer's form."""
+    from pytensor.graph.replace import vectorize_graph
+
+    x = pt.tensor("x", dtype="float32", shape=(4, 6))
+    one = pt.tensor("one", dtype="float32", shape=(5, 6) if transposed else (6, 5))
+    w = pt.tensor("w", dtype="float32", shape=(3, *one.type.shape))
+    z = vectorize_graph(x @ (one.T if transposed else one), replace={one: w})
+    fn = resolve("cpu", "JAX", "float32").function([x, w], [z, pytensor.grad(pt.sum(z ** 2), w)])
+    fn.trust_input = False
+    return fn
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_a_shared_input_matmul_reads_the_weights_in_place_and_keeps_every_number(transposed):
+    """K matmuls (BatchedDot) for weights kept (n_in, n_out); a conv layer's transposed filters keep the
+    wide matmul, which reads them in place.  Neither transposes the stacked weights."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 5, 6) if transposed else (3, 6, 5)).astype(np.float32)
+    z, grad = shared_input_matmuls(transposed)(x, w)
+    want = np.einsum("mi,kio->kmo", x, w.transpose(0, 2, 1) if transposed else w)
+    np.testing.assert_allclose(z, want, rtol=1e-6, atol=1e-6)
+    dw = np.einsum("mi,kmo->kio", x, 2 * want)
+    np.testing.assert_allclose(grad, dw.transpose(0, 2, 1) if transposed else dw, rtol=1e-5, atol=1e-5)
+    fgraph = shared_input_matmuls(transposed).maker.fgraph
+    readers = [node for node, _ in fgraph.clients[fgraph.inputs[1]]]  # what reads w, forward and backward
+    if transposed:  # one wide matmul of reshape(w, (-1, 6)).T: a view
+        assert [type(n.op) for n in readers] == [Reshape] and rewritten_nodes(fgraph, readers[0])
+    else:
+        assert [type(n.op).__name__ for n in readers] == ["BatchedDot"]
+
+
+def rewritten_nodes(fgraph, reshape):
+    """Whether every reader of `reshape` (a 2-D reshape of w) is a 2-D transpose, a view."""
+    return all(isinstance(n.op, DimShuffle) and tuple(n.op.new_order) == (1, 0)
+               for n, _ in fgraph.clients[reshape.outputs[0]])
+
+
+def test_a_shared_order_population_of_a_fully_connected_first_layer_copies_no_weights(mnist):
+    """network3's fully connected first layer, on the shared input: no transposed copy of its weights."""
+    from dlpy35.engine.layers import FullyConnectedLayer, SoftmaxLayer
+    from dlpy35.engine.population import LayerPopulation
+
+    (tx, ty), _, _ = mnist
+    layers = [FullyConnectedLayer(784, 12), SoftmaxLayer(12, 10)]
+    pop = LayerPopulation(layers, 10, [0, 1, 2], 0.1, mode="JAX", device="cpu", order="shared")
+    pop.SGD((tx[:40], ty[:40]), 1)
+    (step,) = [f for key, f in pop.trainer._fns.items() if key[:2] == ("train", "scan")]
+    text = pytensor.printing.debugprint(step, file="str")
+    assert "Transpose{axes=(1, 0, 2)}" not in text and "BatchedDot" in text

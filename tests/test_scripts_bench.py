@@ -108,6 +108,18 @@ def test_population_bench_writes_a_row_per_order_and_k(tmp_path, mnist_dir):
 
 
 @pytest.mark.slow
+def test_population_bench_of_a_chapter6_net_times_its_ensemble_against_network3_alone(tmp_path, mnist_dir):
+    """``--net``: train-conv's ``--ensemble K --order shared`` against one network3 run; no vmap peer."""
+    out = tmp_path / "population.json"
+    proc = bench("--population", "--net", "fc", "--ks", 2, "--orders", "shared", "--epochs", 1,
+                 "--n-train", 100, "--data-dir", mnist_dir, "--json", out)
+    (row,) = written(proc, out)["rows"]
+    assert (row["order"], row["k"], row["vmap_epoch_s"]) == ("shared", 2, None)
+    assert row["speedup"] == pytest.approx(row["separate_epoch_s"] / row["population_epoch_s"])
+    assert "fc, mini-batch 10, 100 images per epoch" in proc.stdout
+
+
+@pytest.mark.slow
 def test_conv_bench_reports_a_failing_implementation_as_a_row(tmp_path, mnist_dir):
     out = tmp_path / "conv.json"
     proc = bench("--network", "conv", "--modes", "NO_SUCH_MODE", "--batches", 1, "--epochs", 1,

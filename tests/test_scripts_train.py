@@ -95,7 +95,6 @@ def test_train_gpu_refuses_bad_paths_and_stages_before_training(train_gpu, capsy
     (["--eta", "0"], "eta (the learning rate) must be a finite number > 0, got 0.0"),
     (["--lmbda", "-1"], "lmbda (the regularisation parameter) must be a finite number >= 0, got -1.0"),
     (["--resume"], "--resume needs --checkpoint-dir"),
-    (["--ensemble", "2", "--checkpoint-dir", "{tmp}"], "an ensemble trains as one population"),
     (["--order", "shared"], "--order shared: one network has one order; give --ensemble K (K > 1)"),
     (["--run-dir", "{tmp}/afile"], "--run-dir {tmp}/afile: is a file; give a directory"),
     (["--expanded", "--dataset", "{tmp}"], "--expanded shifts MNIST's images"),

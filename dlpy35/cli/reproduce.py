@@ -4,7 +4,8 @@ Each ROW (``--list`` shows the twelve) is rerun with the book's settings, as its
 ``dlpy35 train`` or ``dlpy35 train-conv`` command would, into ``--out DIR/ROW``, and
 ``DIR/results.md`` and ``DIR/results.json`` get dlpy35's figure, the book's, the
 difference, the seconds, the device and that command, after every row.  A row whose result is
-already in ``--out`` (from the same command) is not run again.  Within 0.3 points
+already in ``--out`` (from the same command) is not run again, and a row interrupted goes on from its
+last checkpoint (``--out DIR/ROW/checkpoint.npz``; ``--overwrite`` starts it over).  Within 0.3 points
 of the book counts as reproduced.  ``--quick`` runs every row for one epoch on a
 slice: a smoke test, not a comparison; ``--epochs N`` a partial run of N epochs, for
 rows too long for the machine (their curve and seconds per epoch).  ``--ray auto|ADDRESS``
@@ -170,7 +171,8 @@ def _options(args) -> dict:
     """:func:`dlpy35.studies.reproduce.run_row`'s keywords from the flags (a path absolute, for a worker of
     a cluster that runs elsewhere)."""
     return {"epochs": args.epochs, "seed": 0 if args.seed is None else args.seed, "device": args.device,
-            "mode": args.mode, "data_dir": args.data_dir and args.data_dir.resolve()}
+            "mode": args.mode, "data_dir": args.data_dir and args.data_dir.resolve(),
+            "overwrite": args.overwrite}
 
 
 def _run_row(row, *how, **options):
@@ -208,7 +210,8 @@ def _here(prog, args, rows, finished) -> int:
         return fail(prog, exc)
     for row in rows:
         print(f"{row.name}: {shell(row, args.quick, _extra(args))}", flush=True)
-        stopped = f"{prog}: interrupted in {row.name}; the rows finished are in {args.out / TABLE[0]}"
+        stopped = (f"{prog}: interrupted in {row.name}; the rows finished are in {args.out / TABLE[0]}, and "
+                   f"the same command goes on from {row.name}'s last checkpoint")
         result = _interruptible(prog, stopped, _run_row, row, args.out / row.name, args.quick,
                                 **_options(args))
         if isinstance(result, int):
@@ -314,7 +317,7 @@ def _check_out(args, rows, kept):
         if old and old.get("command") == shell(row, args.quick, _extra(args)):
             continue  # kept, not run again
         run = reproduce.row_dir(row, args.out / row.name)
-        outputs.directory(run.path, "--out", (*run.names, reproduce.HISTORY),
+        outputs.directory(run.path, "--out", reproduce.row_files(run),
                           continues=old is None and _made_by(run, reproduce.made_by(row)))
 
 

@@ -17,6 +17,7 @@ Examples::
     dlpy35 train-conv --net conv1 --epochs 1 --n-train 2000   # kept in a new runs/train-conv-...
     dlpy35 train-conv --net conv1 --checkpoint-dir runs/conv1 --run-dir runs/conv1
     # ... Ctrl-C, then the same command with --resume
+    dlpy35 train-conv --net conv1 --ensemble 5 --order shared --checkpoint-dir runs/five   # all five in one
     dlpy35 train-conv --net conv2-relu --expanded --dropout --device cuda --save runs/conv.npz
 """
 
@@ -103,9 +104,6 @@ def check(p, args):
     if args.order != "own" and args.ensemble == 1:
         p.error(f"--order {args.order}: one network has one order; give --ensemble K (K > 1) or leave out "
                 "--order")
-    if args.checkpoint_dir and args.ensemble > 1:
-        p.error("--checkpoint-dir: an ensemble trains as one population, which keeps no checkpoint; give "
-                "--ensemble 1 or leave out --checkpoint-dir")
     if args.resume and not args.checkpoint_dir:
         p.error("--resume needs --checkpoint-dir")
     if args.resume and args.overwrite:
@@ -140,67 +138,78 @@ def _epoch_rows(args, records):
             for row in epoch_rows(k, args.seed + k, args.eta, args.lmbda, [args.net], mine, "validation")]
 
 
-class EpochLines(Callback):
-    """One network's line after each epoch, and the run directory's ``epochs.csv`` with every epoch so
-    far (a resumed run's earlier ones included); its ``args.json`` once the run starts."""
+def _network_line(record):
+    return f"  epoch {record.epoch}: {record.seconds:.1f} s training, cost {record.cost:.4f}"
 
-    def __init__(self, prog, args, bar):
-        self.prog, self.args, self.bar = prog, args, bar
+
+def _population_line(record):
+    return (f"  epoch {record.epoch}: {record.seconds:.1f} s training, validation accuracy "
+            + " ".join(f"{e.evaluations['validation'].accuracy:.2%}" if e else "diverged"
+                       for e in record.records))
+
+
+class EpochLines(Callback):
+    """A line after each epoch, and the run directory's ``epochs.csv`` with every network's epochs so
+    far (a resumed run's earlier ones included); its ``args.json`` once the run starts.
+
+    Parameters
+    ----------
+    prog, args, bar
+        The command, its arguments (``args.run``: the run directory or None) and its progress bar.
+    records : callable
+        ``records(run)``: each network's :class:`dlpy35.engine.records.EpochRecord` list so far.
+    line : callable
+        ``line(record)``: what an epoch's record says.
+    """
+
+    def __init__(self, prog, args, bar, records, line):
+        self.prog, self.args, self.bar, self.records, self.line = prog, args, bar, records, line
 
     def on_start(self, trainer, run):
         """Once the checkpoint to resume (if any) is checked and restored: ``args.json`` with the run's
         identity, and ``epochs.csv`` with the resumed checkpoint's epochs."""
         if self.args.run:
             self.args.run.start(self.prog, self.args, run.identity, run.state["epoch"], trainer.device)
-            self.args.run.epochs(_epoch_rows(self.args, [run.records]))
+            self.args.run.epochs(_epoch_rows(self.args, self.records(run)))
 
     def on_epoch(self, trainer, run, record):
         self.bar.close()
-        print(f"  epoch {record.epoch}: {record.seconds:.1f} s training, cost {record.cost:.4f}", flush=True)
+        print(self.line(record), flush=True)
         if self.args.run:
-            self.args.run.epochs(_epoch_rows(self.args, [run.records]))
+            self.args.run.epochs(_epoch_rows(self.args, self.records(run)))
 
 
 def train(prog, args, data, bar):
-    """The K networks of the run, trained as one population (one network alone when K is 1, so that it
-    can checkpoint); ``(a network to save, histories, the ensemble's test accuracy or None)``."""
+    """The K networks of the run, trained as one population (one network alone when K is 1), either
+    checkpointing into ``--checkpoint-dir``; ``(a network to save, histories, the ensemble's test accuracy
+    or None)``."""
     from dlpy35 import network3 as n3
     from dlpy35.engine.population import LayerPopulation
 
     (tx, ty), val, test = data.training, data.validation, data.test
     layers = n3.book_layers(args.net, args.mini_batch_size, args.dropout, data.n_classes, args.extra_fc)
     start = time.perf_counter()
+    keep = {"checkpoint_dir": args.checkpoint_dir, "resume": args.resume, "overwrite": args.overwrite}
     if args.ensemble == 1:
         net = n3.Network(layers, args.mini_batch_size, seed=args.seed, dtype=args.dtype, mode=args.mode,
                          device=args.device)
         net.stop_on_saturation = args.stop_on_saturation
         print(f"{net.device.describe()} ({net.device.note})", flush=True)
         make_run_dir(args)  # the device is known good: the run is about to start
-
-        net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda,
-                checkpoint_dir=args.checkpoint_dir, resume=args.resume, overwrite=args.overwrite,
-                progress=bar, callbacks=[EpochLines(prog, args, bar), *tensorboard_callbacks(args)])
+        lines = EpochLines(prog, args, bar, lambda run: [run.records], _network_line)
+        net.SGD((tx, ty), args.epochs, args.mini_batch_size, args.eta, val, test, args.lmbda, **keep,
+                progress=bar, callbacks=[lines, *tensorboard_callbacks(args)])
         histories, vote, trainer = [[r.flat() for r in net.records]], None, net
     else:
         pop = LayerPopulation(layers, args.mini_batch_size, list(range(args.seed, args.seed + args.ensemble)),
                               args.eta, args.lmbda, dtype=args.dtype, mode=args.mode, device=args.device,
                               order=args.order)
         make_run_dir(args)
-        if args.run:  # a population keeps no checkpoint: it always starts at epoch 0
-            args.run.start(prog, args, device=pop.device)
         print(f"{plural(args.ensemble, 'network')} as one population ({args.order} order): "
               f"{pop.device.describe()} ({pop.device.note})", flush=True)
-
-        def on_epoch(r):
-            bar.close()
-            print(f"  epoch {r.epoch}: {r.seconds:.1f} s training, validation accuracy "
-                  + " ".join(f"{e.evaluations['validation'].accuracy:.2%}" if e else "diverged"
-                             for e in r.records), flush=True)
-            if args.run:
-                args.run.epochs(_epoch_rows(args, pop.records))
-
-        pop.SGD((tx, ty), args.epochs, val, test, progress=bar, on_epoch=on_epoch,
-                callbacks=tensorboard_callbacks(args))
+        lines = EpochLines(prog, args, bar, lambda run: pop.records, _population_line)
+        pop.SGD((tx, ty), args.epochs, val, test, progress=bar, **keep,
+                callbacks=[lines, *tensorboard_callbacks(args)])
         histories, trainer = pop.histories, pop.trainer
         vote = float(np.mean(pop.vote(test[0]) == test[1]))
         net = pop.network(0)

@@ -108,7 +108,10 @@ class DeviceNetwork:
     def _objective(self, rows, params, key, hyper, option):
         x, y = self._train
         noise = (self._noise, key) if self.model.stochastic else None
-        return self.model.objective(x[rows], y[rows], params, hyper, option, noise)
+        # The width as a constant, as the rows' count is: rewrites that need static shapes may then apply
+        # (dlpy35.engine.rewrites: a shared-order population's first fully connected layer).
+        inputs = pt.specify_shape(x[rows], (*rows.type.shape, self.model.n_in))
+        return self.model.objective(inputs, y[rows], params, hyper, option, noise)
 
     def _status_fn(self):
         """(epoch's cost sum, parameters usable): finite and below ``sqrt(max float)``.

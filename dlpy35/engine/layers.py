@@ -73,6 +73,16 @@ def activation_name(fn) -> str:
 
 
 # -- the graph's building blocks ----------------------------------------------------
+def _rows(x):
+    """`x`'s static row count, or -1 (what a reshape infers) when the graph does not fix it.
+
+    A population of one shared order vectorizes the images' reshape of a second conv layer:
+    with -1 there, the shape PyTensor derives for its gradient is left to JAX to compute, which
+    cannot trace it; the static count (the mini-batch size, in a step) keeps every shape a constant.
+    """
+    return -1 if x.type.shape[0] is None else x.type.shape[0]
+
+
 def conv2d_valid(x, w, in_hw, filter_shape):
     """Valid 2-D cross-correlation of channels-last images by im2col and one matmul.
 
@@ -349,7 +359,8 @@ class ConvPoolLayer(Layer):
     def output(self, x, params):
         w, b = params
         c, h, wd = self.image_shape
-        images = x.reshape((-1, h, wd, c))  # a flat row is (y, x, channel): MNIST's order when c == 1
+        # A flat row is (y, x, channel): MNIST's order when c == 1.
+        images = x.reshape((_rows(x), h, wd, c))
         pooled = max_pool(conv2d_valid(images, w, (h, wd), self.filter_shape), self.poolsize,
                           (*self.conv_hw, self.filter_shape[0]))
         return self.activation_fn(pooled + b).reshape((-1, self.n_out))

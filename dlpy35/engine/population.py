@@ -35,6 +35,12 @@ the K first-layer matmuls into one wide matmul, forward and backward, that reads
 the stacked weights in place -- about twice the throughput of K own orders on a
 CPU (the README's table).
 
+A population checkpoints as one network does (:mod:`dlpy35.storage.checkpoint`, the
+``checkpoint_dir``, ``resume`` and ``overwrite`` of ``SGD``): one file holds every
+network's parameters stacked (K leading), their generators' states, the diverged
+networks, every epoch's records and the run's identity (the seeds, the order, the
+etas and lambdas, the layers...), and a resume ends where an uninterrupted run ends.
+
 A network that diverges is marked (``diverged`` holds its epoch), keeps the
 weights of its last good epoch and stops updating; the others go on.  A network
 that saturates (one answer to nearly everything, its cost flat) is named in a
@@ -56,6 +62,7 @@ from dlpy35.engine.device import resolve
 from dlpy35.engine.order import OneOrder, OwnOrders
 from dlpy35.engine.records import EpochRecord, Evaluation, PopulationRecord
 from dlpy35.engine.trainer import Trainer
+from dlpy35.storage import checkpoint
 from dlpy35.text import plural
 
 MEMORY_SHARE = 0.8  # a population may plan to use this share of the device's free memory
@@ -92,6 +99,8 @@ class PopulationTrainer(Trainer):
     epoch_mode, drop_last, eval_chunk
         As for :class:`dlpy35.engine.trainer.Trainer`.
     """
+
+    record_type = PopulationRecord
 
     def __init__(self, model, device, values, order, epoch_mode="scan", drop_last=False, eval_chunk=None):
         self.k = len(values[0])
@@ -149,9 +158,19 @@ class PopulationTrainer(Trainer):
         return self._lift(lambda *p: [self.model.forward(x, list(p))], self.params)[0]
 
     # -- per-network hyperparameters, divergence and records -----------------------------------------
+    def begin(self, x, y, epochs, m, eta, hyper, option=None, sets=None):
+        """:meth:`dlpy35.engine.trainer.Trainer.begin`, the diverged networks in ``run.state`` too."""
+        run = super().begin(x, y, epochs, m, eta, hyper, option, sets)
+        run.state["diverged"] = list(self.diverged)  # what a checkpoint keeps of the guard's work
+        return run
+
+    def checked_eta(self, eta):
+        """Every network's learning rate (one for all, or one per network), checked: a list of K."""
+        return [arguments.check_eta(e, self.dtype) for e in per_net(eta, self.k, "eta")]
+
     def set_eta(self, run, eta):
         """Set every network's learning rate (one per network) and what follows from it, on the device."""
-        run.eta = [arguments.check_eta(e, self.dtype) for e in per_net(eta, self.k, "eta")]
+        run.eta = self.checked_eta(eta)
         hyper = run.hyper(np.asarray(run.eta))
         run.hyper_d = tuple(self.device.put(np.broadcast_to(np.asarray(v, self.dtype), self.net_shape))
                             for v in hyper.values())
@@ -169,6 +188,7 @@ class PopulationTrainer(Trainer):
                 v[k] = s[k]
         self.assign(values)
         self.device.assign(self._active, active & ~failed)
+        run.state["diverged"] = list(self.diverged)
 
     def evaluate(self, name, n):
         """Every network's :class:`dlpy35.engine.records.Evaluation` of the loaded set `name`."""
@@ -182,6 +202,38 @@ class PopulationTrainer(Trainer):
                                evaluations={name: evs[k] for name, evs in evaluations.items()})
                    for k in range(self.k)]
         return PopulationRecord(epoch=j, seconds=seconds, eta=list(run.eta), records=records)
+
+    # -- checkpoints: every network's parameters stacked, K leading; the diverged networks in run.state --
+    def checkpoint_arrays(self, values):
+        """Network k's arrays in the model's checkpoint layout, at index k of each stacked array."""
+        per_network = [self.model.checkpoint_arrays([v[k] for v in values]) for k in range(self.k)]
+        return tuple([np.stack(arrays) for arrays in zip(*(net[part] for net in per_network))]
+                     for part in (0, 1))
+
+    def from_checkpoint(self, weights, biases):
+        """The stacked parameters from :meth:`checkpoint_arrays`' layout; ValueError naming what does not
+        fit."""
+        wrong = [np.shape(a) for a in (*weights, *biases) if np.ndim(a) == 0 or len(a) != self.k]
+        if wrong:
+            raise ValueError(f"arrays of shapes {wrong} do not hold {plural(self.k, 'network')}")
+        nets = [self.model.from_checkpoint([w[k] for w in weights], [b[k] for b in biases])
+                for k in range(self.k)]
+        return [np.stack(p) for p in zip(*nets)]
+
+    def checked_state(self, state):
+        """The trainer's checks, every network's eta and the diverged networks (K epochs or None)."""
+        state = super().checked_state(state)
+        diverged = state["diverged"]
+        epochs = isinstance(diverged, list) and len(diverged) == self.k
+        if not (epochs and all(d is None or (type(d) is int and d >= 0) for d in diverged)):
+            raise ValueError(f"diverged: expected {self.k} epochs or nulls, got {diverged!r}")
+        return state
+
+    def restore(self, run, values, order_state, state, records):
+        """Continue `run` from a checkpoint: the diverged networks stay frozen, as they were."""
+        super().restore(run, values, order_state, state, records)
+        self.diverged = list(state["diverged"])
+        self.device.assign(self._active, np.array([d is None for d in self.diverged]))
 
     def net_values(self, k):
         """Network k's parameters (host copies)."""
@@ -266,14 +318,27 @@ class PopulationBase:
         return PopulationTrainer(self.model, self.device, stacked, ORDERS[self.order](rngs),
                                  epoch_mode=self.epoch_mode, drop_last=self.drop_last, eval_chunk=chunk)
 
-    def _train(self, x, y, epochs, m, sets, hyper, option, progress, on_epoch, callbacks):
-        """Train on the checked arrays; the histories."""
-        self.trainer = self.trainer or self._make_trainer(m)
-        run = self.trainer.begin(x, y, epochs, m, self.etas, hyper=hyper, option=option, sets=sets)
-        policies = [SaturationCheck(), NetworkRecords(self), *([OnEpoch(on_epoch)] if on_epoch else []),
-                    *callbacks]
-        self.trainer.train(run, policies, progress=progress)
+    def _train(self, x, y, epochs, m, sets, hyper, option, progress=None, on_epoch=None, callbacks=(),
+               checkpoint_dir=None, resume=False, overwrite=False, verbose=True):
+        """Train on the checked arrays, checkpointing into `checkpoint_dir` (continuing the checkpoint
+        there with `resume`, saying so when `verbose`); the histories."""
+        with checkpoint.claim(checkpoint_dir, resume, overwrite):
+            self.trainer = self.trainer or self._make_trainer(m)
+            run = self.trainer.begin(x, y, epochs, m, self.etas, hyper=hyper, option=option, sets=sets)
+            run.identity = checkpoint.run_identity(self.trainer, run, {
+                "networks": self.k, "seeds": self.seeds, "order": self.order, "lmbdas": self.lmbdas,
+                **self._identity()})
+            saver = checkpoint.Checkpoint.of_run(self.trainer, run, checkpoint_dir, resume, verbose,
+                                                 required=("diverged",))
+            policies = [SaturationCheck(), NetworkRecords(self), saver, on_epoch and OnEpoch(on_epoch),
+                        *callbacks]
+            self.trainer.train(run, [p for p in policies if p], progress=progress)
         return self.histories
+
+    def _identity(self):
+        """What defines the networks beyond their seeds and lambdas (:mod:`dlpy35.storage.identity`): their
+        architecture (``sizes`` first, which a checkpoint reads) and the rest of their settings."""
+        raise NotImplementedError
 
     @property
     def histories(self):
@@ -295,6 +360,14 @@ class NetworkRecords(Callback):
 
     def __init__(self, population):
         self.population = population
+
+    def on_start(self, trainer, run):
+        """A resumed run's records and diverged networks, as the checkpoint holds them."""
+        pop = self.population
+        if run.records:
+            pop.records = [[r.records[k] for r in run.records if r.records[k] is not None]
+                           for k in range(pop.k)]
+        pop.diverged = list(trainer.diverged)
 
     def after_epoch(self, trainer, run, record):
         pop = self.population
@@ -358,7 +431,7 @@ class Population(PopulationBase):
         return self.model.init_params(rng, self.dtype, self.weight_init)
 
     def SGD(self, training_data, epochs, mini_batch_size, evaluation_data=None, *,  # noqa: N802 (the book's)
-            test_data=None, progress=None, on_epoch=None, callbacks=()):
+            test_data=None, progress=None, on_epoch=None, callbacks=(), **keep):
         """Train all K networks for `epochs` epochs; return their histories (one list per network).
 
         `training_data`, `evaluation_data` and `test_data` take the forms ``network2``'s
@@ -366,6 +439,10 @@ class Population(PopulationBase):
         tells what a choice made on `evaluation_data` is worth on unseen images.
         `on_epoch` receives each :class:`dlpy35.engine.records.PopulationRecord`, and so
         do the `callbacks` (:class:`dlpy35.engine.callbacks.Callback`), after the population's own.
+        `keep` takes ``checkpoint_dir``, ``resume``, ``overwrite`` and ``verbose`` (say that the run
+        resumes), as ``network3``'s ``SGD`` does:
+        one checkpoint of every network (:mod:`dlpy35.storage.checkpoint`) after every epoch and on
+        Ctrl-C, which a resume continues exactly (a checkpoint of another run is refused).
         """
         x, y = arguments.training_arrays(training_data, self.sizes[0], self.sizes[-1], self.dtype)
         n = len(x)
@@ -376,7 +453,10 @@ class Population(PopulationBase):
                 for name, data in (("evaluation", evaluation_data), ("test", test_data)) if data is not None}
         lmbdas = np.asarray(self.lmbdas)
         return self._train(x, y, epochs, m, sets, lambda etas: {"eta": etas, "decay": etas * lmbdas / n},
-                           self.reg if lmbdas.any() else None, progress, on_epoch, callbacks)
+                           self.reg if lmbdas.any() else None, progress, on_epoch, callbacks, **keep)
+
+    def _identity(self):
+        return {"sizes": self.sizes, "cost": self.cost.name, "init": self.weight_init, "reg": self.reg}
 
     def network(self, k):
         """Network k as a ``dlpy35.network2.Network`` holding its current weights (to save, to predict)."""
@@ -419,12 +499,12 @@ class LayerPopulation(PopulationBase):
                          order)
 
     def SGD(self, training_data, epochs, validation_data=None, test_data=None, *,  # noqa: N802 (the book's)
-            progress=None, on_epoch=None, callbacks=()):
+            progress=None, on_epoch=None, callbacks=(), **keep):
         """Train all K networks for `epochs` epochs of mini-batches of ``mini_batch_size``; the histories.
 
         The data take the forms ``network3``'s ``SGD`` takes; each history's dicts
         hold ``validation_correct``/``_total`` and ``test_correct``/``_total``.
-        `on_epoch` and `callbacks` as for :meth:`Population.SGD`.
+        `on_epoch`, `callbacks` and `keep` (checkpoints) as for :meth:`Population.SGD`.
         """
         n_out = self.model.n_out
 
@@ -439,7 +519,12 @@ class LayerPopulation(PopulationBase):
         lmbdas = np.asarray(self.lmbdas)
         return self._train(x, y, epochs, self.mini_batch_size, sets,
                            lambda etas: {"eta": etas, "l2": lmbdas / n_batches}, None, progress, on_epoch,
-                           callbacks)
+                           callbacks, **keep)
+
+    def _identity(self):
+        layers = self.model.layers
+        return {"sizes": [self.n_in, *(layer.n_out for layer in layers)],
+                "layers": [layer.spec() for layer in layers]}
 
     def network(self, k):
         """Network k as a ``dlpy35.network3.Network`` holding its current weights (to save, to predict)."""

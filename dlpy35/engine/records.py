@@ -99,6 +99,14 @@ class PopulationRecord:
         """``(f"network {k}: ", record)`` for each network: its record and the prefix of its messages."""
         return [(f"network {k}: ", r) for k, r in enumerate(self.records)]
 
+    def to_json(self):
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d):
+        records = [None if r is None else EpochRecord.from_json(r) for r in d["records"]]
+        return cls(**{**d, "records": records})
+
 
 def saturation(record, before):
     """The warning when the network gives one answer to nearly all of a set and its cost there has stopped

@@ -181,9 +181,13 @@ class Trainer(DeviceNetwork):
         self.compile_seconds = None  # until train() compiles
         return run
 
+    def checked_eta(self, eta):
+        """`eta` when it is a usable learning rate in the trainer's dtype; ValueError otherwise."""
+        return arguments.check_eta(eta, self.dtype)
+
     def set_eta(self, run, eta):
         """Set the learning rate and the hyperparameters that follow from it, on the device."""
-        run.eta = arguments.check_eta(eta, self.dtype)
+        run.eta = self.checked_eta(eta)
         run.hyper_d = tuple(self.device.put(np.asarray(v, self.dtype)) for v in run.hyper(run.eta).values())
 
     def _warm_up(self, run):
@@ -349,6 +353,23 @@ class Trainer(DeviceNetwork):
                 c.on_interrupt(self, run)
             raise
         return done
+
+    # -- checkpoints (dlpy35.storage.checkpoint) ---------------------------------------------------
+    record_type = EpochRecord  # what run.records hold, as a checkpoint reads them back
+
+    def checkpoint_arrays(self, values):
+        """The parameters `values` as a checkpoint keeps them: ``(weights, biases)``, the model's layout."""
+        return self.model.checkpoint_arrays(values)
+
+    def from_checkpoint(self, weights, biases):
+        """The parameter list from a checkpoint's ``(weights, biases)``; ValueError naming what does not
+        fit."""
+        return self.model.from_checkpoint(weights, biases)
+
+    def checked_state(self, state):
+        """A checkpoint's run `state`, its values checked (ValueError) before any is used."""
+        state["next_eta"] = self.checked_eta(state["next_eta"])
+        return state
 
     def restore(self, run, values, order_state, state, records):
         """Continue `run` from a checkpoint's parameters, order, state and records (all checked)."""

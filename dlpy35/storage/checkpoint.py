@@ -6,7 +6,10 @@ end of every epoch (:mod:`dlpy35.storage.atomic`), so a crash or a kill during a
 leaves the previous checkpoint loadable.  :class:`Checkpoint` ties a file to a
 run of :class:`dlpy35.engine.trainer.Trainer`: what it saves, and the run's identity
 (:mod:`dlpy35.storage.identity`) that a resume must match; as
-one of the trainer's callbacks it saves after every epoch and on Ctrl-C.
+one of the trainer's callbacks it saves after every epoch and on Ctrl-C.  A population's
+trainer (:class:`dlpy35.engine.population.PopulationTrainer`) writes the same file: every
+network's weights and biases stacked (K leading), every generator's state, the diverged
+networks in the run's state and a :class:`dlpy35.engine.records.PopulationRecord` per epoch.
 """
 
 from __future__ import annotations
@@ -20,9 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlpy35.engine import arguments
 from dlpy35.engine.callbacks import Callback
-from dlpy35.engine.records import EpochRecord
 from dlpy35.storage import identity
 from dlpy35.storage.atomic import atomic_write, stale_temp_files
 from dlpy35.storage.saved_files import (
@@ -214,7 +215,7 @@ class Checkpoint(Callback):
         meta = {"sizes": self.identity["sizes"], "dtype": self.identity["dtype"], "identity": self.identity,
                 "history": run.state, "records": [r.to_json() for r in run.records],
                 "rng": trainer.order.state}
-        save(self.directory, *trainer.model.checkpoint_arrays(run.snapshot), meta)
+        save(self.directory, *trainer.checkpoint_arrays(run.snapshot), meta)
 
     def on_epoch(self, trainer, run, record):
         self.save(trainer, run)
@@ -243,15 +244,15 @@ class Checkpoint(Callback):
     def _parts(self, trainer, weights, biases, meta):
         """``(values, order state, run state, records)`` of a loaded checkpoint, each checked first."""
         try:
-            values = trainer.model.from_checkpoint(weights, biases)
+            values = trainer.from_checkpoint(weights, biases)
             state = meta["history"]
             order = copy.deepcopy(trainer.order)
             order.state = meta["rng"]  # a state the generators cannot take fails here, not half-way
-            state["next_eta"] = arguments.check_eta(state["next_eta"], trainer.dtype)
-            missing = {"epoch", "eta", "seconds", "stopped", *self.required} - state.keys()
+            missing = {"epoch", "eta", "seconds", "stopped", "next_eta", *self.required} - state.keys()
             if missing:
                 raise KeyError(", ".join(sorted(missing)))
-            records = [EpochRecord.from_json(r) for r in meta.get("records", [])]
+            state = trainer.checked_state(state)
+            records = [trainer.record_type.from_json(r) for r in meta.get("records", [])]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{self.path}: incomplete checkpoint ({exc}); resume from another "
                                   f"checkpoint directory, or train without resuming") from None

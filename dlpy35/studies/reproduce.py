@@ -4,8 +4,10 @@
 each with the settings the book trained it with.  :func:`run_row` trains one through
 the book's classes (:mod:`dlpy35.network2` for chapters 1 and 3, :mod:`dlpy35.network3`
 or a :class:`dlpy35.engine.population.LayerPopulation` for chapter 6), keeps the run in a
-directory of its own (:class:`dlpy35.storage.rundir.RunDir`) and takes its figure from the
-epochs it trained; :func:`markdown` lays the results out beside the book's.  A row is
+directory of its own (:class:`dlpy35.storage.rundir.RunDir`), checkpointing there after every
+epoch, so that a row interrupted (Ctrl-C, a lost machine) resumes from its last checkpoint when it
+is run again, and takes its figure from the epochs it trained; :func:`markdown` lays the results
+out beside the book's.  A row is
 reproduced when dlpy35's figure is within :data:`TOLERANCE` points of the book's.
 """
 
@@ -23,8 +25,8 @@ from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS
 from dlpy35.engine.callbacks import Callback
 from dlpy35.storage import tables
 
-__all__ = ["Row", "ROWS", "TOLERANCE", "HISTORY", "RowError", "find", "row_dir", "made_by", "run_row",
-           "run_row_away", "named", "status_of", "markdown", "read_results", "test_of_pick"]
+__all__ = ["Row", "ROWS", "TOLERANCE", "HISTORY", "RowError", "find", "row_dir", "row_files", "made_by",
+           "run_row", "run_row_away", "named", "status_of", "markdown", "read_results", "test_of_pick"]
 
 #: Points of accuracy within which a row counts as reproduced.
 TOLERANCE = 0.3
@@ -128,13 +130,32 @@ def row_dir(row, path):
     return RunDir(path, "network.npz" if row.chapter == 6 else "network.json")
 
 
+def row_files(run):
+    """The files a row's run writes into its directory `run` (a :class:`dlpy35.storage.rundir.RunDir`):
+    the run directory's own, :data:`HISTORY` and the checkpoint."""
+    from dlpy35.storage.checkpoint import FILENAME
+
+    return (*run.names, HISTORY, FILENAME)
+
+
+def _checkpointing(run, overwrite, log):
+    """How a row checkpoints into its directory `run` (``SGD``'s keywords): resuming the checkpoint an
+    interrupted run of it left there, unless `overwrite` starts over."""
+    from dlpy35.storage import checkpoint
+
+    resume = not overwrite and checkpoint.path_in(run.path).exists()
+    if resume:
+        log(f"  resuming from {checkpoint.path_in(run.path)}")
+    return {"checkpoint_dir": run.path, "resume": resume, "overwrite": overwrite, "verbose": False}
+
+
 def made_by(row) -> str:
     """What a row's ``args.json`` says made it (the ``command``), so that a rerun knows its own directory."""
     return f"dlpy35.studies.reproduce {row.name}"
 
 
 def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mode=None, data_dir=None,
-            log=print):
+            log=print, overwrite=False):
     """Rerun `row` into `run_dir`; its result (a dict).
 
     Parameters
@@ -157,6 +178,9 @@ def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mo
         MNIST's directory (:func:`dlpy35.data.load_data`).
     log : callable
         Told a line after every epoch.
+    overwrite : bool
+        Start over where a checkpoint of an interrupted run of the row is (which is otherwise
+        resumed: a checkpoint of another run is then refused, CheckpointError).
 
     Returns
     -------
@@ -173,8 +197,9 @@ def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mo
     run = row_dir(row, run_dir)
     data = load_data(data_dir)
     run.start(made_by(row), SimpleNamespace(**s))
+    keep = _checkpointing(run, overwrite, log)
     start = time.perf_counter()
-    got, records = (_run_ch6 if row.chapter == 6 else _run_ch1_ch3)(s, data, run, log)
+    got, records = (_run_ch6 if row.chapter == 6 else _run_ch1_ch3)(s, data, run, log, keep)
     seconds = time.perf_counter() - start
     per_epoch = sorted(r.seconds for r in records)
     curve = [round(100 * _evaluated(r).accuracy, 2) for r in records]
@@ -366,8 +391,9 @@ def _record(s, data, records, names=None):
     return Metadata.of(data, {"command": "dlpy35 reproduce", "args": s}, run_results(records, names))
 
 
-def _run_ch1_ch3(s, data, run, log):
-    """Train a chapter-1 or -3 row with :class:`dlpy35.network2.Network`, its stages in one run.
+def _run_ch1_ch3(s, data, run, log, keep):
+    """Train a chapter-1 or -3 row with :class:`dlpy35.network2.Network`, its stages in one run,
+    checkpointing as `keep` says.
 
     Returns
     -------
@@ -382,17 +408,18 @@ def _run_ch1_ch3(s, data, run, log):
                   weight_init=init)
     progress = RowProgress(s, net.sizes, run, log)
     net.SGD(tuple(a[: s["n_train"]] for a in data.training), s["epochs"], MINI_BATCH_SIZE, s["eta"],
-            lmbda=s["lmbda"], then=s["then"], verbose=False, monitor_evaluation_accuracy=True,
+            lmbda=s["lmbda"], then=s["then"], monitor_evaluation_accuracy=True,
             evaluation_data=data.test if on_test else data.validation, callbacks=[progress],
-            test_data=None if on_test else data.test)  # a validation row: what it picks, on test data
+            test_data=None if on_test else data.test, **keep)  # a validation row: what it picks, on test data
     records = progress.records
     net.metadata = _record(s, data, records, {"evaluation": s["evaluation"]})
     run.finish(net, _curves(records))
     return 100 * max((_evaluated(r).accuracy for r in records), default=0.0), records
 
 
-def _run_ch6(s, data, run, log):
-    """Train a chapter-6 row: one :class:`dlpy35.network3.Network`, or an ensemble as one population.
+def _run_ch6(s, data, run, log, keep):
+    """Train a chapter-6 row: one :class:`dlpy35.network3.Network`, or an ensemble as one population,
+    checkpointing as `keep` says.
 
     Returns
     -------
@@ -405,7 +432,7 @@ def _run_ch6(s, data, run, log):
     if s["expanded"]:
         data = data._replace(training=load_expanded(s["data_dir"], verbose=True))
     training = tuple(a[: s["n_train"]] for a in data.training)
-    net, networks, vote = _train_ch6(s, training, data, run, log)
+    net, networks, vote = _train_ch6(s, training, data, run, log, keep)
     first = networks[0]
     net.metadata = _record(s, data, first)
     run.finish(net, _curves(first))
@@ -417,7 +444,7 @@ def _run_ch6(s, data, run, log):
     return 100 * (at_best_validation(first) if vote is None else vote), first
 
 
-def _train_ch6(s, training, data, run, log):
+def _train_ch6(s, training, data, run, log, keep):
     """Train `s`'s chapter-6 network, or its ensemble as one population; the first network's epochs go to
     `run` and `log` as they end.
 
@@ -437,11 +464,11 @@ def _train_ch6(s, training, data, run, log):
     progress = RowProgress(s, [s["net"]], run, log)
     if s["ensemble"] == 1:
         net = network3.Network(layers, MINI_BATCH_SIZE, seed=s["seed"], mode=s["mode"], device=s["device"])
-        net.SGD(training, s["epochs"], MINI_BATCH_SIZE, s["eta"], val, test, s["lmbda"], verbose=False,
-                callbacks=[progress])
+        net.SGD(training, s["epochs"], MINI_BATCH_SIZE, s["eta"], val, test, s["lmbda"], callbacks=[progress],
+                **keep)
         return net, [net.records], None
     seeds = list(range(s["seed"], s["seed"] + s["ensemble"]))
     pop = LayerPopulation(layers, MINI_BATCH_SIZE, seeds, s["eta"], s["lmbda"], mode=s["mode"],
                           device=s["device"])
-    pop.SGD(training, s["epochs"], val, test, callbacks=[progress])
+    pop.SGD(training, s["epochs"], val, test, callbacks=[progress], **keep)
     return pop.network(0), pop.records, float(np.mean(pop.vote(test[0]) == test[1]))

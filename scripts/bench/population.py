@@ -12,10 +12,16 @@ is ``jax.vmap`` of the same math's ``lax.scan`` epoch
 (own orders) or one (a shared order).  One run, one heavy job at a time:
 compare the ratios, not the seconds.
 
+``--net NAME`` times one of chapter 6's networks instead (``dlpy35 train-conv --net NAME
+--ensemble K [--order shared]``: a :class:`dlpy35.engine.population.LayerPopulation` with
+the preset's eta and lambda, ``--dropout`` its dropout form) against ``network3.Network``
+alone; there is no vmap peer.
+
 Usage::
 
     python scripts/bench.py --population
     python scripts/bench.py --population --ks 1 4 16 64 256 1024 4096 --device cuda   # on a GPU
+    python scripts/bench.py --population --net conv1 --ks 5 --orders shared --n-train 2000 --epochs 2
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import time
 
 import numpy as np
 
+from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS
 from dlpy35.text import plural
 
 from . import cli, results
@@ -43,18 +50,35 @@ def parser():
     p.add_argument("--orders", nargs="+", choices=("own", "shared"), default=["own", "shared"],
                    help="each network's own shuffles, one shared order, or both (default: both)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    p.add_argument("--net", choices=sorted(PRESETS), default=None,
+                   help="a chapter-6 network (train-conv's --net) instead of --sizes; no vmap peer")
+    p.add_argument("--dropout", action="store_true", help="with --net: its dropout form (train-conv's)")
     p.add_argument("--no-vmap", action="store_true", help="leave out the JAX vmap peer")
     cli.add(p, "data_dir")
     cli.add(p, "json", "runs/bench_population.json")
     return p
 
 
+def conv_settings(args):
+    """``(layers, eta, lmbda)`` of ``--net`` (and ``--dropout``), as ``dlpy35 train-conv`` trains it."""
+    from dlpy35.chapter6 import book_layers
+
+    preset = DROPOUT_PRESET if args.dropout else PRESETS[args.net]
+    return book_layers(args.net, args.mini_batch_size, args.dropout), preset["eta"], preset["lmbda"]
+
+
 def time_population(k, train, args, mode, order):
     """``(fastest epoch seconds, compile seconds)`` of a population of `k`."""
-    from dlpy35.engine.population import Population
+    from dlpy35.engine.population import LayerPopulation, Population
 
-    pop = Population(args.sizes, list(range(k)), 3.0, mode=mode, device=args.device, order=order)
-    histories = pop.SGD(train, args.epochs, args.mini_batch_size)
+    seeds, where = list(range(k)), {"mode": mode, "device": args.device, "order": order}
+    if args.net:
+        layers, eta, lmbda = conv_settings(args)
+        pop = LayerPopulation(layers, args.mini_batch_size, seeds, eta, lmbda, **where)
+        histories = pop.SGD(train, args.epochs)
+    else:
+        pop = Population(args.sizes, seeds, 3.0, **where)
+        histories = pop.SGD(train, args.epochs, args.mini_batch_size)
     return min(h["seconds"] for h in histories[0]), pop.trainer.compile_seconds
 
 
@@ -66,16 +90,23 @@ class Separate:
     """
 
     def __init__(self, train, args, mode):
-        from dlpy35.network2 import Network
+        from dlpy35 import network2, network3
 
         self.train, self.args = train, args
-        self.net = Network(args.sizes, cost="quadratic", weight_init="large", seed=0, mode=mode,
-                           device=args.device)
+        if args.net:
+            layers, self.eta, self.lmbda = conv_settings(args)
+            self.net = network3.Network(layers, args.mini_batch_size, seed=0, mode=mode, device=args.device)
+        else:
+            self.net = network2.Network(args.sizes, cost="quadratic", weight_init="large", seed=0, mode=mode,
+                                        device=args.device)
+            self.eta, self.lmbda = 3.0, 0.0
 
     def time(self):
         """``(fastest epoch seconds, compile seconds)`` of the next ``--epochs`` epochs."""
-        self.net.SGD(self.train, self.args.epochs, self.args.mini_batch_size, 3.0, verbose=False)
-        return min(self.net.history["seconds"][-self.args.epochs:]), self.net.compile_seconds
+        a, net = self.args, self.net
+        net.SGD(self.train, a.epochs, a.mini_batch_size, self.eta, lmbda=self.lmbda, verbose=False)
+        seconds = [r.seconds for r in net.records] if a.net else net.history["seconds"]
+        return min(seconds[-a.epochs:]), net.compile_seconds
 
 
 def time_vmap(k, train, args, order):
@@ -106,6 +137,13 @@ def time_vmap(k, train, args, order):
     return min(seconds)
 
 
+def network(args):
+    """What the table says of the networks timed."""
+    if args.net:
+        return f"{args.net}{' + dropout' if args.dropout else ''}"
+    return f"[{'-'.join(map(str, args.sizes))}]"
+
+
 def main(argv=None):
     args = cli.parse(parser(), argv)
     info = results.machine_info()
@@ -118,7 +156,7 @@ def main(argv=None):
         for order, k in itertools.product(args.orders, args.ks):
             solo, _ = separate.time()
             pop, compile_s = time_population(k, train, args, mode, order)
-            vmap = None if args.no_vmap else time_vmap(k, train, args, order)
+            vmap = None if args.no_vmap or args.net else time_vmap(k, train, args, order)
             row = {"mode": mode, "order": order, "k": k, "population_epoch_s": pop, "compile_s": compile_s,
                    "separate_epoch_s": k * solo, "vmap_epoch_s": vmap,
                    "net_epochs_per_s": k / pop, "separate_net_epochs_per_s": 1 / solo,
@@ -130,7 +168,7 @@ def main(argv=None):
                           f"{k / vmap:.2f}" if vmap else "-", f"{row['speedup']:.2f}x", f"{compile_s:.1f}"])
     print(results.markdown(["mode", "order", "K", "s/epoch", "net-epochs/s", "separate runs", "JAX vmap peer",
                             "vs separate", "compile s"], table,
-                           [f"\n[{'-'.join(map(str, args.sizes))}], mini-batch {args.mini_batch_size}, "
+                           [f"\n{network(args)}, mini-batch {args.mini_batch_size}, "
                             f"{len(tx)} images per epoch, {args.device}; "
                             f"fastest of {plural(args.epochs, 'epoch')}"]))
     results.write(args.json, {"machine": info, "args": vars(args), "rows": rows})
