@@ -148,8 +148,8 @@ def execute(p, args) -> int:
     kept = kept or {}
     todo = [row for row in rows if not _kept(args, row, kept)]
     try:
-        status = (_on_ray if args.ray else _here)(p.prog, args, todo, lambda *done: _finished(p.prog, args,
-                                                                                                kept, *done))
+        run = _on_ray if args.ray else _here
+        status = run(p.prog, args, todo, lambda *done: _finished(p.prog, args, kept, *done)) if todo else 0
     except ValueError as exc:
         return fail(p.prog, exc)
     if status:
