@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import time
 
 import numpy as np
@@ -179,6 +180,8 @@ def closed_port():
 @pytest.mark.parametrize("address, endpoint", [
     ("auto", None), ("local", None), ("10.0.0.1:6379", ("10.0.0.1", 6379)), ("head", ("head", 6379)),
     ("ray://head", ("head", 10001)), ("ray://head:10002/", ("head", 10002)), ("[::1]:7000", ("::1", 7000)),
+    ("[::1]", ("::1", 6379)), ("ray://[fe80::1]/", ("fe80::1", 10001)), ("ray://nodeX/", ("nodeX", 10001)),
+    ("Xhead:7000", ("Xhead", 7000)),
 ])
 def test_a_ray_address_names_the_endpoint_that_is_probed(address, endpoint):
     assert sweep.ray_endpoint(address) == endpoint
@@ -189,6 +192,26 @@ def test_an_unreachable_ray_address_is_refused_within_the_probes_timeout(closed_
     with pytest.raises(ValueError, match=r"^ray_address='127\.0\.0\.1:\d+': no Ray cluster answers at "):
         sweep.check_ray_address(f"127.0.0.1:{closed_port}", timeout=2.0)
     assert time.monotonic() - start < 2.0
+
+
+@pytest.mark.parametrize("error, why", [
+    (TimeoutError("timed out"), "no answer within 2.5 s"),
+    (ConnectionRefusedError(111, "Connection refused"), "Connection refused"),
+    (OSError("no route"), "OSError('no route')"),  # no strerror: the exception itself
+])
+def test_the_probe_of_a_ray_address_waits_its_timeout_and_says_why_it_failed(error, why, monkeypatch):
+    asked = []
+
+    def connect(endpoint, timeout=None):
+        asked.append((endpoint, timeout))
+        raise error
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    with pytest.raises(ValueError) as exc:
+        sweep.check_ray_address("ray://head", timeout=2.5)
+    assert asked == [(("head", 10001), 2.5)]
+    assert str(exc.value) == (f"ray_address='ray://head': no Ray cluster answers at head:10001 ({why}); "
+                              "start one with `ray start --head`, or give the head's address")
 
 
 def test_a_population_too_large_is_refused_before_training(tmp_path, capsys, monkeypatch, mnist_dir):
@@ -396,3 +419,94 @@ def test_what_ray_writes_while_connecting_is_dropped_if_it_fails_and_kept_if_it_
     with sweep._stderr_held_unless_it_fails():
         os.write(2, b"a warning worth reading\n")
     assert capfd.readouterr().err == "a warning worth reading\n"
+
+
+class FakeRay:
+    """What :func:`dlpy35.studies.sweep.run_on_ray` asks of Ray, scripted: a cluster of `gpus` GPUs whose
+    tasks run `function` at once and finish in reverse order of submission; `answers` False refuses to
+    connect."""
+
+    def __init__(self, gpus=0, initialized=False, answers=True):
+        self.gpus, self.initialized, self.answers = gpus, initialized, answers
+        self.inits, self.options, self.waits = [], [], []
+
+    def is_initialized(self):
+        return self.initialized
+
+    def init(self, **kwargs):
+        self.inits.append(kwargs)
+        if not self.answers:
+            raise ConnectionError("no GCS at that address")
+        self.initialized = True
+
+    def cluster_resources(self):
+        return {"CPU": 4.0, **({"GPU": float(self.gpus)} if self.gpus else {})}
+
+    def remote(self, **options):
+        self.options.append(options)
+
+        def wrap(function):
+            class Task:
+                @staticmethod
+                def remote(chunk):
+                    return ("ref", function.__name__, chunk)
+            return Task
+        return wrap
+
+    def wait(self, pending, num_returns):
+        self.waits.append((len(pending), num_returns))
+        return pending[-num_returns:], pending[:-num_returns]
+
+    def get(self, ref):
+        return {"ran": ref[1], "chunk": ref[2]}
+
+
+@pytest.mark.parametrize("gpus, num_gpus", [(0, 0), (2, 1)])
+def test_each_chunk_is_one_ray_task_with_a_gpu_where_the_cluster_has_one(gpus, num_gpus, monkeypatch):
+    ray = FakeRay(gpus, initialized=True)
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    finished = []
+    sweep.run_on_ray(["c0", "c1", "c2"], "auto", finished.append)
+    assert ray.options == [{"num_gpus": num_gpus, "max_retries": 3}] and ray.inits == []
+    assert finished == [{"ran": "train_chunk", "chunk": c} for c in ("c2", "c1", "c0")]  # as each ends
+    assert ray.waits == [(3, 1), (2, 1), (1, 1)]
+
+
+def test_ray_is_started_at_the_address_given_with_its_logs_held_back(monkeypatch):
+    ray = FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    probed = []
+    monkeypatch.setattr(sweep, "check_ray_address", probed.append)
+    sweep.run_on_ray([], "10.0.0.1:6379", None)
+    assert probed == ["10.0.0.1:6379"]
+    warning = 30  # logging.WARNING
+    assert ray.inits == [{"address": "10.0.0.1:6379", "log_to_driver": False, "logging_level": warning}]
+
+
+def test_a_ray_cluster_that_refuses_to_connect_is_one_valueerror(monkeypatch, capfd):
+    ray = FakeRay(answers=False)
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    monkeypatch.setattr(sweep, "check_ray_address", lambda address: None)
+    with pytest.raises(ValueError) as exc:
+        sweep.run_on_ray(["c0"], "auto", None)
+    assert str(exc.value) == ("ray_address='auto': no Ray cluster answers (no GCS at that address); start "
+                              "one with `ray start --head`, or give the head's address")
+    assert exc.value.__cause__ is None and exc.value.__suppress_context__
+    assert ray.options == [] and capfd.readouterr().err == ""
+
+
+def test_a_sweep_on_ray_without_ray_installed_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    with pytest.raises(ValueError, match=r"^ray_address='auto' needs Ray: pip install 'dlpy35\[cluster\]'$"):
+        sweep.run_on_ray(["c0"], "auto", None)
+
+
+def test_clearing_the_chunks_forgives_one_that_another_process_removed_since_the_listing(tmp_path):
+    from types import SimpleNamespace
+
+    store = sweep.Store(tmp_path)
+    store.save({"key": "kept", "epochs": [], "summary": []})
+    listed = [store.dir / "kept.json", store.dir / "gone.json"]  # gone.json went between listing and unlink
+    store.dir = SimpleNamespace(glob=lambda pattern: iter(listed) if pattern == "*.json" else iter(()))
+    store.clear()
+    assert not listed[0].exists()

@@ -30,11 +30,20 @@ from pytensor.tensor.shape import Reshape
 TAG = "dlpy35"
 
 
-@node_rewriter([Reshape])
-def local_reshape_of_last_axis_first(fgraph, node):
+def reshape_of_last_axis_first(node):
     """``reshape(w.transpose(d-1, 0, ..., d-2), (n, -1))`` -> ``reshape(w, (-1, n)).T``, n = w's last size.
 
     Both hold ``w[..., j]`` flattened in row i = j; only the second is a view of w.
+
+    Parameters
+    ----------
+    node : pytensor.graph.basic.Apply
+        A :class:`~pytensor.tensor.shape.Reshape` node.
+
+    Returns
+    -------
+    list or None
+        The node's replacement (one output), or None where it is no such reshape.
     """
     moved, shape = node.inputs
     if node.outputs[0].ndim != 2 or moved.owner is None or not isinstance(moved.owner.op, DimShuffle):
@@ -46,6 +55,14 @@ def local_reshape_of_last_axis_first(fgraph, node):
     if not isinstance(shape, Constant) or int(shape.data[0]) != n:  # rows other than w's last axis: no view
         return None
     return [pt.specify_shape(w.reshape((-1, n)).T, node.outputs[0].type.shape)]
+
+
+# The rewrite's work is the plain function above, which mutation testing can reach (mutmut leaves decorated
+# functions alone); this is only PyTensor's wrapper of it.
+@node_rewriter([Reshape])
+def local_reshape_of_last_axis_first(fgraph, node):
+    """:func:`reshape_of_last_axis_first` as a PyTensor node rewriter of Reshape nodes."""
+    return reshape_of_last_axis_first(node)
 
 
 # Not `register_specialize`, which adds "fast_run", a tag every PyTensor mode includes; and
