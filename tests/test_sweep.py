@@ -510,3 +510,91 @@ def test_clearing_the_chunks_forgives_one_that_another_process_removed_since_the
     store.dir = SimpleNamespace(glob=lambda pattern: iter(listed) if pattern == "*.json" else iter(()))
     store.clear()
     assert not listed[0].exists()
+
+
+class StopError(Exception):
+    """Raised by a scripted step to end a chunk's training where a test has seen what it needs."""
+
+
+@pytest.mark.parametrize("given, digest, outcome", [
+    ({"data_dir": "/d/mnist", "dataset": None}, None, "trains"),  # no digest recorded: any data
+    ({"data_dir": None, "dataset": "/d/set"}, "abc", "trains"),
+    ({"data_dir": None, "dataset": "/d/set"}, "xyz",
+     "/d/set: these data differ from the sweep's (digest abc, not xyz); give every node the same data"),
+    ({"data_dir": "/d/mnist", "dataset": None}, "xyz", "/d/mnist: these data differ"),
+    ({"data_dir": None, "dataset": None}, "xyz", "MNIST: these data differ"),
+])
+def test_a_chunk_loads_the_data_its_settings_name_and_refuses_other_data(given, digest, outcome, monkeypatch):
+    from types import SimpleNamespace
+
+    import dlpy35.data
+
+    loaded = []
+
+    def load_data(data_dir, dataset=None):
+        loaded.append((data_dir, dataset))
+        return SimpleNamespace(digest="abc", training=(None, None), validation=None, test=None)
+
+    def population(chunk):
+        raise StopError
+
+    monkeypatch.setattr(dlpy35.data, "load_data", load_data)
+    monkeypatch.setattr(sweep, "population", population)
+    settings = {**sweep.settings(epochs=1), **given, **({"data_digest": digest} if digest else {})}
+    (chunk,) = sweep.plan([[784, 10]], [0], [3.0], [0.0], settings)
+    with pytest.raises(StopError if outcome == "trains" else ValueError) as exc:
+        sweep.train_chunk(chunk)
+    assert loaded == [(given["data_dir"], given["dataset"])]
+    assert outcome == "trains" or str(exc.value).startswith(outcome)
+
+
+class ScriptedPopulation:
+    """A population that records how it is trained and gives each network one epoch's record: 7 of 10
+    right on the set evaluated, 15 of 20 on the test data when given some."""
+
+    trainer = type("Trainer", (), {"compile_seconds": 2.5})()
+    device = type("Device", (), {"describe": lambda self: "a scripted device"})()
+
+    def __init__(self, chunk):
+        self.chunk, self.calls = chunk, []
+
+    def SGD(self, training, epochs, mini_batch_size, evaluation, test_data=None, progress=None):  # noqa: N802
+        self.calls.append((training, epochs, mini_batch_size, evaluation, test_data, progress))
+        sets = {"evaluation": Evaluation(7, 10, 1.0)}
+        if test_data is not None:
+            sets["test"] = Evaluation(15, 20, 1.0)
+        self.records = [[EpochRecord(0, 1.0, 0.5, 0.25, sets)] for _ in self.chunk.nets]
+        self.diverged = [None] * len(self.chunk.nets)
+
+
+@pytest.mark.parametrize("evaluation, evaluated, test_data, test", [
+    ("validation", "the validation set", "the test set", (15, 20)),  # picked on validation, reported on test
+    ("test", "the test set", None, (7, 10)),  # the evaluated set is the test set: its own figures
+])
+def test_a_chunk_trains_its_population_as_its_settings_say(evaluation, evaluated, test_data, test,
+                                                           monkeypatch):
+    from types import SimpleNamespace
+
+    import dlpy35.data
+
+    images, labels = np.arange(8), np.arange(8) % 3
+    data = SimpleNamespace(digest="abc", training=(images, labels), validation="the validation set",
+                           test="the test set")
+    monkeypatch.setattr(dlpy35.data, "load_data", lambda data_dir, dataset=None: data)
+    made = []
+    monkeypatch.setattr(sweep, "population", lambda chunk: made.append(ScriptedPopulation(chunk)) or made[-1])
+    settings = sweep.settings(epochs=3, mini_batch_size=4, n_train=5, evaluation=evaluation)
+    (chunk,) = sweep.plan([[784, 10]], [0, 1], [3.0], [0.0], settings)
+    bar = object()
+    result = sweep.train_chunk(chunk, bar)
+    ((training, epochs, size, got_evaluated, got_test, progress),) = made[0].calls
+    np.testing.assert_array_equal(training[0], images[:5])
+    np.testing.assert_array_equal(training[1], labels[:5])
+    assert (epochs, size, got_evaluated, got_test, progress) == (3, 4, evaluated, test_data, bar)
+    assert [(r["net"], r["evaluation_correct"], r["evaluation_total"], r["test_correct"], r["test_total"])
+            for r in result["epochs"]] == [(0, 7, 10, *test), (1, 7, 10, *test)]
+    assert [(r["net"], r["best_correct"], r["test_correct"]) for r in result["summary"]] == [(0, 7, test[0]),
+                                                                                          (1, 7, test[0])]
+    assert (result["key"], result["identity"]) == (chunk.key, sweep.identity(settings))
+    assert (result["compile_seconds"], result["device"]) == (2.5, "a scripted device")
+    assert 0 <= result["seconds"] < 60
