@@ -69,3 +69,14 @@ def test_csv_files_have_unix_lines_and_read_back_as_written(tmp_path):
     assert b"\r" not in text and text.count(b"\n") == 3 and text.startswith(b"net,seed,eta,lmbda,sizes,")
     back = tables.read_csv(path)
     assert [r["evaluation_correct"] for r in back] == ["90", "91"] and back[0]["sizes"] == "784-30-10"
+
+
+def test_a_csv_file_reads_back_every_field_as_written_even_with_line_breaks_and_commas(tmp_path):
+    """Fields are strings once read; a quoted field keeps its comma, quote and line break (``\\r\\n`` too)."""
+    rows = [{"net": 0, "sizes": "conv1,\"big\"", "eta": "line\r\nbreak"},
+            {"net": 1, "sizes": "784-10", "eta": 0.5}]
+    path = tmp_path / "t.csv"
+    tables.write_csv(path, ("net", "sizes", "eta"), rows)
+    assert path.read_bytes().startswith(b"net,sizes,eta\n0,")
+    assert tables.read_csv(path) == [{"net": "0", "sizes": "conv1,\"big\"", "eta": "line\r\nbreak"},
+                                     {"net": "1", "sizes": "784-10", "eta": "0.5"}]
