@@ -806,3 +806,27 @@ def test_the_tables_gather_every_chunks_rows_by_network_and_epoch(tmp_path):
     sweep.write(tmp_path, [epoch_row], [summary_row])
     assert tables.read_csv(tmp_path / "epochs.csv") == [dict.fromkeys(tables.EPOCH_COLUMNS, "1")]
     assert tables.read_csv(tmp_path / "summary.csv") == [dict.fromkeys(tables.SUMMARY_COLUMNS, "2")]
+
+
+def test_the_report_ranks_marks_what_diverged_and_warns_of_a_pick_on_the_test_data():
+    def row(net, seed, eta, lmbda, sizes, epoch, correct, total, test, test_total, diverged):
+        return {"net": net, "seed": seed, "eta": eta, "lmbda": lmbda, "sizes": sizes, "best_epoch": epoch,
+                "best_correct": correct, "evaluation_total": total, "test_correct": test,
+                "test_total": test_total, "diverged": diverged}
+
+    summary = [row(0, 3, 0.5, 0.0, "784-30-10", 1, 90, 100, 950, 1000, ""),
+               row(1, 4, 3.0, 5.0, "784-10", "", "", "", "", "", 0),  # diverged before any evaluation
+               row(2, 5, 0.25, 0.0, "784-10", 0, 95, 100, "", "", 2)]
+    header = " net  seed      eta    lmbda          sizes          test epoch          test"
+    assert sweep.report(summary, "test").splitlines() == [
+        header,
+        "   2     5     0.25        0         784-10        95/100     0             -  diverged in epoch 2",
+        "   0     3      0.5        0      784-30-10        90/100     1      950/1000",
+        "   1     4        3        5         784-10             -                   -  diverged in epoch 0",
+        "picked on test data: net 2 (seed 5, eta 0.25, lmbda 0, sizes 784-10), epoch 0: 95.00% (picked on "
+        "the test data itself, its accuracy flatters it: use --evaluation validation)"]
+    assert sweep.report([], "test") == header  # nothing trained: nothing picked
+    assert sweep.report(summary[1:2], "test").splitlines()[1:] == [
+        "   1     4        3        5         784-10             -                   -  diverged in epoch 0"]
+    assert sweep.report(summary[:1]).splitlines()[0] == header.replace("          test epoch",
+                                                                       "    validation epoch")
