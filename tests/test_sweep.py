@@ -678,6 +678,9 @@ def test_a_chunks_population_holds_its_networks_and_settings(monkeypatch):
     assert made == [(([4, 3, 2], [7, 8], [0.5, 0.5], [2.0, 2.0]),
                      {"cost": "cross-entropy", "weight_init": "default", "dtype": "float64", "mode": "NUMBA",
                       "device": "cpu", "order": "shared"})]
+    (single,) = sweep.plan([[4, 3, 2]], [9], [0.5], [2.0], settings)  # a chunk of one network
+    sweep.population(single)
+    assert made[-1][0] == ([4, 3, 2], [9], [0.5], [2.0])
 
 
 # -- the chunks' store, the manifest and the run --------------------------------------------------------
