@@ -352,6 +352,9 @@ def test_the_page_holds_each_layers_shape_activation_and_weights_as_its_script_r
     assert "{{" not in text  # every placeholder filled
     write_html([conv, dense], tmp_path / "page.html")
     assert (tmp_path / "page.html").read_bytes() == page_html([conv, dense]).encode("utf-8")  # the defaults
+    assert _model_of(page_html([conv, dense]))["classes"] == ["0", "1", "2", "3"]  # the digits by default
+    with pytest.raises(ValueError, match="^3 class names for a network of 4 outputs$"):
+        page_html([conv, dense], classes="abc")
 
 
 def test_a_page_script_that_could_close_its_element_is_refused(monkeypatch):
