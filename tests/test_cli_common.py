@@ -100,3 +100,123 @@ def test_a_librarys_settings_read_as_the_flags_that_give_them(library, command, 
     assert common.in_flags(library) == command
     assert common.fail("prog", ValueError(library)) == 2
     assert capsys.readouterr().err == f"prog: {command}\n"
+
+
+# -- the shared flags: names, defaults, types and choices -----------------------------------------------
+TRAINING_DEFAULTS = {"epochs": 30, "mini_batch_size": 10, "n_train": None, "device": "auto", "mode": None,
+                     "epoch_mode": "scan", "dtype": "float32", "data_dir": None, "dataset": None,
+                     "cost": "quadratic", "init": None, "reg": "l2", "evaluation": "test"}
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_the_training_flags_default_as_the_book_and_parse_to_their_types(grouped, tmp_path):
+    from pathlib import Path
+
+    p = common.ArgumentParser(prog="prog")
+    common.add_training_flags(p, p.add_argument_group("chapter 3") if grouped else None)
+    assert vars(p.parse_args([])) == TRAINING_DEFAULTS
+    given = p.parse_args(["--epochs", "0", "--mini-batch-size", "3", "--n-train", "5", "--device", "cpu",
+                          "--mode", "JAX", "--epoch-mode", "step", "--dtype", "float64", "--data-dir", "d",
+                          "--dataset", "s", "--cost", "cross-entropy", "--init", "default", "--reg", "l1",
+                          "--evaluation", "validation"])
+    assert vars(given) == {"epochs": 0, "mini_batch_size": 3, "n_train": 5, "device": "cpu", "mode": "JAX",
+                           "epoch_mode": "step", "dtype": "float64", "data_dir": Path("d"),
+                           "dataset": Path("s"), "cost": "cross-entropy", "init": "default", "reg": "l1",
+                           "evaluation": "validation"}
+    assert all(action.help for action in p._actions)  # every flag says what it is in --help
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--epochs", "-1"], "argument --epochs: expected an integer >= 0, got -1"),
+    (["--mini-batch-size", "0"], "argument --mini-batch-size: expected an integer >= 1, got 0"),
+    (["--n-train", "0"], "argument --n-train: expected an integer >= 1, got 0"),
+    (["--device", "gpu"], "argument --device: invalid choice: 'gpu' (choose from auto, cuda, cpu)"),
+    (["--epoch-mode", "loop"], "argument --epoch-mode: invalid choice: 'loop' (choose from scan, step)"),
+    (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16' (choose from float32, float64)"),
+    (["--cost", "hinge"], "argument --cost: invalid choice: 'hinge' (choose from quadratic, cross-entropy)"),
+    (["--init", "zeros"], "argument --init: invalid choice: 'zeros' (choose from large, default)"),
+    (["--reg", "l3"], "argument --reg: invalid choice: 'l3' (choose from l2, l1)"),
+    (["--evaluation", "train"],
+     "argument --evaluation: invalid choice: 'train' (choose from test, validation)"),
+])
+def test_a_bad_training_flag_is_refused_in_one_line(argv, problem, capsys):
+    p = common.ArgumentParser(prog="prog")
+    common.add_training_flags(p)
+    with pytest.raises(SystemExit):
+        p.parse_args(argv)
+    # without quotes: Python 3.12.8 and later quote each choice, earlier releases none
+    want = f"prog: error: {problem} (see --help)\n"
+    assert capsys.readouterr().err.replace("'", "") == want.replace("'", "")
+
+
+def test_the_output_order_quiet_overwrite_and_tensorboard_flags(capsys):
+    from pathlib import Path
+
+    p = common.ArgumentParser(prog="train")
+    common.add_output_flags(p, "network.npz")
+    common.add_order_flag(p)
+    common.add_tensorboard_flag(p)
+    common.add_overwrite_flag(p, "the plot")
+    common.add_data_flags(p, dataset=False)
+    assert vars(p.parse_args([])) == {"save": None, "run_dir": None, "no_save": False, "quiet": False,
+                                      "order": "own", "tensorboard": None, "overwrite": False,
+                                      "data_dir": None}
+    given = p.parse_args(["--save", "n.npz", "--run-dir", "r", "--no-save", "--no-progress", "--order",
+                          "shared", "--tensorboard", "tb", "--overwrite", "--data-dir", "d"])
+    assert vars(given) == {"save": Path("n.npz"), "run_dir": Path("r"), "no_save": True, "quiet": True,
+                           "order": "shared", "tensorboard": Path("tb"), "overwrite": True,
+                           "data_dir": Path("d")}
+    assert p.parse_args(["--quiet"]).quiet is True
+    with pytest.raises(SystemExit):
+        p.parse_args(["--dataset", "s"])  # not taken without dataset=True
+    with pytest.raises(SystemExit):
+        p.parse_args(["--order", "mine"])
+    help_text = p.format_help()
+    assert "replace the plot (refused otherwise)" in help_text
+    assert "save the trained network (npz;" in " ".join(help_text.split())
+    assert all(action.help for action in p._actions)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("given, sizes", [(None, [16, 30, 3]), ([16, 8, 3], [16, 8, 3]),
+                                         ((16, 3), [16, 3])])
+def test_network_sizes_default_to_the_data_and_keep_what_fits_it(given, sizes):
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(n_in=16, n_classes=3, name="tiny")
+    assert common.network_sizes(given, data) == sizes
+
+
+@pytest.mark.parametrize("given, fixed", [([784, 30, 10], "16 30 3"), ([16, 30, 10], "16 30 3"),
+                                          ([784, 3], "16 3")])
+def test_network_sizes_that_do_not_fit_the_data_name_the_sizes_that_would(given, fixed):
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(n_in=16, n_classes=3, name="tiny")
+    with pytest.raises(ValueError) as exc:
+        common.network_sizes(given, data)
+    shown = " ".join(map(str, given))
+    assert str(exc.value) == f"--sizes {shown}: tiny has 16-pixel images and 3 classes; give --sizes {fixed}"
+
+
+@pytest.mark.parametrize("init, cost, chosen", [("large", "cross-entropy", "large"),
+                                                 ("default", "quadratic", "default"),
+                                                 (None, "quadratic", "large"),
+                                                 (None, "cross-entropy", "default")])
+def test_the_weight_init_is_the_flag_or_the_books_choice_for_the_cost(init, cost, chosen):
+    assert common.weight_init(argparse.Namespace(init=init, cost=cost)) == chosen
+
+
+@pytest.mark.parametrize("epochs, where", [
+    (None, "no checkpoint was written in {d}"),
+    (3, "the checkpoint in {d} holds 3 completed epochs; run the same command with --resume to continue"),
+    (1, "the checkpoint in {d} holds 1 completed epoch; run the same command with --resume to continue"),
+])
+def test_the_interrupted_line_says_what_the_checkpoint_directory_holds(epochs, where, monkeypatch):
+    from dlpy35.storage import checkpoint
+
+    monkeypatch.setattr(checkpoint, "completed_epochs", lambda directory: epochs)
+    assert common.interrupted_line("train", "interrupted in epoch 4", "ck") == \
+        f"train: interrupted in epoch 4; {where.format(d='ck')}"
+    assert common.interrupted_line("train", "interrupted", None) == \
+        "train: interrupted; no network saved (use --checkpoint-dir to keep progress)"
