@@ -83,7 +83,7 @@ def test_a_csv_file_reads_back_every_field_as_written_even_with_line_breaks_and_
 
 
 def test_a_summary_picks_on_the_set_it_is_told_to():
-    """Records of a run that evaluated "validation" (as train does): the pick and its counts are that set's."""
+    """Records of a run that evaluated "validation": the pick and its counts are that set's."""
     records = [EpochRecord(e, 1.0, 0.5, 0.5, {"validation": Evaluation(v, 50, 1.0),
                                               "test": Evaluation(t, 80, 1.0)})
                for e, (v, t) in enumerate([(40, 70), (45, 60), (44, 79)])]
