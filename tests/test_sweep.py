@@ -550,7 +550,7 @@ def test_a_chunk_loads_the_data_its_settings_name_and_refuses_other_data(given, 
 
 class ScriptedPopulation:
     """A population that records how it is trained and gives each network one epoch's record: 7 of 10
-    right on the set evaluated, 15 of 20 on the test data when given some."""
+    right on the set evaluated, 15 of 20 on the test data when given some; all but the first diverge."""
 
     trainer = type("Trainer", (), {"compile_seconds": 2.5})()
     device = type("Device", (), {"describe": lambda self: "a scripted device"})()
@@ -564,7 +564,7 @@ class ScriptedPopulation:
         if test_data is not None:
             sets["test"] = Evaluation(15, 20, 1.0)
         self.records = [[EpochRecord(0, 1.0, 0.5, 0.25, sets)] for _ in self.chunk.nets]
-        self.diverged = [None] * len(self.chunk.nets)
+        self.diverged = [None] + [1] * (len(self.chunk.nets) - 1)  # the second network diverged in epoch 1
 
 
 @pytest.mark.parametrize("evaluation, evaluated, test_data, test", [
@@ -593,8 +593,8 @@ def test_a_chunk_trains_its_population_as_its_settings_say(evaluation, evaluated
     assert (epochs, size, got_evaluated, got_test, progress) == (3, 4, evaluated, test_data, bar)
     assert [(r["net"], r["evaluation_correct"], r["evaluation_total"], r["test_correct"], r["test_total"])
             for r in result["epochs"]] == [(0, 7, 10, *test), (1, 7, 10, *test)]
-    assert [(r["net"], r["best_correct"], r["test_correct"]) for r in result["summary"]] == [(0, 7, test[0]),
-                                                                                          (1, 7, test[0])]
+    assert [(r["net"], r["best_correct"], r["test_correct"], r["diverged"]) for r in result["summary"]] == [
+        (0, 7, test[0], ""), (1, 7, test[0], 1)]
     assert (result["key"], result["identity"]) == (chunk.key, sweep.identity(settings))
     assert (result["compile_seconds"], result["device"]) == (2.5, "a scripted device")
     assert 0 <= result["seconds"] < 60
