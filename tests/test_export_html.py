@@ -331,8 +331,8 @@ def test_the_page_holds_each_layers_shape_activation_and_weights_as_its_script_r
     rng = np.random.default_rng(3)
     conv = ConvPool(rng.standard_normal((2, 1, 5, 5)).astype(np.float32), np.array([0.5, -1.5], np.float32),
                     (1, 28, 28), (2, 2), "relu")
-    dense = Dense(rng.standard_normal((288, 4)).astype(np.float32), np.arange(4, dtype=np.float32),
-                  "softmax", 0.5)
+    # float64 weights that float32 holds exactly: the page holds them as float32 all the same
+    dense = Dense(rng.integers(-64, 64, (288, 4)) / 8.0, np.arange(4, dtype=np.float64), "softmax", 0.5)
     text = page_html([conv, dense], classes=["a", "b", "c", "<d>"])
     assert "<title>dlpy35</title>" in text  # the default title
     model = _model_of(text)
