@@ -350,6 +350,12 @@ def test_the_page_holds_each_layers_shape_activation_and_weights_as_its_script_r
         np.testing.assert_array_equal(np.frombuffer(base64.b64decode(got["w"]), "<f4"), layer.w.ravel())
         np.testing.assert_array_equal(np.frombuffer(base64.b64decode(got["b"]), "<f4"), layer.b)
     assert "{{" not in text  # every placeholder filled
+    titled = page_html([conv, dense], title='a "<b>" & c')
+    assert "<title>a &quot;&lt;b&gt;&quot; &amp; c</title>" in titled
+    script = re.search(r"<script>(.*?)</script>", titled, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; base-uri 'none'; "
+            "form-action 'none'") in titled
     write_html([conv, dense], tmp_path / "page.html")
     assert (tmp_path / "page.html").read_bytes() == page_html([conv, dense]).encode("utf-8")  # the defaults
     assert _model_of(page_html([conv, dense]))["classes"] == ["0", "1", "2", "3"]  # the digits by default
