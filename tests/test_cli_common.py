@@ -220,3 +220,84 @@ def test_the_interrupted_line_says_what_the_checkpoint_directory_holds(epochs, w
         f"train: interrupted in epoch 4; {where.format(d='ck')}"
     assert common.interrupted_line("train", "interrupted", None) == \
         "train: interrupted; no network saved (use --checkpoint-dir to keep progress)"
+
+
+# -- the outputs a command's flags name, checked before any work -------------------------------------------
+def _args(tmp_path, **given):
+    """A command's parsed flags: nothing given but what `given` says; MNIST's directory is tmp_path/data."""
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "train.idx").write_text("images")
+    flags = {"save": None, "run_dir": None, "no_save": False, "plot": None, "history": None,
+             "tensorboard": None, "overwrite": False, "resume": None, "checkpoint_dir": None,
+             "data_dir": tmp_path / "data", "dataset": None}
+    return argparse.Namespace(**{**flags, **given})
+
+
+@pytest.mark.parametrize("given, refusal", [
+    ({"no_save": True, "save": "n.npz"}, "--no-save keeps nothing, --save and --run-dir keep the network: "
+                                         "give one of them"),
+    ({"no_save": True, "run_dir": "r"}, "--no-save keeps nothing"),
+    ({"save": "old.npz"}, "--save {t}/old.npz: a file is already there; give --overwrite to replace it, or "
+                          "another name"),
+    ({"plot": "old.npz"}, "--plot {t}/old.npz: a file is already there"),
+    ({"history": "old.npz"}, "--history {t}/old.npz: a file is already there"),
+    ({"save": "data/train.idx", "overwrite": True},
+     "--save {t}/data/train.idx: is in --data-dir {t}/data, which this command reads; give another name"),
+    ({"save": "set/x.npz", "dataset": "set"}, "--save {t}/set/x.npz: is in --dataset {t}/set, which this "
+                                              "command reads"),
+    ({"save": "ck/checkpoint.npz", "checkpoint_dir": "ck", "overwrite": True},
+     "--save {t}/ck/checkpoint.npz: is the checkpoint of --checkpoint-dir: {t}/ck/checkpoint.npz, which"),
+    ({"run_dir": "run"},
+     "--run-dir {t}/run holds another run (args.json); give --overwrite to replace it, or another directory"),
+    ({"run_dir": "run", "resume": "ck"}, None),  # --resume continues the run that wrote it
+    ({"save": "old.npz", "resume": "ck"}, None),
+    ({"save": "old.npz", "overwrite": True}, None),
+])
+def test_check_outputs_refuses_what_the_policy_refuses_before_any_work(given, refusal, tmp_path):
+    (tmp_path / "old.npz").write_text("the user's")
+    (tmp_path / "set").mkdir()
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "checkpoint.npz").write_text("a checkpoint")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "args.json").write_text("{}")
+    named = ("save", "plot", "history", "run_dir", "dataset", "checkpoint_dir")  # paths under tmp_path
+    paths = {k: tmp_path / v if k in named else v for k, v in given.items()}
+    args = _args(tmp_path, **paths)
+    if refusal is None:
+        common.check_outputs(args, "network.npz")
+        return
+    with pytest.raises(ValueError) as exc:
+        common.check_outputs(args, "network.npz")
+    assert str(exc.value).startswith(refusal.format(t=tmp_path)), str(exc.value)
+
+
+def test_check_outputs_keeps_a_training_run_in_a_new_directory_unless_told_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLPY35_RUNS", str(tmp_path / "runs"))
+    args = _args(tmp_path)
+    common.check_outputs(args, "network.npz", command="train")
+    assert args.run.fresh and args.run.path.parent == tmp_path / "runs"
+    assert args.run.path.name.startswith("train-") and args.run.network.name == "network.npz"
+    assert not args.run.path.exists()  # made when training starts
+    for given in ({"save": tmp_path / "n.npz"}, {"no_save": True}):
+        args = _args(tmp_path, **given)
+        common.check_outputs(args, "network.npz", command="train")
+        assert not args.run
+    args = _args(tmp_path)
+    common.check_outputs(args, "network.npz")  # not a training command: nothing kept by default
+    assert not args.run
+    args = _args(tmp_path, run_dir=tmp_path / "mine")
+    outputs = common.check_outputs(args, "network.npz", command="train")
+    assert not args.run.fresh and args.run.path == tmp_path / "mine"
+    assert args.run.network.name == "network.npz"
+    with pytest.raises(ValueError, match="and --run-dir .* are the same file"):  # claimed by the run already
+        outputs.file(tmp_path / "mine" / "network.npz", "--save")
+
+
+def test_check_outputs_needs_matplotlib_for_a_plot(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ValueError, match=r"^--plot needs matplotlib: pip install 'dlpy35\[plot\]'$"):
+        common.check_outputs(_args(tmp_path, plot=tmp_path / "p.png"))
+    assert common.tensorboard_callbacks(_args(tmp_path)) == []
+    assert common.tensorboard_callbacks(argparse.Namespace()) == []
