@@ -301,3 +301,34 @@ def test_check_outputs_needs_matplotlib_for_a_plot(tmp_path, monkeypatch):
         common.check_outputs(_args(tmp_path, plot=tmp_path / "p.png"))
     assert common.tensorboard_callbacks(_args(tmp_path)) == []
     assert common.tensorboard_callbacks(argparse.Namespace()) == []
+
+
+def test_the_data_a_command_reads_are_its_inputs(tmp_path, monkeypatch):
+    from dlpy35.data import DATA_ENV
+
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "mnist"))
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "set").mkdir()
+    args = argparse.Namespace(data_dir=None, dataset=tmp_path / "set")
+    assert common.data_inputs(args) == [(f"in --data-dir {tmp_path / 'mnist'}", tmp_path / "mnist"),
+                                        (f"in --dataset {tmp_path / 'set'}", tmp_path / "set")]
+    assert common.data_inputs(argparse.Namespace(data_dir=tmp_path / "set")) == [
+        (f"in --data-dir {tmp_path / 'set'}", tmp_path / "set")]  # no --dataset flag at all
+
+
+def test_the_run_directory_kept_by_default_is_made_and_named(tmp_path, monkeypatch, capsys):
+    from dlpy35.cli import signals
+
+    monkeypatch.setenv("DLPY35_RUNS", str(tmp_path / "runs"))
+    args = _args(tmp_path)
+    common.check_outputs(args, "network.npz", command="train")
+    common.make_run_dir(args)
+    assert args.run.path.is_dir() and args.run.path.parent == tmp_path / "runs"
+    said = f"run directory: {args.run.path} (kept by default; --no-save keeps nothing)\n"
+    assert capsys.readouterr().out == said
+    common.make_run_dir(argparse.Namespace(run=None))
+    assert capsys.readouterr().out == ""
+    taken = []
+    monkeypatch.setattr(signals, "take", taken.append)
+    common.exit_on_interrupt("prog")
+    assert taken == ["prog"]
