@@ -358,6 +358,8 @@ def test_the_page_holds_each_layers_shape_activation_and_weights_as_its_script_r
             "form-action 'none'") in titled
     write_html([conv, dense], tmp_path / "page.html")
     assert (tmp_path / "page.html").read_bytes() == page_html([conv, dense]).encode("utf-8")  # the defaults
+    write_html([conv, dense], tmp_path / "named.html", "named", classes=list("wxyz"))
+    assert (tmp_path / "named.html").read_bytes() == page_html([conv, dense], "named", list("wxyz")).encode()
     assert _model_of(page_html([conv, dense]))["classes"] == ["0", "1", "2", "3"]  # the digits by default
     with pytest.raises(ValueError, match="^3 class names for a network of 4 outputs$"):
         page_html([conv, dense], classes="abc")
