@@ -319,9 +319,10 @@ def test_the_sweep_picks_on_validation_and_reports_the_test_accuracy_of_what_it_
     assert [(r["best_epoch"], r["best_correct"], r["test_correct"]) for r in summary] == [(1, 91, 900),
                                                                                          (0, 92, 800)]
     assert sweep.ranked(summary)[0]["net"] == 1
-    assert sweep.report(summary).splitlines()[-1] == (
-        "picked on validation data: net 1 (seed 1, eta 0.5, lmbda 0, sizes 784-10), epoch 0: 92.00%; "
-        "test accuracy there 80.00%")
+    line = ("picked on validation data: net 1 (seed 1, eta 0.5, lmbda 0, sizes 784-10), epoch 0: 92.00%; "
+            "test accuracy there 80.00%")
+    assert sweep.report(summary).splitlines()[-1] == line
+    assert sweep.picked(sweep.ranked(summary)[0]) == line  # picked on validation unless told otherwise
 
 
 # -- a rerun into --out reuses chunks of the same sweep only ------------------------------------------
