@@ -167,6 +167,8 @@ def test_the_output_order_quiet_overwrite_and_tensorboard_flags(capsys):
                            "order": "shared", "tensorboard": Path("tb"), "overwrite": True,
                            "data_dir": Path("d")}
     assert p.parse_args(["--quiet"]).quiet is True
+    assert p.parse_args(["--order", "own"]).order == "own"
+    assert common.positive_float("0.5") == 0.5  # a timeout under a second
     with pytest.raises(SystemExit):
         p.parse_args(["--dataset", "s"])  # not taken without dataset=True
     with pytest.raises(SystemExit):
@@ -215,11 +217,13 @@ def test_the_weight_init_is_the_flag_or_the_books_choice_for_the_cost(init, cost
 def test_the_interrupted_line_says_what_the_checkpoint_directory_holds(epochs, where, monkeypatch):
     from dlpy35.storage import checkpoint
 
-    monkeypatch.setattr(checkpoint, "completed_epochs", lambda directory: epochs)
+    asked = []
+    monkeypatch.setattr(checkpoint, "completed_epochs", lambda directory: asked.append(directory) or epochs)
     assert common.interrupted_line("train", "interrupted in epoch 4", "ck") == \
         f"train: interrupted in epoch 4; {where.format(d='ck')}"
     assert common.interrupted_line("train", "interrupted", None) == \
         "train: interrupted; no network saved (use --checkpoint-dir to keep progress)"
+    assert asked == ["ck"]  # the directory given, and no other
 
 
 # -- the outputs a command's flags name, checked before any work -------------------------------------------
@@ -332,3 +336,25 @@ def test_the_run_directory_kept_by_default_is_made_and_named(tmp_path, monkeypat
     monkeypatch.setattr(signals, "take", taken.append)
     common.exit_on_interrupt("prog")
     assert taken == ["prog"]
+
+
+def test_check_outputs_of_a_command_without_a_run_directory(tmp_path):
+    """evaluate has --plot but no --run-dir: its flags lack run_dir, save and no_save altogether."""
+    args = argparse.Namespace(plot=tmp_path / "p.png", data_dir=tmp_path / "mnist", dataset=None)
+    common.check_outputs(args)
+    assert args.run is None
+
+
+def test_run_ends_quietly_when_the_reader_of_stdout_goes_away(monkeypatch, tmp_path):
+    """``dlpy35 evaluate MODEL | head -1``: status 1, and stdout goes to the null device so that the
+    flush at exit raises nothing more."""
+    import os
+    import sys
+
+    def main(argv):
+        raise BrokenPipeError
+
+    with open(tmp_path / "stdout", "w") as out:  # stands for the pipe; the real stdout is left alone
+        monkeypatch.setattr(sys, "stdout", out)
+        assert common.run(main, "prog", []) == 1
+        assert os.path.samestat(os.fstat(out.fileno()), os.stat(os.devnull))
