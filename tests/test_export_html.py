@@ -318,3 +318,59 @@ def test_the_page_shows_the_class_names(net2, driver, tmp_path):
     draw(driver, SEVEN)
     assert driver.find_element(By.ID, "digit").text == "seven"
     assert driver.find_element(By.ID, "digit").size["width"] <= 240  # a long name stays in its box
+
+
+# -- the model the page's script reads, field by field (no browser) -----------------------------------------
+
+def _model_of(text):
+    return json.loads(re.search(r'<script id="dlpy35-model" type="application/json">(.*?)</script>',
+                                text, re.S).group(1))
+
+
+def test_the_page_holds_each_layers_shape_activation_and_weights_as_its_script_reads_them(tmp_path):
+    rng = np.random.default_rng(3)
+    conv = ConvPool(rng.standard_normal((2, 1, 5, 5)).astype(np.float32), np.array([0.5, -1.5], np.float32),
+                    (1, 28, 28), (2, 2), "relu")
+    # float64 weights that float32 holds exactly: the page holds them as float32 all the same
+    dense = Dense(rng.integers(-64, 64, (288, 4)) / 8.0, np.arange(4, dtype=np.float64), "softmax", 0.5)
+    text = page_html([conv, dense], classes=["a", "b", "c", "<d>"])
+    assert "<title>dlpy35</title>" in text  # the default title
+    model = _model_of(text)
+    layers = model.pop("layers")
+    assert model == {"format": "dlpy35.web_page", "version": 1, "input": [1, 28, 28], "n_out": 4,
+                     "classes": ["a", "b", "c", "<d>"],
+                     "prepare": {"ink": digit_images.INK, "contrast": digit_images.CONTRAST,
+                                 "box": digit_images.BOX, "side": 28, "centre": digit_images.CENTRE}}
+    assert "<d>" not in text and "\\u003cd>" in text  # no "<" of the data can end the script element
+    weights = [{k: layer.pop(k) for k in ("w", "b")} for layer in layers]
+    assert layers == [{"type": "convpool", "image": [1, 28, 28], "filters": [2, 1, 5, 5], "pool": [2, 2],
+                       "activation": "relu"},
+                      {"type": "dense", "n_in": 288, "n_out": 4, "activation": "softmax", "scale": 0.5}]
+    for layer, got in zip([conv, dense], weights):
+        np.testing.assert_array_equal(np.frombuffer(base64.b64decode(got["w"]), "<f4"), layer.w.ravel())
+        np.testing.assert_array_equal(np.frombuffer(base64.b64decode(got["b"]), "<f4"), layer.b)
+    assert "{{" not in text  # every placeholder filled
+    titled = page_html([conv, dense], title='a "<b>" & c')
+    assert "<title>a &quot;&lt;b&gt;&quot; &amp; c</title>" in titled
+    script = re.search(r"<script>(.*?)</script>", titled, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; base-uri 'none'; "
+            "form-action 'none'") in titled
+    write_html([conv, dense], tmp_path / "page.html")
+    assert (tmp_path / "page.html").read_bytes() == page_html([conv, dense]).encode("utf-8")  # the defaults
+    write_html([conv, dense], tmp_path / "named.html", "named", classes=list("wxyz"))
+    assert (tmp_path / "named.html").read_bytes() == page_html([conv, dense], "named", list("wxyz")).encode()
+    assert _model_of(page_html([conv, dense]))["classes"] == ["0", "1", "2", "3"]  # the digits by default
+    with pytest.raises(ValueError, match="^3 class names for a network of 4 outputs$"):
+        page_html([conv, dense], classes="abc")
+
+
+def test_a_page_script_that_could_close_its_element_is_refused(monkeypatch):
+    from dlpy35.export import web_page
+
+    template = web_page._template
+    monkeypatch.setattr(web_page, "_template",
+                        lambda name: "let s = '</SCRIPT>';" if name == "page.js" else template(name))
+    dense = Dense(np.zeros((784, 10), np.float32), np.zeros(10, np.float32), "softmax")
+    with pytest.raises(RuntimeError, match="page.js must not contain '</script'"):
+        page_html([dense])

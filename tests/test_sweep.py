@@ -265,9 +265,10 @@ def test_the_sweep_picks_on_validation_and_reports_the_test_accuracy_of_what_it_
     assert [(r["best_epoch"], r["best_correct"], r["test_correct"]) for r in summary] == [(1, 91, 900),
                                                                                          (0, 92, 800)]
     assert sweep.ranked(summary)[0]["net"] == 1
-    assert sweep.report(summary).splitlines()[-1] == (
-        "picked on validation data: net 1 (seed 1, eta 0.5, lmbda 0, sizes 784-10), epoch 0: 92.00%; "
-        "test accuracy there 80.00%")
+    line = ("picked on validation data: net 1 (seed 1, eta 0.5, lmbda 0, sizes 784-10), epoch 0: 92.00%; "
+            "test accuracy there 80.00%")
+    assert sweep.report(summary).splitlines()[-1] == line
+    assert sweep.picked(sweep.ranked(summary)[0]) == line  # picked on validation unless told otherwise
 
 
 # -- a rerun into --out reuses chunks of the same sweep only ------------------------------------------
@@ -353,3 +354,337 @@ def test_a_chunk_records_the_sweeps_identity_and_another_device_is_not_another(s
     status, _, err = run(["sweep", *TINY, "--device", "auto", "--dataset", str(two_sets[0]), "--out",
                           str(out)], capsys)
     assert status == 0, err
+
+
+def test_clearing_the_chunks_forgives_one_that_another_process_removed_since_the_listing(tmp_path):
+    from types import SimpleNamespace
+
+    store = sweep.Store(tmp_path)
+    store.save({"key": "kept", "epochs": [], "summary": []})
+    listed = [store.dir / "kept.json", store.dir / "gone.json"]  # gone.json went between listing and unlink
+    store.dir = SimpleNamespace(glob=lambda pattern: iter(listed) if pattern == "*.json" else iter(()))
+    store.clear()
+    assert not listed[0].exists()
+
+
+class StopError(Exception):
+    """Raised by a scripted step to end a chunk's training where a test has seen what it needs."""
+
+
+@pytest.mark.parametrize("given, digest, outcome", [
+    ({"data_dir": "/d/mnist", "dataset": None}, None, "trains"),  # no digest recorded: any data
+    ({"data_dir": None, "dataset": "/d/set"}, "abc", "trains"),
+    ({"data_dir": None, "dataset": "/d/set"}, "xyz",
+     "/d/set: these data differ from the sweep's (digest abc, not xyz); give every node the same data"),
+    ({"data_dir": "/d/mnist", "dataset": None}, "xyz", "/d/mnist: these data differ"),
+    ({"data_dir": None, "dataset": None}, "xyz", "MNIST: these data differ"),
+])
+def test_a_chunk_loads_the_data_its_settings_name_and_refuses_other_data(given, digest, outcome, monkeypatch):
+    from types import SimpleNamespace
+
+    import dlpy35.data
+
+    loaded = []
+
+    def load_data(data_dir, dataset=None):
+        loaded.append((data_dir, dataset))
+        return SimpleNamespace(digest="abc", training=(None, None), validation=None, test=None)
+
+    def population(chunk):
+        raise StopError
+
+    monkeypatch.setattr(dlpy35.data, "load_data", load_data)
+    monkeypatch.setattr(sweep, "population", population)
+    settings = {**sweep.settings(epochs=1), **given, **({"data_digest": digest} if digest else {})}
+    (chunk,) = sweep.plan([[784, 10]], [0], [3.0], [0.0], settings)
+    with pytest.raises(StopError if outcome == "trains" else ValueError) as exc:
+        sweep.train_chunk(chunk)
+    assert loaded == [(given["data_dir"], given["dataset"])]
+    assert outcome == "trains" or str(exc.value).startswith(outcome)
+
+
+class ScriptedPopulation:
+    """A population that records how it is trained and gives each network one epoch's record: 7 of 10
+    right on the set evaluated, 15 of 20 on the test data when given some; all but the first diverge."""
+
+    trainer = type("Trainer", (), {"compile_seconds": 2.5})()
+    device = type("Device", (), {"describe": lambda self: "a scripted device"})()
+
+    def __init__(self, chunk):
+        self.chunk, self.calls = chunk, []
+
+    def SGD(self, training, epochs, mini_batch_size, evaluation, test_data=None, progress=None):  # noqa: N802
+        self.calls.append((training, epochs, mini_batch_size, evaluation, test_data, progress))
+        sets = {"evaluation": Evaluation(7, 10, 1.0)}
+        if test_data is not None:
+            sets["test"] = Evaluation(15, 20, 1.0)
+        self.records = [[EpochRecord(0, 1.0, 0.5, 0.25, sets)] for _ in self.chunk.nets]
+        self.diverged = [None] + [1] * (len(self.chunk.nets) - 1)  # the second network diverged in epoch 1
+
+
+@pytest.mark.parametrize("evaluation, evaluated, test_data, test", [
+    ("validation", "the validation set", "the test set", (15, 20)),  # picked on validation, reported on test
+    ("test", "the test set", None, (7, 10)),  # the evaluated set is the test set: its own figures
+])
+def test_a_chunk_trains_its_population_as_its_settings_say(evaluation, evaluated, test_data, test,
+                                                           monkeypatch):
+    from types import SimpleNamespace
+
+    import dlpy35.data
+
+    images, labels = np.arange(8), np.arange(8) % 3
+    data = SimpleNamespace(digest="abc", training=(images, labels), validation="the validation set",
+                           test="the test set")
+    monkeypatch.setattr(dlpy35.data, "load_data", lambda data_dir, dataset=None: data)
+    made = []
+    monkeypatch.setattr(sweep, "population", lambda chunk: made.append(ScriptedPopulation(chunk)) or made[-1])
+    settings = sweep.settings(epochs=3, mini_batch_size=4, n_train=5, evaluation=evaluation)
+    (chunk,) = sweep.plan([[784, 10]], [0, 1], [3.0], [0.0], settings)
+    bar = object()
+    result = sweep.train_chunk(chunk, bar)
+    ((training, epochs, size, got_evaluated, got_test, progress),) = made[0].calls
+    np.testing.assert_array_equal(training[0], images[:5])
+    np.testing.assert_array_equal(training[1], labels[:5])
+    assert (epochs, size, got_evaluated, got_test, progress) == (3, 4, evaluated, test_data, bar)
+    assert [(r["net"], r["evaluation_correct"], r["evaluation_total"], r["test_correct"], r["test_total"])
+            for r in result["epochs"]] == [(0, 7, 10, *test), (1, 7, 10, *test)]
+    assert [(r["net"], r["best_correct"], r["test_correct"], r["diverged"]) for r in result["summary"]] == [
+        (0, 7, test[0], ""), (1, 7, test[0], 1)]
+    assert (result["key"], result["identity"]) == (chunk.key, sweep.identity(settings))
+    assert (result["compile_seconds"], result["device"]) == (2.5, "a scripted device")
+    assert 0 <= result["seconds"] < 60
+
+
+# -- the plan, unit by unit -------------------------------------------------------------------------------
+@pytest.mark.parametrize("values, name, message", [
+    ([[784, 30, 10], [784, 20, 10], [784, 30, 10]], "sizes_list", "sizes_list: 784 30 10 is given twice"),
+    ([(784, 10), [784, 10]], "sizes", "sizes: 784 10 is given twice"),  # a tuple and a list of one shape
+    ([3, 0.5, 3.0], "etas", "etas: 3 is given twice"),
+    ([0.25, 1e-05, 1e-5], "lmbdas", "lmbdas: 1e-05 is given twice"),
+])
+def test_a_value_given_twice_is_named_as_the_user_wrote_it(values, name, message):
+    with pytest.raises(ValueError, match=f"^{message}; each network needs its own$"):
+        sweep.distinct(values, name)
+    assert sweep.distinct(values[:-1], name) is not None  # each once: accepted
+
+
+@pytest.mark.parametrize("repeated", ["sizes_list", "seeds", "etas", "lmbdas"])
+def test_the_plan_refuses_a_repeated_setting_naming_it(repeated):
+    grid = {"sizes_list": [[4, 3], [4, 2]], "seeds": [0, 1], "etas": [0.5, 3.0], "lmbdas": [0.0, 5.0]}
+    grid[repeated] = [*grid[repeated], grid[repeated][0]]
+    with pytest.raises(ValueError, match=f"^{repeated}: "):
+        sweep.check_grid(**grid)
+    with pytest.raises(ValueError, match=f"^{repeated}: "):
+        sweep.plan(grid["sizes_list"], grid["seeds"], grid["etas"], grid["lmbdas"], {})
+
+
+def test_the_settings_a_sweep_keeps_by_default_and_as_given(tmp_path):
+    from types import SimpleNamespace
+
+    assert sweep.settings() == {
+        "epochs": 30, "mini_batch_size": 10, "n_train": None, "cost": "quadratic", "init": "large",
+        "dtype": "float32", "device": "auto", "mode": None, "evaluation": "validation", "order": "own",
+        "data_dir": None, "dataset": None}
+    data = SimpleNamespace(name="letters", digest="d1g35t")
+    given = sweep.settings(2, 5, 300, "cross-entropy", "default", "float64", "cpu", "NUMBA", "test", "shared",
+                           tmp_path / "mnist", tmp_path / "letters", data)
+    assert given == {
+        "epochs": 2, "mini_batch_size": 5, "n_train": 300, "cost": "cross-entropy", "init": "default",
+        "dtype": "float64", "device": "cpu", "mode": "NUMBA", "evaluation": "test", "order": "shared",
+        "data_dir": str(tmp_path / "mnist"), "dataset": str(tmp_path / "letters"), "data_name": "letters",
+        "data_digest": "d1g35t"}
+    assert json.loads(json.dumps(given)) == given  # JSON-ready, as a chunk keeps them
+
+
+def test_a_sweeps_identity_leaves_out_where_and_how_it_runs():
+    settings = sweep.settings(epochs=2, device="cpu", mode="JAX", data_dir="/d", dataset="/s")
+    identity = sweep.identity(settings)
+    assert identity["epochs"] == 2 and identity["order"] == "own" and identity["evaluation"] == "validation"
+    assert not {"device", "mode", "data_dir", "dataset"} & identity.keys()
+    assert sweep.identity({**settings, "device": "cuda", "mode": "NUMBA"}) == identity
+
+
+def test_the_plan_numbers_every_network_and_groups_them_by_architecture_and_regularisation():
+    settings = {"epochs": 1}
+    chunks = sweep.plan([(2, 4), [2, 3]], [5, 6], [1], [0, 1], settings)
+    from dlpy35.studies.sweep import Net
+
+    assert [c.nets for c in chunks] == [
+        [Net(0, 5, 1.0, 0.0, (2, 4)), Net(1, 6, 1.0, 0.0, (2, 4))],  # the first architecture, lambda 0
+        [Net(2, 5, 1.0, 1.0, (2, 4)), Net(3, 6, 1.0, 1.0, (2, 4))],  # regularised (lambda 1 > 0)
+        [Net(4, 5, 1.0, 0.0, (2, 3)), Net(5, 6, 1.0, 0.0, (2, 3))],
+        [Net(6, 5, 1.0, 1.0, (2, 3)), Net(7, 6, 1.0, 1.0, (2, 3))]]
+    assert all(c.settings is settings for c in chunks)
+    assert all(isinstance(n.eta, float) and isinstance(n.lmbda, float) for c in chunks for n in c.nets)
+    three = sweep.plan([[2, 4]], [0, 1, 2, 3, 4], [1.0], [0.0], settings, population_size=2)
+    assert [[n.net for n in c.nets] for c in three] == [[0, 1], [2, 3], [4]]
+
+
+def test_a_chunks_population_holds_its_networks_and_settings(monkeypatch):
+    import dlpy35.engine.population
+
+    made = []
+    monkeypatch.setattr(dlpy35.engine.population, "Population",
+                        lambda *args, **kwargs: made.append((args, kwargs)) or "a population")
+    settings = sweep.settings(cost="cross-entropy", init="default", dtype="float64", device="cpu",
+                              mode="NUMBA", order="shared")
+    (chunk,) = sweep.plan([[4, 3, 2]], [7, 8], [0.5], [2.0], settings)
+    assert sweep.population(chunk) == "a population"
+    assert made == [(([4, 3, 2], [7, 8], [0.5, 0.5], [2.0, 2.0]),
+                     {"cost": "cross-entropy", "weight_init": "default", "dtype": "float64", "mode": "NUMBA",
+                      "device": "cpu", "order": "shared"})]
+    (single,) = sweep.plan([[4, 3, 2]], [9], [0.5], [2.0], settings)  # a chunk of one network
+    sweep.population(single)
+    assert made[-1][0] == ([4, 3, 2], [9], [0.5], [2.0])
+
+
+# -- the chunks' store, the manifest and the run --------------------------------------------------------
+def _result(chunk):
+    """A saved result of `chunk`: its key, one epoch row and one summary row per network."""
+    nets = [n.net for n in chunk.nets]
+    return {"key": chunk.key, "identity": sweep.identity(chunk.settings),
+            "epochs": [{"net": n, "epoch": 0} for n in nets], "summary": [{"net": n} for n in nets],
+            "seconds": 1.25, "device": "a scripted device"}
+
+
+@pytest.fixture
+def two_chunks():
+    return sweep.plan([[4, 3]], [0, 1, 2], [3.0], [0.0], sweep.settings(epochs=1), population_size=2)
+
+
+def test_the_store_saves_a_chunk_where_its_out_is_made_and_loads_only_a_whole_result_of_it(tmp_path,
+                                                                                           two_chunks):
+    first, second = two_chunks
+    store = sweep.Store(tmp_path / "new" / "sweep")  # neither directory is there yet
+    assert store.dir == tmp_path / "new" / "sweep" / "chunks" and store.load(first) is None
+    store.save(_result(first))
+    store.save(_result(second))  # the directory is there now
+    assert store.path(first) == store.dir / f"{first.key}.json"
+    assert store.load(first) == _result(first) and store.load(second) == _result(second)
+    for text in ("[1, 2]", "{not json", json.dumps({"key": first.key, "epochs": []}),
+                 json.dumps(_result(second))):  # not a dict, torn, incomplete, another chunk's
+        store.path(first).write_text(text)
+        assert store.load(first) is None
+    bare = {"key": first.key, "epochs": [], "summary": []}  # exactly the keys a result needs
+    store.path(first).write_text(json.dumps(bare))
+    assert store.load(first) == bare
+
+
+def test_the_store_refuses_chunks_of_another_identity_past_unreadable_ones(tmp_path, two_chunks):
+    first, second = two_chunks
+    store = sweep.Store(tmp_path)
+    store.save(_result(first))
+    store.check(first.settings)  # the same sweep: nothing to say
+    store.dir.joinpath("0-torn.json").write_text("{not json")  # read first, skipped, and the check goes on
+    store.dir.joinpath("1-part.json").write_text(json.dumps({"key": "x"}))  # incomplete: trained again
+    store.check(first.settings)
+    other = {**first.settings, "epochs": 2}
+    with pytest.raises(ValueError) as exc:
+        store.check(other)
+    assert str(exc.value) == (f"{store.path(first)}: cannot reuse the chunks of {tmp_path}: this one has "
+                              "epochs=1 but this sweep has epochs=2; give another output directory, the "
+                              "settings they were trained with, or overwrite=True to replace them")
+    assert sweep.identity(other)["epochs"] == 2
+    store.path(first).write_text(json.dumps({"key": first.key, "epochs": [], "summary": []}))  # no identity
+    with pytest.raises(ValueError, match="records no settings"):
+        store.check(first.settings)
+
+
+def test_an_out_holds_the_sweep_its_manifest_or_its_chunks_name(tmp_path, two_chunks):
+    out = tmp_path / "sweep"
+    assert not sweep.holds(out, two_chunks)  # nothing there
+    out.mkdir()
+    assert not sweep.holds(out, two_chunks)  # an empty directory: no sweep's
+    store = sweep.Store(out)
+    for chunk in two_chunks:
+        store.save(_result(chunk))
+    assert sweep.holds(out, two_chunks)  # from before sweep.json: all its chunks are this sweep's
+    assert sweep.holds(out, [*two_chunks, *sweep.plan([[4, 2]], [0], [3.0], [0.0], {})])  # some of them
+    assert not sweep.holds(out, two_chunks[:1])  # a chunk that is not this sweep's
+    sweep.write_manifest(out, two_chunks[::-1])
+    assert json.loads((out / "sweep.json").read_text()) == {"chunks": [c.networks for c in two_chunks[::-1]]}
+    assert sweep.holds(out, two_chunks)  # the manifest's chunks, in any order
+    assert not sweep.holds(out, two_chunks[:1])
+    (out / "sweep.json").write_text(json.dumps({"networks": []}))
+    assert not sweep.holds(out, two_chunks)  # not a sweep's manifest
+
+
+def test_a_run_trains_the_chunks_not_saved_and_returns_every_result_in_plan_order(tmp_path, two_chunks,
+                                                                                 monkeypatch):
+    trained, lines = [], []
+
+    def train_chunk(chunk, progress=None):
+        trained.append((chunk.key, progress))
+        return _result(chunk)
+
+    monkeypatch.setattr(sweep, "train_chunk", train_chunk)
+    first, second = two_chunks
+    assert sweep.run(two_chunks, tmp_path, log=lines.append, progress="a bar") == [_result(first),
+                                                                                   _result(second)]
+    assert trained == [(first.key, "a bar"), (second.key, "a bar")]
+    assert lines == ["chunk 1/2: 2 networks in 1.2 s (a scripted device)",
+                     "chunk 2/2: 1 network in 1.2 s (a scripted device)"]
+    assert json.loads(sweep.Store(tmp_path).path(second).read_text()) == _result(second)
+    sweep.Store(tmp_path).path(first).unlink()  # as if its node had died
+    trained.clear(), lines.clear()
+    assert sweep.run(two_chunks, tmp_path, log=lines.append) == [_result(first), _result(second)]
+    assert trained == [(first.key, None)]
+    assert lines == [f"1 of 2 chunks already trained in {tmp_path / 'chunks'}; training the other 1",
+                     "chunk 2/2: 2 networks in 1.2 s (a scripted device)"]
+    assert sweep.run([], tmp_path, log=lines.append) == []
+
+
+def test_a_run_on_ray_hands_ray_the_chunks_not_saved_and_saves_each_as_it_ends(tmp_path, two_chunks,
+                                                                              monkeypatch):
+    first, second = two_chunks
+    sweep.Store(tmp_path).save(_result(second))
+    asked = []
+
+    def run_tasks(function, chunks, address, finished):
+        asked.append((function, [c.key for c in chunks], address))
+        finished(_result(chunks[0]))
+
+    monkeypatch.setattr(sweep.cluster, "run_tasks", run_tasks)
+    assert sweep.run(two_chunks, tmp_path, "auto", log=lambda line: None) == [_result(first), _result(second)]
+    assert asked == [(sweep.train_chunk, [first.key], "auto")]
+    assert sweep.Store(tmp_path).load(first) == _result(first)
+    with pytest.raises(ValueError, match="this one has epochs=1 but this sweep has epochs=3"):
+        sweep.run(sweep.plan([[4, 3]], [0], [3.0], [0.0], sweep.settings(epochs=3)), tmp_path)
+
+
+def test_the_tables_gather_every_chunks_rows_by_network_and_epoch(tmp_path):
+    results = [{"epochs": [{"net": 2, "epoch": 1}, {"net": 2, "epoch": 0}], "summary": [{"net": 2}]},
+               {"epochs": [{"net": 0, "epoch": 1}, {"net": 1, "epoch": 0}, {"net": 0, "epoch": 0}],
+                "summary": [{"net": 1}, {"net": 0}]}]
+    rows, summary = sweep.gather(results)
+    assert [(r["net"], r["epoch"]) for r in rows] == [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)]
+    assert [r["net"] for r in summary] == [0, 1, 2]
+    epoch_row = dict.fromkeys(tables.EPOCH_COLUMNS, 1)
+    summary_row = dict.fromkeys(tables.SUMMARY_COLUMNS, 2)
+    sweep.write(tmp_path, [epoch_row], [summary_row])
+    assert tables.read_csv(tmp_path / "epochs.csv") == [dict.fromkeys(tables.EPOCH_COLUMNS, "1")]
+    assert tables.read_csv(tmp_path / "summary.csv") == [dict.fromkeys(tables.SUMMARY_COLUMNS, "2")]
+
+
+def test_the_report_ranks_marks_what_diverged_and_warns_of_a_pick_on_the_test_data():
+    def row(net, seed, eta, lmbda, sizes, epoch, correct, total, test, test_total, diverged):
+        return {"net": net, "seed": seed, "eta": eta, "lmbda": lmbda, "sizes": sizes, "best_epoch": epoch,
+                "best_correct": correct, "evaluation_total": total, "test_correct": test,
+                "test_total": test_total, "diverged": diverged}
+
+    summary = [row(0, 3, 0.5, 0.0, "784-30-10", 1, 90, 100, 950, 1000, ""),
+               row(1, 4, 3.0, 5.0, "784-10", "", "", "", "", "", 0),  # diverged before any evaluation
+               row(2, 5, 0.25, 0.0, "784-10", 0, 95, 100, "", "", 2)]
+    header = " net  seed      eta    lmbda          sizes          test epoch          test"
+    assert sweep.report(summary, "test").splitlines() == [
+        header,
+        "   2     5     0.25        0         784-10        95/100     0             -  diverged in epoch 2",
+        "   0     3      0.5        0      784-30-10        90/100     1      950/1000",
+        "   1     4        3        5         784-10             -                   -  diverged in epoch 0",
+        "picked on test data: net 2 (seed 5, eta 0.25, lmbda 0, sizes 784-10), epoch 0: 95.00% (picked on "
+        "the test data itself, its accuracy flatters it: use --evaluation validation)"]
+    assert sweep.report([], "test") == header  # nothing trained: nothing picked
+    assert sweep.report(summary[1:2], "test").splitlines()[1:] == [
+        "   1     4        3        5         784-10             -                   -  diverged in epoch 0"]
+    assert sweep.report(summary[:1]).splitlines()[0] == header.replace("          test epoch",
+                                                                       "    validation epoch")

@@ -69,3 +69,24 @@ def test_csv_files_have_unix_lines_and_read_back_as_written(tmp_path):
     assert b"\r" not in text and text.count(b"\n") == 3 and text.startswith(b"net,seed,eta,lmbda,sizes,")
     back = tables.read_csv(path)
     assert [r["evaluation_correct"] for r in back] == ["90", "91"] and back[0]["sizes"] == "784-30-10"
+
+
+def test_a_csv_file_reads_back_every_field_as_written_even_with_line_breaks_and_commas(tmp_path):
+    """Fields are strings once read; a quoted field keeps its comma, quote and line break (``\\r\\n`` too)."""
+    rows = [{"net": 0, "sizes": "conv1,\"big\"", "eta": "line\r\nbreak"},
+            {"net": 1, "sizes": "784-10", "eta": 0.5}]
+    path = tmp_path / "t.csv"
+    tables.write_csv(path, ("net", "sizes", "eta"), rows)
+    assert path.read_bytes().startswith(b"net,sizes,eta\n0,")
+    assert tables.read_csv(path) == [{"net": "0", "sizes": "conv1,\"big\"", "eta": "line\r\nbreak"},
+                                     {"net": "1", "sizes": "784-10", "eta": "0.5"}]
+
+
+def test_a_summary_picks_on_the_set_it_is_told_to():
+    """Records of a run that evaluated "validation": the pick and its counts are that set's."""
+    records = [EpochRecord(e, 1.0, 0.5, 0.5, {"validation": Evaluation(v, 50, 1.0),
+                                              "test": Evaluation(t, 80, 1.0)})
+               for e, (v, t) in enumerate([(40, 70), (45, 60), (44, 79)])]
+    row = tables.summary_row(1, 2, 0.5, 0.0, [4, 3], records, None, evaluated="validation")
+    assert (row["best_epoch"], row["best_correct"], row["evaluation_total"], row["test_correct"],
+            row["test_total"]) == (1, 45, 50, 60, 80)

@@ -41,11 +41,20 @@ from pytensor.tensor.shape import Reshape
 TAG = "dlpy35"
 
 
-@node_rewriter([Reshape])
-def local_reshape_of_last_axis_first(fgraph, node):
+def reshape_of_last_axis_first(node):
     """``reshape(w.transpose(d-1, 0, ..., d-2), (n, -1))`` -> ``reshape(w, (-1, n)).T``, n = w's last size.
 
     Both hold ``w[..., j]`` flattened in row i = j; only the second is a view of w.
+
+    Parameters
+    ----------
+    node : pytensor.graph.basic.Apply
+        A :class:`~pytensor.tensor.shape.Reshape` node.
+
+    Returns
+    -------
+    list or None
+        The node's replacement (one output), or None where it is no such reshape.
     """
     moved, shape = node.inputs
     if node.outputs[0].ndim != 2 or moved.owner is None or not isinstance(moved.owner.op, DimShuffle):
@@ -59,13 +68,22 @@ def local_reshape_of_last_axis_first(fgraph, node):
     return [pt.specify_shape(w.reshape((-1, n)).T, node.outputs[0].type.shape)]
 
 
-@node_rewriter([_matmul])
-def local_shared_input_matmul_as_batched(fgraph, node):
+def shared_input_matmul_as_batched(node):
     """``x @ y``, one ``x`` (1, m, n) for K matrices ``y`` (K, n, p) -> K matmuls of ``x`` repeated.
 
     Left alone where the wide matmul reads ``y`` in place: ``y`` the transposed
     matrices ``w.transpose(0, 2, 1)`` (a conv layer's filters, which
-    :func:`local_reshape_of_last_axis_first` serves), and wherever a size is not static.
+    :func:`reshape_of_last_axis_first` serves), and wherever a size is not static.
+
+    Parameters
+    ----------
+    node : pytensor.graph.basic.Apply
+        A matmul node.
+
+    Returns
+    -------
+    list or None
+        The node's replacement (one output), or None where it is no such matmul.
     """
     x, y = node.inputs
     if x.ndim != 3 or y.ndim != 3 or not x.type.broadcastable[0] or y.type.broadcastable[0]:
@@ -77,6 +95,20 @@ def local_shared_input_matmul_as_batched(fgraph, node):
     if moved and tuple(y.owner.op.new_order) == (0, 2, 1):
         return None
     return [_batched_dot(pt.broadcast_to(x, (k, m, n)), y)]
+
+
+# The rewrites' work is in the plain functions above, which mutation testing can reach (mutmut leaves
+# decorated functions alone); these are only PyTensor's wrappers of them.
+@node_rewriter([Reshape])
+def local_reshape_of_last_axis_first(fgraph, node):
+    """:func:`reshape_of_last_axis_first` as a PyTensor node rewriter of Reshape nodes."""
+    return reshape_of_last_axis_first(node)
+
+
+@node_rewriter([_matmul])
+def local_shared_input_matmul_as_batched(fgraph, node):
+    """:func:`shared_input_matmul_as_batched` as a PyTensor node rewriter of matmul nodes."""
+    return shared_input_matmul_as_batched(node)
 
 
 # Before "specialize", where PyTensor's own rewrite would make the wide matmul first.
