@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlpy35.data.digit_images import BOX, CENTRE, SIDE, ImageError, prepare, prepare_file, read_grey, to_png
+from dlpy35.data.digit_images import (BOX, CENTRE, SIDE, ImageError, prepare, prepare_file, prepare_files,
+                                      read_grey, to_png)
 
 
 def disk(h, w, cy, cx, r):
@@ -96,6 +97,30 @@ def test_to_png_writes_the_prepared_levels_back_exactly(tmp_path):
     to_png(out, tmp_path / "p.png")
     levels = np.asarray(Image.open(tmp_path / "p.png"))
     assert levels.shape == (SIDE, SIDE) and np.array_equal(levels / 256, out.reshape(SIDE, SIDE))
+
+
+def test_to_png_clamps_levels_outside_a_byte_to_black_and_white(tmp_path):
+    pixels = np.zeros(SIDE * SIDE)
+    pixels[:4] = [-0.5, 1.0, 1.5, 255 / 256]  # below black; 256/256, 384/256 and 255/256: white
+    to_png(pixels, tmp_path / "p.png")
+    levels = np.asarray(Image.open(tmp_path / "p.png")).reshape(-1)
+    assert levels[:4].tolist() == [0, 255, 255, 255] and not levels[4:].any()
+
+
+def test_prepare_files_stacks_each_files_pixels_in_order_and_names_a_bad_one(tmp_path):
+    pages = [disk(60, 40, 30, 20, 10), disk(50, 50, 10, 40, 8)]
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for page, path in zip(pages, paths):
+        Image.fromarray((page * 255).astype(np.uint8)).save(path)
+    got = prepare_files(p for p in reversed(paths))  # any iterable of paths
+    assert got.shape == (2, SIDE * SIDE) and got.dtype == np.float32
+    assert np.array_equal(got, np.stack([prepare(pages[1]), prepare(pages[0])]))
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((30, 30), 255, np.uint8)).save(blank)
+    with pytest.raises(ImageError, match=f"^{blank}: blank"):
+        prepare_files([paths[0], blank])
+    with pytest.raises(ImageError, match="no image files given"):
+        prepare_files([])
 
 
 def test_mnist_digits_printed_dark_on_light_and_enlarged_come_back_close_to_themselves(mnist):
