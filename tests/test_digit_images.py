@@ -17,6 +17,16 @@ def disk(h, w, cy, cx, r):
     return np.where((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r, 0.0, 1.0)
 
 
+def test_the_border_is_the_outermost_ring_of_pixels_each_once():
+    from dlpy35.data.digit_images import _border
+
+    for h, w in ((3, 3), (5, 7), (8, 4)):
+        a = np.arange(h * w, dtype=np.float64).reshape(h, w)
+        yy, xx = np.mgrid[:h, :w]
+        ring = a[(yy == 0) | (yy == h - 1) | (xx == 0) | (xx == w - 1)]
+        assert sorted(_border(a)) == sorted(ring)
+
+
 def test_dark_ink_on_light_paper_and_the_reverse_give_the_same_pixels():
     page = disk(90, 60, 40, 25, 12)
     assert np.array_equal(prepare(page), prepare(1.0 - page))

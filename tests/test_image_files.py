@@ -164,6 +164,35 @@ def test_a_large_jpeg_is_decoded_small_as_its_full_decoding_box_averaged(tmp_pat
     assert np.abs(prepare(levels) - prepare(box)).max() <= 1 / 256
 
 
+def test_a_header_of_exactly_the_most_pixels_is_decoded(tmp_path):
+    """8192 x 8192 is MAX_PIXELS itself: not refused for its size, so decoding fails on the truncated data."""
+    path = tmp_path / "edge.png"
+    path.write_bytes(png_claiming(8192, 8192))
+    assert 8192 * 8192 == MAX_PIXELS
+    with pytest.raises(ImageError, match="cannot read it"):
+        read_grey(path)
+
+
+def test_a_jpeg_is_decoded_at_the_smallest_scale_keeping_its_longer_side_at_least_the_work_side(tmp_path):
+    """3072 x 16: 1/2 (1536 pixels) keeps the longer side at WORK_SIDE or more, 1/4 would not; 1536 is below
+    2 * WORK_SIDE, so nothing more is reduced."""
+    g8 = np.random.default_rng(2).integers(0, 256, (16, 3 * WORK_SIDE)).astype(np.uint8)
+    path = tmp_path / "strip.jpg"
+    Image.fromarray(g8).save(path, quality=95)
+    assert read_grey(path).shape == (8, 3 * WORK_SIDE // 2)
+
+
+def test_pillows_warnings_about_a_damaged_file_still_reach_the_caller(tmp_path):
+    """Only Pillow's size warning is silenced (the size is checked here); a damaged EXIF block is reported."""
+    tiff = b"MM\x00*\x00\x00\x00\x08\x00\x01\x01\x0f\x00\x02\x00\x00\x00\x40\x00\x00\x00\x30"  # cut short
+    path = tmp_path / "damaged.jpg"
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(path, exif=b"Exif\x00\x00" + tiff)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert read_grey(path).shape == (8, 8)
+    assert any("Corrupt EXIF data" in str(w.message) for w in caught)
+
+
 @pytest.mark.parametrize("content, message", [
     (b"not an image", "not an image"),
     (png_claiming(40, 40), "cannot read it"),  # truncated image data
