@@ -78,6 +78,67 @@ def test_not_grey_levels_of_an_image_is_refused(page):
         prepare(page)
 
 
+def test_an_image_of_3_x_3_is_the_smallest_prepared_and_errors_name_an_unnamed_one_image():
+    page = np.zeros((3, 3))
+    page[1, 1] = 1.0
+    out = prepare(page).reshape(SIDE, SIDE)
+    assert np.count_nonzero(out) == BOX * BOX  # one pixel of ink, enlarged to fill the box
+    with pytest.raises(ImageError, match="^image: blank"):
+        prepare(np.zeros((5, 5)))
+
+
+def test_the_paper_is_the_lower_median_of_an_even_border():
+    """A 4 x 4 page whose 12 border pixels are six at 0 and six at 0.4: the lower median, 0, is the paper,
+    so the 0.4 pixels are ink -- as on the same page framed by a ring of unmistakable paper (0)."""
+    page = np.zeros((4, 4))
+    page[0, :] = 0.4
+    page[1:3, 0] = 0.4
+    page[1:3, 1:3] = 1.0
+    framed = np.pad(page, 1)
+    assert np.array_equal(prepare(page), prepare(framed))
+
+
+def test_a_border_of_mean_exactly_one_half_is_dark_paper():
+    """Six border pixels at 0 and six at 1: read as light ink on dark paper, as a border just below 1/2."""
+    page = np.zeros((4, 4))
+    page[0, :] = 1.0
+    page[1:3, 0] = 1.0
+    page[1:3, 1:3] = [[1.0, 0.9], [0.7, 0.6]]
+    nudged = page.copy()
+    nudged[0, 0] = 1.0 - 1e-9
+    assert np.abs(prepare(page) - prepare(nudged)).max() <= 1 / 256  # a level may round the other way
+
+
+def test_ink_exactly_the_least_contrast_from_the_paper_is_a_digit():
+    page = np.zeros((20, 20))
+    page[5:15, 8:12] = 0.1  # light ink 0.1 above black paper: CONTRAST itself
+    assert prepare(page).max() == 255 / 256
+
+
+def test_a_level_exactly_at_the_ink_threshold_is_not_cropped_as_ink():
+    page = np.zeros((30, 30))
+    page[10:25, 12:20] = 1.0
+    faint = page.copy()
+    faint[2, 3] = 0.25  # INK after normalisation (paper 0, darkest 1), above and left of the digit
+    assert np.array_equal(prepare(faint), prepare(page))
+
+
+def test_a_one_pixel_line_stays_one_pixel_thin():
+    page = np.zeros((20, 120))
+    page[10, 10:110] = 1.0  # 1 x 100: 0.2 of a pixel tall at 20 wide, kept as one row
+    out = prepare(page).reshape(SIDE, SIDE)
+    rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+    assert len(rows) == 1 and len(cols) == BOX
+
+
+def test_float16_and_float32_levels_are_prepared_as_their_float64_values():
+    rng = np.random.default_rng(5)
+    page = np.clip(disk(64, 48, 30, 24, 14) + rng.normal(0, 0.1, (64, 48)), 0, 1)
+    for dtype in (np.float16, np.float32):
+        low = page.astype(dtype)
+        assert np.array_equal(prepare(low), prepare(low.astype(np.float64)))
+
+
 def test_files_png_jpeg_rgba_and_not_an_image(tmp_path):
     page = disk(60, 40, 30, 20, 10)
     png, jpg, rgba = tmp_path / "d.png", tmp_path / "d.jpg", tmp_path / "t.png"
