@@ -81,7 +81,9 @@ def test_not_grey_levels_of_an_image_is_refused(page):
 def test_an_image_of_3_x_3_is_the_smallest_prepared_and_errors_name_an_unnamed_one_image():
     page = np.zeros((3, 3))
     page[1, 1] = 1.0
-    out = prepare(page).reshape(SIDE, SIDE)
+    flat = prepare(page)
+    assert flat.shape == (SIDE * SIDE,) and flat.dtype == np.float32
+    out = flat.reshape(SIDE, SIDE)
     assert np.count_nonzero(out) == BOX * BOX  # one pixel of ink, enlarged to fill the box
     with pytest.raises(ImageError, match="^image: blank"):
         prepare(np.zeros((5, 5)))
@@ -121,6 +123,22 @@ def test_a_level_exactly_at_the_ink_threshold_is_not_cropped_as_ink():
     faint = page.copy()
     faint[2, 3] = 0.25  # INK after normalisation (paper 0, darkest 1), above and left of the digit
     assert np.array_equal(prepare(faint), prepare(page))
+
+
+@pytest.mark.parametrize("corner", ["bottom-right", "top-left"])
+def test_a_digit_whose_mass_lies_in_a_corner_stops_at_the_frames_edges(corner):
+    """A heavy blob in one corner of the digit's box, a thin stroke to the other: its centre of mass cannot
+    reach (14, 14) without ink leaving the frame, so the box touches the two edges away from the blob."""
+    page = np.zeros((60, 60))
+    page[40:50, 40:50] = 1.0
+    for k in range(10, 40):
+        page[k, k] = 1.0
+    if corner == "top-left":
+        page = page[::-1, ::-1]
+    out = prepare(page).reshape(SIDE, SIDE)
+    rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+    edge = 0 if corner == "bottom-right" else SIDE - 1
+    assert len(rows) == len(cols) == BOX and rows[-1 if edge else 0] == edge and cols[-1 if edge else 0] == edge
 
 
 def test_a_one_pixel_line_stays_one_pixel_thin():
