@@ -204,7 +204,7 @@ def test_unreadable_files_are_refused_in_one_line(tmp_path, content, message):
         read_grey(path)
 
 
-def test_a_float_image_of_non_finite_levels_is_refused(tmp_path):
+def test_a_float_image_of_non_finite_levels_is_refused_naming_the_file(tmp_path):
     f = seven(60, 40).astype(np.float32)
     f[3, 3] = np.inf
     path = save(Image.fromarray(f), tmp_path / "inf.tiff")
