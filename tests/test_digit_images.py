@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlpy35.data.digit_images import (BOX, CENTRE, SIDE, ImageError, prepare, prepare_file, prepare_files,
-                                      read_grey, to_png)
+from dlpy35.data.digit_images import (
+    BOX,
+    CENTRE,
+    SIDE,
+    ImageError,
+    prepare,
+    prepare_file,
+    prepare_files,
+    read_grey,
+    to_png,
+)
 
 
 def disk(h, w, cy, cx, r):
@@ -137,8 +146,8 @@ def test_a_digit_whose_mass_lies_in_a_corner_stops_at_the_frames_edges(corner):
         page = page[::-1, ::-1]
     out = prepare(page).reshape(SIDE, SIDE)
     rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
-    edge = 0 if corner == "bottom-right" else SIDE - 1
-    assert len(rows) == len(cols) == BOX and rows[-1 if edge else 0] == edge and cols[-1 if edge else 0] == edge
+    end = 0 if corner == "bottom-right" else -1  # the box's first row and column, or its last
+    assert len(rows) == len(cols) == BOX and rows[end] == cols[end] == (0 if end == 0 else SIDE - 1)
 
 
 def test_a_one_pixel_line_stays_one_pixel_thin():

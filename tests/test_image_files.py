@@ -303,7 +303,8 @@ THIN = {"L": (lambda g: Image.fromarray(g), "png"),
 
 @pytest.mark.parametrize("copy", list(THIN))
 @pytest.mark.parametrize("width, factor", [(2 * WORK_SIDE, 2), (3 * WORK_SIDE + 1, 3)])
-def test_a_page_twice_the_work_side_or_more_is_box_averaged_by_the_whole_factor(tmp_path, copy, width, factor):
+def test_a_page_twice_the_work_side_or_more_is_box_averaged_by_the_whole_factor(tmp_path, copy, width,
+                                                                                factor):
     """WORK_SIDE to 2 * WORK_SIDE - 1 pixels on its longer side: each pixel the mean of a factor x factor
     block (the last column's block is cut short by the page's edge); measured: within 0.67/255 of the
     mean for 8-bit 3 x 3 blocks (Pillow's fixed-point division), 0.5/255 for 2 x 2."""
