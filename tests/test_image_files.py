@@ -182,6 +182,18 @@ def test_a_jpeg_is_decoded_at_the_smallest_scale_keeping_its_longer_side_at_leas
     assert read_grey(path).shape == (8, 3 * WORK_SIDE // 2)
 
 
+def test_a_colour_jpeg_reads_as_its_luma_plane(tmp_path):
+    """libjpeg's Y plane, as its YCbCr decoding gives it; not the luma of the RGB it would decode, whose
+    clamping of out-of-gamut colours moves some levels (22 of these 1536 pixels, by up to 10/255)."""
+    rgb = np.random.default_rng(3).integers(0, 256, (32, 48, 3)).astype(np.uint8)
+    path = tmp_path / "colour.jpg"
+    Image.fromarray(rgb).save(path, quality=90)
+    with Image.open(path) as im:
+        im.draft("YCbCr", im.size)
+        y = np.asarray(im)[..., 0]
+    assert np.array_equal(read_grey(path), y / 255)
+
+
 def test_pillows_warnings_about_a_damaged_file_still_reach_the_caller(tmp_path):
     """Only Pillow's size warning is silenced (the size is checked here); a damaged EXIF block is reported."""
     tiff = b"MM\x00*\x00\x00\x00\x08\x00\x01\x01\x0f\x00\x02\x00\x00\x00\x40\x00\x00\x00\x30"  # cut short
