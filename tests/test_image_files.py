@@ -182,6 +182,22 @@ def test_a_jpeg_is_decoded_at_the_smallest_scale_keeping_its_longer_side_at_leas
     assert read_grey(path).shape == (8, 3 * WORK_SIDE // 2)
 
 
+@pytest.mark.parametrize("shape", [(2 * WORK_SIDE, 2), (2, 2 * WORK_SIDE)])
+def test_a_jpeg_one_pixel_across_at_half_scale_is_still_decoded_at_half_scale(tmp_path, shape):
+    """2 x 2048: libjpeg's half-scale decoding (1 x 1024), whose levels differ from the box average of the
+    full decoding (measured: 140 of these 1024 pixels, by 1/255)."""
+    g8 = np.random.default_rng(4).integers(0, 256, shape).astype(np.uint8)
+    path = tmp_path / "thread.jpg"
+    Image.fromarray(g8).save(path, quality=95)
+    with Image.open(path) as im:
+        im.draft("L", (max(1, shape[1] // 2), max(1, shape[0] // 2)))
+        half = np.asarray(im)
+    with Image.open(path) as im:
+        boxed = np.asarray(im.reduce(2))
+    assert half.shape == boxed.shape == (shape[0] // 2, shape[1] // 2) and not np.array_equal(half, boxed)
+    assert np.array_equal(read_grey(path), half / 255)
+
+
 def test_a_colour_jpeg_reads_as_its_luma_plane(tmp_path):
     """libjpeg's Y plane, as its YCbCr decoding gives it; not the luma of the RGB it would decode, whose
     clamping of out-of-gamut colours moves some levels (22 of these 1536 pixels, by up to 10/255)."""
