@@ -188,3 +188,32 @@ def test_plots_leave_the_backend_as_it_was_and_never_import_pyplot():
     assert out.stdout.split(maxsplit=2)[:2] == ["svg", "False"], out.stdout
     assert out.stdout.split(maxsplit=2)[2].strip() == str([(1200, 420), (800, 500), (260, 220), (1200, 800),
                                                             (800, 500)])
+
+
+def test_sweep_colours_each_configuration_once_and_puts_each_best_in_percent_on_its_row():
+    """Figure data, not pixels: two configurations, the first with six networks (the jitter's pattern is
+    five wide); every best accuracy at its percentage, its point within 0.12 of its configuration's row."""
+    import matplotlib.colors as mcolors
+
+    etas = [0.5] * 6 + [3.0]
+    rows = [{"net": net, "sizes": "784-30-10", "eta": eta, "lmbda": 0, "epoch": e,
+             "evaluation_correct": 5000 + 1000 * e + 10 * net, "evaluation_total": 10000}
+            for net, eta in enumerate(etas) for e in range(2)]
+    summary = [{"net": net, "sizes": "784-30-10", "eta": eta, "lmbda": 0, "best_correct": 6000 + 10 * net,
+                "evaluation_total": 10000} for net, eta in enumerate(etas)]
+    fig = plots.plot_sweep(rows, summary)
+    curves, spread = fig.axes[:2]
+    colours = [mcolors.to_hex(line.get_color()) for line in curves.lines]
+    assert len(colours) == 7 and len(set(colours[:6])) == 1 and colours[6] != colours[0]
+    assert [list(line.get_ydata()) for line in curves.lines][6] == [50.6, 60.6]
+    points = [line for line in spread.lines if line.get_marker() == "o"]
+    assert [list(p.get_xdata()) for p in points] == [[60.0, 60.1, 60.2, 60.3, 60.4, 60.5], [60.6]]
+    for row, p in enumerate(points, start=1):
+        assert all(abs(y - row) <= 0.12 + 1e-12 for y in p.get_ydata())
+
+
+def test_the_confusion_matrix_names_its_axes_and_history_takes_its_title():
+    ax = plots.plot_confusion(np.eye(2, dtype=int)).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    fig = plots.plot_history({"training_cost": [2.0, 1.0]}, title="run 7")
+    assert fig.get_suptitle() == "run 7"

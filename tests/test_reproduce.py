@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from command_helpers import run_main
 
@@ -62,6 +63,8 @@ def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, 
         meta = module.load(path, mode="JAX", device="cpu").metadata
         assert meta.dataset == "MNIST" and meta.training["command"] == "dlpy35 reproduce"  # what it learnt
         assert set(meta.results["final"]) == final
+    first = network.load(tmp_path / "ch1-30" / "network.json", mode="JAX", device="cpu").weights[0]
+    assert np.std(first) > 0.5  # chapter 1's "large" N(0, 1) weights, not N(0, 1/784) (std 0.036)
     table = (tmp_path / "results.md").read_text()
     assert "| ch1-30 |" in table
     assert "`dlpy35 train --epochs 1 --n-train 1000 --device cpu --mode JAX`" in table
@@ -182,3 +185,19 @@ def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_e
     best = max(rows, key=lambda r: (int(r["evaluation_correct"]), -int(r["epoch"])))
     assert result["dlpy35"] == pytest.approx(int(best["evaluation_correct"]) / 100, abs=0.005)
     assert result["test_of_pick"] == pytest.approx(int(best["test_correct"]) / 100, abs=0.005)
+    assert result["quick"] is True and result["status"] == "quick run"
+
+
+def test_the_test_accuracy_of_the_pick_is_rounded_to_hundredths_of_a_point():
+    evaluations = {"validation": Evaluation(2, 3, 1.0), "test": Evaluation(1, 3, 1.0)}
+    records = [EpochRecord(0, 1.0, 0.1, 0.5, evaluations)]
+    assert reproduce.test_of_pick(records) == 33.33
+
+
+def test_a_rows_curves_plot_the_evaluated_accuracy_in_percent_and_the_cost():
+    records = [EpochRecord(e, 1.0, 0.1, cost, {"evaluation": Evaluation(correct, 200, 1.0)})
+               for e, (correct, cost) in enumerate([(150, 0.9), (171, 0.5)])]
+    accuracy, cost = reproduce._curves(records)(None).axes
+    assert list(accuracy.lines[0].get_ydata()) == [75.0, 85.5]
+    assert list(cost.lines[0].get_ydata()) == [0.9, 0.5]
+    assert reproduce._curves([])(None) == []  # no epochs: nothing drawn
