@@ -55,6 +55,8 @@ def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, 
     saved = json.loads((tmp_path / "results.json").read_text())["results"]
     assert [r["row"] for r in saved] == ["ch1-30", "ch6-fc"] and {r["status"] for r in saved} == {"quick run"}
     epochs = (tmp_path / "ch1-30" / "epochs.csv").read_text().splitlines()[1].split(",")
+    (first,) = tables.read_csv(tmp_path / "ch1-30" / "epochs.csv")  # chapter 1: its one set is the test set
+    assert first["test_correct"] == first["evaluation_correct"] and first["test_total"] == "10000"
     assert saved[0]["dlpy35"] == pytest.approx(100 * int(epochs[8]) / int(epochs[9]), abs=0.005)
     epoch = json.loads((tmp_path / "ch6-fc" / "history.json").read_text())["runs"][0]["history"][0]
     assert saved[1]["dlpy35"] == pytest.approx(100 * epoch["test_correct"] / epoch["test_total"], abs=0.005)
@@ -178,14 +180,17 @@ def test_a_validation_row_reports_the_test_accuracy_of_the_epoch_it_picked():
 
 def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_epoch(tmp_path, mnist_dir):
     (row,) = reproduce.find(["ch3-30"])
+    lines = []
     result = reproduce.run_row(row, tmp_path, quick=True, epochs=2, device="cpu", mode="JAX",
-                               log=lambda _: None)
+                               log=lines.append)
     rows = tables.read_csv(tmp_path / "epochs.csv")
     assert [(r["evaluation_total"], r["test_total"]) for r in rows] == [("10000", "10000")] * 2
     best = max(rows, key=lambda r: (int(r["evaluation_correct"]), -int(r["epoch"])))
     assert result["dlpy35"] == pytest.approx(int(best["evaluation_correct"]) / 100, abs=0.005)
     assert result["test_of_pick"] == pytest.approx(int(best["test_correct"]) / 100, abs=0.005)
     assert result["quick"] is True and result["status"] == "quick run"
+    assert [line.split(":")[0] for line in lines] == ["  epoch 0", "  epoch 1"]
+    assert lines[1].split(": ")[1].startswith(f"{result['curve'][1]:.2f}% (")
 
 
 def test_the_test_accuracy_of_the_pick_is_rounded_to_hundredths_of_a_point():
