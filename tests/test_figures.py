@@ -181,4 +181,5 @@ def test_the_learning_rates_numbers_say_which_eta_diverged_and_the_panel_is_the_
         "2.0 s on cpu"]
     ax = figures.draw_learning_rates(result).axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("Epoch", "Cost")
+    assert ax.get_title() == "Cost on the training data"
     assert [line.get_label() for line in ax.lines][2] == "$\\eta$ = 2.5 (diverged in epoch 1)"

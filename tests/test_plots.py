@@ -211,6 +211,7 @@ def test_sweep_colours_each_configuration_once_and_puts_each_best_in_percent_on_
     points = [line for line in spread.lines if line.get_marker() == "o"]
     assert [list(p.get_xdata()) for p in points] == [[60.0, 60.1, 60.2, 60.3, 60.4, 60.5], [60.6], []]
     assert [mcolors.to_hex(p.get_color()) for p in points[:2]] == [colours[0], colours[6]]
+    assert {(p.get_markersize(), p.get_alpha()) for p in points} == {(4, 0.7)}  # small, half-transparent
     for row, p in enumerate(points, start=1):
         assert all(abs(y - row) <= 0.12 + 1e-12 for y in p.get_ydata())
     assert [t.get_text()[-5:] for t in spread.get_yticklabels()] == ["(n=6)", "(n=1)", "(n=0)"]
@@ -219,15 +220,16 @@ def test_sweep_colours_each_configuration_once_and_puts_each_best_in_percent_on_
 def test_the_confusion_matrix_names_its_axes_and_writes_counts_above_a_third_of_the_most_in_white():
     import matplotlib.colors as mcolors
 
-    ax = plots.plot_confusion(np.array([[9, 3], [4, 0]])).axes[0]
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    ax = plots.plot_confusion(np.array([[9, 3], [4, 0]]), title="test set").axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("predicted", "true", "test set")
     assert {t.get_text(): mcolors.to_hex(t.get_color()) for t in ax.texts} == {
         "9": "#ffffff", "4": "#ffffff", "3": "#000000", "0": "#000000"}
 
 
 def test_history_takes_its_title_and_says_percent_only_when_it_knows_the_sizes():
-    fig = plots.plot_history({"evaluation_accuracy": [5, 7]}, title="run 7")
+    fig = plots.plot_history({"evaluation_accuracy": [5, 7], "training_cost": [2.0, 1.0]}, title="run 7")
     assert fig.get_suptitle() == "run 7" and fig.axes[0].get_ylabel() == "Accuracy"
+    assert (fig.axes[1].get_title(), fig.axes[1].get_ylabel()) == ("Cost per epoch", "Cost")
     fig = plots.plot_history({"evaluation_accuracy": [5, 7]}, n_eval=10)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Accuracy (%)" and list(ax.lines[0].get_ydata()) == [50.0, 70.0]

@@ -75,6 +75,16 @@ def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, 
     assert status == 0 and out.count("kept from") == 2
 
 
+def test_the_markdown_table_has_a_header_a_rule_and_a_line_per_result():
+    result = {"row": "ch1-30", "network": "n", "dlpy35": 95.456, "book": 95.42, "difference": 0.036,
+              "test_of_pick": None, "status": "reproduced", "epochs": 30, "seconds_per_epoch": 1.5,
+              "seconds": 45.4, "device": "cpu", "command": "dlpy35 train"}
+    header, rule, line = reproduce.markdown([result]).splitlines()
+    assert rule == "|" + " --- |" * 12 and header.count("|") == 13
+    assert line == ("| ch1-30 | n | 95.46% | 95.42% | +0.04 | - | reproduced | 30 | 1.5 | 45 | cpu | "
+                    "`dlpy35 train` |")
+
+
 def test_status_is_reproduced_within_three_tenths_of_a_point():
     assert reproduce.status_of(95.15, 95.42) == "reproduced"
     assert reproduce.status_of(95.11, 95.42) == "not reproduced"
@@ -188,7 +198,7 @@ def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_e
     best = max(rows, key=lambda r: (int(r["evaluation_correct"]), -int(r["epoch"])))
     assert result["dlpy35"] == pytest.approx(int(best["evaluation_correct"]) / 100, abs=0.005)
     assert result["test_of_pick"] == pytest.approx(int(best["test_correct"]) / 100, abs=0.005)
-    assert result["quick"] is True and result["status"] == "quick run"
+    assert result["quick"] is True and result["status"] == "quick run" and result["chapter"] == 3
     assert [line.split(":")[0] for line in lines] == ["  epoch 0", "  epoch 1"]
     assert lines[1].split(": ")[1].startswith(f"{result['curve'][1]:.2f}% (")
 
