@@ -183,3 +183,15 @@ def test_the_learning_rates_numbers_say_which_eta_diverged_and_the_panel_is_the_
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("Epoch", "Cost")
     assert ax.get_title() == "Cost on the training data"
     assert [line.get_label() for line in ax.lines][2] == "$\\eta$ = 2.5 (diverged in epoch 1)"
+
+
+@pytest.mark.parametrize("epochs, logged", [(42, [*range(0, 42, 2), 41]), (7, list(range(7))),
+                                            (45, list(range(0, 45, 2)))])
+def test_about_twenty_epochs_and_the_last_are_logged(epochs, logged):
+    """Every (epochs // 20)-th epoch from 0, at least every one, and the last."""
+    lines = []
+    maybe = figures._every(epochs, lines.append)
+    for epoch in range(epochs):
+        maybe(epoch, epoch)
+    assert lines == logged
+    figures._every(epochs, None)(0, "no log: nothing")  # and no error

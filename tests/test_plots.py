@@ -230,6 +230,7 @@ def test_history_takes_its_title_and_says_percent_only_when_it_knows_the_sizes()
     fig = plots.plot_history({"evaluation_accuracy": [5, 7], "training_cost": [2.0, 1.0]}, title="run 7")
     assert fig.get_suptitle() == "run 7" and fig.axes[0].get_ylabel() == "Accuracy"
     assert (fig.axes[1].get_title(), fig.axes[1].get_ylabel()) == ("Cost per epoch", "Cost")
+    assert fig.axes[0].get_xlabel() == fig.axes[1].get_xlabel() == "Epoch"
     fig = plots.plot_history({"evaluation_accuracy": [5, 7]}, n_eval=10)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Accuracy (%)" and list(ax.lines[0].get_ydata()) == [50.0, 70.0]
