@@ -234,3 +234,18 @@ def test_history_takes_its_title_and_says_percent_only_when_it_knows_the_sizes()
     fig = plots.plot_history({"evaluation_accuracy": [5, 7]}, n_eval=10)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Accuracy (%)" and list(ax.lines[0].get_ydata()) == [50.0, 70.0]
+
+
+def test_a_sweeps_points_keep_their_configurations_colours_under_another_colour_cycle():
+    """A configuration's points are in its curves' colour, whatever colour cycle a notebook's settings
+    choose (here black alone)."""
+    import matplotlib
+    import matplotlib.colors as mcolors
+    from cycler import cycler
+
+    with matplotlib.rc_context({"axes.prop_cycle": cycler(color=["#000000"])}):
+        fig = plots.plot_sweep(SWEEP_ROWS, SWEEP_SUMMARY)
+    curves, spread = fig.axes[:2]
+    points = [line for line in spread.lines if line.get_marker() == "o"]
+    assert [mcolors.to_hex(p.get_color()) for p in points] == [mcolors.to_hex(curves.lines[0].get_color())]
+    assert mcolors.to_hex(points[0].get_color()) != "#000000"
