@@ -7,13 +7,33 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlpy35.data.digit_images import BOX, CENTRE, SIDE, ImageError, prepare, prepare_file, read_grey, to_png
+from dlpy35.data.digit_images import (
+    BOX,
+    CENTRE,
+    SIDE,
+    ImageError,
+    prepare,
+    prepare_file,
+    prepare_files,
+    read_grey,
+    to_png,
+)
 
 
 def disk(h, w, cy, cx, r):
     """A grey page (H, W), dark ink: a filled disc of radius r at (cy, cx) on white paper."""
     yy, xx = np.mgrid[:h, :w]
     return np.where((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r, 0.0, 1.0)
+
+
+def test_the_border_is_the_outermost_ring_of_pixels_each_once():
+    from dlpy35.data.digit_images import _border
+
+    for h, w in ((3, 3), (5, 7), (8, 4)):
+        a = np.arange(h * w, dtype=np.float64).reshape(h, w)
+        yy, xx = np.mgrid[:h, :w]
+        ring = a[(yy == 0) | (yy == h - 1) | (xx == 0) | (xx == w - 1)]
+        assert sorted(_border(a)) == sorted(ring)
 
 
 def test_dark_ink_on_light_paper_and_the_reverse_give_the_same_pixels():
@@ -67,6 +87,85 @@ def test_not_grey_levels_of_an_image_is_refused(page):
         prepare(page)
 
 
+def test_an_image_of_3_x_3_is_the_smallest_prepared_and_errors_name_an_unnamed_one_image():
+    page = np.zeros((3, 3))
+    page[1, 1] = 1.0
+    flat = prepare(page)
+    assert flat.shape == (SIDE * SIDE,) and flat.dtype == np.float32
+    out = flat.reshape(SIDE, SIDE)
+    assert np.count_nonzero(out) == BOX * BOX  # one pixel of ink, enlarged to fill the box
+    with pytest.raises(ImageError, match="^image: blank"):
+        prepare(np.zeros((5, 5)))
+
+
+def test_the_paper_is_the_lower_median_of_an_even_border():
+    """A 4 x 4 page whose 12 border pixels are six at 0 and six at 0.4: the lower median, 0, is the paper,
+    so the 0.4 pixels are ink -- as on the same page framed by a ring of unmistakable paper (0)."""
+    page = np.zeros((4, 4))
+    page[0, :] = 0.4
+    page[1:3, 0] = 0.4
+    page[1:3, 1:3] = 1.0
+    framed = np.pad(page, 1)
+    assert np.array_equal(prepare(page), prepare(framed))
+
+
+def test_a_border_of_mean_exactly_one_half_is_dark_paper():
+    """Six border pixels at 0 and six at 1: read as light ink on dark paper, as a border just below 1/2."""
+    page = np.zeros((4, 4))
+    page[0, :] = 1.0
+    page[1:3, 0] = 1.0
+    page[1:3, 1:3] = [[1.0, 0.9], [0.7, 0.6]]
+    nudged = page.copy()
+    nudged[0, 0] = 1.0 - 1e-9
+    assert np.abs(prepare(page) - prepare(nudged)).max() <= 1 / 256  # a level may round the other way
+
+
+def test_ink_exactly_the_least_contrast_from_the_paper_is_a_digit():
+    page = np.zeros((20, 20))
+    page[5:15, 8:12] = 0.1  # light ink 0.1 above black paper: CONTRAST itself
+    assert prepare(page).max() == 255 / 256
+
+
+def test_a_level_exactly_at_the_ink_threshold_is_not_cropped_as_ink():
+    page = np.zeros((30, 30))
+    page[10:25, 12:20] = 1.0
+    faint = page.copy()
+    faint[2, 3] = 0.25  # INK after normalisation (paper 0, darkest 1), above and left of the digit
+    assert np.array_equal(prepare(faint), prepare(page))
+
+
+@pytest.mark.parametrize("corner", ["bottom-right", "top-left"])
+def test_a_digit_whose_mass_lies_in_a_corner_stops_at_the_frames_edges(corner):
+    """A heavy blob in one corner of the digit's box, a thin stroke to the other: its centre of mass cannot
+    reach (14, 14) without ink leaving the frame, so the box touches the two edges away from the blob."""
+    page = np.zeros((60, 60))
+    page[40:50, 40:50] = 1.0
+    for k in range(10, 40):
+        page[k, k] = 1.0
+    if corner == "top-left":
+        page = page[::-1, ::-1]
+    out = prepare(page).reshape(SIDE, SIDE)
+    rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+    end = 0 if corner == "bottom-right" else -1  # the box's first row and column, or its last
+    assert len(rows) == len(cols) == BOX and rows[end] == cols[end] == (0 if end == 0 else SIDE - 1)
+
+
+def test_a_one_pixel_line_stays_one_pixel_thin():
+    page = np.zeros((20, 120))
+    page[10, 10:110] = 1.0  # 1 x 100: 0.2 of a pixel tall at 20 wide, kept as one row
+    out = prepare(page).reshape(SIDE, SIDE)
+    rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+    assert len(rows) == 1 and len(cols) == BOX
+
+
+def test_float16_and_float32_levels_are_prepared_as_their_float64_values():
+    rng = np.random.default_rng(5)
+    page = np.clip(disk(64, 48, 30, 24, 14) + rng.normal(0, 0.1, (64, 48)), 0, 1)
+    for dtype in (np.float16, np.float32):
+        low = page.astype(dtype)
+        assert np.array_equal(prepare(low), prepare(low.astype(np.float64)))
+
+
 def test_files_png_jpeg_rgba_and_not_an_image(tmp_path):
     page = disk(60, 40, 30, 20, 10)
     png, jpg, rgba = tmp_path / "d.png", tmp_path / "d.jpg", tmp_path / "t.png"
@@ -96,6 +195,30 @@ def test_to_png_writes_the_prepared_levels_back_exactly(tmp_path):
     to_png(out, tmp_path / "p.png")
     levels = np.asarray(Image.open(tmp_path / "p.png"))
     assert levels.shape == (SIDE, SIDE) and np.array_equal(levels / 256, out.reshape(SIDE, SIDE))
+
+
+def test_to_png_clamps_levels_outside_a_byte_to_black_and_white(tmp_path):
+    pixels = np.zeros(SIDE * SIDE)
+    pixels[:4] = [-0.5, 1.0, 1.5, 255 / 256]  # below black; 256/256, 384/256 and 255/256: white
+    to_png(pixels, tmp_path / "p.png")
+    levels = np.asarray(Image.open(tmp_path / "p.png")).reshape(-1)
+    assert levels[:4].tolist() == [0, 255, 255, 255] and not levels[4:].any()
+
+
+def test_prepare_files_stacks_each_files_pixels_in_order_and_names_a_bad_one(tmp_path):
+    pages = [disk(60, 40, 30, 20, 10), disk(50, 50, 10, 40, 8)]
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for page, path in zip(pages, paths):
+        Image.fromarray((page * 255).astype(np.uint8)).save(path)
+    got = prepare_files(p for p in reversed(paths))  # any iterable of paths
+    assert got.shape == (2, SIDE * SIDE) and got.dtype == np.float32
+    assert np.array_equal(got, np.stack([prepare(pages[1]), prepare(pages[0])]))
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((30, 30), 255, np.uint8)).save(blank)
+    with pytest.raises(ImageError, match=f"^{blank}: blank"):
+        prepare_files([paths[0], blank])
+    with pytest.raises(ImageError, match="no image files given"):
+        prepare_files([])
 
 
 def test_mnist_digits_printed_dark_on_light_and_enlarged_come_back_close_to_themselves(mnist):

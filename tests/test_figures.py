@@ -164,3 +164,34 @@ def test_a_tie_for_the_best_accuracy_names_its_first_epoch():
     assert first == ("test accuracy: 81.00% after epoch 4; best 83.00% at epoch 1; within 0.5 points of the "
                      "best from epoch 1")
     assert figures.plateau([80.0, 82.4, 82.6, 83.0, 83.0]) == 2  # first within 0.5 of 83
+
+
+def test_the_learning_rates_numbers_say_which_eta_diverged_and_the_panel_is_the_cost():
+    """describe and draw_learning_rates on scripted numbers: eta 2.5 diverged in epoch 1 (its cost NaN
+    after), the other two did not, and their lines say nothing of divergence."""
+    fig = figures.get("learning-rates")
+    nan = float("nan")
+    columns = {"epoch": [0, 1, 2], figures.eta_column(0.025): [3.0, 2.5, 2.0],
+               figures.eta_column(0.25): [2.0, 1.0, 0.5], figures.eta_column(2.5): [5.0, nan, nan]}
+    result = figures.Result(fig, 3, 1000, 0, columns, 2.0, "cpu", diverged={2.5: 1})
+    assert figures.describe(result).splitlines() == [
+        "eta 0.025: training cost 3.0000 after epoch 0, 2.0000 after epoch 2, lowest 2.0000",
+        "eta 0.25: training cost 2.0000 after epoch 0, 0.5000 after epoch 2, lowest 0.5000",
+        "eta 2.5: training cost 5.0000 after epoch 0, nan after epoch 2, lowest 5.0000; diverged in epoch 1",
+        "2.0 s on cpu"]
+    ax = figures.draw_learning_rates(result).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Epoch", "Cost")
+    assert ax.get_title() == "Cost on the training data"
+    assert [line.get_label() for line in ax.lines][2] == "$\\eta$ = 2.5 (diverged in epoch 1)"
+
+
+@pytest.mark.parametrize("epochs, logged", [(42, [*range(0, 42, 2), 41]), (7, list(range(7))),
+                                            (45, list(range(0, 45, 2)))])
+def test_about_twenty_epochs_and_the_last_are_logged(epochs, logged):
+    """Every (epochs // 20)-th epoch from 0, at least every one, and the last."""
+    lines = []
+    maybe = figures._every(epochs, lines.append)
+    for epoch in range(epochs):
+        maybe(epoch, epoch)
+    assert lines == logged
+    figures._every(epochs, None)(0, "no log: nothing")  # and no error

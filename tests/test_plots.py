@@ -188,3 +188,64 @@ def test_plots_leave_the_backend_as_it_was_and_never_import_pyplot():
     assert out.stdout.split(maxsplit=2)[:2] == ["svg", "False"], out.stdout
     assert out.stdout.split(maxsplit=2)[2].strip() == str([(1200, 420), (800, 500), (260, 220), (1200, 800),
                                                             (800, 500)])
+
+
+def test_sweep_colours_each_configuration_once_and_puts_each_best_in_percent_on_its_row():
+    """Figure data, not pixels: three configurations, the first with six networks (the jitter's pattern is
+    five wide), the last with none that has a best (it diverged); every best accuracy at its percentage,
+    its point in its configuration's colour, within 0.12 of its row; a network without a best left out."""
+    import matplotlib.colors as mcolors
+
+    etas = [0.5] * 6 + [3.0, 3.0, 9.0]
+    rows = [{"net": net, "sizes": "784-30-10", "eta": eta, "lmbda": 0, "epoch": e,
+             "evaluation_correct": 5000 + 1000 * e + 10 * net, "evaluation_total": 10000}
+            for net, eta in enumerate(etas) for e in range(2)]
+    summary = [{"net": net, "sizes": "784-30-10", "eta": eta, "lmbda": 0, "best_correct": 6000 + 10 * net,
+                "evaluation_total": 10000} for net, eta in enumerate(etas)]
+    summary[7]["best_correct"] = summary[8]["best_correct"] = ""  # diverged: no best epoch
+    fig = plots.plot_sweep(rows, summary)
+    curves, spread = fig.axes[:2]
+    colours = [mcolors.to_hex(line.get_color()) for line in curves.lines]
+    assert len(colours) == 9 and len(set(colours[:6])) == 1 and colours[6] == colours[7] != colours[0]
+    assert [list(line.get_ydata()) for line in curves.lines][6] == [50.6, 60.6]
+    points = [line for line in spread.lines if line.get_marker() == "o"]
+    assert [list(p.get_xdata()) for p in points] == [[60.0, 60.1, 60.2, 60.3, 60.4, 60.5], [60.6], []]
+    assert [mcolors.to_hex(p.get_color()) for p in points[:2]] == [colours[0], colours[6]]
+    assert {(p.get_markersize(), p.get_alpha()) for p in points} == {(4, 0.7)}  # small, half-transparent
+    for row, p in enumerate(points, start=1):
+        assert all(abs(y - row) <= 0.12 + 1e-12 for y in p.get_ydata())
+    assert [t.get_text()[-5:] for t in spread.get_yticklabels()] == ["(n=6)", "(n=1)", "(n=0)"]
+
+
+def test_the_confusion_matrix_names_its_axes_and_writes_counts_above_a_third_of_the_most_in_white():
+    import matplotlib.colors as mcolors
+
+    ax = plots.plot_confusion(np.array([[9, 3], [4, 0]]), title="test set").axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("predicted", "true", "test set")
+    assert {t.get_text(): mcolors.to_hex(t.get_color()) for t in ax.texts} == {
+        "9": "#ffffff", "4": "#ffffff", "3": "#000000", "0": "#000000"}
+
+
+def test_history_takes_its_title_and_says_percent_only_when_it_knows_the_sizes():
+    fig = plots.plot_history({"evaluation_accuracy": [5, 7], "training_cost": [2.0, 1.0]}, title="run 7")
+    assert fig.get_suptitle() == "run 7" and fig.axes[0].get_ylabel() == "Accuracy"
+    assert (fig.axes[1].get_title(), fig.axes[1].get_ylabel()) == ("Cost per epoch", "Cost")
+    assert fig.axes[0].get_xlabel() == fig.axes[1].get_xlabel() == "Epoch"
+    fig = plots.plot_history({"evaluation_accuracy": [5, 7]}, n_eval=10)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "Accuracy (%)" and list(ax.lines[0].get_ydata()) == [50.0, 70.0]
+
+
+def test_a_sweeps_points_keep_their_configurations_colours_under_another_colour_cycle():
+    """A configuration's points are in its curves' colour, whatever colour cycle a notebook's settings
+    choose (here black alone)."""
+    import matplotlib
+    import matplotlib.colors as mcolors
+    from cycler import cycler
+
+    with matplotlib.rc_context({"axes.prop_cycle": cycler(color=["#000000"])}):
+        fig = plots.plot_sweep(SWEEP_ROWS, SWEEP_SUMMARY)
+    curves, spread = fig.axes[:2]
+    points = [line for line in spread.lines if line.get_marker() == "o"]
+    assert [mcolors.to_hex(p.get_color()) for p in points] == [mcolors.to_hex(curves.lines[0].get_color())]
+    assert mcolors.to_hex(points[0].get_color()) != "#000000"

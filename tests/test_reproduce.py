@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from command_helpers import run_main
 
@@ -54,6 +55,8 @@ def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, 
     saved = json.loads((tmp_path / "results.json").read_text())["results"]
     assert [r["row"] for r in saved] == ["ch1-30", "ch6-fc"] and {r["status"] for r in saved} == {"quick run"}
     epochs = (tmp_path / "ch1-30" / "epochs.csv").read_text().splitlines()[1].split(",")
+    (first,) = tables.read_csv(tmp_path / "ch1-30" / "epochs.csv")  # chapter 1: its one set is the test set
+    assert first["test_correct"] == first["evaluation_correct"] and first["test_total"] == "10000"
     assert saved[0]["dlpy35"] == pytest.approx(100 * int(epochs[8]) / int(epochs[9]), abs=0.005)
     epoch = json.loads((tmp_path / "ch6-fc" / "history.json").read_text())["runs"][0]["history"][0]
     assert saved[1]["dlpy35"] == pytest.approx(100 * epoch["test_correct"] / epoch["test_total"], abs=0.005)
@@ -62,12 +65,24 @@ def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, 
         meta = module.load(path, mode="JAX", device="cpu").metadata
         assert meta.dataset == "MNIST" and meta.training["command"] == "dlpy35 reproduce"  # what it learnt
         assert set(meta.results["final"]) == final
+    first = network.load(tmp_path / "ch1-30" / "network.json", mode="JAX", device="cpu").weights[0]
+    assert np.std(first) > 0.5  # chapter 1's "large" N(0, 1) weights, not N(0, 1/784) (std 0.036)
     table = (tmp_path / "results.md").read_text()
     assert "| ch1-30 |" in table
     assert "`dlpy35 train --epochs 1 --n-train 1000 --device cpu --mode JAX`" in table
     # The same command again: the rows are kept, not rerun.
     status, out, _ = run_main(cli.main, argv, capsys)
     assert status == 0 and out.count("kept from") == 2
+
+
+def test_the_markdown_table_has_a_header_a_rule_and_a_line_per_result():
+    result = {"row": "ch1-30", "network": "n", "dlpy35": 95.456, "book": 95.42, "difference": 0.036,
+              "test_of_pick": None, "status": "reproduced", "epochs": 30, "seconds_per_epoch": 1.5,
+              "seconds": 45.4, "device": "cpu", "command": "dlpy35 train"}
+    header, rule, line = reproduce.markdown([result]).splitlines()
+    assert rule == "|" + " --- |" * 12 and header.count("|") == 13
+    assert line == ("| ch1-30 | n | 95.46% | 95.42% | +0.04 | - | reproduced | 30 | 1.5 | 45 | cpu | "
+                    "`dlpy35 train` |")
 
 
 def test_status_is_reproduced_within_three_tenths_of_a_point():
@@ -145,13 +160,13 @@ def test_a_damaged_results_file_is_one_line_before_any_row_trains(text, capsys, 
     ('{"results": [{"row": "ch1-30", "dlpy35": 95.1}]}', "missing network, book, difference"),
     ('{"results": [{"row": "ch1-30", "network": "n", "dlpy35": "95", "book": 95, "difference": 0, '
      '"status": "s", "epochs": 1, "seconds_per_epoch": 1, "seconds": 1, "device": "d", "command": "c"}]}',
-     "must be numbers"),
+     "dlpy35, book, difference, seconds must be numbers"),
 ])
 def test_read_results_names_the_file_and_what_is_wrong(text, why, tmp_path):
     (tmp_path / "results.json").write_text(text)
     with pytest.raises(ValueError, match=r"^\S+results.json: not a results file of dlpy35 reproduce") as exc:
         reproduce.read_results(tmp_path / "results.json")
-    assert why in str(exc.value)
+    assert f"({why}" in str(exc.value)  # "missing" only for what is missing
 
 
 def test_read_results_keeps_a_good_file_by_row_and_finds_none_missing(tmp_path):
@@ -175,13 +190,32 @@ def test_a_validation_row_reports_the_test_accuracy_of_the_epoch_it_picked():
 
 def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_epoch(tmp_path, mnist_dir):
     (row,) = reproduce.find(["ch3-30"])
+    lines = []
     result = reproduce.run_row(row, tmp_path, quick=True, epochs=2, device="cpu", mode="JAX",
-                               log=lambda _: None)
+                               log=lines.append)
     rows = tables.read_csv(tmp_path / "epochs.csv")
     assert [(r["evaluation_total"], r["test_total"]) for r in rows] == [("10000", "10000")] * 2
     best = max(rows, key=lambda r: (int(r["evaluation_correct"]), -int(r["epoch"])))
     assert result["dlpy35"] == pytest.approx(int(best["evaluation_correct"]) / 100, abs=0.005)
     assert result["test_of_pick"] == pytest.approx(int(best["test_correct"]) / 100, abs=0.005)
+    assert result["quick"] is True and result["status"] == "quick run" and result["chapter"] == 3
+    assert [line.split(":")[0] for line in lines] == ["  epoch 0", "  epoch 1"]
+    assert lines[1].split(": ")[1].startswith(f"{result['curve'][1]:.2f}% (")
+
+
+def test_the_test_accuracy_of_the_pick_is_rounded_to_hundredths_of_a_point():
+    evaluations = {"validation": Evaluation(2, 3, 1.0), "test": Evaluation(1, 3, 1.0)}
+    records = [EpochRecord(0, 1.0, 0.1, 0.5, evaluations)]
+    assert reproduce.test_of_pick(records) == 33.33
+
+
+def test_a_rows_curves_plot_the_evaluated_accuracy_in_percent_and_the_cost():
+    records = [EpochRecord(e, 1.0, 0.1, cost, {"evaluation": Evaluation(correct, 200, 1.0)})
+               for e, (correct, cost) in enumerate([(150, 0.9), (171, 0.5)])]
+    accuracy, cost = reproduce._curves(records)(None).axes
+    assert list(accuracy.lines[0].get_ydata()) == [75.0, 85.5]
+    assert list(cost.lines[0].get_ydata()) == [0.9, 0.5]
+    assert reproduce._curves([])(None) == []  # no epochs: nothing drawn
 
 
 def test_quick_rows_on_a_local_ray_cluster_give_the_figures_they_give_here(capsys, tmp_path, mnist_dir,
