@@ -219,6 +219,8 @@ def test_shapes_and_specs_round_trip():
      r"FullyConnectedLayer: n_in must be a positive integer, got 0"),
     (lambda: FullyConnectedLayer(10, 5, activation_fn=np.tanh),
      r"activation_fn must be one of"),
+    (lambda: from_spec(["SoftmaxLayer", 10, 5]), r"not a layer description"),
+    (lambda: from_spec({"type": "DenseLayer", "n_in": 10, "n_out": 5}), r"not a layer description"),
 ])
 def test_bad_layers_raise_value_errors(make, match):
     with pytest.raises(ValueError, match=match):
