@@ -301,20 +301,23 @@ def test_corrupt_checkpoint_raises_checkpoint_error(uninterrupted, tmp_path, kin
     _assert_same_params(_params(net), before)
 
 
-@pytest.mark.parametrize("kind", ["arrays do not match sizes", "no history"])
+@pytest.mark.parametrize("kind", ["arrays do not match sizes", "no history", "an eta float32 cannot hold"])
 def test_resume_from_inconsistent_checkpoint_raises_checkpoint_error(uninterrupted, tmp_path, kind):
-    """A readable file whose settings match but whose contents are not a usable checkpoint."""
+    """A readable file whose settings match but whose contents are not a usable checkpoint (the network
+    computes in float32, whose largest value is about 3.4e38)."""
     weights, biases, meta = checkpoint.load(uninterrupted["dir"])
     meta = {k: v for k, v in meta.items() if k != "format"}
     if kind == "arrays do not match sizes":
         weights = [w.T for w in weights]
-    else:
+    elif kind == "no history":
         del meta["history"]
+    else:
+        meta["history"]["next_eta"] = 1e39
     checkpoint.save(tmp_path, weights, biases, meta)
-    net = network2.Network(SIZES, seed=0)
+    net = network2.Network(SIZES, seed=SEED)  # the checkpoint's run: refused for its contents, not its seed
     with pytest.raises(CheckpointError) as info:
         net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
-    assert str(checkpoint.path_in(tmp_path)) in str(info.value)
+    assert str(checkpoint.path_in(tmp_path)) in str(info.value) and "incomplete checkpoint" in str(info.value)
 
 
 def test_load_returns_none_without_a_checkpoint(tmp_path):
