@@ -485,3 +485,11 @@ def test_a_save_removes_only_temp_files_of_dead_processes_and_its_own(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_save_tolerates_a_stale_file_another_save_removed_first(tmp_path, monkeypatch):
+    """Two saves clearing the same dead process's file: the one that finds it gone goes on."""
+    gone = tmp_path / f".{checkpoint.FILENAME}.1.abc.tmp"  # listed as stale, then removed by the other
+    monkeypatch.setattr(checkpoint, "stale_temp_files", lambda path: [gone])
+    checkpoint.save(tmp_path, [np.zeros((1, 2))], [np.zeros((1, 1))], {"sizes": [2, 1]})
+    assert os.listdir(tmp_path) == [checkpoint.FILENAME]
