@@ -163,8 +163,9 @@ def test_resume_a_finished_run_trains_no_more(uninterrupted, tmp_path):
     assert lists == uninterrupted["lists"]
 
 
-def test_extend_a_finished_run_with_more_epochs(uninterrupted, tmp_path):
-    """2 epochs to completion, then resume=True with epochs=4: the same as 4 epochs at once."""
+def test_extend_a_finished_run_with_more_epochs(uninterrupted, tmp_path, capsys):
+    """2 epochs to completion, then resume=True with epochs=4: the same as 4 epochs at once (and, not
+    verbose, silently)."""
     net = network2.Network(SIZES, seed=SEED)
     net.SGD(TRAIN, 2, checkpoint_dir=tmp_path, **SETTINGS)
     _assert_same_params(_params(net), uninterrupted["per_epoch"][1])
@@ -172,6 +173,7 @@ def test_extend_a_finished_run_with_more_epochs(uninterrupted, tmp_path):
     lists = resumed.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
     _assert_same_params(_params(resumed), uninterrupted["params"])
     assert lists == uninterrupted["lists"]
+    assert capsys.readouterr().out == ""
 
 
 def test_resume_needs_checkpoint_dir():
