@@ -13,6 +13,7 @@ Usage::
     python scripts/mutation.py                    # every mutant: hours on two cores
     python scripts/mutation.py --sample 40        # 40 mutants per module, drawn with --seed
     python scripts/mutation.py --report-only      # the report of the last runs
+    python scripts/mutation.py --report-only --sample 40   # the report of that draw alone
 
 Writes ``runs/mutation/report.md`` (the table and every unexplained survivor) and
 ``report.json``; exits 1 when the core's score is below ``--target``.
@@ -121,8 +122,15 @@ def interval(killed, counted):
     return centre - half, centre + half
 
 
-def report(found, ok):
-    """``(markdown, json-able dict, the core's score)`` of the mutants' statuses."""
+def drawn(found, n, seed):
+    """`found` cut to the mutants :func:`sample` draws: what mutmut holds of others (an earlier run's, a
+    rerun by name) stays out of a sample's score."""
+    names = set(sample(found, n, seed))
+    return {module: {k: s for k, s in statuses.items() if k in names} for module, statuses in found.items()}
+
+
+def report(found, ok, sampled=False):
+    """``(markdown, json-able dict, the core's score)`` of the mutants' statuses (`sampled`: of a draw)."""
     rows, unexplained, total = [], [], Counter()
     for module, statuses in sorted(found.items()):
         # A survivor, or a mutant no test reaches, is either accepted (listed in `ok`) or unexplained.
@@ -146,8 +154,9 @@ def report(found, ok):
     core = {"module": "**core**", "mutants": sum(r["mutants"] for r in rows),
             "run": sum(r["run"] for r in rows), **{k: total[k] for k in head[3:8]}, "score": value}
     text = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *map(line, rows), line(core), ""]
-    if low_high and core["run"] < core["mutants"]:
-        text.append(f"Sampled: {core['run']} of {plural(core['mutants'], 'mutant')} run; the core's "
+    if low_high and (sampled or core["run"] < core["mutants"]):
+        of = plural(core["mutants"], "drawn mutant" if sampled else "mutant")
+        text.append(f"Sampled: {core['run']} of {of} run; the core's "
                     f"score lies in {low_high[0]:.1%}-{low_high[1]:.1%} (95% Wilson interval).")
     text += ["", f"Unexplained survivors ({len(unexplained)}); `mutmut show NAME` prints one's change:", ""]
     text += [f"- `{n}` ({s})" for n, s in unexplained]
@@ -180,7 +189,9 @@ def main(argv=None):
     known = {n for statuses in found.values() for n in statuses}
     for name in sorted(set(ok) - known):
         print(f"warning: {ACCEPTED.name} lists {name}, which mutmut no longer makes", file=sys.stderr)
-    text, data, value = report(found, ok)
+    if args.sample:
+        found = drawn(found, args.sample, args.seed)
+    text, data, value = report(found, ok, sampled=bool(args.sample))
     with atomic_write(args.out / "report.md", "w") as f:
         f.write(text)
     with atomic_write(args.out / "report.json", "w") as f:

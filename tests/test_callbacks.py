@@ -142,6 +142,15 @@ def test_saturation_at_its_boundaries_and_in_any_evaluated_set():
         assert records.saturation(now, before) is None
 
 
+@pytest.mark.parametrize("first", [Evaluation(50, 100, 10.0, most_common=60),  # many answers
+                                   Evaluation(5, 50, 10.0, most_common=50)])  # one answer, too few rows
+def test_a_set_without_saturation_before_a_saturated_one_does_not_hide_it(first):
+    """The sets are read in turn: one that shows no saturation passes on to the next, which does."""
+    sets = {"learning": first, "test": Evaluation(10, 100, 7.0, most_common=100)}
+    assert "of the test data" in records.saturation(EpochRecord(1, 0.1, 3.0, 0.5, sets),
+                                                    EpochRecord(0, 0.1, 3.0, 0.5, dict(sets)))
+
+
 def test_a_diverged_network_before_a_saturated_one_does_not_hide_it(recwarn):
     def epoch(j):
         return PopulationRecord(j, 0.1, [3.0] * 2, [None, flat_record(j)])

@@ -163,8 +163,9 @@ def test_resume_a_finished_run_trains_no_more(uninterrupted, tmp_path):
     assert lists == uninterrupted["lists"]
 
 
-def test_extend_a_finished_run_with_more_epochs(uninterrupted, tmp_path):
-    """2 epochs to completion, then resume=True with epochs=4: the same as 4 epochs at once."""
+def test_extend_a_finished_run_with_more_epochs(uninterrupted, tmp_path, capsys):
+    """2 epochs to completion, then resume=True with epochs=4: the same as 4 epochs at once (and, not
+    verbose, silently)."""
     net = network2.Network(SIZES, seed=SEED)
     net.SGD(TRAIN, 2, checkpoint_dir=tmp_path, **SETTINGS)
     _assert_same_params(_params(net), uninterrupted["per_epoch"][1])
@@ -172,6 +173,7 @@ def test_extend_a_finished_run_with_more_epochs(uninterrupted, tmp_path):
     lists = resumed.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
     _assert_same_params(_params(resumed), uninterrupted["params"])
     assert lists == uninterrupted["lists"]
+    assert capsys.readouterr().out == ""
 
 
 def test_resume_needs_checkpoint_dir():
@@ -301,20 +303,23 @@ def test_corrupt_checkpoint_raises_checkpoint_error(uninterrupted, tmp_path, kin
     _assert_same_params(_params(net), before)
 
 
-@pytest.mark.parametrize("kind", ["arrays do not match sizes", "no history"])
+@pytest.mark.parametrize("kind", ["arrays do not match sizes", "no history", "an eta float32 cannot hold"])
 def test_resume_from_inconsistent_checkpoint_raises_checkpoint_error(uninterrupted, tmp_path, kind):
-    """A readable file whose settings match but whose contents are not a usable checkpoint."""
+    """A readable file whose settings match but whose contents are not a usable checkpoint (the network
+    computes in float32, whose largest value is about 3.4e38)."""
     weights, biases, meta = checkpoint.load(uninterrupted["dir"])
     meta = {k: v for k, v in meta.items() if k != "format"}
     if kind == "arrays do not match sizes":
         weights = [w.T for w in weights]
-    else:
+    elif kind == "no history":
         del meta["history"]
+    else:
+        meta["history"]["next_eta"] = 1e39
     checkpoint.save(tmp_path, weights, biases, meta)
-    net = network2.Network(SIZES, seed=0)
+    net = network2.Network(SIZES, seed=SEED)  # the checkpoint's run: refused for its contents, not its seed
     with pytest.raises(CheckpointError) as info:
         net.SGD(TRAIN, EPOCHS, checkpoint_dir=tmp_path, resume=True, **SETTINGS)
-    assert str(checkpoint.path_in(tmp_path)) in str(info.value)
+    assert str(checkpoint.path_in(tmp_path)) in str(info.value) and "incomplete checkpoint" in str(info.value)
 
 
 def test_load_returns_none_without_a_checkpoint(tmp_path):
@@ -482,3 +487,11 @@ def test_a_save_removes_only_temp_files_of_dead_processes_and_its_own(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_save_tolerates_a_stale_file_another_save_removed_first(tmp_path, monkeypatch):
+    """Two saves clearing the same dead process's file: the one that finds it gone goes on."""
+    gone = tmp_path / f".{checkpoint.FILENAME}.1.abc.tmp"  # listed as stale, then removed by the other
+    monkeypatch.setattr(checkpoint, "stale_temp_files", lambda path: [gone])
+    checkpoint.save(tmp_path, [np.zeros((1, 2))], [np.zeros((1, 1))], {"sizes": [2, 1]})
+    assert os.listdir(tmp_path) == [checkpoint.FILENAME]

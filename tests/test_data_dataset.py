@@ -13,6 +13,7 @@ from data_helpers import (
     synthetic_mnist,
     write_dir,
 )
+from PIL import Image
 
 from dlpy35.data import DataError, load_mnist
 from dlpy35.data import mnist as mnist_module
@@ -111,3 +112,18 @@ def test_the_digest_is_of_the_contents_once_per_object(tmp_path, small_split, mo
     monkeypatch.setattr(identity, "digest", lambda named: calls.append(1) or "d")
     fresh = load_data(dataset=tmp_path / "a")
     assert (fresh.digest, fresh.digest, calls) == ("d", "d", [1])
+
+
+def test_image_folders_are_read_from_the_directory_given(tmp_path):
+    """A ``train/CLASS/*.png`` tree is its images, in classes named by the folders (sorted)."""
+    rng = np.random.default_rng(0)
+    for name in ("cat", "ant"):
+        (tmp_path / "pics" / "train" / name).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(
+                tmp_path / "pics" / "train" / name / f"{i}.png")
+    data = load_data(dataset=tmp_path / "pics")
+    assert (data.name, data.classes, data.n_classes) == ("pics", ("ant", "cat"), 2)
+    assert data.image_shape == (28, 28)
+    labels = np.concatenate([s[1] for s in data[:3]])
+    assert sorted(labels.tolist()) == [0] * 12 + [1] * 12

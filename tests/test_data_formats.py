@@ -40,6 +40,12 @@ def test_parse_idx_names_what_is_wrong_with_the_header(head, message):
     assert_error(e, f"f-idx: {message}")
 
 
+def test_parse_idx_without_a_name_calls_its_input_bytes():
+    with pytest.raises(DataError) as e:
+        parse_idx(b"")
+    assert_error(e, "<bytes>: not an IDX file")
+
+
 @pytest.mark.parametrize("dtype", list(IDX_CODES))
 @pytest.mark.parametrize("gz", [False, True])
 def test_read_idx_roundtrip(tmp_path, dtype, gz):

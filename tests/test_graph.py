@@ -125,6 +125,13 @@ def epoch_fn():
     return call
 
 
+def test_the_sigmoid_nets_parameters_are_named_and_shaped_by_layer_weights_first():
+    """``w1, w2, b1, b2``: the book's w^l and b^l of layers 2 and 3, numbered from the first hidden layer."""
+    net = graph.SigmoidNet([5, 4, 3])
+    assert net.param_names == ["w1", "w2", "b1", "b2"]
+    assert net.param_shapes == [(4, 5), (3, 4), (4,), (3,)]
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(42)

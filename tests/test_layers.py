@@ -21,6 +21,7 @@ from dlpy35.engine.layers import (
     NOISE_SIZE,
     ConvPoolLayer,
     FullyConnectedLayer,
+    LayerStack,
     ReLU,
     SoftmaxLayer,
     activation_name,
@@ -150,6 +151,14 @@ def test_dropout_layers_at_inference_scale_the_weights_by_one_minus_p(p):
     np.testing.assert_allclose(cost, -np.log(want[np.arange(4), labels]), rtol=1e-12)
 
 
+def _mask(rows, width, p, key, salt):
+    """The mask (True: kept) read from the noise table as dropout's Notes say."""
+    k = key + salt * 16_777_259
+    i = np.arange(rows * width) % NOISE_SIZE
+    offset, stride = k % NOISE_SIZE, 2 * ((k // NOISE_SIZE) % 32) + 1
+    return noise_table()[(offset + i * stride) % NOISE_SIZE].reshape(rows, width) >= p
+
+
 @pytest.mark.parametrize("salt", [0, 2])
 def test_training_outputs_drop_the_units_the_noise_table_names(salt):
     """The training path: ``f((mask * x) w + b)``, the mask read from the table as dropout's Notes say."""
@@ -157,10 +166,7 @@ def test_training_outputs_drop_the_units_the_noise_table_names(salt):
     rows, width, p, key = 4, 6, 0.5, 123_456_789
     x, w, b = rng.random((rows, width)), rng.standard_normal((width, 3)), rng.standard_normal(3)
     table = noise_table()
-    k = key + salt * 16_777_259
-    i = np.arange(rows * width) % NOISE_SIZE
-    offset, stride = k % NOISE_SIZE, 2 * ((k // NOISE_SIZE) % 32) + 1
-    mask = table[(offset + i * stride) % NOISE_SIZE].reshape(rows, width) >= p
+    mask = _mask(rows, width, p, key, salt)
     assert 0 < mask.sum() < mask.size  # some units dropped, some kept
     z = (mask * x) @ w + b
     noise = (pt.constant(table), pt.constant(key), rows)
@@ -170,6 +176,23 @@ def test_training_outputs_drop_the_units_the_noise_table_names(salt):
                                1 / (1 + np.exp(-z)), rtol=1e-12)
     softmax = SoftmaxLayer(width, 3, p_dropout=p).output_dropout(pt.constant(x), params, noise, salt)
     np.testing.assert_allclose(softmax.eval(), np.exp(z) / np.exp(z).sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+def test_a_stacks_training_cost_drops_each_layers_inputs_with_its_own_salt():
+    """Layer i of a stack reads the noise table with salt i, the softmax layer too: no two share a mask."""
+    rng = np.random.default_rng(13)
+    rows, p, key = 4, 0.5, 987_654_321
+    x, labels = rng.random((rows, 6)), np.array([2, 0, 1, 2])
+    w0, b0, w1, b1 = rng.standard_normal((6, 5)), rng.standard_normal(5), rng.standard_normal((5, 3)), \
+        rng.standard_normal(3)
+    assert (_mask(rows, 5, p, key, 0) != _mask(rows, 5, p, key, 1)).any()
+    h = 1 / (1 + np.exp(-((_mask(rows, 6, p, key, 0) * x) @ w0 + b0)))
+    z = (_mask(rows, 5, p, key, 1) * h) @ w1 + b1
+    want = np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(rows), labels])
+    stack = LayerStack([FullyConnectedLayer(6, 5, sigmoid, p), SoftmaxLayer(5, 3, p)], rows)
+    got = stack.cost(pt.constant(x), pt.constant(labels), [pt.constant(a) for a in (w0, b0, w1, b1)],
+                     (pt.constant(noise_table()), pt.constant(key))).eval()
+    assert got == pytest.approx(want, rel=1e-12)
 
 
 # -- initialisation ----------------------------------------------------------------------------
@@ -219,6 +242,8 @@ def test_shapes_and_specs_round_trip():
      r"FullyConnectedLayer: n_in must be a positive integer, got 0"),
     (lambda: FullyConnectedLayer(10, 5, activation_fn=np.tanh),
      r"activation_fn must be one of"),
+    (lambda: from_spec(["SoftmaxLayer", 10, 5]), r"not a layer description"),
+    (lambda: from_spec({"type": "DenseLayer", "n_in": 10, "n_out": 5}), r"not a layer description"),
 ])
 def test_bad_layers_raise_value_errors(make, match):
     with pytest.raises(ValueError, match=match):

@@ -457,6 +457,13 @@ def test_kill_9_then_resume_is_bit_identical(uninterrupted, tmp_path):
     assert [r["epoch"] for r in history] == list(range(EPOCHS))
 
 
+def test_a_verbose_resume_says_where_it_resumes(tmp_path, capsys):
+    _trained(tmp_path, epochs=1)
+    small_net(seed=4, p=0.5).SGD(CKPT_DATA[0], 2, MB, 0.1, CKPT_DATA[1], lmbda=0.1, checkpoint_dir=tmp_path,
+                                  resume=True, verbose=True)
+    assert f"resuming from {checkpoint.path_in(tmp_path)} at epoch 1" in capsys.readouterr().out
+
+
 def test_a_checkpoint_without_the_best_epoch_is_incomplete(tmp_path):
     _trained(tmp_path, epochs=1)
     weights, biases, meta = checkpoint.load(tmp_path)

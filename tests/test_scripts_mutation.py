@@ -88,3 +88,17 @@ def test_report_only_without_results_is_one_line_and_exit_2(mutation, tmp_path, 
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "no mutants yet" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_samples_report_counts_the_draw_alone(mutation, results, tmp_path, monkeypatch, capsys):
+    """Results mutmut holds for mutants outside the draw (an earlier run's, a rerun by name) stay out."""
+    found, _ = results
+    monkeypatch.setattr(mutation, "mutants", lambda: found)
+    names = set(mutation.sample(found, 3, seed=1))
+    mutation.main(["--report-only", "--sample", "3", "--seed", "1", "--out", str(tmp_path / "r")])
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    core = data["core"]
+    assert core["mutants"] == 6 and core["run"] == sum(found[m][n] != "not run" for m in found
+                                                       for n in found[m] if n in names)
+    assert {n for n, _ in data["unexplained"]} <= names
+    assert f"Sampled: {core['run']} of 6 drawn mutants run" in capsys.readouterr().out
