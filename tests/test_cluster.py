@@ -82,7 +82,7 @@ class FakeRay:
 
     def __init__(self, gpus=0, initialized=False, answers=True):
         self.gpus, self.initialized, self.answers = gpus, initialized, answers
-        self.inits, self.options, self.waits = [], [], []
+        self.inits, self.options, self.waits, self.cancelled = [], [], [], []
 
     def is_initialized(self):
         return self.initialized
@@ -113,6 +113,9 @@ class FakeRay:
 
     def get(self, ref):
         return {"ran": ref[1], "chunk": ref[2]}
+
+    def cancel(self, ref, force=False):
+        self.cancelled.append((ref, force))
 
 
 @pytest.mark.parametrize("gpus, num_gpus", [(0, 0), (2, 1)])
@@ -153,3 +156,21 @@ def test_work_on_ray_without_ray_installed_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     with pytest.raises(ValueError, match=r"^ray_address='auto' needs Ray: pip install 'dlpy35\[cluster\]'$"):
         cluster.run_tasks(train_chunk, ["c0"], "auto", None)
+
+
+def test_when_this_process_stops_the_tasks_not_finished_are_cancelled_at_once(monkeypatch):
+    ray = FakeRay(initialized=True)
+    monkeypatch.setitem(sys.modules, "ray", ray)
+
+    def finished(result):
+        raise KeyboardInterrupt  # Ctrl-C while the first result is saved
+
+    with pytest.raises(KeyboardInterrupt):
+        cluster.run_tasks(train_chunk, ["c0", "c1", "c2"], "auto", finished)
+    assert ray.cancelled == [(("ref", "train_chunk", c), True) for c in ("c0", "c1")]  # c2 ended first
+
+
+@pytest.mark.parametrize("address", [":7000", "ray://:10001", "head:x", "head:"])
+def test_an_address_without_a_host_or_a_numeric_port_is_refused(address):
+    with pytest.raises(ValueError, match=r"not a Ray address; give auto, HOST:PORT or ray://HOST:PORT$"):
+        cluster.ray_endpoint(address)
