@@ -17,6 +17,7 @@ from pytensor.graph.traversal import applys_between
 from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.shape import Reshape
 
+from dlpy35.engine import rewrites
 from dlpy35.engine.device import resolve
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,3 +182,40 @@ def test_a_shared_order_population_of_a_fully_connected_first_layer_copies_no_we
     (step,) = [f for key, f in pop.trainer._fns.items() if key[:2] == ("train", "scan")]
     text = pytensor.printing.debugprint(step, file="str")
     assert "Transpose{axes=(1, 0, 2)}" not in text and "BatchedDot" in text
+
+
+def _matmul_node(x_shape, y_shape, y_transposed_from=None):
+    """What :func:`rewrites.shared_input_matmul_as_batched` reads of a matmul node: its two inputs (a
+    stand-in node, so that shapes no matmul would build can be given too)."""
+    from types import SimpleNamespace
+
+    x = pt.tensor("x", dtype="float32", shape=x_shape)
+    if y_transposed_from is not None:
+        y = pt.tensor("w", dtype="float32", shape=y_transposed_from).transpose(0, 2, 1)
+    else:
+        y = pt.tensor("y", dtype="float32", shape=y_shape)
+    return SimpleNamespace(inputs=[x, y])
+
+
+@pytest.mark.parametrize("x_shape, y_shape, transposed_from", [
+    ((4, 6), (3, 6, 5), None),           # a 2-D x: not a population's shared input
+    ((1, 6), (3, 6, 5), None),           # a 2-D x of one row, likewise
+    ((1, 4, 6), (6, 5), None),           # a 2-D y: one matrix, nothing stacked
+    ((2, 4, 6), (3, 6, 5), None),        # x not shared (one input per network: own orders)
+    ((1, 4, 6), (1, 6, 5), None),        # one matrix stacked: nothing to repeat x for
+    ((1, 4, 6), (None, 6, 5), None),     # K not static
+    ((1, None, 6), (3, 6, 5), None),     # the rows not static
+    ((1, 4, 6), None, (3, 5, 6)),        # a conv layer's transposed filters: the wide matmul reads them
+])
+def test_the_shared_input_rewrite_leaves_every_other_matmul_alone(x_shape, y_shape, transposed_from):
+    assert rewrites.shared_input_matmul_as_batched(_matmul_node(x_shape, y_shape, transposed_from)) is None
+
+
+def test_the_shared_input_rewrite_makes_k_matmuls_of_the_one_input():
+    node = _matmul_node((1, 4, 6), (3, 6, 5))
+    (out,) = rewrites.shared_input_matmul_as_batched(node)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 4, 6)).astype(np.float32)
+    y = rng.standard_normal((3, 6, 5)).astype(np.float32)
+    got = pytensor.function(node.inputs, out, mode="FAST_COMPILE")(x, y)
+    np.testing.assert_allclose(got, np.einsum("mi,kio->kmo", x[0], y), rtol=1e-6, atol=1e-6)
