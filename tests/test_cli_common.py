@@ -358,3 +358,87 @@ def test_run_ends_quietly_when_the_reader_of_stdout_goes_away(monkeypatch, tmp_p
         monkeypatch.setattr(sys, "stdout", out)
         assert common.run(main, "prog", []) == 1
         assert os.path.samestat(os.fstat(out.fileno()), os.stat(os.devnull))
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_the_tensorboard_callback_writes_into_the_directory_given_replacing_only_with_overwrite(overwrite,
+                                                                                               tmp_path):
+    from dlpy35.storage.tensorboard import TensorBoard
+
+    args = _args(tmp_path, tensorboard=tmp_path / "tb", overwrite=overwrite)
+    (callback,) = common.tensorboard_callbacks(args)
+    assert isinstance(callback, TensorBoard)
+    assert (callback.scalars.directory, callback.scalars.replace) == (tmp_path / "tb", overwrite)
+    assert common.tensorboard_callbacks(_args(tmp_path)) == []
+    assert common.tensorboard_callbacks(argparse.Namespace()) == []  # a command without --tensorboard
+
+
+def test_a_tensorboard_directory_holding_a_runs_events_is_refused_unless_overwrite(tmp_path):
+    (tmp_path / "tb").mkdir()
+    (tmp_path / "tb" / "events.out.tfevents.1.host").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"^--tensorboard .*tb holds another run .*give --overwrite"):
+        common.check_outputs(_args(tmp_path, tensorboard=tmp_path / "tb"))
+    common.check_outputs(_args(tmp_path, tensorboard=tmp_path / "tb", overwrite=True))
+
+
+def test_a_run_directory_refused_names_resume_where_the_command_can_continue_it(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "args.json").write_text("{}")
+    with pytest.raises(ValueError, match="--resume"):
+        common.check_outputs(_args(tmp_path, run_dir=tmp_path / "run", resume=False), "network.npz")
+
+
+def test_a_command_without_the_overwrite_or_plot_flags_replaces_nothing(tmp_path):
+    (tmp_path / "old.npz").write_text("the user's")
+    args = argparse.Namespace(save=tmp_path / "old.npz", data_dir=None, dataset=None)
+    with pytest.raises(ValueError, match="a file is already there"):
+        common.check_outputs(args, "network.npz")
+
+
+def test_run_names_the_program_as_it_was_called_when_not_told(capsys, monkeypatch):
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(common.sys, "argv", ["/opt/bin/dlpy35-train"])
+    assert common.run(interrupted) == 130
+    assert capsys.readouterr().err.startswith("dlpy35-train: ")
+
+
+def test_a_librarys_quoted_value_keeps_its_letters_in_the_flags_words():
+    assert common.in_flags("""device='XcudaX' is not there""") == "--device XcudaX is not there"
+
+
+def test_the_tensorboard_callback_of_a_command_without_overwrite_replaces_nothing(tmp_path):
+    (callback,) = common.tensorboard_callbacks(argparse.Namespace(tensorboard=tmp_path / "tb"))
+    assert callback.scalars.replace is False
+
+
+def test_a_run_directory_given_is_named_by_its_flag_in_what_it_says(tmp_path):
+    args = _args(tmp_path, run_dir=tmp_path / "mine")
+    common.check_outputs(args, "network.npz")
+    assert args.run.what == "--run-dir"
+
+
+def test_the_run_directory_kept_by_default_goes_on_past_one_of_the_same_name(tmp_path, monkeypatch):
+    """Two runs started in the same second: the second's directory is taken, and no refusal (make() takes
+    the next free name)."""
+    from dlpy35.storage import rundir
+
+    taken = tmp_path / "runs" / "train-20261205-040000"
+    taken.mkdir(parents=True)
+    (taken / "args.json").write_text("{}")
+    monkeypatch.setattr(rundir, "default_path", lambda command: taken)
+    args = _args(tmp_path)
+    common.check_outputs(args, "network.npz", command="train")
+    assert args.run.fresh and args.run.path == taken
+
+
+def test_a_docstring_s_first_paragraph_is_the_description_and_all_the_others_the_epilog():
+    p = common.ArgumentParser("Summary.\n\nFirst.\n\nSecond.")
+    assert (p.description, p.epilog) == ("Summary.", "First.\n\nSecond.")
+    one = common.ArgumentParser("Only.")
+    assert (one.description, one.epilog) == ("Only.", None)
+
+
+def test_check_outputs_of_a_command_without_a_plot_flag(tmp_path):
+    common.check_outputs(argparse.Namespace(save=tmp_path / "new.npz", data_dir=None, dataset=None))
