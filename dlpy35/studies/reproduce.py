@@ -243,7 +243,8 @@ def run_row_away(task):
     Returns
     -------
     tuple
-        ``(the result, the device it trained on described, {file name: bytes} of its run directory)``;
+        ``(the result, the device it trained on described, {file name: bytes} of its run directory's
+        files, :func:`row_files`)``;
         a :class:`RowError` for a row that cannot run.
     """
     from dlpy35.engine.device import resolve
@@ -251,8 +252,10 @@ def run_row_away(task):
     name, quick, options = task
     with named(name), tempfile.TemporaryDirectory(prefix="dlpy35-row-") as tmp:
         path = Path(tmp) / name
-        result = run_row(find([name])[0], path, quick, log=lambda line: None, **options)
-        files = {f.name: f.read_bytes() for f in sorted(path.iterdir()) if f.is_file()}
+        (row,) = find([name])
+        result = run_row(row, path, quick, log=lambda line: None, **options)
+        # the files the asking machine checked against its output policy (row_files), no others
+        files = {f: (path / f).read_bytes() for f in row_files(row_dir(row, path)) if (path / f).is_file()}
         return result, resolve(options["device"], options["mode"]).describe(), files
 
 
