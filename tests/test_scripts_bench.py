@@ -143,7 +143,9 @@ def test_conv_bench_reports_a_failing_implementation_as_a_row(tmp_path, mnist_di
     ["--network", "conv", "--batches", "0"],
     ["--network", "conv", "--mini-batch-size", "10"],
     ["--profile", "--repeat", "2"],
-    ["--profile", "--network", "conv"],
+    ["--population", "--network", "conv"],
+    ["--profile", "--network", "conv", "--repeats", "0"],
+    ["--profile", "--network", "conv", "--nets", "conv3"],
 ])
 def test_bad_flags_exit_2_with_one_line(args):
     proc = bench(*args, timeout=120)
@@ -158,11 +160,72 @@ def test_bad_flags_exit_2_with_one_line(args):
           "--quick", "--book-n-train", "--torch-python", "--json"]),
     (["--network", "conv"], ["--modes", "--epochs", "--batches", "--data-dir", "--torch-python", "--json"]),
     (["--profile"], ["--modes", "--repeat", "--epochs", "--n-train", "--seed", "--data-dir", "--json"]),
+    (["--profile", "--network", "conv"], ["--nets", "--batches", "--repeats", "--top", "--data-dir", "--json"]),
 ])
 def test_help_lists_the_shared_flags(args, flags):
     proc = bench(*args, "--help", timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert all(f in proc.stdout for f in flags)
+
+
+@pytest.mark.slow
+def test_conv_profile_writes_each_nets_ops(tmp_path, mnist_dir):
+    out = tmp_path / "profile_conv.json"
+    proc = bench("--profile", "--network", "conv", "--nets", "conv1", "--batches", 4, "--repeats", 1, "--top", 3,
+                 "--data-dir", mnist_dir, "--json", out)
+    data = written(proc, out)
+    [profile] = data["profiles"]
+    assert profile["net"] == "conv1" and profile["epoch_seconds"] > 0
+    ops = profile["ops"]
+    assert [op["us"] for op in ops] == sorted((op["us"] for op in ops), reverse=True)
+    # conv1's step has the convolution's matrix product (5760 rows x 20 filters) and the FC layer's
+    assert {"f32[5760,20]", "f32[10,100]"} <= {op["shape"] for op in ops if op["what"] == "dot_general"}
+    assert f"{len(ops) - 3} others" in proc.stdout and "conv1: the ops sum to" in proc.stdout
+
+
+@pytest.fixture
+def jax_ops(bench_modules):
+    pytest.importorskip("jax")
+    import bench.peers.jax_ops
+
+    return bench.peers.jax_ops
+
+
+def test_jax_ops_names_each_instruction_by_its_shape_and_primitive(jax_ops):
+    import jax
+    import jax.numpy as jnp
+
+    f = jax.jit(lambda a, b: jnp.tanh(a @ b))
+    text = f.lower(jnp.ones((3, 4), jnp.float32), jnp.ones((4, 5), jnp.float32)).compile().as_text()
+    got = jax_ops.instructions(text)
+    assert ("f32[3,5]", "dot_general") in got.values() or ("f32[3,5]", "tanh") in got.values()
+    assert all(shape.startswith(("f32[", "s32[", "pred[")) for shape, _ in got.values())
+    hand = '  %fusion.3 = f32[10,2880]{1,0} fusion(%a, %b), kind=kCustom, metadata={op_name="jit(f)/while/body/dot_general"}\n'
+    assert jax_ops.instructions(hand) == {"fusion.3": ("f32[10,2880]", "dot_general")}
+    assert jax_ops.instructions("  %copy.16 = f32[2880,100]{1,0} copy(%p)\n") == {"copy.16": ("f32[2880,100]", "copy")}
+
+
+def test_jax_ops_profile_times_each_op_per_execution_and_leaves_out_the_loop(jax_ops):
+    import jax
+    import jax.numpy as jnp
+
+    steps = 20
+    xs = jnp.asarray(np.random.default_rng(0).random((steps, 64, 64), dtype=np.float32))
+
+    def body(c, x):
+        return c + jnp.sum(jnp.tanh(x @ x)), None
+
+    f = jax.jit(lambda xs: jax.lax.scan(body, jnp.float32(0), xs)[0])
+    text = f.lower(xs).compile().as_text()
+    rows = jax_ops.profile(lambda: f(xs).block_until_ready(), text, repeats=2, per_step_at_least=steps)
+    names = jax_ops.instructions(text)
+    assert rows and all(r["op"] in names and not r["op"].startswith("while") for r in rows)
+    assert [r["us"] for r in rows] == sorted((r["us"] for r in rows), reverse=True)
+    assert all(r["us"] > 0 for r in rows)
+    # each step slices its 64x64 matrix out of xs once: that op is there, timed per execution
+    assert any(r["shape"] == "f32[1,64,64]" and r["what"] == "dynamic_slice" for r in rows)
+    once = jax_ops.profile(lambda: f(xs).block_until_ready(), text, repeats=1, per_step_at_least=steps + 1)
+    assert once == []  # nothing runs more often than once a step
 
 
 def test_flops_per_epoch_of_the_book_network(bench_modules):

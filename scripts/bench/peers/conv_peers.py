@@ -10,6 +10,7 @@ Numpy only at import, so that the PyTorch side runs in another interpreter::
 
     PYTHONPATH=scripts python -m bench.peers.conv_peers torch DIR     # DIR from save_problem(); prints JSON
     PYTHONPATH=scripts python -m bench.peers.conv_peers dlpy35 DIR [MODE]
+    PYTHONPATH=scripts python -m bench.peers.conv_peers profile DIR [REPEATS]   # dlpy35 on JAX, op by op
     PYTHONPATH=scripts python -m bench.peers.conv_peers impls         # im2col vs signal.convolve2d
 """
 
@@ -102,6 +103,44 @@ def train_dlpy35(x, y, cfg, mode):
                     [r["seconds"] for r in history], cfg["batches"], net.compile_seconds)]
 
 
+def _train_function_hlo(net, batches, m):
+    """The optimized HLO of `net`'s compiled whole-epoch SGD function, lowered for `batches` mini-batches."""
+    import jax
+
+    [fn] = [f for key, f in net.trainer._fns.items() if key[:2] == ("train", "scan")]
+
+    def arg(var, value):  # the explicit inputs (mini-batch rows, hyperparameters) hold no value between calls
+        if value is not None:
+            return value
+        shape = tuple((batches, m)[i] if d is None else d for i, d in enumerate(var.type.shape))
+        return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(var.type.dtype))
+
+    args = [arg(v, c.storage[0]) for v, c in zip(fn.maker.fgraph.inputs, fn.input_storage, strict=True)]
+    return fn.vm.jit_fn.lower(*args).compile().as_text()
+
+
+def profile_dlpy35(x, y, cfg, repeats):
+    """dlpy35's conv step on JAX op by op (:func:`bench.peers.jax_ops.profile`), and its untraced epoch.
+
+    Returns ``{"ops": [...], "epoch_seconds": ...}``: microseconds per step of each
+    op, and the best untraced pass scaled to a 50,000-image epoch.
+    """
+    from dlpy35 import network3 as n3
+
+    from .jax_ops import profile
+
+    name, m, batches = cfg["net"], cfg["m"], cfg["batches"]
+    preset = n3.PRESETS[name]
+    net = n3.Network(n3.book_layers(name, m), m, seed=0, mode="JAX", device="cpu")
+
+    def epoch():
+        return net.SGD((x, y), 1, m, preset["eta"], lmbda=preset["lmbda"], verbose=False)[-1]["seconds"]
+
+    seconds = [epoch() for _ in range(cfg["passes"] + 1)][1:]  # the first compiles
+    ops = profile(epoch, _train_function_hlo(net, batches, m), repeats, per_step_at_least=batches)
+    return {"net": name, "ops": ops, "epoch_seconds": _result("", "", seconds, batches, None)["epoch_seconds"]}
+
+
 # -- the conv implementation choice ---------------------------------------------------------------
 def _time_sgd_step(x, c, w, xv, mode, steps):
     """``(compile seconds, ms per call)`` of ``w -= 0.01 grad(c)`` compiled in `mode`, fed `xv` for `x`."""
@@ -161,13 +200,18 @@ def main(argv=None):
         for r in measure_conv_impls():
             print(json.dumps(r))
         return 0
-    if len(argv) < 2 or argv[0] not in ("torch", "dlpy35"):
-        print("usage: python -m bench.peers.conv_peers {torch DIR | dlpy35 DIR [MODE] | impls}",
-              file=sys.stderr)
+    if len(argv) < 2 or argv[0] not in ("torch", "dlpy35", "profile"):
+        print("usage: python -m bench.peers.conv_peers {torch DIR | dlpy35 DIR [MODE] | profile DIR [REPEATS] "
+              "| impls}", file=sys.stderr)
         return 2
     cfg, arrays = read_problem(argv[1])
     x, y = arrays["x"], arrays["y"]
-    res = train_torch(x, y, cfg) if argv[0] == "torch" else train_dlpy35(x, y, cfg, (argv[2:] or ["JAX"])[0])
+    if argv[0] == "profile":
+        res = profile_dlpy35(x, y, cfg, int((argv[2:] or [5])[0]))
+    elif argv[0] == "torch":
+        res = train_torch(x, y, cfg)
+    else:
+        res = train_dlpy35(x, y, cfg, (argv[2:] or ["JAX"])[0])
     print(json.dumps(res))
     return 0
 
