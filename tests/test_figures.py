@@ -10,6 +10,7 @@ any data loads.
 from __future__ import annotations
 
 import itertools
+import types
 
 import numpy as np
 import pytest
@@ -347,7 +348,13 @@ class _Population(_Scripted):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.trainer = type("T", (), {"values": lambda self: "the trained values"})()
-        self.model = type("M", (), {"split": lambda self, values: ([W0, W1], values)})()
+        self.model = types.SimpleNamespace(split=self._split)
+
+    @staticmethod
+    def _split(values):
+        """The weights and biases of the population's trained values (and of nothing else)."""
+        assert values == "the trained values"
+        return [W0, W1], None
 
     def SGD(self, training, epochs, mini_batch_size, **kwargs):  # noqa: N802 (Population's name)
         self.sgd = (training, epochs, mini_batch_size, kwargs)
@@ -428,6 +435,7 @@ def test_the_titles_say_how_each_figure_was_trained():
         "(the book: 0.025 falls slowly, 0.25 best, 2.5 oscillates from the start)")
 
 
+@pytest.mark.filterwarnings("error")  # a figure warns of nothing (a grid asked for off yet styled would)
 def test_overfitting_draws_all_epochs_above_and_the_second_half_below():
     """Ten epochs: the bottom panels from epoch 5; the best (85%, epoch 6) dashed across both accuracy
     panels; the plateau (within 0.5 of the best from epoch 4) dotted where it lies in a panel's epochs."""
@@ -476,6 +484,7 @@ def test_overfitting_of_one_or_two_epochs_spans_at_least_one_epoch_per_panel(epo
     assert all(float(t).is_integer() for ax in fig.axes for t in ax.get_xticks())
 
 
+@pytest.mark.filterwarnings("error")
 def test_learning_rates_draw_each_eta_in_the_books_colours_with_dots():
     nan = float("nan")
     fig_ = figures.get("learning-rates")

@@ -277,15 +277,16 @@ def test_a_figure_is_laid_out_tight_and_named_as_this_modules_plot():
     assert plots.finish(fig, title="above").get_suptitle() == "above"
 
 
-def test_a_png_has_100_pixels_per_inch_whatever_the_notebooks_dpi():
+def test_a_png_is_a_png_of_100_pixels_per_inch_whatever_the_notebooks_settings():
     import matplotlib
 
-    with matplotlib.rc_context({"figure.dpi": 50, "savefig.dpi": 50}):
+    with matplotlib.rc_context({"figure.dpi": 50, "savefig.dpi": 50, "savefig.format": "svg"}):
         fig = plots.new_figure(figsize=(3, 2))
         with Image.open(io.BytesIO(plots.png_bytes(fig))) as im:
             assert im.size == (300, 200)
 
 
+@pytest.mark.filterwarnings("error")  # a plot warns of nothing (a grid asked for off yet styled would)
 def test_history_marks_training_with_circles_and_evaluation_with_squares_in_each_panel():
     history = {"training_accuracy": [10, 20, 30], "evaluation_accuracy": [5, 15, 25],
                "training_cost": [3.0, 2.0, 1.0], "evaluation_cost": [3.5, 2.5, 1.5]}
@@ -313,6 +314,7 @@ def test_history_marks_training_with_circles_and_evaluation_with_squares_in_each
     ([[1.0, 0.1], [0.5, 0.05], [0.2, 0.01]], (0, 2), "Speed of learning: 2 hidden layers"),
     ([[1.0, 0.1, 0.01]] * 4, (0, 3), "Speed of learning: 3 hidden layers"),
 ])
+@pytest.mark.filterwarnings("error")
 def test_learning_speed_names_its_layers_on_a_log_scale_over_its_epochs(speeds, xlim, heading):
     fig = plots.plot_learning_speed(speeds)
     ax = fig.axes[0]
@@ -339,9 +341,11 @@ def _sweep_config(net, eta, lmbda, best, sizes="784-30-10"):
             "evaluation_total": 200}
 
 
+@pytest.mark.filterwarnings("error")
 def test_sweep_draws_its_curves_thin_and_its_spread_as_horizontal_boxes_without_outliers():
+    """Side by side: the curves at their rows' epochs (here from epoch 1), the spread of the best."""
     rows = [{"net": 0, "sizes": "784-30-10", "eta": "0.50", "lmbda": "0.0", "epoch": e,
-             "evaluation_correct": 100 + 10 * e, "evaluation_total": 200} for e in range(3)]
+             "evaluation_correct": 100 + 10 * e, "evaluation_total": 200} for e in range(1, 4)]
     summary = [_sweep_config(0, "0.50", "0.0", 150), _sweep_config(1, "0.50", "0.0", 160),
                _sweep_config(2, "0.50", "0.0", 170), _sweep_config(3, "0.50", "0.0", 20),
                _sweep_config(4, "0.50", "0.0", 180), _sweep_config(5, "0.50", "0.0", 190),
@@ -349,8 +353,10 @@ def test_sweep_draws_its_curves_thin_and_its_spread_as_horizontal_boxes_without_
     fig = plots.plot_sweep(rows, summary, title="my sweep")
     assert tuple(fig.get_size_inches()) == (13, 4.8) and fig.get_suptitle() == "my sweep"
     curves, spread = fig.axes
+    left, right = curves.get_position(), spread.get_position()
+    assert left.x1 < right.x0 and (left.y0, left.y1) == (right.y0, right.y1)
     (curve,) = curves.lines
-    assert list(curve.get_xdata()) == [0, 1, 2] and list(curve.get_ydata()) == [50.0, 55.0, 60.0]
+    assert list(curve.get_xdata()) == [1, 2, 3] and list(curve.get_ydata()) == [55.0, 60.0, 65.0]
     assert (curve.get_alpha(), curve.get_linewidth(), _hex(curve.get_color())) == (0.6, 1, "#1f77b4")
     assert (curves.get_xlabel(), curves.get_ylabel(), curves.get_title()) == (
         "Epoch", "Evaluation accuracy (%)", "Every network, per epoch")
@@ -389,6 +395,7 @@ def test_sweep_colours_ten_configurations_apart_in_their_sorted_order_and_the_el
     assert list(spread.get_yticks()) == list(range(1, 12))
 
 
+@pytest.mark.filterwarnings("error")
 def test_the_confusion_matrix_shades_log_counts_in_blues_and_writes_each_count_in_its_cell():
     matrix = [[9, 3, 0], [4, 0, 1], [2, 8, 27]]
     fig = plots.plot_confusion(matrix)
