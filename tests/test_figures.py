@@ -189,7 +189,8 @@ def test_the_learning_rates_numbers_say_which_eta_diverged_and_the_panel_is_the_
 
 
 @pytest.mark.parametrize("epochs, logged", [(42, [*range(0, 42, 2), 41]), (7, list(range(7))),
-                                            (45, list(range(0, 45, 2)))])
+                                            (45, list(range(0, 45, 2))), (40, [*range(0, 40, 2), 39]),
+                                            (400, [*range(0, 400, 20), 399])])  # the book's 400: 21 lines
 def test_about_twenty_epochs_and_the_last_are_logged(epochs, logged):
     """Every (epochs // 20)-th epoch from 0, at least every one, and the last."""
     lines = []
@@ -236,6 +237,16 @@ def test_the_plateau_counts_an_accuracy_exactly_at_the_tolerance_and_skips_nan()
     assert figures.plateau([82.4, 83.0]) == 1
     assert figures.plateau([float("nan"), 80.0, 81.0]) == 2  # the best of the numbers, NaN never within
     assert figures.plateau([79.0, 80.0, 81.0], tolerance=1.0) == 1
+    assert figures.plateau(["82.5", "83.0"]) == 0  # the accuracies as read back from the figure's CSV
+    assert figures.plateau([None, 80.0, 81.0]) == 2  # a missing one: NaN
+
+
+def test_the_titles_sizes_are_the_figures_own_whatever_the_notebooks_font_size():
+    import matplotlib
+
+    with matplotlib.rc_context({"font.size": 7}):
+        fig = figures.draw_overfitting(_overfitting(2, [50.0, 60.0]))
+    assert (fig._suptitle.get_fontsize(), fig.axes[1].texts[0].get_fontsize()) == (10, 9)
 
 
 def test_the_overfitting_numbers_name_the_first_and_last_cost_and_the_time():
