@@ -5,9 +5,18 @@ rates on 2,000 images), through the command as ``dlpy35 figure`` runs it; the
 tests read its PNG and CSV.  The learning-rate population is compared with a
 ``network2`` network trained alone.  Mistakes must be one line and exit 2 before
 any data loads.
+
+The rest runs in well under a second each: the book's settings; ``compute`` on
+scripted stand-ins for the network and the population (what it asks of them, the
+columns, the log and the regularisation term it makes of their numbers); and the
+drawings' matplotlib Figures read artist by artist (sizes, lines, colours, limits,
+ticks, grids, fonts, the note).
 """
 
 from __future__ import annotations
+
+import itertools
+import types
 
 import numpy as np
 import pytest
@@ -186,7 +195,8 @@ def test_the_learning_rates_numbers_say_which_eta_diverged_and_the_panel_is_the_
 
 
 @pytest.mark.parametrize("epochs, logged", [(42, [*range(0, 42, 2), 41]), (7, list(range(7))),
-                                            (45, list(range(0, 45, 2)))])
+                                            (45, list(range(0, 45, 2))), (40, [*range(0, 40, 2), 39]),
+                                            (400, [*range(0, 400, 20), 399])])  # the book's 400: 21 lines
 def test_about_twenty_epochs_and_the_last_are_logged(epochs, logged):
     """Every (epochs // 20)-th epoch from 0, at least every one, and the last."""
     lines = []
@@ -195,3 +205,331 @@ def test_about_twenty_epochs_and_the_last_are_logged(epochs, logged):
         maybe(epoch, epoch)
     assert lines == logged
     figures._every(epochs, None)(0, "no log: nothing")  # and no error
+
+
+# --------------------------------------------------------------------------- the book's settings
+
+def test_each_figure_trains_as_the_books_script_trained_it():
+    """(epochs, n_train, etas, lmbda, weights) of the book's runs, and of the quick runs."""
+    book = {"overfitting": (400, 1000, (0.5,), 0.0, "large", (20, 1000)),
+            "regularization": (400, 1000, (0.5,), 0.1, "large", (20, 1000)),
+            "learning-rates": (30, None, (0.025, 0.25, 2.5), 5.0, "default", (20, 2000))}
+    for name, (epochs, n_train, etas, lmbda, init, quick) in book.items():
+        f = figures.get(name)
+        assert (f.epochs, f.n_train, f.etas, f.lmbda, f.weight_init) == (epochs, n_train, etas, lmbda, init)
+        assert (f.sizes, f.mini_batch_size) == ((784, 30, 10), 10)
+        assert f.settings() == f.settings(quick=False) == (epochs, n_train)
+        assert f.settings(quick=True) == quick
+    assert figures.default_output("learning-rates") == figures.Path("learning_rates.png")
+    assert figures.default_output("overfitting") == figures.Path("overfitting.png")
+    assert figures.csv_path("runs/a.b/fig.png") == figures.Path("runs/a.b/fig.csv")
+    assert figures.eta_column(0.025) == "training_cost_eta_0.025"
+
+
+def test_a_results_rows_are_its_columns_read_across_and_written_as_csv(tmp_path):
+    result = figures.Result(figures.get("overfitting"), 2, 1000, 0,
+                            {"epoch": [0, 1], "training_cost": [2.5, 1.25], "test_accuracy": [80.0, 82.5]},
+                            1.0, "cpu")
+    assert result.rows() == [{"epoch": 0, "training_cost": 2.5, "test_accuracy": 80.0},
+                             {"epoch": 1, "training_cost": 1.25, "test_accuracy": 82.5}]
+    written = figures.write_numbers(result, str(tmp_path / "f.csv"))
+    assert written == tmp_path / "f.csv" and isinstance(written, figures.Path)
+    assert read_csv(written) == [{"epoch": "0", "training_cost": "2.5", "test_accuracy": "80.0"},
+                                 {"epoch": "1", "training_cost": "1.25", "test_accuracy": "82.5"}]
+
+
+def test_the_plateau_counts_an_accuracy_exactly_at_the_tolerance_and_skips_nan():
+    assert figures.plateau([82.5, 83.0]) == 0  # 83.0 - 0.5: within
+    assert figures.plateau([82.4, 83.0]) == 1
+    assert figures.plateau([float("nan"), 80.0, 81.0]) == 2  # the best of the numbers, NaN never within
+    assert figures.plateau([79.0, 80.0, 81.0], tolerance=1.0) == 1
+    assert figures.plateau(["82.5", "83.0"]) == 0  # the accuracies as read back from the figure's CSV
+    assert figures.plateau([None, 80.0, 81.0]) == 2  # a missing one: NaN
+
+
+def test_the_titles_sizes_are_the_figures_own_whatever_the_notebooks_font_size():
+    import matplotlib
+
+    with matplotlib.rc_context({"font.size": 7}):
+        fig = figures.draw_overfitting(_overfitting(2, [50.0, 60.0]))
+    assert (fig._suptitle.get_fontsize(), fig.axes[1].texts[0].get_fontsize()) == (10, 9)
+
+
+def test_the_overfitting_numbers_name_the_first_and_last_cost_and_the_time():
+    result = figures.Result(figures.get("overfitting"), 3, 1000, 0,
+                            {"epoch": [0, 1, 2], "training_cost": [2.5, 1.25, 0.5],
+                             "test_accuracy": [70.0, 85.0, 84.0]}, 12.34, "cpu")
+    assert figures.describe(result).splitlines() == [
+        "test accuracy: 84.00% after epoch 2; best 85.00% at epoch 1; within 0.5 points of the best from "
+        "epoch 1",
+        "training cost: 2.5000 after epoch 0, 0.5000 after epoch 2",
+        "12.3 s on cpu"]
+
+
+# --------------------------------------------------------------------------- training, on scripted networks
+
+TINY = figures.Figure("tiny", "a test's figure", "nothing", epochs=3, n_train=6, etas=(0.5,), lmbda=2.0,
+                      weight_init="large", sizes=(2, 3, 2), mini_batch_size=2)
+TINY_RATES = figures.Figure("tiny-rates", "a test's figure", "nothing", epochs=3, n_train=None,
+                            etas=(4.0, 0.5), lmbda=2.0, weight_init="default", sizes=(2, 1, 1),
+                            mini_batch_size=2, quick_epochs=2, quick_n_train=4)
+TWO_RATES = figures.Figure("two", "", "", epochs=2, n_train=None, etas=(0.5, 4.0), lmbda=0.0,
+                           weight_init="default")
+
+
+def _data(n=8, n_test=4):
+    """The book's three pairs: `n` training images numbered 0.., a validation set, `n_test` test images."""
+    x = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
+    test = (np.full((n_test, 2), -1.0, np.float32), np.zeros(n_test, int))
+    return (x, np.arange(n) % 2), None, test
+
+
+class _Scripted:
+    """What compute asked of a network (or population), answered with scripted numbers."""
+
+    def __init__(self, sizes, *args, **kwargs):
+        self.made = (sizes, args, kwargs)
+        self.device = type("D", (), {"describe": lambda self: "a scripted device"})()
+        _Scripted.last = self
+
+
+class _Network(_Scripted):
+    COST, ACCURACY = [2.0, 1.5, 1.25], [1, 3, 4]  # accuracy: of the 4 test images
+
+    def SGD(self, training, epochs, mini_batch_size, eta, **kwargs):  # noqa: N802 (network2's name)
+        self.sgd = (training, epochs, mini_batch_size, eta, kwargs)
+        if kwargs["progress"]:
+            kwargs["progress"](0, 1, 3)
+        for epoch, (c, a) in enumerate(zip(self.COST, self.ACCURACY)):
+            kwargs["on_epoch"]({"epoch": epoch, "training_cost": c, "evaluation_accuracy": a})
+        return [], list(self.ACCURACY), list(self.COST), []
+
+
+def _tiny(monkeypatch):
+    monkeypatch.setitem(figures.FIGURES, "tiny", TINY)
+    monkeypatch.setitem(figures.FIGURES, "tiny-rates", TINY_RATES)
+    clock = itertools.count(100.0, 2.5)  # every run takes 2.5 s
+    monkeypatch.setattr(figures.time, "perf_counter", lambda: next(clock))
+
+
+def test_an_overfitting_figure_trains_one_network2_network_as_the_figure_says(monkeypatch, capsys):
+    from dlpy35.engine.costs import CrossEntropyCost
+
+    _tiny(monkeypatch)
+    monkeypatch.setattr("dlpy35.network2.Network", _Network)
+    progress, logged = [], []
+    data = _data()
+    result = figures.compute("tiny", data, seed=7, device="cpu", mode="NUMBA",
+                             progress=lambda *a: progress.append(a), log=logged.append)
+    net = _Scripted.last
+    assert net.made == ([2, 3, 2], (), {"cost": CrossEntropyCost, "seed": 7, "mode": "NUMBA", "device": "cpu",
+                                        "weight_init": "large"})
+    (x, y), epochs, batch, eta, kwargs = net.sgd
+    np.testing.assert_array_equal(x, data[0][0][:6])  # the figure's first 6 training images
+    np.testing.assert_array_equal(y, data[0][1][:6])
+    assert (epochs, batch, eta) == (3, 2, 0.5)
+    assert kwargs.pop("evaluation_data") is data[2] and callable(kwargs.pop("on_epoch"))
+    kwargs.pop("progress")
+    assert kwargs == {"lmbda": 2.0, "monitor_evaluation_accuracy": True, "monitor_training_cost": True,
+                      "verbose": False}
+    assert progress == [(0, 1, 3)]
+    assert logged == ["epoch 0: training cost 2.0000, test accuracy 1 / 4",
+                      "epoch 1: training cost 1.5000, test accuracy 3 / 4",
+                      "epoch 2: training cost 1.2500, test accuracy 4 / 4"]
+    assert result.columns == {"epoch": [0, 1, 2], "training_cost": [2.0, 1.5, 1.25],
+                              "test_accuracy": [25.0, 75.0, 100.0]}
+    assert (result.figure, result.epochs, result.n_train, result.seed) == (TINY, 3, 6, 7)
+    assert (result.seconds, result.device, result.diverged) == (2.5, "a scripted device", {})
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_figure_needs_its_training_images_and_takes_exactly_them(monkeypatch):
+    _tiny(monkeypatch)
+    monkeypatch.setattr("dlpy35.network2.Network", _Network)
+    with pytest.raises(ValueError, match="tiny: needs 6 training images, the data has 5"):
+        figures.compute("tiny", _data(n=5))
+    dataset = type("Dataset", (), {"training": _data(n=6)[0], "test": _data()[2]})()
+    assert figures.compute("tiny", dataset).n_train == 6
+    assert _Scripted.last.sgd[4]["evaluation_data"] is dataset.test
+    assert _Scripted.last.made[2]["seed"] == 0 and _Scripted.last.made[2]["mode"] is None  # the defaults
+    assert _Scripted.last.made[2]["device"] == "auto"
+
+
+W0 = np.array([[[1.0], [0.0]], [[10001.0], [2.0]]], np.float32)  # the hidden weights: network 0, network 1
+W1 = np.array([[[2.0]], [[3.0]]], np.float32)
+
+
+class _Population(_Scripted):
+    diverged = [1, None]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trainer = type("T", (), {"values": lambda self: "the trained values"})()
+        self.model = types.SimpleNamespace(split=self._split)
+
+    @staticmethod
+    def _split(values):
+        """The weights and biases of the population's trained values (and of nothing else)."""
+        assert values == "the trained values"
+        return [W0, W1], None
+
+    def SGD(self, training, epochs, mini_batch_size, **kwargs):  # noqa: N802 (Population's name)
+        self.sgd = (training, epochs, mini_batch_size, kwargs)
+        if kwargs["progress"]:
+            kwargs["progress"](1, 2, 2)
+        for epoch in range(epochs):
+            ev = type("E", (), {"cost": 20.0 - epoch, "total": 4})()
+            record = type("R", (), {"evaluations": {"evaluation": ev}})()
+            records = [None if epoch else record, record]  # network 0 diverges in epoch 1
+            kwargs["on_epoch"](type("Rec", (), {"epoch": epoch, "records": records})())
+
+
+def test_the_learning_rate_figure_trains_one_population_and_adds_the_books_penalty(monkeypatch):
+    """The cost of network i is its evaluation's mean cost plus lmbda / n * sum(w_i ** 2) / 2, in float64;
+    a network whose record is missing (diverged) gets NaN from then on."""
+    from dlpy35.engine.costs import CrossEntropyCost
+
+    _tiny(monkeypatch)
+    monkeypatch.setattr("dlpy35.engine.population.Population", _Population)
+    progress, logged = [], []
+    data = _data()
+    result = figures.compute("tiny-rates", data, quick=True, seed=5, device="cpu", mode="JAX",
+                             progress=lambda *a: progress.append(a), log=logged.append)
+    pop = _Scripted.last
+    assert pop.made == ([2, 1, 1], ([5, 5], [4.0, 0.5], 2.0),
+                        {"cost": CrossEntropyCost, "weight_init": "default", "mode": "JAX", "device": "cpu"})
+    (x, y), epochs, batch, kwargs = pop.sgd
+    np.testing.assert_array_equal(x, data[0][0][:4])  # the quick run's 4 images
+    assert (epochs, batch, set(kwargs)) == (2, 2, {"evaluation_data", "progress", "on_epoch"})
+    for given, training in zip(kwargs["evaluation_data"], (x, y)):  # it evaluates its training data
+        assert given is training
+    assert progress == [(1, 2, 2)]
+    penalty0 = (10001.0 ** 2 + 2.0 ** 2 + 3.0 ** 2) / 2  # 50010006.5: float32 squares would round it
+    first = [20.0 / 4 + 2.0 / 4 * penalty0, 19.0 / 4 + 2.0 / 4 * penalty0]
+    np.testing.assert_allclose(result.columns["training_cost_eta_0.5"], first, rtol=1e-15)
+    diverging = result.columns["training_cost_eta_4"]
+    assert diverging[0] == 20.0 / 4 + 2.0 / 4 * (1.0 + 4.0) / 2 and np.isnan(diverging[1])
+    assert list(result.columns) == ["epoch", "training_cost_eta_4", "training_cost_eta_0.5"]
+    assert result.columns["epoch"] == [0, 1]
+    assert logged == [f"epoch 0: training cost 6.2500 (eta 4), {first[0]:.4f} (eta 0.5)",
+                      f"epoch 1: training cost nan (eta 4), {first[1]:.4f} (eta 0.5)"]
+    assert (result.epochs, result.n_train, result.seed, result.seconds) == (2, 4, 5, 2.5)
+    assert (result.device, result.diverged) == ("a scripted device", {4.0: 1})
+
+
+def test_a_figure_of_two_rates_is_a_population_and_of_one_a_network(monkeypatch):
+    _tiny(monkeypatch)
+    monkeypatch.setattr("dlpy35.engine.population.Population", _Population)
+    monkeypatch.setattr("dlpy35.network2.Network", _Network)
+    monkeypatch.setitem(figures.FIGURES, "two", TWO_RATES)
+    assert isinstance(figures.compute("two", _data()) and _Scripted.last, _Population)
+    assert isinstance(figures.compute("tiny", _data()) and _Scripted.last, _Network)
+
+
+# --------------------------------------------------------------------------- drawing, on scripted numbers
+
+def _grid(ax):
+    tick = ax.xaxis.get_major_ticks()[0]
+    return tick.gridline.get_visible(), tick.gridline.get_alpha()
+
+
+def _overfitting(epochs, accuracy, cost=None, name="overfitting"):
+    cost = cost or [2.0 / (e + 1) for e in range(epochs)]
+    return figures.Result(figures.get(name), epochs, 1000, 4,
+                          {"epoch": list(range(epochs)), "training_cost": cost, "test_accuracy": accuracy},
+                          1.0, "cpu")
+
+
+def test_the_titles_say_how_each_figure_was_trained():
+    assert figures._title(_overfitting(1, [50.0])) == (
+        "overfitting: [784, 30, 10], cross-entropy, N(0, 1) weights, eta 0.5, lmbda 0\n"
+        "mini-batch 10, 1,000 training images, 1 epoch, seed 4\n"
+        "(the book: the test accuracy stops improving around epoch 280, at 82-83%)")
+    result = figures.Result(figures.get("learning-rates"), 30, 50000, 0, {}, 1.0, "cpu")
+    assert figures._title(result) == (
+        "learning-rates: [784, 30, 10], cross-entropy, N(0, 1/n_in) weights, eta 0.025, 0.25, 2.5, lmbda 5\n"
+        "mini-batch 10, 50,000 training images, 30 epochs, seed 0\n"
+        "(the book: 0.025 falls slowly, 0.25 best, 2.5 oscillates from the start)")
+
+
+@pytest.mark.filterwarnings("error")  # a figure warns of nothing (a grid asked for off yet styled would)
+def test_overfitting_draws_all_epochs_above_and_the_second_half_below():
+    """Ten epochs: the bottom panels from epoch 5; the best (85%, epoch 6) dashed across both accuracy
+    panels; the plateau (within 0.5 of the best from epoch 4) dotted where it lies in a panel's epochs."""
+    acc = [50.0, 60.0, 70.0, 80.0, 84.5, 84.0, 85.0, 85.0, 84.8, 84.9]
+    cost = [3.0, 2.0, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5]
+    fig = figures.draw_overfitting(_overfitting(10, acc, cost))
+    assert tuple(fig.get_size_inches()) == (12, 8)
+    assert (fig.get_suptitle(), fig._suptitle.get_fontsize()) == (figures._title(_overfitting(10, acc)), 10)
+    top_cost, top_acc, cost_half, acc_half = fig.axes
+    assert [ax.get_title() for ax in fig.axes] == [
+        "Cost on the training data (all epochs, log scale)", "Accuracy (%) on the test data (all epochs)",
+        "Cost on the training data (epochs 5-9)", "Accuracy (%) on the test data (epochs 5-9)"]
+    assert [ax.get_yscale() for ax in fig.axes] == ["log", "linear", "linear", "linear"]
+    assert [ax.get_xlim() for ax in fig.axes] == [(0, 9), (0, 9), (5, 9), (5, 9)]
+    for ax, ys, start in ((top_cost, cost, 0), (top_acc, acc, 0), (cost_half, cost, 5), (acc_half, acc, 5)):
+        curve = ax.lines[0]
+        assert list(curve.get_xdata()) == list(range(start, 10)) and list(curve.get_ydata()) == ys[start:]
+        assert curve.get_color() == "#2A6EA6"
+        assert ax.get_xlabel() == "Epoch" and _grid(ax) == (True, 0.4)
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+    assert len(top_cost.lines) == len(cost_half.lines) == 1
+    best, stall = top_acc.lines[1:]
+    assert (list(best.get_ydata()), best.get_linestyle(), best.get_linewidth(), best.get_color()) == (
+        [85.0, 85.0], "--", 0.8, "grey")
+    assert (list(stall.get_xdata()), stall.get_linestyle(), stall.get_linewidth(), stall.get_color()) == (
+        [4, 4], ":", 0.8, "grey")
+    assert [list(line.get_ydata()) for line in acc_half.lines[1:]] == [[85.0, 85.0]]  # epoch 4: not in 5-9
+    (note,) = top_acc.texts
+    assert note.get_text() == ("best 85.00% (epoch 6), last 84.90%;\n"
+                               "within 0.5 points of the best from epoch 4 (dotted)")
+    assert (note.get_position(), note.get_transform() == top_acc.transAxes) == ((0.98, 0.04), True)
+    assert (note.get_ha(), note.get_va(), note.get_fontsize()) == ("right", "bottom", 9)
+    box = note.get_bbox_patch()
+    assert (box.get_facecolor(), box.get_edgecolor()) == ((1.0, 1.0, 1.0, 0.8), (0.0, 0.0, 0.0, 0.0))
+    assert not top_cost.texts and not cost_half.texts and not acc_half.texts
+
+
+@pytest.mark.parametrize("epochs, xlims, dotted", [
+    (1, [(0, 1), (0, 1)], [[0, 0], [0, 0]]),  # one epoch: each axis still spans one
+    (2, [(0, 1), (1, 2)], [[1, 1], [1, 1]]),  # the plateau at epoch 1, the first of the second half
+])
+def test_overfitting_of_one_or_two_epochs_spans_at_least_one_epoch_per_panel(epochs, xlims, dotted):
+    fig = figures.draw_overfitting(_overfitting(epochs, [50.0, 90.0][-epochs:]))
+    assert [fig.axes[0].get_xlim(), fig.axes[2].get_xlim()] == xlims
+    assert [list(ax.lines[2].get_xdata()) for ax in fig.axes[1::2]] == dotted
+    assert all(float(t).is_integer() for ax in fig.axes for t in ax.get_xticks())
+
+
+@pytest.mark.filterwarnings("error")
+def test_learning_rates_draw_each_eta_in_the_books_colours_with_dots():
+    nan = float("nan")
+    fig_ = figures.get("learning-rates")
+    columns = {"epoch": [0, 1, 2], figures.eta_column(0.025): [3.0, 2.5, 2.0],
+               figures.eta_column(0.25): [2.0, 1.0, 0.5], figures.eta_column(2.5): [5.0, nan, nan]}
+    result = figures.Result(fig_, 3, 1000, 0, columns, 2.0, "cpu", diverged={2.5: 1})
+    fig = figures.draw(result)
+    assert tuple(fig.get_size_inches()) == (8, 5)
+    assert (fig.get_suptitle(), fig._suptitle.get_fontsize()) == (figures._title(result), 9)
+    (ax,) = fig.axes
+    assert [(line.get_color(), line.get_marker(), line.get_linestyle(), line.get_markersize())
+            for line in ax.lines] == [(c, "o", "-", 4) for c in ("#2A6EA6", "#FFCD33", "#FF7033")]
+    assert [line.get_label() for line in ax.lines] == [
+        "$\\eta$ = 0.025", "$\\eta$ = 0.25", "$\\eta$ = 2.5 (diverged in epoch 1)"]
+    assert [list(line.get_xdata()) for line in ax.lines] == [[0, 1, 2]] * 3
+    np.testing.assert_array_equal(ax.lines[2].get_ydata(), [5.0, nan, nan])
+    assert ax.get_xlim() == (0, 3) and all(float(t).is_integer() for t in ax.get_xticks())
+    assert _grid(ax) == (True, 0.4) and ax.get_legend()._loc == 1  # "upper right"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [line.get_label() for line in ax.lines]
+
+
+def test_a_figure_of_two_rates_is_drawn_as_the_learning_rates_and_of_one_as_overfitting(tmp_path):
+    from PIL import Image
+
+    result = figures.Result(TWO_RATES, 2, 10, 0, {"epoch": [0, 1], "training_cost_eta_0.5": [2.0, 1.0],
+                                                  "training_cost_eta_4": [3.0, 1.0]}, 1.0, "cpu")
+    assert len(figures.draw(result, tmp_path / "rates.png").axes) == 1
+    assert len(figures.draw(_overfitting(2, [50.0, 60.0]), tmp_path / "over.png").axes) == 4
+    for name, size in (("rates.png", (800, 500)), ("over.png", (1200, 800))):
+        with Image.open(tmp_path / name) as im:
+            assert (im.format, im.size) == ("PNG", size)

@@ -249,3 +249,167 @@ def test_a_sweeps_points_keep_their_configurations_colours_under_another_colour_
     points = [line for line in spread.lines if line.get_marker() == "o"]
     assert [mcolors.to_hex(p.get_color()) for p in points] == [mcolors.to_hex(curves.lines[0].get_color())]
     assert mcolors.to_hex(points[0].get_color()) != "#000000"
+
+
+# --------------------------------------------------------------------------- the Figures' artists
+
+def _hex(colour):
+    import matplotlib.colors as mcolors
+
+    return mcolors.to_hex(colour)
+
+
+def _grid(axis, which="major"):
+    """``(shown, alpha)`` of the first gridline of `axis` (an Axes' xaxis or yaxis)."""
+    ticks = axis.get_major_ticks() if which == "major" else axis.get_minor_ticks()
+    return ticks[0].gridline.get_visible(), ticks[0].gridline.get_alpha()
+
+
+def test_a_figure_is_laid_out_tight_and_named_as_this_modules_plot():
+    from matplotlib.layout_engine import TightLayoutEngine
+
+    fig = plots.new_figure(figsize=(2, 1))
+    assert isinstance(fig.get_layout_engine(), TightLayoutEngine)
+    assert tuple(fig.get_size_inches()) == (2, 1)
+    assert (type(fig).__module__, type(fig).__name__) == ("dlpy35.studies.plots", "Plot")
+    assert fig.get_suptitle() == ""  # no title given: none drawn
+    assert plots.finish(fig) is fig and fig.get_suptitle() == ""
+    assert plots.finish(fig, title="above").get_suptitle() == "above"
+
+
+def test_a_png_is_a_png_of_100_pixels_per_inch_whatever_the_notebooks_settings():
+    import matplotlib
+
+    with matplotlib.rc_context({"figure.dpi": 50, "savefig.dpi": 50, "savefig.format": "svg"}):
+        fig = plots.new_figure(figsize=(3, 2))
+        with Image.open(io.BytesIO(plots.png_bytes(fig))) as im:
+            assert im.size == (300, 200)
+
+
+@pytest.mark.filterwarnings("error")  # a plot warns of nothing (a grid asked for off yet styled would)
+def test_history_marks_training_with_circles_and_evaluation_with_squares_in_each_panel():
+    history = {"training_accuracy": [10, 20, 30], "evaluation_accuracy": [5, 15, 25],
+               "training_cost": [3.0, 2.0, 1.0], "evaluation_cost": [3.5, 2.5, 1.5]}
+    fig = plots.plot_history(history, n_train=40)
+    assert tuple(fig.get_size_inches()) == (12, 4.2)
+    accuracy, cost = fig.axes
+    for ax, label, ys in ((accuracy, "Accuracy", [[25.0, 50.0, 75.0], [5, 15, 25]]),
+                          (cost, "Cost", [[3.0, 2.0, 1.0], [3.5, 2.5, 1.5]])):
+        assert [(line.get_linestyle(), line.get_marker(), line.get_markersize(), line.get_label())
+                for line in ax.lines] == [("-", "o", 3, "training data"), ("-", "s", 3, "evaluation data")]
+        assert [list(line.get_xdata()) for line in ax.lines] == [[0, 1, 2]] * 2
+        assert [list(line.get_ydata()) for line in ax.lines] == ys  # n_eval unknown: evaluation in counts
+        assert ax.get_title() == f"{label} per epoch"
+        assert _grid(ax.xaxis) == _grid(ax.yaxis) == (True, 0.3)
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["training data", "evaluation data"]
+    assert (accuracy.get_ylabel(), cost.get_ylabel()) == ("Accuracy (%)", "Cost")  # the cost is never in %
+    assert [ax.get_title() for ax in plots.plot_history({"training_accuracy": [1, 2]}).axes] == [
+        "Accuracy per epoch"]
+    assert [ax.get_title() for ax in plots.plot_history({"evaluation_cost": [1.0]}).axes] == [
+        "Cost per epoch"]
+
+
+@pytest.mark.parametrize("speeds, xlim, heading", [
+    ([[1.0]], (0, 1), "Speed of learning: 1 hidden layer"),  # one entry: the axis still spans one epoch
+    ([[1.0, 0.1], [0.5, 0.05], [0.2, 0.01]], (0, 2), "Speed of learning: 2 hidden layers"),
+    ([[1.0, 0.1, 0.01]] * 4, (0, 3), "Speed of learning: 3 hidden layers"),
+])
+@pytest.mark.filterwarnings("error")
+def test_learning_speed_names_its_layers_on_a_log_scale_over_its_epochs(speeds, xlim, heading):
+    fig = plots.plot_learning_speed(speeds)
+    ax = fig.axes[0]
+    n = len(speeds[0])
+    assert tuple(fig.get_size_inches()) == (8, 5)
+    assert [line.get_label() for line in ax.lines] == [f"Hidden layer {k}" for k in range(1, n + 1)]
+    assert [list(line.get_ydata()) for line in ax.lines] == [[s[k] for s in speeds] for k in range(n)]
+    assert [list(line.get_xdata()) for line in ax.lines] == [list(range(len(speeds)))] * n
+    assert ax.get_yscale() == "log" and ax.get_xlim() == xlim
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Number of epochs of training", "||dC/db|| of the layer")
+    assert ax.get_title() == heading and ax.title.get_fontsize() == 9
+    assert _grid(ax.yaxis) == _grid(ax.yaxis, "minor") == (True, 0.3)
+    assert ax.get_legend()._loc == 1  # "upper right"
+    assert plots.plot_learning_speed(speeds, title="run 3").axes[0].get_title() == heading + "\nrun 3"
+    assert fig.get_suptitle() == ""
+
+
+def test_learning_speed_of_no_entries_is_nothing():
+    assert plots.plot_learning_speed([]) is None
+
+
+def _sweep_config(net, eta, lmbda, best, sizes="784-30-10"):
+    return {"net": net, "sizes": sizes, "eta": eta, "lmbda": lmbda, "best_correct": best,
+            "evaluation_total": 200}
+
+
+@pytest.mark.filterwarnings("error")
+def test_sweep_draws_its_curves_thin_and_its_spread_as_horizontal_boxes_without_outliers():
+    """Side by side: the curves at their rows' epochs (here from epoch 1), the spread of the best."""
+    rows = [{"net": 0, "sizes": "784-30-10", "eta": "0.50", "lmbda": "0.0", "epoch": e,
+             "evaluation_correct": 100 + 10 * e, "evaluation_total": 200} for e in range(1, 4)]
+    summary = [_sweep_config(0, "0.50", "0.0", 150), _sweep_config(1, "0.50", "0.0", 160),
+               _sweep_config(2, "0.50", "0.0", 170), _sweep_config(3, "0.50", "0.0", 20),
+               _sweep_config(4, "0.50", "0.0", 180), _sweep_config(5, "0.50", "0.0", 190),
+               _sweep_config(6, "0.50", "0.0", None)]
+    fig = plots.plot_sweep(rows, summary, title="my sweep")
+    assert tuple(fig.get_size_inches()) == (13, 4.8) and fig.get_suptitle() == "my sweep"
+    curves, spread = fig.axes
+    left, right = curves.get_position(), spread.get_position()
+    assert left.x1 < right.x0 and (left.y0, left.y1) == (right.y0, right.y1)
+    (curve,) = curves.lines
+    assert list(curve.get_xdata()) == [1, 2, 3] and list(curve.get_ydata()) == [55.0, 60.0, 65.0]
+    assert (curve.get_alpha(), curve.get_linewidth(), _hex(curve.get_color())) == (0.6, 1, "#1f77b4")
+    assert (curves.get_xlabel(), curves.get_ylabel(), curves.get_title()) == (
+        "Epoch", "Evaluation accuracy (%)", "Every network, per epoch")
+    assert (spread.get_xlabel(), spread.get_title()) == ("Best evaluation accuracy (%)",
+                                                         "Best accuracy per configuration")
+    for ax in (curves, spread):
+        assert _grid(ax.xaxis) == (True, 0.3)
+    box = spread.lines[0]  # the box: from the lower to the upper quartile, across row 1
+    quartiles = np.percentile([75, 80, 10, 85, 90, 95], [25, 75])
+    np.testing.assert_allclose(sorted(set(box.get_xdata())), quartiles)
+    assert 0.5 < min(box.get_ydata()) < 1 < max(box.get_ydata())
+    points = [line for line in spread.lines if line.get_marker() == "o"]
+    assert len(points) == 1  # no outlier drawn (10% would be one): only the six networks with a best
+    np.testing.assert_allclose(points[0].get_xdata(), [75, 80, 85, 10, 90, 95])
+    # jittered five wide, 0.06 apart, around the row
+    np.testing.assert_allclose(points[0].get_ydata(), [0.88, 0.94, 1.0, 1.06, 1.12, 0.88])
+    assert [(t.get_text(), t.get_fontsize()) for t in spread.get_yticklabels()] == [
+        ("784-30-10 eta 0.5 lmbda 0 (n=6)", 8)]
+    assert list(spread.get_yticks()) == [1]
+
+
+def test_sweep_colours_ten_configurations_apart_in_their_sorted_order_and_the_eleventh_as_the_first():
+    summary = [_sweep_config(k, 0.1 * (k + 1), 0, 100) for k in range(11)]
+    rows = [{**s, "epoch": 0, "evaluation_correct": 100} for s in summary]
+    import matplotlib
+
+    tab10 = [_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    fig = plots.plot_sweep(rows, summary)
+    curves, spread = fig.axes
+    labels = [t.get_text() for t in spread.get_yticklabels()]
+    assert labels == sorted(labels) and len(labels) == 11  # eta 0.1 ... 1.1, sorted as text
+    points = [line for line in spread.lines if line.get_marker() == "o"]
+    assert [_hex(p.get_color()) for p in points] == tab10 + tab10[:1]
+    order = [labels.index(f"784-30-10 eta {0.1 * (k + 1):g} lmbda 0 (n=1)") for k in range(11)]
+    assert [_hex(line.get_color()) for line in curves.lines] == [(tab10 + tab10[:1])[i] for i in order]
+    assert list(spread.get_yticks()) == list(range(1, 12))
+
+
+@pytest.mark.filterwarnings("error")
+def test_the_confusion_matrix_shades_log_counts_in_blues_and_writes_each_count_in_its_cell():
+    matrix = [[9, 3, 0], [4, 0, 1], [2, 8, 27]]
+    fig = plots.plot_confusion(matrix)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(tuple(fig.get_size_inches()), (1.5 + 0.55 * 3, 1.2 + 0.5 * 3))
+    (image,) = ax.images
+    assert image.get_cmap().name == "Blues"
+    np.testing.assert_allclose(image.get_array(), np.log(1 + np.array(matrix)))
+    cells = {t.get_position(): (t.get_text(), t.get_ha(), t.get_va(), t.get_fontsize(), _hex(t.get_color()))
+             for t in ax.texts}
+    assert len(cells) == 9
+    for i in range(3):
+        for j in range(3):  # x the column (the answer), y the row (the true class); white above 27 / 3 = 9
+            colour = "#ffffff" if matrix[i][j] > 9 else "#000000"
+            assert cells[(j, i)] == (str(matrix[i][j]), "center", "center", 7, colour)
+    assert list(ax.get_xticks()) == list(ax.get_yticks()) == [0, 1, 2]
+    assert (ax.get_title(), fig.get_suptitle()) == ("", "")
