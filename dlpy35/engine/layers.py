@@ -107,8 +107,9 @@ def conv2d_valid(x, w, in_hw, filter_shape):
     """
     n_f, c, kh, kw = filter_shape
     oh, ow = in_hw[0] - kh + 1, in_hw[1] - kw + 1
-    # Taps before channels: each shifted view lands as whole channel vectors, not one value
-    # every kh kw places (measured: that scattered copy was a sixth of conv2-relu's step).
+    # Taps before channels: each shifted view is copied as whole channel vectors, not as one
+    # value every kh kw places, and so is its gradient (conv2-relu's second layer on JAX, one
+    # thread: the patches 295 -> 69 us a step, their gradient 313 -> 131 us).
     patches = pt.stack([x[:, i:i + oh, j:j + ow, :] for i in range(kh) for j in range(kw)], axis=-2)
     rows = patches.reshape((-1, kh * kw * c))
     return (rows @ w.transpose(0, 2, 3, 1).reshape((n_f, kh * kw * c)).T).reshape((-1, oh, ow, n_f))
@@ -366,7 +367,7 @@ class ConvPoolLayer(Layer):
         pooled = max_pool(conv2d_valid(images, w, (h, wd), self.filter_shape), self.poolsize,
                           (*self.conv_hw, self.filter_shape[0]))
         # The bias and activation on flat rows (y, x, filter), the bias repeated per pixel: XLA's
-        # CPU code for a sigmoid over conv1's (m, 12, 12, 20) map measured 3x slower than over (m, 2880).
+        # CPU code for conv1's sigmoid took 116 us a step over the (m, 12, 12, 20) map, 32 over (m, 2880).
         pixels = math.prod(self.out_image[:2])
         return self.activation_fn(pooled.reshape((-1, self.n_out)) + pt.tile(b, pixels))
 
