@@ -63,6 +63,23 @@ def test_each_row_holds_the_books_settings_and_a_quick_run_of_one_epoch_on_a_sli
         assert row.run_settings(quick=True) == {**row.settings, **quick}
 
 
+@pytest.mark.parametrize("name, book, make", [
+    ("ch6-fc", 97.80, lambda: reproduce._conv("ch6-fc", "n", 97.80, "fc")),
+    ("ch6-dropout", 99.60,
+     lambda: reproduce._conv("ch6-dropout", "n", 99.60, "conv2-relu", dropout=True, expanded=True)),
+    ("ch1-30", 95.42, lambda: reproduce._row("ch1-30", 1, "n", 95.42, reproduce._CH1)),
+    ("ch3-100", 98.04, lambda: reproduce._row("ch3-100", 3, "n", 98.04, reproduce._CH3, sizes=(784, 100, 10),
+                                              then=((60, 0.1),), quick={"then": ((1, 0.1),)})),
+])
+def test_a_row_made_now_takes_the_books_defaults_for_what_it_does_not_say(name, book, make):
+    """(ROWS is made when the module is imported: these make rows as a test runs.)"""
+    row = make()
+    quick = {"epochs": 1, "n_train": 200 if row.chapter == 6 else 1000}
+    quick |= {"then": ((1, 0.1),)} if name == "ch3-100" else {}
+    assert (row.name, row.chapter, row.network, row.book) == (name, BOOK[name][0], "n", book)
+    assert (row.settings, row.quick) == (BOOK[name][1], quick)
+
+
 def test_each_rows_command_line_parses_to_the_rows_settings():
     """The command shown for a row trains as the row: its flags parse, with the command's defaults and
     presets, to the settings that :func:`reproduce.run_row` trains with."""
@@ -137,6 +154,8 @@ def test_status_is_reproduced_within_three_tenths_of_a_point():
     assert reproduce.status_of(95.15, 95.42) == "reproduced"
     assert reproduce.status_of(95.11, 95.42) == "not reproduced"
     assert reproduce.status_of(50.0, 95.42, quick=True) == "quick run"
+    assert 0.5 - 0.2 == reproduce.TOLERANCE  # exactly, in binary floating point: the boundary itself
+    assert reproduce.status_of(0.5, 0.2) == reproduce.status_of(0.2, 0.5) == "reproduced"
 
 
 @pytest.mark.parametrize("argv, words", [(["ch9-nope"], "unknown row 'ch9-nope'"),
@@ -277,11 +296,15 @@ def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_e
 def test_a_row_run_in_full_is_compared_with_the_book(tmp_path, mnist, monkeypatch):
     """A chapter-1 row of one epoch on 1000 images, run as the book's (not quick, not partial): its figure
     is the test accuracy of the network it saved, compared with the book's; its seconds are the clock's,
-    to a tenth."""
+    to a tenth, its seconds per epoch the trainer's, to a hundredth."""
+    import itertools
     from types import SimpleNamespace
 
-    clock = iter([100.0, 112.3456])
+    from dlpy35.engine import trainer
+
+    clock, ticks = iter([100.0, 112.3456]), itertools.count()
     monkeypatch.setattr(reproduce, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    monkeypatch.setattr(trainer, "time", SimpleNamespace(perf_counter=lambda: 1.23456 * next(ticks)))
     row = reproduce._row("ch1-tiny", 1, "n", 95.42, reproduce._CH1, epochs=1, n_train=1000)
     result = reproduce.run_row(row, tmp_path, seed=2, device="cpu", mode="JAX", log=lambda _: None)
     correct = network.load(tmp_path / "network.json", mode="JAX", device="cpu").evaluate(mnist[2])
@@ -289,12 +312,17 @@ def test_a_row_run_in_full_is_compared_with_the_book(tmp_path, mnist, monkeypatc
     assert result["status"] == "not reproduced" and result["quick"] is False
     assert result["difference"] == pytest.approx(result["dlpy35"] - 95.42, abs=0.011)
     assert (result["seconds"], result["epochs"], result["test_of_pick"]) == (12.3, 1, None)
+    (epoch,) = tables.read_csv(tmp_path / "epochs.csv")
+    assert float(epoch["seconds"]) == pytest.approx(1.23456) and result["seconds_per_epoch"] == 1.23
     assert (result["row"], result["network"], result["book"]) == ("ch1-tiny", "n", 95.42)
 
 
 def test_a_row_of_no_epochs_has_no_figure_and_no_seconds_per_epoch(tmp_path, mnist_dir):
+    """(With run_row's defaults but the mode: device auto, seed 0.)"""
     row = reproduce._row("ch1-none", 1, "n", 95.42, reproduce._CH1, n_train=1000)
-    result = reproduce.run_row(row, tmp_path, epochs=0, device="cpu", mode="JAX", log=lambda _: None)
+    result = reproduce.run_row(row, tmp_path, epochs=0, mode="JAX", log=lambda _: None)
+    args = json.loads((tmp_path / "args.json").read_text())["args"]
+    assert (args["device"], args["seed"], args["epochs"]) == ("auto", 0, 0)
     assert (result["dlpy35"], result["epochs"], result["curve"]) == (0.0, 0, [])
     assert result["seconds_per_epoch"] is None
     assert result["status"] == "partial run"
