@@ -202,6 +202,28 @@ def test_the_first_network_of_a_population_stops_at_the_epoch_it_diverged_in():
     assert reproduce.first_network(population) == alone[:2]
 
 
+def test_a_rows_progress_tells_and_keeps_the_first_networks_epochs_until_it_diverges():
+    """A population's first network diverges in epoch 1: epoch 0 is told and kept, epoch 1 told of no
+    network (the others go on), and ``epochs.csv`` still holds epoch 0 alone."""
+    from types import SimpleNamespace
+
+    def evaluations(validation):
+        return {"validation": Evaluation(validation, 100, 1.0), "test": Evaluation(validation - 1, 100, 1.0)}
+
+    first = EpochRecord(0, 2.0, 0.1, 0.5, evaluations(90))
+    others = [EpochRecord(j, 2.0, 0.1, 0.5, evaluations(80 + j)) for j in range(2)]
+    records = [PopulationRecord(0, 2.0, [0.1, 0.1], [first, others[0]]),
+               PopulationRecord(1, 2.0, [0.1, 0.1], [None, others[1]])]
+    lines, written = [], []
+    progress = reproduce.RowProgress({"seed": 4, "eta": 0.1, "lmbda": 0.0}, ["fc"],
+                                     SimpleNamespace(epochs=written.append), lines.append)
+    for j, record in enumerate(records):
+        progress.on_epoch(None, SimpleNamespace(records=records[: j + 1]), record)
+    assert lines == ["  epoch 0: 90.00% (2.0 s)"] and progress.records == [first]
+    assert [[(r["epoch"], r["seed"], r["sizes"]) for r in rows] for rows in written] == [[(0, 4, "fc")]] * 2
+    assert (written[-1][0]["evaluation_correct"], written[-1][0]["test_correct"]) == (90, 89)
+
+
 @pytest.mark.parametrize("text", [
     "{not json",
     '{"rows": []}',
@@ -258,7 +280,8 @@ def test_a_validation_row_reports_the_test_accuracy_of_the_epoch_it_picked():
 def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_epoch(tmp_path, mnist,
                                                                                       monkeypatch):
     """A quick chapter-3 row with a second stage (an epoch at eta 0.5, then one at 0.1): its figure is the
-    best validation epoch's, its test_of_pick that epoch's test accuracy; its network is built with the
+    best validation epoch's (the saved network's counts on the validation and test sets are its last
+    epoch's), its test_of_pick that epoch's test accuracy; its network is built with the
     row's cost, the book's initialisation for that cost, and the seed, mode and device it was given.
 
     A pixel blank in all 1000 training images gets no gradient, so its weights only decay by
@@ -287,6 +310,9 @@ def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_e
     assert lines[1].split(": ")[1].startswith(f"{result['curve'][1]:.2f}% (")
     first = network.load(tmp_path / "network.json", mode="JAX", device="cpu").weights[0]
     assert np.std(first) < 0.1  # chapter 3's N(0, 1/784) weights (std 0.036), shrunk; not chapter 1's N(0, 1)
+    saved = network.load(tmp_path / "network.json", mode="JAX", device="cpu")  # its last epoch's weights
+    assert (saved.evaluate(mnist[1]), saved.evaluate(mnist[2])) == (int(rows[-1]["evaluation_correct"]),
+                                                                   int(rows[-1]["test_correct"]))
     blank = (mnist[0][0][:1000] == 0).all(axis=0)
     assert blank.sum() > 50
     decay = (1 - 0.5 * 5.0 / 1000) ** 100 * (1 - 0.1 * 5.0 / 1000) ** 100
@@ -494,14 +520,17 @@ class _TrainedError(Exception):
     """Raised by a spy in place of training: the test has seen what it wanted."""
 
 
-@pytest.mark.parametrize("ensemble, dropout, extra_fc", [(1, False, True), (3, True, False)])
-def test_a_chapter6_row_builds_and_trains_its_networks_with_the_rows_settings(ensemble, dropout, extra_fc,
-                                                                               tmp_path, mnist, monkeypatch):
+@pytest.mark.parametrize("ensemble, dropout, extra_fc, expanded",
+                         [(1, False, True, False), (3, True, False, True)])
+def test_a_chapter6_row_builds_and_trains_its_networks_with_the_rows_settings(
+        ensemble, dropout, extra_fc, expanded, tmp_path, mnist, mnist_dir, monkeypatch):
     """What a chapter-6 row asks of the library, up to its training (which a spy stops): the book's layers
     for the row's net, dropout and extra layer; one network3 network, or a population of consecutive
-    seeds from the one given; the row's eta and lambda, its slice of training images, one epoch, the
+    seeds from the one given; the row's eta and lambda, its slice of training images (of the expanded set,
+    loaded from the data directory with its progress told, where the row says so), one epoch, the
     validation and test sets, and the mode and device given."""
     from dlpy35 import chapter6
+    from dlpy35.data import expand
     from dlpy35.engine.population import LayerPopulation
 
     seen = {}
@@ -520,10 +549,17 @@ def test_a_chapter6_row_builds_and_trains_its_networks_with_the_rows_settings(en
     monkeypatch.setattr(network3.Network, "SGD", spy("Network.SGD"))
     monkeypatch.setattr(LayerPopulation, "__init__", spy("LayerPopulation"))
     monkeypatch.setattr(LayerPopulation, "SGD", spy("LayerPopulation.SGD"))
+    (x, y), (val_x, val_y), (test_x, test_y) = mnist
+    if expanded:  # the expanded set of the data directory, told as it loads (a stand-in: 250,000 images)
+        x, y = x[1000:1300], y[1000:1300]
+        monkeypatch.setattr(expand, "load_expanded",
+                            lambda *a, **kw: seen.setdefault("expanded", (a, kw)) and (x, y))
     row = reproduce._conv("ch6-x", "n", 99.0, "conv2-relu", dropout=dropout, extra_fc=extra_fc,
-                          ensemble=ensemble)
+                          ensemble=ensemble, expanded=expanded)
     with pytest.raises(_TrainedError):
-        reproduce.run_row(row, tmp_path, quick=True, seed=7, device="cpu", mode="JAX", log=lambda _: None)
+        reproduce.run_row(row, tmp_path, quick=True, seed=7, device="cpu", mode="JAX", data_dir=mnist_dir,
+                          log=lambda _: None)
+    assert seen.get("expanded") == (((mnist_dir,), {"verbose": True}) if expanded else None)
     assert seen["layers"][0] == ("conv2-relu", 10, dropout, 10, extra_fc)
     eta, lmbda = (0.03, 0.0) if dropout else (0.03, 0.1)  # the book's presets
     where = {"mode": "JAX", "device": "cpu"}
@@ -535,7 +571,7 @@ def test_a_chapter6_row_builds_and_trains_its_networks_with_the_rows_settings(en
         assert seen["LayerPopulation"] == ((seen["layers"][1], 10, [7, 8, 9], eta, lmbda), where)
         (training, epochs, val, test), keep = seen["LayerPopulation.SGD"]
         assert epochs == 1 and "Network" not in seen
-    (x, y), (val_x, val_y), (test_x, test_y) = mnist  # MNIST's first 200 images, not the expanded set's
+    # the first 200 images of MNIST's training set, or of the expanded set
     assert np.array_equal(training[0], x[:200]) and np.array_equal(training[1], y[:200])
     assert np.array_equal(val[1], val_y) and np.array_equal(test[1], test_y)
     assert keep["checkpoint_dir"] == tmp_path and keep["resume"] is False and keep["overwrite"] is False
