@@ -286,9 +286,16 @@ def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_e
 
     A pixel blank in all 1000 training images gets no gradient, so its weights only decay by
     ``1 - eta * lmbda / n`` each mini-batch: 100 mini-batches of 10 at eta 0.5, then 100 at 0.1, from the
-    seed's initial weights -- which checks the row's lambda, stages, slice, mini-batch size and seed."""
-    from dlpy35 import network2
+    seed's initial weights -- which checks the row's lambda, stages, slice, mini-batch size and seed.
+    Its seconds per epoch are the median of the trainer's epochs (the upper one of two)."""
+    import itertools
+    from types import SimpleNamespace
 
+    from dlpy35 import network2
+    from dlpy35.engine import trainer
+
+    ticks = itertools.count()  # a clock whose every interval is longer than the one before
+    monkeypatch.setattr(trainer, "time", SimpleNamespace(perf_counter=lambda: 0.1 * next(ticks) ** 2))
     start = network2.Network([784, 30, 10], seed=5, mode="JAX", device="cpu").weights[0]
     built, init = [], network2.Network.__init__
     monkeypatch.setattr(network2.Network, "__init__",
@@ -306,6 +313,8 @@ def test_a_quick_chapter3_row_reports_the_test_accuracy_at_its_best_validation_e
     assert result["dlpy35"] == pytest.approx(int(best["evaluation_correct"]) / 100, abs=0.005)
     assert result["test_of_pick"] == pytest.approx(int(best["test_correct"]) / 100, abs=0.005)
     assert result["quick"] is True and result["status"] == "quick run" and result["chapter"] == 3
+    short, long = sorted(round(float(r["seconds"]), 2) for r in rows)
+    assert short < long and result["seconds_per_epoch"] == long  # the median of two: the upper one
     assert [line.split(":")[0] for line in lines] == ["  epoch 0", "  epoch 1"]
     assert lines[1].split(": ")[1].startswith(f"{result['curve'][1]:.2f}% (")
     first = network.load(tmp_path / "network.json", mode="JAX", device="cpu").weights[0]
