@@ -116,6 +116,10 @@ def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, 
     assert saved[0]["dlpy35"] == pytest.approx(100 * int(epochs[8]) / int(epochs[9]), abs=0.005)
     epoch = json.loads((tmp_path / "ch6-fc" / "history.json").read_text())["runs"][0]["history"][0]
     assert saved[1]["dlpy35"] == pytest.approx(100 * epoch["test_correct"] / epoch["test_total"], abs=0.005)
+    (told,) = tables.read_csv(tmp_path / "ch6-fc" / "epochs.csv")  # one network's epoch, told as it ended
+    assert (int(told["evaluation_correct"]), int(told["test_correct"])) == (epoch["validation_correct"],
+                                                                          epoch["test_correct"])
+    assert f"  epoch 0: {100 * epoch['validation_correct'] / epoch['validation_total']:.2f}% (" in out
     for row, module, final in (("ch1-30", network, {"test"}), ("ch6-fc", network3, {"validation", "test"})):
         path = tmp_path / row / ("network.json" if module is network else "network.npz")
         meta = module.load(path, mode="JAX", device="cpu").metadata
