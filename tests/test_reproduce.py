@@ -125,6 +125,11 @@ def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, 
         meta = module.load(path, mode="JAX", device="cpu").metadata
         assert meta.dataset == "MNIST" and meta.training["command"] == "dlpy35 reproduce"  # what it learnt
         assert set(meta.results["final"]) == final
+        args = meta.training["args"]  # the row's own settings, the quick run's epochs and slice over the book's
+        assert (args["epochs"], args["n_train"]) == ((1, 1000) if module is network else (1, 200))
+    assert network.load(tmp_path / "ch1-30" / "network.json", mode="JAX", device="cpu").metadata.training[
+        "args"]["eta"] == 3.0 and network3.load(tmp_path / "ch6-fc" / "network.npz", mode="JAX",
+                                                device="cpu").metadata.training["args"]["net"] == "fc"
     first = network.load(tmp_path / "ch1-30" / "network.json", mode="JAX", device="cpu").weights[0]
     assert np.std(first) > 0.5  # chapter 1's "large" N(0, 1) weights, not N(0, 1/784) (std 0.036)
     table = (tmp_path / "results.md").read_text()
