@@ -593,3 +593,25 @@ def test_a_chapter6_row_builds_and_trains_its_networks_with_the_rows_settings(
     assert np.array_equal(training[0], x[:200]) and np.array_equal(training[1], y[:200])
     assert np.array_equal(val[1], val_y) and np.array_equal(test[1], test_y)
     assert keep["checkpoint_dir"] == tmp_path and keep["resume"] is False and keep["overwrite"] is False
+
+
+def test_a_row_reads_the_data_directory_given_and_rounds_its_figures_to_two_decimals(tmp_path, monkeypatch, mnist):
+    import dlpy35.data
+    from dlpy35.data.dataset import Dataset
+
+    (tx, ty), (vx, vy), (sx, sy) = mnist
+    asked = []
+
+    def seven_test_images(data_dir=None):  # 100 k / 7 has no end of decimals: rounding shows
+        asked.append(data_dir)
+        return Dataset((tx[:1000], ty[:1000]), (vx[:7], vy[:7]), (sx[:7], sy[:7]), 10, (28, 28), "MNIST")
+
+    monkeypatch.setattr(dlpy35.data, "load_data", seven_test_images)
+    [row] = reproduce.find(["ch1-30"])
+    got = reproduce.run_row(row, tmp_path / "out", quick=True, device="cpu", mode="JAX",
+                            data_dir=tmp_path / "given", log=lambda *a: None)
+    assert asked == [tmp_path / "given"]
+    # neither none nor all of the seven right (a 1,000-image epoch gets most, not all)
+    assert got["dlpy35"] in {round(100 * k / 7, 2) for k in range(1, 7)}
+    assert got["curve"] == [got["dlpy35"]]  # one epoch, on the test set (chapter 1)
+    assert got["difference"] == round(100 * round(got["dlpy35"] * 7 / 100) / 7 - 95.42, 2)
