@@ -5,7 +5,8 @@
     python scripts/bench.py --quick                   the same on 1,000 images, a smoke test
     python scripts/bench.py --network conv [FLAGS]    the chapter-6 conv nets against PyTorch (bench.conv)
     python scripts/bench.py --profile [FLAGS]         where one chapter-1 SGD step's time goes (bench.profile)
-    python scripts/bench.py --profile --network conv  the same for the conv nets on JAX, op by op (bench.conv_profile)
+    python scripts/bench.py --profile --network conv  the same for the conv nets on JAX, op by op
+                                                      (bench.conv_profile)
     python scripts/bench.py --population [FLAGS]      K networks per compiled call (bench.population;
                                                       --net NAME: train-conv --ensemble K's networks)
 
@@ -37,7 +38,8 @@ def choose(argv):
     if chosen.profile and chosen.population:
         p.error("--profile and --population are two benchmarks; give one")
     if chosen.population and chosen.network != "mlp":
-        p.error("--population times the chapter-1 network (--net NAME picks a conv ensemble); leave out --network")
+        p.error("--population times the chapter-1 network (--net NAME picks a conv ensemble); "
+                "leave out --network")
     if chosen.profile:
         return ("conv_profile" if chosen.network == "conv" else "profile"), rest
     return "population" if chosen.population else chosen.network, rest

@@ -125,7 +125,7 @@ def test_quick_rows_run_and_keep_their_figures_in_their_run_directories(capsys, 
         meta = module.load(path, mode="JAX", device="cpu").metadata
         assert meta.dataset == "MNIST" and meta.training["command"] == "dlpy35 reproduce"  # what it learnt
         assert set(meta.results["final"]) == final
-        args = meta.training["args"]  # the row's own settings, the quick run's epochs and slice over the book's
+        args = meta.training["args"]  # the row's own settings: the quick run's epochs and slice
         assert (args["epochs"], args["n_train"]) == ((1, 1000) if module is network else (1, 200))
     assert network.load(tmp_path / "ch1-30" / "network.json", mode="JAX", device="cpu").metadata.training[
         "args"]["eta"] == 3.0 and network3.load(tmp_path / "ch6-fc" / "network.npz", mode="JAX",
@@ -595,7 +595,8 @@ def test_a_chapter6_row_builds_and_trains_its_networks_with_the_rows_settings(
     assert keep["checkpoint_dir"] == tmp_path and keep["resume"] is False and keep["overwrite"] is False
 
 
-def test_a_row_reads_the_data_directory_given_and_rounds_its_figures_to_two_decimals(tmp_path, monkeypatch, mnist):
+def test_a_row_reads_the_data_directory_given_and_rounds_its_figures_to_two_decimals(tmp_path, monkeypatch,
+                                                                                      mnist):
     import dlpy35.data
     from dlpy35.data.dataset import Dataset
 

@@ -160,7 +160,8 @@ def test_bad_flags_exit_2_with_one_line(args):
           "--quick", "--book-n-train", "--torch-python", "--json"]),
     (["--network", "conv"], ["--modes", "--epochs", "--batches", "--data-dir", "--torch-python", "--json"]),
     (["--profile"], ["--modes", "--repeat", "--epochs", "--n-train", "--seed", "--data-dir", "--json"]),
-    (["--profile", "--network", "conv"], ["--nets", "--batches", "--repeats", "--top", "--data-dir", "--json"]),
+    (["--profile", "--network", "conv"],
+     ["--nets", "--batches", "--repeats", "--top", "--data-dir", "--json"]),
 ])
 def test_help_lists_the_shared_flags(args, flags):
     proc = bench(*args, "--help", timeout=120)
@@ -171,8 +172,8 @@ def test_help_lists_the_shared_flags(args, flags):
 @pytest.mark.slow
 def test_conv_profile_writes_each_nets_ops(tmp_path, mnist_dir):
     out = tmp_path / "profile_conv.json"
-    proc = bench("--profile", "--network", "conv", "--nets", "conv1", "--batches", 4, "--repeats", 1, "--top", 3,
-                 "--data-dir", mnist_dir, "--json", out)
+    proc = bench("--profile", "--network", "conv", "--nets", "conv1", "--batches", 4, "--repeats", 1,
+                 "--top", 3, "--data-dir", mnist_dir, "--json", out)
     data = written(proc, out)
     [profile] = data["profiles"]
     assert profile["net"] == "conv1" and profile["epoch_seconds"] > 0
@@ -200,9 +201,11 @@ def test_jax_ops_names_each_instruction_by_its_shape_and_primitive(jax_ops):
     got = jax_ops.instructions(text)
     assert ("f32[3,5]", "dot_general") in got.values() or ("f32[3,5]", "tanh") in got.values()
     assert all(shape.startswith(("f32[", "s32[", "pred[")) for shape, _ in got.values())
-    hand = '  %fusion.3 = f32[10,2880]{1,0} fusion(%a, %b), kind=kCustom, metadata={op_name="jit(f)/while/body/dot_general"}\n'
+    hand = ('  %fusion.3 = f32[10,2880]{1,0} fusion(%a, %b), kind=kCustom, '
+            'metadata={op_name="jit(f)/while/body/dot_general"}\n')
     assert jax_ops.instructions(hand) == {"fusion.3": ("f32[10,2880]", "dot_general")}
-    assert jax_ops.instructions("  %copy.16 = f32[2880,100]{1,0} copy(%p)\n") == {"copy.16": ("f32[2880,100]", "copy")}
+    copy = "  %copy.16 = f32[2880,100]{1,0} copy(%p)\n"
+    assert jax_ops.instructions(copy) == {"copy.16": ("f32[2880,100]", "copy")}
 
 
 def test_jax_ops_profile_times_each_op_per_execution_and_leaves_out_the_loop(jax_ops):

@@ -50,8 +50,8 @@ def table(profile, top):
         us = sum(op["us"] for op in rest)
         cells.append([f"{len(rest)} others", "", "", f"{us:.1f}", f"{100 * us / total:.1f}"])
     scale = conv_peers.EPOCH_IMAGES / 10
-    note = (f"{profile['net']}: the ops sum to {total:.0f} us a step ({total * scale / 1e6:.2f} s per 50,000-image "
-            f"epoch); untraced, the epoch takes {profile['epoch_seconds']:.2f} s")
+    note = (f"{profile['net']}: the ops sum to {total:.0f} us a step ({total * scale / 1e6:.2f} s per "
+            f"50,000-image epoch); untraced, the epoch takes {profile['epoch_seconds']:.2f} s")
     return results.markdown(["op", "what", "shape", "us/step", "%"], cells, [note])
 
 
@@ -66,7 +66,8 @@ def main(argv=None):
     for net in args.nets:
         with tempfile.TemporaryDirectory(prefix="conv-profile-") as tmp:
             conv_peers.save_problem(tmp, tx, ty, net, args.batches)
-            profiles.append(run_peer(sys.executable, "conv_peers", "profile", tmp, args.repeats, env=ONE_THREAD))
+            profile = run_peer(sys.executable, "conv_peers", "profile", tmp, args.repeats, env=ONE_THREAD)
+        profiles.append(profile)
         print(table(profiles[-1], args.top), flush=True)
     results.write(args.json, {"args": {"profile": True, "network": "conv", **vars(args)}, "machine": info,
                               "profiles": profiles})

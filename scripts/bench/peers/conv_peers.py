@@ -138,7 +138,8 @@ def profile_dlpy35(x, y, cfg, repeats):
 
     seconds = [epoch() for _ in range(cfg["passes"] + 1)][1:]  # the first compiles
     ops = profile(epoch, _train_function_hlo(net, batches, m), repeats, per_step_at_least=batches)
-    return {"net": name, "ops": ops, "epoch_seconds": _result("", "", seconds, batches, None)["epoch_seconds"]}
+    epoch_seconds = _result("", "", seconds, batches, None)["epoch_seconds"]
+    return {"net": name, "ops": ops, "epoch_seconds": epoch_seconds}
 
 
 # -- the conv implementation choice ---------------------------------------------------------------
@@ -201,8 +202,8 @@ def main(argv=None):
             print(json.dumps(r))
         return 0
     if len(argv) < 2 or argv[0] not in ("torch", "dlpy35", "profile"):
-        print("usage: python -m bench.peers.conv_peers {torch DIR | dlpy35 DIR [MODE] | profile DIR [REPEATS] "
-              "| impls}", file=sys.stderr)
+        print("usage: python -m bench.peers.conv_peers "
+              "{torch DIR | dlpy35 DIR [MODE] | profile DIR [REPEATS] | impls}", file=sys.stderr)
         return 2
     cfg, arrays = read_problem(argv[1])
     x, y = arrays["x"], arrays["y"]
