@@ -268,7 +268,8 @@ def reference_preparation(page):
     """MNIST's preparation, step by step, apart from dlpy35.data.digit_images, for pages of black ink on
     white paper: crop to the ink, fit the box's longer side to 20 keeping the aspect ratio (area
     means, by enlarging each pixel nh x nw times and averaging h x w blocks), put the centre of mass
-    at row and column 14 (rounded to whole pixels) without leaving the 28 x 28 frame, bytes / 256.
+    at row and column 14 (rounded to whole pixels, a half up whatever its last bits) without leaving the
+    28 x 28 frame, bytes / 256.
     Returns the 28 x 28 pixels, the fitted box and its unquantised sum."""
     ink = 1.0 - page
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
@@ -278,8 +279,8 @@ def reference_preparation(page):
     small = np.repeat(np.repeat(crop, nh, axis=0), nw, axis=1).reshape(nh, h, nw, w).mean(axis=(1, 3))
     yy, xx = np.mgrid[:nh, :nw]
     cy, cx = (small * yy).sum() / small.sum(), (small * xx).sum() / small.sum()
-    top = int(np.clip(np.floor(14 - cy + 0.5), 0, 28 - nh))
-    left = int(np.clip(np.floor(14 - cx + 0.5), 0, 28 - nw))
+    top = int(np.clip(np.floor(14 - cy + 0.5 + 1e-9), 0, 28 - nh))
+    left = int(np.clip(np.floor(14 - cx + 0.5 + 1e-9), 0, 28 - nw))
     out = np.zeros((28, 28))
     out[top:top + nh, left:left + nw] = small
     return np.floor(out * 255 + 0.5) / 256, (nh, nw), small.sum()
@@ -303,3 +304,23 @@ def test_a_thick_digit_filling_its_page_is_prepared_as_mnist_step_by_step(page, 
         assert rows[-1] == SIDE - 1 and 12 < cy < CENTRE - 1
     else:
         assert abs(cy - CENTRE) <= 1 and rows[-1] < SIDE - 1
+
+
+@pytest.mark.parametrize("hair", [-1e-12, 0.0, 1e-12])
+def test_a_centre_of_mass_on_a_half_pixel_rounds_up_whatever_its_last_bits(monkeypatch, hair):
+    """A symmetric digit's centre lies on a half pixel; other CPUs' BLAS kernels round the resampled
+    sums a hair to either side. The box must land on the same pixel for all three."""
+    from dlpy35.data import digit_images
+
+    real = digit_images._area_weights
+
+    def nudged(n_out, n_in):  # a 14-wide box's column weights, its centre moved by `hair` pixels
+        w = real(n_out, n_in)
+        # 227.5 = sum over k of (k - 6.5)^2: the nudge moves the mean column by exactly `hair`
+        return w if n_out != 14 else w + hair * np.outer(np.arange(14) - 6.5, w.sum(axis=0)) / 227.5
+
+    page = np.zeros((92, 66))  # a solid box: its centre of mass is its middle, (9.5, 6.5) fitted to 20 x 14
+    monkeypatch.setattr(digit_images, "_area_weights", nudged)
+    got = prepare(np.pad(page, 4, constant_values=1.0)).reshape(SIDE, SIDE)
+    cols = np.flatnonzero(got.any(axis=0))
+    assert (cols[0], cols[-1]) == (8, 21)  # 14 - 6.5 = 7.5, a half: up to 8

@@ -42,8 +42,11 @@ BOX, SIDE = 20, 28
 #: its 10,000 test digits is (13.99, 14.01)), half a pixel below and right of the image's middle.
 CENTRE = SIDE / 2
 #: The version of :func:`prepare`'s pixels: raise it when they change, so that the prepared images
-#: cached for image folders (:mod:`dlpy35.data.image_folders`) are prepared again.
-PREPARATION_VERSION = 1
+#: cached for image folders (:mod:`dlpy35.data.image_folders`) are prepared again.  (2: a centre of
+#: mass on a half pixel rounds up on every CPU, see :data:`TIE`.)
+PREPARATION_VERSION = 2
+#: How close to a half pixel a centre of mass counts as the half (a float64 sum's rounding is ~1e-15).
+TIE = 1e-9
 
 
 def _border(a: np.ndarray) -> np.ndarray:
@@ -52,6 +55,16 @@ def _border(a: np.ndarray) -> np.ndarray:
 
 def _lower_median(v: np.ndarray) -> float:
     return float(np.sort(v)[(len(v) - 1) // 2])
+
+
+def _shift(centre_of_mass: float, size: int) -> int:
+    """Where a box of `size` pixels starts so that its centre of mass lands on :data:`CENTRE`.
+
+    Rounded to whole pixels, halves up, and kept inside the frame.  A symmetric digit's centre
+    lies exactly on a half; the resampling's matrix products round it a hair to either side
+    depending on the CPU's BLAS kernels, so :data:`TIE` of a half counts as the half.
+    """
+    return min(max(math.floor(CENTRE - centre_of_mass + 0.5 + TIE), 0), SIDE - size)
 
 
 def _area_weights(n_out: int, n_in: int) -> np.ndarray:
@@ -96,8 +109,7 @@ def prepare(grey: np.ndarray, where: str = "image") -> np.ndarray:
     total = small.sum()
     cy = float((small.sum(axis=1) * np.arange(nh)).sum() / total)
     cx = float((small.sum(axis=0) * np.arange(nw)).sum() / total)
-    top = min(max(math.floor(CENTRE - cy + 0.5), 0), SIDE - nh)
-    left = min(max(math.floor(CENTRE - cx + 0.5), 0), SIDE - nw)
+    top, left = _shift(cy, nh), _shift(cx, nw)
     out = np.zeros((SIDE, SIDE))
     out[top:top + nh, left:left + nw] = small
     return (np.floor(out * 255 + 0.5) / 256).astype(np.float32).reshape(-1)

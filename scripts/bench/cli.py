@@ -12,6 +12,8 @@ from pathlib import Path
 from dlpy35.cli.common import ArgumentParser, positive_int
 from dlpy35.text import plural
 
+from . import results
+
 Parser = ArgumentParser  # built from a benchmark's module docstring: ``Parser(__doc__)``
 
 
@@ -70,3 +72,12 @@ def load_mnist(p, data_dir, n_train=None):
     if n_train is not None and n_train > len(tx):
         p.error(f"--n-train {n_train}: only {plural(len(tx), 'training image')}")
     return (tx[:n_train], ty[:n_train]), validation, test
+
+
+def start(p, argv=None):
+    """A conv benchmark's start: ``(args, MNIST's training set, the machine)``, the machine printed."""
+    args = parse(p, argv)
+    train, _, _ = load_mnist(p, args.data_dir)
+    info = results.machine_info()
+    results.print_machine(info)
+    return args, train, info

@@ -78,11 +78,7 @@ def table(rows, batches):
 
 def main(argv=None):
     """Run the conv benchmark, print the machine and the table, write the JSON; returns 0."""
-    p = parser()
-    args = cli.parse(p, argv)
-    (tx, ty), _, _ = cli.load_mnist(p, args.data_dir)
-    info = results.machine_info()
-    results.print_machine(info)
+    args, (tx, ty), info = cli.start(parser(), argv)
     rows = run_conv_bench(tx, ty, args.modes, args.torch_python, args.batches, args.epochs)
     print(table(rows, args.batches))
     results.write(args.json, {"args": {"network": "conv", **vars(args)}, "machine": info, "results": rows})

@@ -57,11 +57,7 @@ def table(profile, top):
 
 def main(argv=None):
     """Profile each net, print its table, write the JSON; returns 0."""
-    p = parser()
-    args = cli.parse(p, argv)
-    (tx, ty), _, _ = cli.load_mnist(p, args.data_dir)
-    info = results.machine_info()
-    results.print_machine(info)
+    args, (tx, ty), info = cli.start(parser(), argv)
     profiles = []
     for net in args.nets:
         with tempfile.TemporaryDirectory(prefix="conv-profile-") as tmp:
