@@ -64,7 +64,7 @@ def main(argv=None):
             conv_peers.save_problem(tmp, tx, ty, net, args.batches)
             profile = run_peer(sys.executable, "conv_peers", "profile", tmp, args.repeats, env=ONE_THREAD)
         profiles.append(profile)
-        print(table(profiles[-1], args.top), flush=True)
+        print(table(profile, args.top), flush=True)
     results.write(args.json, {"args": {"profile": True, "network": "conv", **vars(args)}, "machine": info,
                               "profiles": profiles})
     return 0

@@ -35,10 +35,15 @@ def save_problem(directory, x, y, net, batches, m=10, passes=2):
     write_problem(directory, {"net": net, "batches": batches, "m": m, "passes": passes}, arrays)
 
 
+def _epoch_seconds(pass_seconds, batches):
+    """The best pass of `batches` mini-batches of 10, scaled to a 50,000-image epoch."""
+    return min(pass_seconds) * EPOCH_IMAGES / 10 / batches
+
+
 def _result(name, backend, pass_seconds, batches, compile_seconds, note=""):
-    scale = EPOCH_IMAGES / 10 / batches
     return {"name": name, "backend": backend, "pass_seconds": pass_seconds, "batches": batches,
-            "epoch_seconds": min(pass_seconds) * scale, "compile_seconds": compile_seconds, "note": note}
+            "epoch_seconds": _epoch_seconds(pass_seconds, batches), "compile_seconds": compile_seconds,
+            "note": note}
 
 
 # -- PyTorch -----------------------------------------------------------------------------
@@ -138,8 +143,7 @@ def profile_dlpy35(x, y, cfg, repeats):
 
     seconds = [epoch() for _ in range(cfg["passes"] + 1)][1:]  # the first compiles
     ops = profile(epoch, _train_function_hlo(net, batches, m), repeats, per_step_at_least=batches)
-    epoch_seconds = _result("", "", seconds, batches, None)["epoch_seconds"]
-    return {"net": name, "ops": ops, "epoch_seconds": epoch_seconds}
+    return {"net": name, "ops": ops, "epoch_seconds": _epoch_seconds(seconds, batches)}
 
 
 # -- the conv implementation choice ---------------------------------------------------------------
