@@ -3,9 +3,9 @@
 
 A population of K chapter-6 networks (``--net``, ``--dropout``, ``--order``: as ``dlpy35
 train-conv --ensemble K`` trains them) trains one epoch on ``--n-train`` images with JAX on the CPU,
-XLA writing its optimised programs as text (``--xla_dump_to``, into a temporary directory, with an
-empty compile cache so that every program is compiled here).  The largest program is the scan
-epoch; each of its ``transpose`` (and ``copy``) instructions is listed by result shape, and those
+XLA writing its optimised programs as text (``--xla_dump_to``, into a temporary directory; the
+script keeps no compile cache, so every program is compiled and dumped here).  The largest program
+is the scan epoch; each of its ``transpose`` (and ``copy``) instructions is listed by result shape, and those
 whose shape orders a weight's dimensions (all K networks' or one network's, the K merged into a
 neighbour or not) otherwise are marked: a transposed copy of weights at every step, or an
 activation of the same dimensions (``--mini-batch-size`` tells them apart).  It measures no time.
@@ -66,7 +66,6 @@ def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     dump = Path(tempfile.mkdtemp(prefix="xla-dump-"))
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={dump} --xla_dump_hlo_as_text"
-    os.environ["DLPY35_CACHE"] = tempfile.mkdtemp(prefix="dlpy35-cache-")  # compile here, dump everything
     from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS, book_layers
     from dlpy35.data import load_mnist
     from dlpy35.engine.population import LayerPopulation

@@ -8,16 +8,17 @@ import socket
 import pytest
 
 from dlpy35.data import DataError, fetch_mnist, load_mnist
-from dlpy35.engine import device
+from dlpy35.storage import caches
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_calibration(tmp_path_factory):
     """The default CPU mode as on a machine never calibrated (JAX for float32), whatever this one stored.
 
-    JAX's compile cache is placed first, so it stays where it was and keeps the suite fast.
+    JAX's compiles are kept where the ``dlpy35`` command keeps them (and stay there when
+    ``$DLPY35_CACHE`` moves), which keeps the suite fast.
     """
-    device._jax()
+    caches.keep_jax_compiles()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DLPY35_CACHE", str(tmp_path_factory.mktemp("dlpy35_cache")))
         # runs kept by default (a train without --save or --run-dir) go here, not into the checkout

@@ -21,12 +21,7 @@ from dlpy35.storage import caches
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    """An empty ``$DLPY35_CACHE``.
-
-    JAX is set up first, so that its persistent compile cache stays where it
-    was for the rest of the session.
-    """
-    dv._jax()
+    """An empty ``$DLPY35_CACHE``."""
     monkeypatch.setenv("DLPY35_CACHE", str(tmp_path))
     return tmp_path
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from dlpy35.storage import caches
 from dlpy35.studies import cluster
 from dlpy35.studies.sweep import train_chunk
 
@@ -102,8 +103,8 @@ class FakeRay:
         def wrap(function):
             class Task:
                 @staticmethod
-                def remote(chunk):
-                    return ("ref", function.__name__, chunk)
+                def remote(*args):
+                    return ("ref", function, args)
             return Task
         return wrap
 
@@ -112,7 +113,8 @@ class FakeRay:
         return pending[-num_returns:], pending[:-num_returns]
 
     def get(self, ref):
-        return {"ran": ref[1], "chunk": ref[2]}
+        _, on_worker, (function, chunk) = ref
+        return {"ran": f"{on_worker.__name__}({function.__name__})", "chunk": chunk}
 
     def cancel(self, ref, force=False):
         self.cancelled.append((ref, force))
@@ -125,7 +127,7 @@ def test_each_item_is_one_ray_task_with_a_gpu_where_the_cluster_has_one(gpus, nu
     finished = []
     cluster.run_tasks(train_chunk, ["c0", "c1", "c2"], "auto", finished.append)
     assert ray.options == [{"num_gpus": num_gpus, "max_retries": 3}] and ray.inits == []
-    assert finished == [{"ran": "train_chunk", "chunk": c} for c in ("c2", "c1", "c0")]  # as each ends
+    assert finished == [{"ran": "_task(train_chunk)", "chunk": c} for c in ("c2", "c1", "c0")]  # as each ends
     assert ray.waits == [(3, 1), (2, 1), (1, 1)]
 
 
@@ -167,7 +169,14 @@ def test_when_this_process_stops_the_tasks_not_finished_are_cancelled_at_once(mo
 
     with pytest.raises(KeyboardInterrupt):
         cluster.run_tasks(train_chunk, ["c0", "c1", "c2"], "auto", finished)
-    assert ray.cancelled == [(("ref", "train_chunk", c), True) for c in ("c0", "c1")]  # c2 ended first
+    cancelled = [(task, function, item, force) for (_, task, (function, item)), force in ray.cancelled]
+    assert cancelled == [(cluster._task, train_chunk, c, True) for c in ("c0", "c1")]  # c2 ended first
+
+
+def test_a_task_keeps_its_jax_compiles_as_the_dlpy35_command_does(monkeypatch, tmp_path):
+    monkeypatch.setattr(caches, "_jax_compiles", None)
+    monkeypatch.setenv("DLPY35_CACHE", str(tmp_path))
+    assert cluster._task(lambda item: (item, caches.jax_compiles_dir()), "c0") == ("c0", tmp_path / "jax")
 
 
 @pytest.mark.parametrize("address", [":7000", "ray://:10001", "head:x", "head:"])

@@ -22,6 +22,7 @@ from PIL import Image
 
 from dlpy35 import network2
 from dlpy35.cli import progress
+from dlpy35.storage import caches
 
 N_TRAIN = 300
 BASE = ["--n-train", str(N_TRAIN), "--sizes", "784", "20", "10", "--mode", "JAX", "--device", "cpu",
@@ -116,6 +117,14 @@ def test_ctrl_c_then_resume_ends_bit_identical_to_an_uninterrupted_run(train_gpu
     assert same_weights(resumed, whole)
     assert printed_accuracies(first) + printed_accuracies(rest) == printed_accuracies(out)
     assert len(printed_accuracies(out)) == 3
+
+
+def test_the_run_names_jax_s_compile_cache_and_what_it_added(train_gpu, capsys, tmp_path):
+    status, out, err, _ = train(train_gpu, capsys, tmp_path, "--epochs", "1")
+    assert status == 0, err
+    assert f"compile cache: {caches.jax_compiles_dir()}\n" in out  # the tests keep compiles, as the command
+    state = r"cold: \d+ new cache entries|cached start: nothing recompiled"
+    assert re.search(rf"^compile: \d+\.\d\d s \(({state})\)$", out, flags=re.M)
 
 
 def test_plot_is_a_png_with_the_curves_drawn(train_gpu, capsys, tmp_path):

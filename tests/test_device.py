@@ -1,5 +1,6 @@
 """dlpy35.engine.device: backend choice, device-resident shared variables, no per-step copies."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,11 +16,7 @@ from dlpy35.storage import caches
 
 @pytest.fixture(autouse=True)
 def no_stored_calibration(tmp_path, monkeypatch):
-    """An empty ``$DLPY35_CACHE``: the default modes must not depend on this machine's calibration.
-
-    JAX is set up first, so that its persistent compile cache stays where it was.
-    """
-    dv._jax()
+    """An empty ``$DLPY35_CACHE``: the default modes must not depend on this machine's calibration."""
     monkeypatch.setenv("DLPY35_CACHE", str(tmp_path))
 
 
@@ -106,6 +103,33 @@ def test_float32_on_jax_after_a_float64_jax_compile_is_refused_in_one_line():
     assert proc.returncode == 0, proc.stderr
     assert "refused: JAX runs in 64-bit mode in this process (jax_enable_x64 is on" in proc.stdout
     assert "train float32 with mode='NUMBA', or in a new process" in proc.stdout
+
+
+def _jax_cache_in_a_child(code, env=None):
+    """The ``jax_compilation_cache_dir`` a new process ends with after `code` and a dlpy35 compile."""
+    child = textwrap.dedent("""
+        import pytensor.tensor as pt
+        from dlpy35.storage import caches
+        from dlpy35.engine.device import resolve
+        {code}
+        x = pt.vector("x")
+        resolve("cpu", "JAX").function([x], 2 * x)  # dlpy35 imports JAX and compiles
+        import jax
+        print("cache:", jax.config.jax_compilation_cache_dir)
+    """).format(code=code)
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300,
+                          check=False, env={**os.environ, **(env or {})})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split("cache: ")[-1].strip()
+
+
+def test_the_library_leaves_jax_s_compile_cache_as_it_found_it(tmp_path):
+    """dlpy35 alone sets no JAX cache; a program that asks gets dlpy35's; a program's own is kept."""
+    env = {"DLPY35_CACHE": str(tmp_path)}
+    assert _jax_cache_in_a_child("", env) == "None"
+    assert _jax_cache_in_a_child("caches.keep_jax_compiles()", env) == str(tmp_path / "jax")
+    own = "import jax; jax.config.update('jax_compilation_cache_dir', '/tmp/own')"
+    assert _jax_cache_in_a_child(f"{own}; caches.keep_jax_compiles()", env) == "/tmp/own"
 
 
 def test_numba_20_percent_faster_is_the_default():

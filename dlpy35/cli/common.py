@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dlpy35.cli import signals
 from dlpy35.cli.signals import INTERRUPTED
+from dlpy35.storage import caches
 from dlpy35.text import plural
 
 USER_ERROR = 2
@@ -354,10 +355,12 @@ def run(main, prog=None, argv=None) -> int:
     While `main` runs, the signals end the process at once (:mod:`dlpy35.cli.signals`;
     a command says with :func:`dlpy35.cli.signals.saying` what the disk holds); a
     KeyboardInterrupt that `main` raises itself is reported as one before training.
-    Warnings print as one line each instead of Python's two-line source excerpt.
+    Warnings print as one line each instead of Python's two-line source excerpt, and JAX's
+    compiles are kept for the next run (:func:`dlpy35.storage.caches.keep_jax_compiles`).
     """
     prog = prog or Path(sys.argv[0]).name
     warnings.formatwarning = _one_line_warning
+    caches.keep_jax_compiles()
     try:
         with signals.installed(prog):
             return main(argv)

@@ -122,9 +122,9 @@ def check(p, args):
         p.error("--resume continues a checkpoint, --overwrite starts over: give one of them")
 
 
-def _cache_entries(path: Path) -> int:
-    """The number of files and folders under `path` (0 if it does not exist): a compile cache's size."""
-    return sum(1 for _ in path.rglob("*")) if path.exists() else 0
+def _cache_entries(path: Path | None) -> int:
+    """The number of files and folders under `path` (0 if there is none): a compile cache's size."""
+    return sum(1 for _ in path.rglob("*")) if path and path.exists() else 0
 
 
 def execute(p, args) -> int:
@@ -194,7 +194,7 @@ def _run(p, args, net, report, training, evaluation, cache, stopped) -> int:
         print(stopped(), file=sys.stderr)
         return INTERRUPTED
     report.last_speed()
-    _print_compile(net.compile_seconds or 0.0, _cache_entries(cache) - before)
+    _print_compile(net.compile_seconds or 0.0, None if cache is None else _cache_entries(cache) - before)
     report.summary()
     net.metadata = net.metadata.with_results(run_results(report.run_records, {"evaluation": args.evaluation}))
     with signals.saying(lambda: signals.while_writing(p.prog)):
@@ -208,20 +208,17 @@ def _calibrate():
     print(report(calibrate(log=print)), flush=True)
 
 
-def _announce(net) -> Path:
+def _announce(net) -> Path | None:
     """Print the device `net` trains on and its compile cache.
 
     Returns
     -------
-    pathlib.Path
-        The compile cache's folder.
+    pathlib.Path or None
+        The compile cache's folder (None: compiles are not kept).
     """
-    from dlpy35.engine.device import numba_cache_dir
-    from dlpy35.storage.caches import cache_dir
-
+    cache = net.device.compile_cache()
     print(f"dlpy35: {net.device.describe()} -- {net.device.note}")
-    cache = cache_dir() / "jax" if net.device.uses_jax else numba_cache_dir()
-    print(f"compile cache: {cache}")
+    print(f"compile cache: {cache or 'none'}")
     return cache
 
 
@@ -268,8 +265,14 @@ def _train(args, net, training, evaluation, report):
 
 
 def _print_compile(seconds, new):
-    """Print the seconds spent compiling, and whether the start was cold (`new` cache entries) or cached."""
-    state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
+    """Print the seconds spent compiling, and whether the start was cold (`new` cache entries) or cached.
+
+    `new` is None where compiles are not kept.
+    """
+    if new is None:
+        state = "compiles not kept between runs"
+    else:
+        state = f"cold: {new} new cache entries" if new else "cached start: nothing recompiled"
     print(f"compile: {seconds:.2f} s ({state})")
 
 

@@ -43,11 +43,6 @@ class DeviceError(RuntimeError):
     """The requested device or backend is not available on this machine."""
 
 
-def numba_cache_dir() -> Path:
-    """Where PyTensor's Numba backend caches compiled functions."""
-    return Path(pytensor.config.base_compiledir) / "numba"
-
-
 def generated_src_dir() -> Path:
     """Where PyTensor keeps the Python source it generates for dlpy35's compiles (JAX and NUMBA modes).
 
@@ -63,7 +58,8 @@ def generated_src_dir() -> Path:
 
 @functools.cache
 def _jax():
-    """Import JAX once, with its persistent compilation cache switched on; None if absent."""
+    """Import JAX once, keeping its compiles on disk if the program asked (:func:`caches.keep_jax_compiles`);
+    None if absent."""
     try:
         import jax
     except ImportError:
@@ -76,11 +72,14 @@ def _jax():
     # PyTensor's JAX backend drops the shape assertions it cannot trace; the shapes
     # are fixed by the data and the layers, so the warning says nothing to act on.
     warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
-    path = caches.cache_dir() / "jax"
-    path.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    path = caches.jax_compiles_dir()
+    if path is not None and not jax.config.jax_compilation_cache_dir:  # asked for, and not chosen already
+        path.mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        # dlpy35's compiles are small and many (one per network, population and batch size);
+        # JAX's defaults keep only those that took over a second.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return jax
 
 
@@ -201,6 +200,17 @@ class Device:
     @property
     def uses_jax(self) -> bool:
         return self.mode.upper() == "JAX"
+
+    def compile_cache(self) -> Path | None:
+        """Where this device's compiled functions are kept between runs (None: not kept).
+
+        JAX's cache is the one its configuration names (dlpy35's when the program asked,
+        :func:`dlpy35.storage.caches.keep_jax_compiles`); Numba's is PyTensor's.
+        """
+        if not self.uses_jax:
+            return Path(pytensor.config.base_compiledir) / "numba"
+        where = _jax().config.jax_compilation_cache_dir
+        return Path(where) if where else None
 
     @property
     def jax_device(self):

@@ -1,11 +1,12 @@
 """dlpy35's on-disk cache: where it lives, and the CPU calibration kept in it.
 
-The directory (:func:`cache_dir`) holds JAX's compile cache and PyTensor's generated source
-(:mod:`dlpy35.engine.device`) and ``cpu_calibration.json``: per :func:`fingerprint` of what
-decides the CPU modes' speed (CPU, package versions, BLAS and thread settings), the timings that
-:mod:`dlpy35.engine.calibrate` measured.  :func:`cached` reads back the entry for the
-current fingerprint, which :func:`dlpy35.engine.device.cpu_default` uses; a damaged file or
-an entry for another fingerprint counts as none.  Nothing here measures or compiles.
+The directory (:func:`cache_dir`) holds JAX's compile cache (when a program asks for it:
+:func:`keep_jax_compiles`), PyTensor's generated source (:mod:`dlpy35.engine.device`) and
+``cpu_calibration.json``: per :func:`fingerprint` of what decides the CPU modes' speed (CPU,
+package versions, BLAS and thread settings), the timings that :mod:`dlpy35.engine.calibrate`
+measured.  :func:`cached` reads back the entry for the current fingerprint, which
+:func:`dlpy35.engine.device.cpu_default` uses; a damaged file or an entry for another fingerprint
+counts as none.  Nothing here measures or compiles.
 """
 
 from __future__ import annotations
@@ -157,6 +158,29 @@ def fingerprint_key(fp: dict) -> str:
 def cache_dir() -> Path:
     """Directory of dlpy35's on-disk caches (``$DLPY35_CACHE`` or ``~/.cache/dlpy35``)."""
     return Path(os.environ.get("DLPY35_CACHE", Path.home() / ".cache" / "dlpy35"))
+
+
+#: Where JAX keeps its compiled functions, once a program asks (:func:`keep_jax_compiles`).
+_jax_compiles: Path | None = None
+
+
+def keep_jax_compiles() -> None:
+    """Keep JAX's compiled functions on disk, in :func:`cache_dir`'s ``jax``, for this process.
+
+    For programs that own their process (the ``dlpy35`` command, its Ray tasks, the
+    tests), to be called before dlpy35 first imports JAX: a compile that took seconds is
+    read back in the next run.  dlpy35 used as a library leaves JAX's configuration as
+    it found it, so a program keeps its own cache, or none (XLA's ``--xla_dump_to`` dumps
+    nothing for a compile read from a cache); a cache the process already chose is kept.
+    The directory is fixed now, so a later ``$DLPY35_CACHE`` does not move it.
+    """
+    global _jax_compiles
+    _jax_compiles = cache_dir() / "jax"
+
+
+def jax_compiles_dir() -> Path | None:
+    """Where JAX keeps its compiles, if the program asked (:func:`keep_jax_compiles`)."""
+    return _jax_compiles
 
 
 def cache_path() -> Path:

@@ -18,6 +18,8 @@ import socket
 import sys
 import tempfile
 
+from dlpy35.storage import caches
+
 __all__ = ["run_tasks", "check_ray_address", "ray_endpoint"]
 
 RAY_GCS_PORT, RAY_CLIENT_PORT = 6379, 10001  # what `ray start --head` listens on unless told otherwise
@@ -45,8 +47,8 @@ def run_tasks(function, items, address, finished):
     """
     ray = _connect(address)
     gpus = ray.cluster_resources().get("GPU", 0)
-    task = ray.remote(num_gpus=1 if gpus else 0, max_retries=3)(function)
-    pending = [task.remote(item) for item in items]
+    task = ray.remote(num_gpus=1 if gpus else 0, max_retries=3)(_task)
+    pending = [task.remote(function, item) for item in items]
     try:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -58,6 +60,12 @@ def run_tasks(function, items, address, finished):
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
+
+
+def _task(function, item):
+    """``function(item)`` on a worker, which keeps its JAX compiles as the ``dlpy35`` command does."""
+    caches.keep_jax_compiles()
+    return function(item)
 
 
 def _connect(address):
