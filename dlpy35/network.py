@@ -29,9 +29,14 @@ from dlpy35.engine.trainer import TrainedNetwork, Trainer, TrainingDiverged  # n
 from dlpy35.storage import metadata as meta
 from dlpy35.storage.atomic import atomic_write
 from dlpy35.storage.metadata import Metadata
-from dlpy35.storage.saved_files import SavedFileError
+from dlpy35.storage.saved_files import SavedFileError, read_bounded
 
 WEIGHT_INITS = ("large", "default")
+#: The most a JSON network file may hold: what :func:`load` reads, and so what :meth:`Network.save` writes.
+#: Parsing it holds about three times as much (the text, and a Python float per number).
+JSON_BYTES = 1 << 30
+#: A float64's longest text (``-2.2250738585072014e-308``) and its separator: each number's most.
+JSON_CHARS_PER_NUMBER = 26
 REGULARIZERS = (None, "l2", "l1")
 
 
@@ -267,7 +272,8 @@ class Network(Predictor, TrainedNetwork):
 
         `metadata` is what the network was trained on: a :class:`dlpy35.data.Dataset` or a
         :class:`~dlpy35.storage.metadata.Metadata`, which becomes the network's ``metadata``;
-        by default the network's own.  ValueError when it does not fit the network's sizes.
+        by default the network's own.  ValueError when it does not fit the network's sizes, or
+        when the file would be larger than :func:`load` reads (:data:`JSON_BYTES`).
         """
         record = meta.chosen(metadata, self.metadata)
         record.check_network(self.sizes[0], self.sizes[-1])
@@ -277,8 +283,12 @@ class Network(Predictor, TrainedNetwork):
                 "biases": [b.tolist() for b in self.biases],
                 "cost": self.cost.name,
                 "metadata": record.to_dict()}
+        text = json.dumps(data)  # ASCII: as many bytes as characters
+        if len(text) > JSON_BYTES:  # what load would refuse: refused here, before the file is replaced
+            raise ValueError(f"cannot save {filename}: {len(text):,} bytes of JSON, more than a JSON network "
+                             f"file holds ({JSON_BYTES:,}); give smaller hidden layers")
         with atomic_write(filename, "w") as f:
-            json.dump(data, f)
+            f.write(text)
 
     def cost_derivative(self, output_activations, y):
         """``dC_x/da`` for the quadratic cost: ``a - y``."""
@@ -339,13 +349,28 @@ def load_as(network_class, filename, **kwargs):
     return net
 
 
+def check_json_size(sizes):
+    """ValueError when a network of `sizes` has more weights and biases than a JSON file of
+    :data:`JSON_BYTES` holds at the longest: a command's check before it trains one to save."""
+    numbers = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    most = JSON_BYTES // JSON_CHARS_PER_NUMBER
+    if numbers > most:
+        raise ValueError(f"a network of sizes {list(sizes)} has {numbers:,} weights and biases, more than a "
+                         f"JSON network file holds ({most:,}); give smaller hidden layers")
+
+
 def _read_json(filename):
-    """The JSON document in `filename`; a :class:`SavedFileError` when it cannot be read or parsed."""
+    """The JSON document in `filename`, read within :data:`JSON_BYTES`; a :class:`SavedFileError` when it
+    cannot be read, is larger or does not parse."""
     try:
-        with open(filename) as f:
-            return json.load(f)
+        raw = read_bounded(filename, JSON_BYTES)
     except OSError as exc:
         raise SavedFileError(f"{filename}: cannot read it ({exc.strerror})") from None
+    except ValueError as exc:  # larger than any network dlpy35 saves
+        raise SavedFileError(f"{filename}: not a JSON network file ({exc}, more than any JSON network "
+                             "dlpy35 saves)") from None
+    try:
+        return json.loads(raw)
     except RecursionError:  # arrays or objects nested deeper than the parser recurses
         raise SavedFileError(f"{filename}: not a JSON network file (lists or objects nested too "
                                "deeply)") from None

@@ -7,6 +7,7 @@ the tests named for Numba, which compile for a minute each.
 
 import json
 import math
+import os
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -17,6 +18,7 @@ from dlpy35.cli.calibrate import main as calibrate_command
 from dlpy35.engine import calibrate as cal
 from dlpy35.engine import device as dv
 from dlpy35.storage import caches
+from dlpy35.storage.saved_files import SMALL_JSON_BYTES
 
 
 @pytest.fixture
@@ -95,6 +97,15 @@ def test_a_malformed_entry_counts_as_no_calibration(cache, entry):
     caches.cache_path().write_text(json.dumps({"format": caches.FORMAT, "entries": {key: bad}}))
     loaded, why = caches.cached()
     assert loaded is None and "unreadable" in why
+
+
+def test_a_calibration_file_too_large_or_not_a_file_counts_as_none_without_reading_it(cache):
+    caches.cache_path().write_bytes(b" " * (SMALL_JSON_BYTES + 1) + b"{}")  # more than any calibration
+    assert caches.cached()[0] is None and "larger than" in caches.cached()[1]
+    caches.cache_path().unlink()
+    os.mkfifo(caches.cache_path())  # opening it must not wait for a writer
+    loaded, why = caches.cached()
+    assert loaded is None and "not a regular file" in why
 
 
 def test_calibrate_rewrites_a_damaged_file(cache, monkeypatch):

@@ -7,6 +7,7 @@ The networks are trained by the commands themselves, briefly, so that what their
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -61,6 +62,15 @@ def test_info_of_a_run_directory_adds_its_command_and_best_epoch(run_dir, capsys
     correct, total = int(row["evaluation_correct"]), int(row["evaluation_total"])
     assert lines[10].startswith("run: dlpy35 train")
     assert lines[11] == f"epochs.csv: 1 epoch; best epoch 0: {correct} / {total} ({correct / total:.2%})"
+
+
+def test_info_of_a_run_directory_whose_args_and_epochs_cannot_be_read_says_so(run_dir, tmp_path, capsys):
+    copy = tmp_path / "run"
+    copy.mkdir()
+    (copy / "network.json").write_bytes((run_dir / "network.json").read_bytes())
+    os.mkfifo(copy / "args.json")  # nothing would ever write to it
+    (copy / "epochs.csv").write_text("net,epoch\n" + "0" * 200_000 + ",0\n")
+    assert info(copy, capsys)[10:] == ["run: no readable args.json", "epochs.csv: none readable"]
 
 
 def test_info_of_a_layer_stack_names_its_layers_and_classes(tmp_path, capsys):

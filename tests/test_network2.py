@@ -10,6 +10,8 @@ CPU device with small synthetic data.  The one real-MNIST run is marked slow.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 
@@ -583,6 +585,44 @@ def test_load_a_directory(tmp_path):
         network2.load(tmp_path)
 
 
+def test_load_a_fifo_is_refused_at_once_not_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "network.json"
+    os.mkfifo(fifo)
+    with pytest.raises(network2.NetworkFileError, match="not a regular file"):
+        network2.load(fifo)
+
+
+def test_a_json_network_is_read_and_written_within_its_bound(tmp_path, monkeypatch):
+    """Loading reads at most JSON_BYTES; saving refuses a file larger than that, and keeps the old one."""
+    from dlpy35 import network
+
+    path = tmp_path / "n.json"
+    net = network2.Network([4, 3, 2], seed=1)
+    net.save(path)
+    size, before = path.stat().st_size, path.read_bytes()
+    monkeypatch.setattr(network, "JSON_BYTES", size)
+    assert network2.load(path).sizes == [4, 3, 2]
+    net.save(path)  # as large as a file may be
+    monkeypatch.setattr(network, "JSON_BYTES", size - 1)
+    with pytest.raises(network2.NetworkFileError, match=rf"^{path}: not a JSON network file \(larger than"):
+        network2.load(path)
+    with pytest.raises(ValueError, match=rf"^cannot save {path}: {size} bytes of JSON, more than a JSON "
+                                         rf"network file holds \({size - 1}\); give smaller hidden layers$"):
+        net.save(path)
+    assert path.read_bytes() == before
+
+
+def test_a_network_too_large_to_save_as_json_is_refused_before_it_trains(monkeypatch):
+    from dlpy35 import network
+
+    monkeypatch.setattr(network, "JSON_BYTES", 23 * network.JSON_CHARS_PER_NUMBER)
+    network.check_json_size([4, 3, 2])  # 23 weights and biases
+    with pytest.raises(ValueError) as exc:
+        network.check_json_size([4, 3, 3])
+    assert str(exc.value) == ("a network of sizes [4, 3, 3] has 27 weights and biases, more than a JSON "
+                              "network file holds (23); give smaller hidden layers")
+
+
 def test_save_to_a_bare_filename_in_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     net = network2.Network(EXACT, seed=20, dtype="float64")
@@ -619,14 +659,21 @@ def test_save_failing_mid_way_keeps_the_previous_file(tmp_path, monkeypatch):
     old_net.save(path)
     before = path.read_bytes()
 
-    def broken_dump(obj, f, *args, **kwargs):
-        f.write('{"sizes": [8, 6, 3], "weights": [[[0.1')  # part of a document
-        f.flush()
-        raise RuntimeError("serialisation failed half-way")
+    real = network.atomic_write
 
-    monkeypatch.setattr(network.json, "dump", broken_dump)  # the save of network.Network, inherited
+    @contextlib.contextmanager
+    def full_disk(target, mode):  # half the document written, then the disk is full
+        with real(target, mode) as f:
+            class HalfWritten:
+                def write(self, text):
+                    f.write(text[:len(text) // 2])
+                    f.flush()
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            yield HalfWritten()
+
+    monkeypatch.setattr(network, "atomic_write", full_disk)  # the save of network.Network, inherited
     new_net = network2.Network(SMALL, seed=19)
-    with pytest.raises(RuntimeError, match="half-way"):
+    with pytest.raises(OSError, match="No space left"):
         new_net.save(path)
     monkeypatch.undo()
     assert path.read_bytes() == before

@@ -9,6 +9,7 @@ only the paths are under test.
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -373,26 +374,14 @@ def test_read_args_takes_an_args_json_of_exactly_the_limit_and_refuses_one_byte_
         read_args(path, limit=200)
 
 
-def test_read_args_reads_no_more_of_an_endless_file_than_the_limit_and_one(tmp_path, monkeypatch):
-    """A FIFO or a device (``/dev/zero``) never ends: refused after limit + 1 bytes, never read whole."""
-    from dlpy35.storage import rundir
+def test_read_args_refuses_a_fifo_or_a_device_before_reading_a_byte(tmp_path):
+    """A FIFO or a device (``/dev/zero``) never ends, and opening a FIFO waits for a writer: refused."""
+    from dlpy35.storage.rundir import read_args
 
-    class Endless:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def read(self, size=-1):
-            assert size is not None and size >= 0, "read to the end of an endless file"
-            return b" " * size
-
-    from dlpy35.storage import saved_files
-
-    monkeypatch.setattr(saved_files, "open", lambda path, mode: Endless(), raising=False)
-    with pytest.raises(ValueError, match=r"larger than 1,000 bytes"):
-        rundir.read_args(tmp_path / "args.json", limit=1000)
+    os.mkfifo(tmp_path / "args.json")
+    for path in (tmp_path / "args.json", "/dev/zero"):
+        with pytest.raises(ValueError, match=r"not a regular file, so not a run's args.json"):
+            read_args(path)
 
 
 def test_a_default_run_directory_tries_each_name_of_its_second_once_up_to_9999(tmp_path, monkeypatch):

@@ -78,6 +78,8 @@ def test_train_conv_numeric_flags(train_conv, capsys, flag, value, mnist_dir):
     (["--run-dir", "{tmp}/afile"], "--run-dir {tmp}/afile: is a file; give a directory"),
     (["--run-dir", "{tmp}/afile/run"], "--run-dir {tmp}/afile/run/args.json"),
     (["--dataset", "{tmp}/afile"], "{tmp}/afile: not a directory"),
+    (["--sizes", "784", "2000000", "10"], "a network of sizes [784, 2000000, 10] has 1,590,000,010 weights "
+                                          "and biases, more than a JSON network file holds (41,297,762)"),
 ])
 def test_train_gpu_refuses_bad_paths_and_stages_before_training(train_gpu, capsys, tmp_path, flags, message,
                                                                 mnist_dir):

@@ -9,6 +9,7 @@ import pytest
 from command_helpers import run_main, script
 
 from dlpy35.cli import main as cli
+from dlpy35.cli.common import in_flags
 from dlpy35.engine.records import EpochRecord, Evaluation
 from dlpy35.storage import tables
 from dlpy35.studies import sweep
@@ -44,7 +45,8 @@ def test_parse_seeds_refuses(tokens, message):
 
 
 def test_plan_groups_by_architecture_and_regularisation_and_splits_populations():
-    chunks = sweep.plan([[784, 30, 10], [784, 100, 10]], [0, 1, 2], [0.5, 3.0], [0.0, 5.0], {}, 4)
+    chunks = sweep.plan([[784, 30, 10], [784, 100, 10]], [0, 1, 2], [0.5, 3.0], [0.0, 5.0], sweep.settings(),
+                        population_size=4)
     nets = [n for c in chunks for n in c.nets]
     assert sorted(n.net for n in nets) == list(range(24))  # every combination once
     for c in chunks:
@@ -570,6 +572,33 @@ def test_the_store_saves_a_chunk_where_its_out_is_made_and_loads_only_a_whole_re
     assert store.load(first) == bare
 
 
+def test_a_chunk_file_too_large_or_too_deep_to_read_is_trained_again(tmp_path, two_chunks, monkeypatch):
+    first, _ = two_chunks
+    store = sweep.Store(tmp_path)
+    store.save(_result(first))
+    size = store.path(first).stat().st_size
+    monkeypatch.setattr(sweep, "JSON_BYTES", size)
+    assert store.load(first) == _result(first)  # the most it may hold
+    monkeypatch.setattr(sweep, "JSON_BYTES", size - 1)
+    assert store.load(first) is None
+    store.check({**first.settings, "epochs": 2})  # unreadable: skipped, not compared
+    monkeypatch.undo()
+    store.path(first).write_text("[" * 100_000 + "]" * 100_000)  # deeper than the parser recurses
+    assert store.load(first) is None
+    store.check(first.settings)
+
+
+def test_a_population_keeping_more_epochs_than_a_chunk_file_holds_is_refused_in_the_plan(monkeypatch):
+    monkeypatch.setattr(sweep, "CHUNK_ROWS", 12)
+    assert len(sweep.plan([[4, 3]], [0, 1, 2], [3.0], [0.0], sweep.settings(epochs=4))) == 1  # 12 rows
+    with pytest.raises(ValueError) as exc:
+        sweep.plan([[4, 3]], [0, 1, 2], [3.0], [0.0], sweep.settings(epochs=5))
+    assert str(exc.value) == ("a population of 3 networks for 5 epochs keeps 15 epochs' results, more than a "
+                              "chunk's file holds (12); give population_size=2 or fewer")
+    assert in_flags(exc.value).endswith("give --population-size 2 or fewer")
+    assert len(sweep.plan([[4, 3]], [0, 1, 2], [3.0], [0.0], sweep.settings(epochs=5), 2)) == 2
+
+
 def test_the_store_refuses_chunks_of_another_identity_past_unreadable_ones(tmp_path, two_chunks):
     first, second = two_chunks
     store = sweep.Store(tmp_path)
@@ -599,7 +628,8 @@ def test_an_out_holds_the_sweep_its_manifest_or_its_chunks_name(tmp_path, two_ch
     for chunk in two_chunks:
         store.save(_result(chunk))
     assert sweep.holds(out, two_chunks)  # from before sweep.json: all its chunks are this sweep's
-    assert sweep.holds(out, [*two_chunks, *sweep.plan([[4, 2]], [0], [3.0], [0.0], {})])  # some of them
+    more = sweep.plan([[4, 2]], [0], [3.0], [0.0], sweep.settings(epochs=1))
+    assert sweep.holds(out, [*two_chunks, *more])  # some of them
     assert not sweep.holds(out, two_chunks[:1])  # a chunk that is not this sweep's
     sweep.write_manifest(out, two_chunks[::-1])
     assert json.loads((out / "sweep.json").read_text()) == {"chunks": [c.networks for c in two_chunks[::-1]]}

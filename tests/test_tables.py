@@ -82,6 +82,21 @@ def test_a_csv_file_reads_back_every_field_as_written_even_with_line_breaks_and_
                                      {"net": "1", "sizes": "784-10", "eta": "0.5"}]
 
 
+def test_a_csv_file_is_read_within_its_bound_and_what_is_not_a_table_is_a_valueerror(tmp_path):
+    path = tmp_path / "t.csv"
+    tables.write_csv(path, ("net", "eta"), [{"net": 0, "eta": 0.5}])
+    size = path.stat().st_size
+    assert tables.read_csv(path, limit=size) == [{"net": "0", "eta": "0.5"}]
+    with pytest.raises(ValueError, match="larger than"):
+        tables.read_csv(path, limit=size - 1)
+    path.write_text("net,eta\n" + "9" * 200_000 + ",1\n")  # a field over csv's own limit
+    with pytest.raises(ValueError, match=rf"^{path}: not a CSV table \(field larger than field limit"):
+        tables.read_csv(path)
+    path.write_bytes(b"net,eta\n\xff,1\n")
+    with pytest.raises(ValueError):  # not UTF-8
+        tables.read_csv(path)
+
+
 def test_a_summary_picks_on_the_set_it_is_told_to():
     """Records of a run that evaluated "validation": the pick and its counts are that set's."""
     records = [EpochRecord(e, 1.0, 0.5, 0.5, {"validation": Evaluation(v, 50, 1.0),

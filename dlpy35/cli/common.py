@@ -283,7 +283,7 @@ def weight_init(args):
 
 #: The library's names of the settings a user gives as flags, and the flags that give them.
 FLAGS = {"device": "--device", "mode": "--mode", "seeds": "--seeds", "etas": "--eta", "lmbdas": "--lmbda",
-         "sizes_list": "--sizes", "ray_address": "--ray",
+         "sizes_list": "--sizes", "ray_address": "--ray", "population_size": "--population-size",
          "resume": "--resume", "overwrite": "--overwrite", "data_dir": "--data-dir", "dataset": "--dataset"}
 _KEYWORD = re.compile(r"(?<![\w./-])(" + "|".join(FLAGS) + r")=(\"[^\"]*\"|'[^']*'|[^\s,;:)]+)")
 _PREFIX = re.compile(r"^(" + "|".join(FLAGS) + r"):")

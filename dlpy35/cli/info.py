@@ -13,7 +13,6 @@ Examples::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dlpy35.cli.common import fail
@@ -107,11 +106,12 @@ def _accuracies(sets) -> str:
 
 def _run_lines(directory: Path) -> list[str]:
     """What a run directory's ``args.json`` and ``epochs.csv`` say: the command, and the best epoch."""
+    from dlpy35.storage.rundir import RunDir, read_args
     from dlpy35.storage.tables import read_csv
 
     lines = []
     try:
-        args = json.loads((directory / "args.json").read_text(encoding="utf-8"))
+        args = read_args(directory / RunDir.ARGS)
         command, argv = str(args["command"]), [str(a) for a in args["argv"]]
         argv = argv[1:] if argv[:1] == command.split()[-1:] else argv  # `dlpy35 train ...` names it there
         lines.append(f"run: {' '.join([command, *argv])}")

@@ -139,6 +139,7 @@ def execute(p, args) -> int:
     from dlpy35.cli.progress import EpochBar
     from dlpy35.data import DataError, load_data
     from dlpy35.engine.device import DeviceError
+    from dlpy35.network import check_json_size
     from dlpy35.network2 import Network
     from dlpy35.storage.checkpoint import check_resumable
     from dlpy35.storage.metadata import Metadata, training_settings
@@ -150,6 +151,7 @@ def execute(p, args) -> int:
             check_resumable(args.checkpoint_dir)
         data = load_data(args.data_dir, args.dataset)
         sizes = network_sizes(args.sizes, data)
+        check_json_size(sizes)  # the network it trains is saved as JSON
     except (DataError, ValueError) as exc:
         return fail(p.prog, exc)
     if args.calibrate:

@@ -191,15 +191,19 @@ def cache_path() -> Path:
 
 def _read_entries(path: Path) -> dict:
     """The file's entries by fingerprint key; {} if there is no file; CalibrationError if damaged."""
+    from dlpy35.storage.saved_files import read_bounded
+
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path)
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise CalibrationError(f"cannot read {path}: {exc}") from exc
+    except ValueError as exc:  # larger than any calibration file, or not a file
+        raise CalibrationError(f"{path} is not a calibration file: {exc}") from exc
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CalibrationError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("entries"), dict):
         raise CalibrationError(f"{path} is not a format-{FORMAT} calibration file")

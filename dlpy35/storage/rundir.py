@@ -143,9 +143,11 @@ class RunDir:
 
     def _invocations(self, identity):
         """The invocations that ``args.json`` lists, when it is readable and of a run of `identity`."""
+        from dlpy35.storage.saved_files import read_bounded
+
         try:
-            earlier = json.loads((self.path / self.ARGS).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            earlier = json.loads(read_bounded(self.path / self.ARGS, ARGS_BYTES))
+        except (OSError, ValueError, RecursionError):
             return []
         if not isinstance(earlier, dict) or earlier.get("identity") != identity:
             return []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import tokenize
 import zipfile
 import zlib
@@ -37,18 +38,25 @@ SMALL_JSON_BYTES = 1 << 20
 
 
 def read_bounded(path, limit=SMALL_JSON_BYTES) -> bytes:
-    """The bytes of `path`, reading at most `limit` + 1 of them: a file of a few bytes that is really a
-    FIFO, a device or a huge file costs no more.
+    """The bytes of the regular file `path`, reading at most `limit` + 1 of them: a huge file costs no
+    more, and a FIFO or a device is refused before a byte is read (nor does opening it wait for a writer).
 
     Raises
     ------
     OSError
         It cannot be read (FileNotFoundError when it is not there).
     ValueError
-        ``larger than N bytes``: the caller names the file and what it should have been.
+        ``larger than N bytes`` or ``not a regular file``: the caller names the file and what it
+        should have been.
     """
-    with open(path, "rb") as f:
-        raw = f.read(limit + 1)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, to be refused below
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        with open(fd, "rb", closefd=False) as f:
+            raw = f.read(limit + 1)
+    finally:
+        os.close(fd)
     if len(raw) > limit:
         raise ValueError(f"larger than {limit:,} bytes")
     return raw

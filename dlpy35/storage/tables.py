@@ -74,7 +74,17 @@ def write_csv(path, columns, rows):
         f.write(csv_text(columns, rows))
 
 
-def read_csv(path):
-    """The rows of a CSV file written by :func:`write_csv`, as dicts of strings."""
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+#: The most a CSV file read back (a run's ``epochs.csv``) may hold.
+CSV_BYTES = 1 << 26
+
+
+def read_csv(path, limit=CSV_BYTES):
+    """The rows of a CSV file written by :func:`write_csv`, as dicts of strings; at most `limit` bytes
+    are read (ValueError past them, or for what is not UTF-8 text, OSError when it cannot be read)."""
+    from dlpy35.storage.saved_files import read_bounded
+
+    text = read_bounded(path, limit).decode("utf-8")
+    try:
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:  # a field over csv's limit, a NUL: not a table dlpy35 wrote
+        raise ValueError(f"{path}: not a CSV table ({exc})") from None

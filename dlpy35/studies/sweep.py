@@ -138,9 +138,17 @@ def identity(settings) -> dict:
     return run_identity.identity(**{k: v for k, v in settings.items() if k not in EXECUTION})
 
 
+#: The most a sweep's JSON file (a chunk's results, ``sweep.json``) may hold when read back.
+JSON_BYTES = 1 << 28
+#: The most epochs.csv rows one chunk keeps (all its networks' epochs), at a generous 1 KiB of JSON each:
+#: its file stays within :data:`JSON_BYTES`.
+CHUNK_ROWS = JSON_BYTES // 1024
+
+
 def plan(sizes_list, seeds, etas, lmbdas, settings, population_size=None):
     """The chunks of a sweep: every (sizes, eta, lmbda, seed), grouped and split into populations;
-    ValueError when one is given twice (:func:`check_grid`)."""
+    ValueError when one is given twice (:func:`check_grid`), or when a population keeps more
+    rows than a chunk's file holds (:data:`CHUNK_ROWS`)."""
     check_grid(sizes_list, seeds, etas, lmbdas)
     sizes_list = [list(s) for s in sizes_list]
     nets = [Net(i, seed, float(eta), float(lmbda), tuple(sizes)) for i, (sizes, eta, lmbda, seed)
@@ -153,6 +161,11 @@ def plan(sizes_list, seeds, etas, lmbdas, settings, population_size=None):
         group = list(group)
         size = population_size or len(group)
         chunks += [Chunk(group[i:i + size], settings) for i in range(0, len(group), size)]
+    largest, epochs = max(len(c.nets) for c in chunks), settings["epochs"]
+    if largest * epochs > CHUNK_ROWS:
+        raise ValueError(f"a population of {largest:,} networks for {epochs} epochs keeps "
+                         f"{largest * epochs:,} epochs' results, more than a chunk's file holds "
+                         f"({CHUNK_ROWS:,}); give population_size={CHUNK_ROWS // epochs} or fewer")
     return chunks
 
 
@@ -215,12 +228,8 @@ class Store:
 
     def load(self, chunk):
         """The saved result of `chunk`, or None (absent, or not a complete result of this chunk)."""
-        try:
-            result = json.loads(self.path(chunk).read_text())
-        except (OSError, ValueError):
-            return None
-        complete = isinstance(result, dict) and {"key", "epochs", "summary"} <= result.keys()
-        return result if complete and result["key"] == chunk.key else None
+        result = _complete(self.path(chunk))
+        return result if result and result["key"] == chunk.key else None
 
     def check(self, settings):
         """Refuse (ValueError, one line) when a chunk saved here was trained under another identity
@@ -229,11 +238,8 @@ class Store:
         from dlpy35.storage.identity import check_same
 
         for path in sorted(self.dir.glob("*.json")):
-            try:
-                result = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(result, dict) and {"key", "epochs", "summary"} <= result.keys():
+            result = _complete(path)
+            if result:
                 check_same(result.get("identity"), identity(settings),
                            f"{path}: cannot reuse the chunks of {self.dir.parent}: this one",
                            "give another output directory, the settings they were trained with, or "
@@ -250,6 +256,25 @@ class Store:
             json.dump(result, f)
 
 
+def _read_json(path):
+    """The JSON document in `path`, read within :data:`JSON_BYTES`; ValueError or OSError otherwise."""
+    from dlpy35.storage.saved_files import read_bounded
+
+    try:
+        return json.loads(read_bounded(path, JSON_BYTES))
+    except RecursionError:  # nested beyond the parser's depth: not a file a sweep wrote
+        raise ValueError(f"{path}: nested too deeply") from None
+
+
+def _complete(path):
+    """A chunk's complete result in `path`, or None (absent, unreadable, too large, or incomplete)."""
+    try:
+        result = _read_json(path)
+    except (OSError, ValueError):
+        return None
+    return result if isinstance(result, dict) and {"key", "epochs", "summary"} <= result.keys() else None
+
+
 #: The file in a sweep's directory that names its chunks.
 MANIFEST = "sweep.json"
 #: The files a sweep writes in its directory (besides ``chunks/``).
@@ -264,7 +289,7 @@ def holds(out, chunks) -> bool:
     """
     out = Path(out)
     try:
-        listed = json.loads((out / MANIFEST).read_text())["chunks"]
+        listed = _read_json(out / MANIFEST)["chunks"]
         return sorted(listed) == sorted(c.networks for c in chunks)
     except FileNotFoundError:
         found = {path.stem for path in (out / "chunks").glob("*.json")}
