@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -71,6 +72,19 @@ def test_info_of_a_run_directory_whose_args_and_epochs_cannot_be_read_says_so(ru
     os.mkfifo(copy / "args.json")  # nothing would ever write to it
     (copy / "epochs.csv").write_text("net,epoch\n" + "0" * 200_000 + ",0\n")
     assert info(copy, capsys)[10:] == ["run: no readable args.json", "epochs.csv: none readable"]
+
+
+def test_a_conv_run_replacing_a_sigmoid_run_leaves_no_file_of_it_for_info_to_describe(run_dir, tmp_path,
+                                                                                        capsys):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    status = cli.command_main("train-conv", ["--net", "fc", "--epochs", "1", "--n-train", "20", "--run-dir",
+                                             str(run), "--overwrite", *FAST])
+    assert status == 0
+    capsys.readouterr()
+    assert not (run / "network.json").exists()
+    kind = "kind: layer stack (network.npz, chapter 6)"
+    assert info(run, capsys)[:2] == [f"file: {run / 'network.npz'}", kind]
 
 
 def test_info_of_a_layer_stack_names_its_layers_and_classes(tmp_path, capsys):

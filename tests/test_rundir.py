@@ -85,6 +85,28 @@ def test_a_link_to_a_file_outside_is_replaced_only_when_told_and_the_file_outsid
     assert not saved.is_symlink() and saved.read_text().startswith("{")
 
 
+def test_a_run_replacing_another_removes_that_runs_files_of_either_kind_and_nothing_else(tmp_path,
+                                                                                         monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr("sys.argv", ["dlpy35", "train-conv", "--overwrite"])
+    outside = tmp_path / "precious.png"
+    outside.write_text("kept")
+    (tmp_path / "run").mkdir()
+    for name in ["args.json", "epochs.csv", "network.json", "network.npz", "notes.txt"]:
+        (tmp_path / "run" / name).write_text("the run replaced")
+    (tmp_path / "run" / "curves.png").symlink_to(outside)
+    there = {p.name for p in (tmp_path / "run").iterdir()}
+    prog, args = "dlpy35 train-conv", SimpleNamespace()
+    RunDir(tmp_path / "run", "network.npz").start(prog, args)  # not told to replace it
+    assert {p.name for p in (tmp_path / "run").iterdir()} == there
+    RunDir(tmp_path / "run", "network.npz", replacing=True).start(prog, args, {}, 3)
+    assert {p.name for p in (tmp_path / "run").iterdir()} == there  # a run resumed at epoch 3 removes none
+    RunDir(tmp_path / "run", "network.npz", replacing=True).start(prog, args)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["args.json", "notes.txt"]  # args: its own
+    assert outside.read_text() == "kept"
+
+
 def test_args_json_lists_the_invocations_of_one_run(tmp_path, monkeypatch):
     """A resumed run keeps the invocations of its own args.json; another run's are not carried over."""
     import json

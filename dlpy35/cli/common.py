@@ -231,7 +231,8 @@ def check_outputs(args, network_file="", inputs=(), run_files=(), command=None):
         except ImportError:
             raise ValueError("--plot needs matplotlib: pip install 'dlpy35[plot]'") from None
     run_dir = getattr(args, "run_dir", None)  # evaluate has --plot but no run directory
-    args.run = run_dir and RunDir(run_dir, network_file, "--run-dir")
+    overwrite = bool(getattr(args, "overwrite", False))  # the run there goes when this one starts
+    args.run = run_dir and RunDir(run_dir, network_file, "--run-dir", replacing=overwrite)
     if args.run:
         outputs.directory(run_dir, "--run-dir", [*args.run.names, *run_files])
     elif command and args.save is None and not args.no_save:

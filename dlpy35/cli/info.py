@@ -18,8 +18,6 @@ from pathlib import Path
 from dlpy35.cli.common import fail
 from dlpy35.text import plural
 
-NETWORK_FILES = ("network.json", "network.npz")
-
 
 def configure(p):
     p.add_argument("model", type=Path, metavar="MODEL|RUN_DIR", help="a saved network, or a run directory")
@@ -27,6 +25,7 @@ def configure(p):
 
 def _network_file(path: Path) -> Path:
     """The network file of `path`: itself, or the one in the run directory `path` (ModelError if none)."""
+    from dlpy35.storage.rundir import NETWORK_FILES
     from dlpy35.storage.saved_networks import ModelError
 
     if not path.is_dir():

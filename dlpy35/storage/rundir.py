@@ -64,6 +64,10 @@ def plain_args(args) -> dict:
     return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "run"}
 
 
+#: The trained network's file in a run directory, by kind: network/network2's, network3's.
+NETWORK_FILES = ("network.json", "network.npz")
+
+
 class RunDir:
     """The files of one run under `path`.
 
@@ -71,16 +75,21 @@ class RunDir:
     ----------
     path : path-like
     network_file : str
-        The trained network's file name: ``network.json`` or ``network.npz``.
+        The trained network's file name: one of :data:`NETWORK_FILES`.
     what : str
         What the messages call the directory (a command calls it by its flag).
+    fresh : bool
+        A run kept by default: the directory is made new (:meth:`make`).
+    replacing : bool
+        The run replaces the one there (``--overwrite``): that run's files go when this one starts.
     """
 
     ARGS, EPOCHS, CURVES = "args.json", "epochs.csv", "curves.png"
 
-    def __init__(self, path, network_file, what="the run directory", fresh=False):
+    def __init__(self, path, network_file, what="the run directory", fresh=False, replacing=False):
         self.path, self.what, self.fresh, self.made = Path(path), what, fresh, False
         self.network = self.path / network_file
+        self.replacing = replacing
 
     def make(self):
         """Create the directory now, when it is a `fresh` one (a run kept by default): at its path or, if
@@ -130,8 +139,11 @@ class RunDir:
         ``invocations`` lists ``{"argv", "from_epoch"}`` of each command that trained the run:
         a resumed run keeps those of the ``args.json`` there when it is of the same run
         (the same identity), so that the file describes the run as it happened; ``argv``
-        and ``args`` are the latest invocation's.
+        and ``args`` are the latest invocation's.  A run `replacing` another starts by removing
+        that run's files.
         """
+        if self.replacing and not epoch:
+            self._remove_the_run_replaced()
         invocation = {"argv": sys.argv[1:], "from_epoch": epoch}
         with atomic_write(self.path / self.ARGS, "w") as f:
             json.dump({"command": prog, "argv": sys.argv[1:], "args": plain_args(args), "identity": identity,
@@ -140,6 +152,14 @@ class RunDir:
                        "device": device and {"kind": device.kind, "mode": device.mode,
                                              "dtype": device.dtype}},
                       f, indent=1, default=str)
+
+    def _remove_the_run_replaced(self):
+        """Remove the files of the run this one replaces, of either kind: none of them stays beside this
+        run's (a curve it does not redraw, a network file of the other kind)."""
+        for name in (self.ARGS, self.EPOCHS, self.CURVES, *NETWORK_FILES):
+            path = self.path / name
+            if path.is_file() or path.is_symlink():
+                path.unlink(missing_ok=True)
 
     def _invocations(self, identity):
         """The invocations that ``args.json`` lists, when it is readable and of a run of `identity`."""

@@ -123,11 +123,12 @@ def find(names) -> list[Row]:
 HISTORY = "history.json"
 
 
-def row_dir(row, path):
-    """The :class:`dlpy35.storage.rundir.RunDir` of `row` at `path`: its network file is the row's kind."""
+def row_dir(row, path, replacing=False):
+    """The :class:`dlpy35.storage.rundir.RunDir` of `row` at `path`: its network file is the row's kind;
+    `replacing` a run there (``--overwrite``)."""
     from dlpy35.storage.rundir import RunDir
 
-    return RunDir(path, "network.npz" if row.chapter == 6 else "network.json")
+    return RunDir(path, "network.npz" if row.chapter == 6 else "network.json", replacing=replacing)
 
 
 def row_files(run):
@@ -194,7 +195,7 @@ def run_row(row, run_dir, quick=False, *, epochs=None, seed=0, device="auto", mo
 
     s = {**row.run_settings(quick), **({} if epochs is None else {"epochs": epochs}), "seed": seed,
          "device": device, "mode": mode, "data_dir": data_dir}
-    run = row_dir(row, run_dir)
+    run = row_dir(row, run_dir, replacing=overwrite)
     data = load_data(data_dir)
     run.start(made_by(row), SimpleNamespace(**s))
     keep = _checkpointing(run, overwrite, log)
