@@ -248,6 +248,35 @@ def test_write_is_atomic_and_writes_paths_as_strings(tmp_path, bench_modules, ca
     assert capsys.readouterr().out == f"wrote {out}\n"
 
 
+def test_the_results_file_replaces_only_a_benchmarks_earlier_results(tmp_path, bench_modules, capsys):
+    results = bench_modules.results
+    out = tmp_path / "r.json"
+    assert results.check_path(out) == out  # nothing there
+    results.write(out, {"machine": {"cpu": "x"}, "results": []})
+    assert results.check_path(out) == out  # a benchmark's results: replaced
+    for text in ('{"results": []}', "notes of mine", "[1, 2]"):
+        out.write_text(text)
+        with pytest.raises(ValueError) as exc:
+            results.check_path(out)
+        why = "holds a file that is not a benchmark's results; give another path"
+        assert str(exc.value) == f"--json {out}: {why}"
+    with pytest.raises(ValueError, match="is a directory"):
+        results.check_path(tmp_path)
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b")
+    with pytest.raises(ValueError, match="--data-dir"):  # an input of the benchmark
+        results.check_path(tmp_path / "mnist" / "train-images-idx3-ubyte.gz", tmp_path / "mnist")
+
+
+def test_a_benchmark_refuses_a_results_file_it_would_wrongly_replace_before_any_work(tmp_path):
+    mine = tmp_path / "mine.json"
+    mine.write_text("notes of mine")
+    proc = bench("--profile", "--json", mine)
+    assert proc.returncode == 2 and mine.read_text() == "notes of mine"
+    assert proc.stderr.strip().splitlines() == [f"bench.py: error: --json {mine}: holds a file that is not a "
+                                                "benchmark's results; give another path (see --help)"]
+
+
 def test_torch_problem_survives_the_trip_to_the_subprocess(tmp_path, bench_modules):
     rng = np.random.default_rng(0)
     problem = {"train_x": rng.random((20, 784), dtype=np.float32),

@@ -57,6 +57,11 @@ def parse(p, argv=None):
         p.error(f"--sizes: give at least two layer sizes, got {' '.join(map(str, args.sizes))}")
     if getattr(args, "modes", None) is not None:
         args.modes = [m for m in args.modes if m]
+    if getattr(args, "json", None) is not None:
+        try:
+            results.check_path(args.json, getattr(args, "data_dir", None))
+        except ValueError as exc:
+            p.error(str(exc))
     return args
 
 

@@ -87,6 +87,33 @@ def markdown(head, rows, footer=()):
     return "\n".join([line(head), rule, *map(line, rows), *footer])
 
 
+def check_path(path, data_dir=None):
+    """The results file `path` checked before any work, as dlpy35's commands check theirs: not a
+    directory nor a file of MNIST's `data_dir`, and, where a file is there, a benchmark's earlier
+    results (replaced) and nothing else; ValueError in one line otherwise."""
+    from types import SimpleNamespace
+
+    from dlpy35.cli.common import data_inputs
+    from dlpy35.storage.outputs import Outputs
+
+    path = Path(path)
+    Outputs(data_inputs(SimpleNamespace(data_dir=data_dir)), replace=True).file(path, "--json", "path")
+    if (path.exists() or path.is_symlink()) and not _is_results(path):
+        raise ValueError(f"--json {path}: holds a file that is not a benchmark's results; give another path")
+    return path
+
+
+def _is_results(path):
+    """Whether `path` holds a benchmark's results (:func:`write`'s JSON object, which names the machine)."""
+    from dlpy35.storage.saved_files import read_bounded
+
+    try:
+        doc = json.loads(read_bounded(path, 1 << 26))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and "machine" in doc
+
+
 def write(path, payload):
     """Write `payload` as indented JSON to `path` through a temporary file and a rename, and say so.
 
