@@ -93,10 +93,11 @@ def test_a_run_replacing_another_removes_that_runs_files_of_either_kind_and_noth
     outside = tmp_path / "precious.png"
     outside.write_text("kept")
     (tmp_path / "run").mkdir()
-    for name in ["args.json", "epochs.csv", "network.json", "network.npz", "notes.txt"]:
+    (tmp_path / "run" / "curves.png").symlink_to(outside)  # a link: removed, what it points to kept
+    for name in {*RunDir.FILES, "notes.txt"} - {"curves.png"}:
         (tmp_path / "run" / name).write_text("the run replaced")
-    (tmp_path / "run" / "curves.png").symlink_to(outside)
     there = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"learning_speed.csv", "learning_speed.png", "history.json", "curves.png"} < there
     prog, args = "dlpy35 train-conv", SimpleNamespace()
     RunDir(tmp_path / "run", "network.npz").start(prog, args)  # not told to replace it
     assert {p.name for p in (tmp_path / "run").iterdir()} == there

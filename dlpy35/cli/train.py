@@ -51,10 +51,11 @@ from dlpy35.cli.common import (
 )
 from dlpy35.cli.config import add_config_flag
 from dlpy35.engine.callbacks import Callback  # light: imports no PyTensor, as a command's parsing must not
+from dlpy35.storage.rundir import RunDir
 from dlpy35.text import plural
 
 NETWORK_FILE = "network.json"
-SPEED_CSV, SPEED_PNG = "learning_speed.csv", "learning_speed.png"  # --learning-speed's files in --run-dir
+SPEED_CSV, SPEED_PNG = RunDir.SPEED_CSV, RunDir.SPEED_PNG  # --learning-speed's files in --run-dir
 
 
 def configure(p):

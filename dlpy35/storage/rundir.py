@@ -85,6 +85,10 @@ class RunDir:
     """
 
     ARGS, EPOCHS, CURVES = "args.json", "epochs.csv", "curves.png"
+    SPEED_CSV, SPEED_PNG = "learning_speed.csv", "learning_speed.png"  # ``train --learning-speed``'s
+    HISTORY = "history.json"  # a reproduced chapter-6 row's: every network's epochs
+    #: Every file a run of any command writes here (a checkpoint aside, which has its own flags).
+    FILES = (ARGS, EPOCHS, CURVES, *NETWORK_FILES, SPEED_CSV, SPEED_PNG, HISTORY)
 
     def __init__(self, path, network_file, what="the run directory", fresh=False, replacing=False):
         self.path, self.what, self.fresh, self.made = Path(path), what, fresh, False
@@ -154,9 +158,9 @@ class RunDir:
                       f, indent=1, default=str)
 
     def _remove_the_run_replaced(self):
-        """Remove the files of the run this one replaces, of either kind: none of them stays beside this
-        run's (a curve it does not redraw, a network file of the other kind)."""
-        for name in (self.ARGS, self.EPOCHS, self.CURVES, *NETWORK_FILES):
+        """Remove the files of the run this one replaces (:data:`FILES`): none of them stays beside this
+        run's (a curve it does not redraw, a network file of the other kind, another command's files)."""
+        for name in self.FILES:
             path = self.path / name
             if path.is_file() or path.is_symlink():
                 path.unlink(missing_ok=True)

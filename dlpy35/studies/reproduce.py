@@ -24,6 +24,7 @@ from types import SimpleNamespace
 from dlpy35.chapter6 import DROPOUT_PRESET, PRESETS
 from dlpy35.engine.callbacks import Callback
 from dlpy35.storage import tables
+from dlpy35.storage.rundir import RunDir
 
 __all__ = ["Row", "ROWS", "TOLERANCE", "HISTORY", "RowError", "find", "row_dir", "row_files", "made_by",
            "run_row", "run_row_away", "named", "status_of", "markdown", "read_results", "test_of_pick"]
@@ -120,14 +121,12 @@ def find(names) -> list[Row]:
 
 
 #: The file beside the run directory's own where a chapter-6 row keeps every network's epochs.
-HISTORY = "history.json"
+HISTORY = RunDir.HISTORY
 
 
 def row_dir(row, path, replacing=False):
     """The :class:`dlpy35.storage.rundir.RunDir` of `row` at `path`: its network file is the row's kind;
     `replacing` a run there (``--overwrite``)."""
-    from dlpy35.storage.rundir import RunDir
-
     return RunDir(path, "network.npz" if row.chapter == 6 else "network.json", replacing=replacing)
 
 
