@@ -32,12 +32,12 @@ from dlpy35.storage.metadata import Metadata
 from dlpy35.storage.saved_files import SavedFileError, read_bounded
 
 WEIGHT_INITS = ("large", "default")
+REGULARIZERS = (None, "l2", "l1")
 #: The most a JSON network file may hold: what :func:`load` reads, and so what :meth:`Network.save` writes.
 #: Parsing it holds about three times as much (the text, and a Python float per number).
 JSON_BYTES = 1 << 30
 #: A float64's longest text (``-2.2250738585072014e-308``) and its separator: each number's most.
 JSON_CHARS_PER_NUMBER = 26
-REGULARIZERS = (None, "l2", "l1")
 
 
 class Network(Predictor, TrainedNetwork):
@@ -366,9 +366,8 @@ def _read_json(filename):
         raw = read_bounded(filename, JSON_BYTES)
     except OSError as exc:
         raise SavedFileError(f"{filename}: cannot read it ({exc.strerror})") from None
-    except ValueError as exc:  # larger than any network dlpy35 saves
-        raise SavedFileError(f"{filename}: not a JSON network file ({exc}, more than any JSON network "
-                             "dlpy35 saves)") from None
+    except ValueError as exc:  # larger than any network dlpy35 saves, or a FIFO or a device
+        raise SavedFileError(f"{filename}: not a JSON network file ({exc})") from None
     try:
         return json.loads(raw)
     except RecursionError:  # arrays or objects nested deeper than the parser recurses

@@ -161,7 +161,7 @@ def plan(sizes_list, seeds, etas, lmbdas, settings, population_size=None):
         group = list(group)
         size = population_size or len(group)
         chunks += [Chunk(group[i:i + size], settings) for i in range(0, len(group), size)]
-    largest, epochs = max(len(c.nets) for c in chunks), settings["epochs"]
+    largest, epochs = max((len(c.nets) for c in chunks), default=0), settings["epochs"]
     if largest * epochs > CHUNK_ROWS:
         raise ValueError(f"a population of {largest:,} networks for {epochs} epochs keeps "
                          f"{largest * epochs:,} epochs' results, more than a chunk's file holds "
