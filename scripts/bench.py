@@ -52,4 +52,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from dlpy35.cli.common import run  # Ctrl-C in one line, JAX's compiles kept: as the dlpy35 command
+
+    sys.exit(run(main))
