@@ -132,6 +132,15 @@ def test_the_library_leaves_jax_s_compile_cache_as_it_found_it(tmp_path):
     assert _jax_cache_in_a_child(f"{own}; caches.keep_jax_compiles()", env) == "/tmp/own"
 
 
+def test_the_compile_cache_stays_where_it_was_first_asked_for(monkeypatch, tmp_path):
+    monkeypatch.setattr(caches, "_jax_compiles", None)
+    monkeypatch.setenv("DLPY35_CACHE", str(tmp_path / "first"))
+    caches.keep_jax_compiles()
+    monkeypatch.setenv("DLPY35_CACHE", str(tmp_path / "second"))  # a later command run in this process
+    caches.keep_jax_compiles()
+    assert caches.jax_compiles_dir() == tmp_path / "first" / "jax"
+
+
 def test_numba_20_percent_faster_is_the_default():
     stored(jax_s=50e-6, numba_s=40e-6)
     mode, reason = dv.cpu_default("float32")

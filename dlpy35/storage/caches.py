@@ -172,10 +172,12 @@ def keep_jax_compiles() -> None:
     read back in the next run.  dlpy35 used as a library leaves JAX's configuration as
     it found it, so a program keeps its own cache, or none (XLA's ``--xla_dump_to`` dumps
     nothing for a compile read from a cache); a cache the process already chose is kept.
-    The directory is fixed now, so a later ``$DLPY35_CACHE`` does not move it.
+    The directory is fixed at the first call, as JAX fixes it at its first compile, so a
+    later ``$DLPY35_CACHE`` does not move it.
     """
     global _jax_compiles
-    _jax_compiles = cache_dir() / "jax"
+    if _jax_compiles is None:
+        _jax_compiles = cache_dir() / "jax"
 
 
 def jax_compiles_dir() -> Path | None:
