@@ -28,8 +28,9 @@ from dlpy35.engine.predictor import Predictor, normalised_rows
 from dlpy35.engine.trainer import TrainedNetwork, Trainer, TrainingDiverged  # noqa: F401 (TrainingDiverged: public here)
 from dlpy35.storage import metadata as meta
 from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.bounded import read_bounded
 from dlpy35.storage.metadata import Metadata
-from dlpy35.storage.saved_files import SavedFileError, read_bounded
+from dlpy35.storage.saved_files import SavedFileError
 
 WEIGHT_INITS = ("large", "default")
 REGULARIZERS = (None, "l2", "l1")

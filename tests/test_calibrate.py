@@ -18,7 +18,7 @@ from dlpy35.cli.calibrate import main as calibrate_command
 from dlpy35.engine import calibrate as cal
 from dlpy35.engine import device as dv
 from dlpy35.storage import caches
-from dlpy35.storage.saved_files import SMALL_JSON_BYTES
+from dlpy35.storage.bounded import SMALL_JSON_BYTES
 
 
 @pytest.fixture

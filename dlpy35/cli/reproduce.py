@@ -323,7 +323,7 @@ def _check_out(args, rows, kept):
 
 def _made_by(run, command) -> bool:
     """Whether the run directory `run` was made by `command` (its ``args.json`` says so)."""
-    from dlpy35.storage.saved_files import read_bounded
+    from dlpy35.storage.bounded import read_bounded
 
     try:
         return json.loads(read_bounded(run.path / run.ARGS))["command"] == command

@@ -22,6 +22,7 @@ import platform
 from pathlib import Path
 
 from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.bounded import read_bounded
 from dlpy35.storage.identity import key
 
 FILENAME = "cpu_calibration.json"
@@ -193,8 +194,6 @@ def cache_path() -> Path:
 
 def _read_entries(path: Path) -> dict:
     """The file's entries by fingerprint key; {} if there is no file; CalibrationError if damaged."""
-    from dlpy35.storage.saved_files import read_bounded
-
     try:
         raw = read_bounded(path)
     except FileNotFoundError:

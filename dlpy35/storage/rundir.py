@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.bounded import read_bounded
 from dlpy35.storage.outputs import Finisher, OutputError
 from dlpy35.storage.tables import EPOCH_COLUMNS, write_csv
 
@@ -167,8 +168,6 @@ class RunDir:
 
     def _invocations(self, identity):
         """The invocations that ``args.json`` lists, when it is readable and of a run of `identity`."""
-        from dlpy35.storage.saved_files import read_bounded
-
         try:
             earlier = json.loads(read_bounded(self.path / self.ARGS, ARGS_BYTES))
         except (OSError, ValueError, RecursionError):
@@ -223,8 +222,6 @@ def read_args(path, limit=ARGS_BYTES) -> dict:
     cannot be read or is not an ``args.json``: a JSON object with a ``command`` (text)
     and ``args`` (an object).  Its values are checked by the command that reruns it.
     """
-    from dlpy35.storage.saved_files import read_bounded
-
     path = Path(path)
     path = path / RunDir.ARGS if path.is_dir() else path
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import tokenize
 import zipfile
 import zlib
@@ -31,35 +30,6 @@ class SavedFileError(ValueError):
 # deeper than the parser recurses, OverflowError for a shape beyond int64 in an npy header.
 NPZ_ERRORS = (OSError, EOFError, KeyError, ValueError, TypeError, AttributeError, RecursionError,
               OverflowError, RuntimeError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error)
-
-
-#: The most a small JSON file dlpy35 writes (a run's ``args.json``, ``results.json``) may hold when read back.
-SMALL_JSON_BYTES = 1 << 20
-
-
-def read_bounded(path, limit=SMALL_JSON_BYTES) -> bytes:
-    """The bytes of the regular file `path`, reading at most `limit` + 1 of them: a huge file costs no
-    more, and a FIFO or a device is refused before a byte is read (nor does opening it wait for a writer).
-
-    Raises
-    ------
-    OSError
-        It cannot be read (FileNotFoundError when it is not there).
-    ValueError
-        ``larger than N bytes`` or ``not a regular file``: the caller names the file and what it
-        should have been.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, to be refused below
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file")
-        with open(fd, "rb", closefd=False) as f:
-            raw = f.read(limit + 1)
-    finally:
-        os.close(fd)
-    if len(raw) > limit:
-        raise ValueError(f"larger than {limit:,} bytes")
-    return raw
 
 
 def open_npz(filename):

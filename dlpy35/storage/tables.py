@@ -11,6 +11,7 @@ import csv
 import io
 
 from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.bounded import read_bounded
 
 #: ``evaluation_*``: the set a run is judged by (validation or test); ``test_*``: the test set, when the
 #: run evaluated it (empty otherwise), so that what validation picks is reported on unseen images.
@@ -81,8 +82,6 @@ CSV_BYTES = 1 << 26
 def read_csv(path, limit=CSV_BYTES):
     """The rows of a CSV file written by :func:`write_csv`, as dicts of strings; at most `limit` bytes
     are read (ValueError past them, or for what is not UTF-8 text, OSError when it cannot be read)."""
-    from dlpy35.storage.saved_files import read_bounded
-
     text = read_bounded(path, limit).decode("utf-8")
     try:
         return list(csv.DictReader(io.StringIO(text, newline="")))

@@ -278,7 +278,7 @@ def read_results(path) -> dict:
     """The results kept in `path` (a ``results.json`` of :func:`markdown`'s results), by row name: {}
     when there is no file; ValueError in one line, naming the file and what is wrong, when it holds no
     such results (a table built from them would fail half-way)."""
-    from dlpy35.storage.saved_files import read_bounded
+    from dlpy35.storage.bounded import read_bounded
 
     try:
         doc = json.loads(read_bounded(path))

@@ -258,7 +258,7 @@ class Store:
 
 def _read_json(path):
     """The JSON document in `path`, read within :data:`JSON_BYTES`; ValueError or OSError otherwise."""
-    from dlpy35.storage.saved_files import read_bounded
+    from dlpy35.storage.bounded import read_bounded
 
     try:
         return json.loads(read_bounded(path, JSON_BYTES))

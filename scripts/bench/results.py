@@ -105,7 +105,7 @@ def check_path(path, data_dir=None):
 
 def _is_results(path):
     """Whether `path` holds a benchmark's results (:func:`write`'s JSON object, which names the machine)."""
-    from dlpy35.storage.saved_files import read_bounded
+    from dlpy35.storage.bounded import read_bounded
 
     try:
         doc = json.loads(read_bounded(path, 1 << 26))
