@@ -128,8 +128,8 @@ def test_the_library_leaves_jax_s_compile_cache_as_it_found_it(tmp_path):
     env = {"DLPY35_CACHE": str(tmp_path)}
     assert _jax_cache_in_a_child("", env) == "None"
     assert _jax_cache_in_a_child("caches.keep_jax_compiles()", env) == str(tmp_path / "jax")
-    own = "import jax; jax.config.update('jax_compilation_cache_dir', '/tmp/own')"
-    assert _jax_cache_in_a_child(f"{own}; caches.keep_jax_compiles()", env) == "/tmp/own"
+    own = f"import jax; jax.config.update('jax_compilation_cache_dir', '{tmp_path / 'own'}')"
+    assert _jax_cache_in_a_child(f"{own}; caches.keep_jax_compiles()", env) == str(tmp_path / "own")
 
 
 def test_the_compile_cache_stays_where_it_was_first_asked_for(monkeypatch, tmp_path):
