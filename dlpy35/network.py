@@ -28,7 +28,7 @@ from dlpy35.engine.predictor import Predictor, normalised_rows
 from dlpy35.engine.trainer import TrainedNetwork, Trainer, TrainingDiverged  # noqa: F401 (TrainingDiverged: public here)
 from dlpy35.storage import metadata as meta
 from dlpy35.storage.atomic import atomic_write
-from dlpy35.storage.bounded import read_bounded
+from dlpy35.storage.bounded import read_json
 from dlpy35.storage.metadata import Metadata
 from dlpy35.storage.saved_files import SavedFileError
 
@@ -364,17 +364,10 @@ def _read_json(filename):
     """The JSON document in `filename`, read within :data:`JSON_BYTES`; a :class:`SavedFileError` when it
     cannot be read, is larger or does not parse."""
     try:
-        raw = read_bounded(filename, JSON_BYTES)
+        return read_json(filename, JSON_BYTES)
     except OSError as exc:
         raise SavedFileError(f"{filename}: cannot read it ({exc.strerror})") from None
-    except ValueError as exc:  # larger than any network dlpy35 saves, or a FIFO or a device
-        raise SavedFileError(f"{filename}: not a JSON network file ({exc})") from None
-    try:
-        return json.loads(raw)
-    except RecursionError:  # arrays or objects nested deeper than the parser recurses
-        raise SavedFileError(f"{filename}: not a JSON network file (lists or objects nested too "
-                               "deeply)") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of too many digits
+    except ValueError as exc:  # too large, not a file, not JSON, nested too deeply, an integer too long
         raise SavedFileError(f"{filename}: not a JSON network file ({exc})") from None
 
 

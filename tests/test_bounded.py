@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 
 from dlpy35.storage import bounded
-from dlpy35.storage.bounded import read_bounded
+from dlpy35.storage.bounded import read_bounded, read_json
 
 
 def test_a_file_of_the_bound_is_read_whole_and_one_byte_more_is_refused(tmp_path):
@@ -47,3 +47,17 @@ def test_a_fifo_a_device_or_a_directory_is_refused_before_reading(tmp_path):
             read_bounded(path)
     with pytest.raises(FileNotFoundError):
         read_bounded(tmp_path / "absent")
+
+
+def test_json_read_back_within_its_bound_and_nested_beyond_the_parser_is_a_valueerror(tmp_path):
+    path = tmp_path / "doc.json"
+    path.write_text('{"a": [1, 2.5]}')
+    assert read_json(path) == {"a": [1, 2.5]}
+    with pytest.raises(ValueError, match="larger than 10 bytes"):
+        read_json(path, 10)
+    path.write_text("[" * 100_000 + "]" * 100_000)  # json.loads raises RecursionError on this
+    with pytest.raises(ValueError, match="^lists or objects nested too deeply$"):
+        read_json(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="Expecting property name"):
+        read_json(path)

@@ -250,6 +250,17 @@ def test_a_damaged_results_file_is_one_line_before_any_row_trains(text, capsys, 
     assert (tmp_path / "results.json").read_text() == text
 
 
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "{}", "{not json"])
+def test_a_rows_directory_whose_args_json_is_no_rows_is_another_run_refused_in_one_line(text, capsys,
+                                                                                       tmp_path):
+    """Lists nested beyond the parser's recursion, too, are one line, not a traceback."""
+    (tmp_path / "ch1-30").mkdir()
+    (tmp_path / "ch1-30" / "args.json").write_text(text)
+    status, out, err = run_main(cli.main, ["reproduce", "ch1-30", "--out", str(tmp_path)], capsys)
+    assert status == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert f"--out {tmp_path / 'ch1-30'} holds another run (args.json); give --overwrite to replace it" in err
+
+
 @pytest.mark.parametrize("text, why", [
     ("{not json", "Expecting property name"),
     ('{"rows": []}', "missing results"),

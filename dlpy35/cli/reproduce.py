@@ -301,7 +301,7 @@ def _check_out(args, rows, kept):
     """--out and the directory of each row to run checked against the output policy before any row runs.
 
     --out may hold this table (a results.json of results), which goes on; a row's directory may hold an
-    unfinished run of the same row, which starts again.  Anything else there needs --overwrite:
+    unfinished run of the same row, which goes on from its checkpoint.  Anything else there needs --overwrite:
     another run, or a row kept in the table from another command.
     """
     from dlpy35.storage.outputs import Outputs
@@ -323,9 +323,9 @@ def _check_out(args, rows, kept):
 
 def _made_by(run, command) -> bool:
     """Whether the run directory `run` was made by `command` (its ``args.json`` says so)."""
-    from dlpy35.storage.bounded import read_bounded
+    from dlpy35.storage.bounded import read_json
 
     try:
-        return json.loads(read_bounded(run.path / run.ARGS))["command"] == command
+        return read_json(run.path / run.ARGS)["command"] == command
     except (OSError, ValueError, KeyError, TypeError):
         return False

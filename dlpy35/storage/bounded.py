@@ -8,10 +8,11 @@ holds, and refuses what is not a regular file before reading a byte.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
-__all__ = ["SMALL_JSON_BYTES", "read_bounded"]
+__all__ = ["SMALL_JSON_BYTES", "read_bounded", "read_json"]
 
 #: The most a small JSON file dlpy35 writes (a run's ``args.json``, ``results.json``) may hold when read back.
 SMALL_JSON_BYTES = 1 << 20
@@ -51,3 +52,21 @@ def read_bounded(path, limit=SMALL_JSON_BYTES) -> bytes:
     if not left:
         raise ValueError(f"larger than {limit:,} bytes")
     return b"".join(chunks)
+
+
+def read_json(path, limit=SMALL_JSON_BYTES):
+    """The JSON document in the regular file `path`, read within `limit` bytes (:func:`read_bounded`).
+
+    Raises
+    ------
+    OSError
+        It cannot be read.
+    ValueError
+        It is larger than `limit`, not a regular file, not UTF-8 JSON, or lists or objects
+        nested deeper than the parser recurses (which ``json.loads`` raises as RecursionError).
+    """
+    raw = read_bounded(path, limit)
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("lists or objects nested too deeply") from None

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from dlpy35.storage.atomic import atomic_write
-from dlpy35.storage.bounded import read_bounded
+from dlpy35.storage.bounded import read_bounded, read_json
 from dlpy35.storage.outputs import Finisher, OutputError
 from dlpy35.storage.tables import EPOCH_COLUMNS, write_csv
 
@@ -169,8 +169,8 @@ class RunDir:
     def _invocations(self, identity):
         """The invocations that ``args.json`` lists, when it is readable and of a run of `identity`."""
         try:
-            earlier = json.loads(read_bounded(self.path / self.ARGS, ARGS_BYTES))
-        except (OSError, ValueError, RecursionError):
+            earlier = read_json(self.path / self.ARGS, ARGS_BYTES)
+        except (OSError, ValueError):
             return []
         if not isinstance(earlier, dict) or earlier.get("identity") != identity:
             return []

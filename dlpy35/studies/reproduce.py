@@ -278,10 +278,10 @@ def read_results(path) -> dict:
     """The results kept in `path` (a ``results.json`` of :func:`markdown`'s results), by row name: {}
     when there is no file; ValueError in one line, naming the file and what is wrong, when it holds no
     such results (a table built from them would fail half-way)."""
-    from dlpy35.storage.bounded import read_bounded
+    from dlpy35.storage.bounded import read_json
 
     try:
-        doc = json.loads(read_bounded(path))
+        doc = read_json(path)
         results = doc["results"]
         if not isinstance(results, list):
             raise TypeError("'results' is not a list")
@@ -298,7 +298,7 @@ def read_results(path) -> dict:
         return {}
     except OSError as exc:
         raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # RecursionError: nested beyond reason
+    except (ValueError, KeyError, TypeError) as exc:
         why = f"missing {exc.args[0]}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
         raise ValueError(f"{path}: not a results file of dlpy35 reproduce ({why})") from None
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from dlpy35.storage import tables
 from dlpy35.storage.atomic import atomic_write
+from dlpy35.storage.bounded import read_json
 from dlpy35.storage.identity import key as short_key
 from dlpy35.studies import cluster
 from dlpy35.text import plural
@@ -256,20 +257,10 @@ class Store:
             json.dump(result, f)
 
 
-def _read_json(path):
-    """The JSON document in `path`, read within :data:`JSON_BYTES`; ValueError or OSError otherwise."""
-    from dlpy35.storage.bounded import read_bounded
-
-    try:
-        return json.loads(read_bounded(path, JSON_BYTES))
-    except RecursionError:  # nested beyond the parser's depth: not a file a sweep wrote
-        raise ValueError(f"{path}: nested too deeply") from None
-
-
 def _complete(path):
     """A chunk's complete result in `path`, or None (absent, unreadable, too large, or incomplete)."""
     try:
-        result = _read_json(path)
+        result = read_json(path, JSON_BYTES)
     except (OSError, ValueError):
         return None
     return result if isinstance(result, dict) and {"key", "epochs", "summary"} <= result.keys() else None
@@ -289,7 +280,7 @@ def holds(out, chunks) -> bool:
     """
     out = Path(out)
     try:
-        listed = _read_json(out / MANIFEST)["chunks"]
+        listed = read_json(out / MANIFEST, JSON_BYTES)["chunks"]
         return sorted(listed) == sorted(c.networks for c in chunks)
     except FileNotFoundError:
         found = {path.stem for path in (out / "chunks").glob("*.json")}

@@ -105,11 +105,11 @@ def check_path(path, data_dir=None):
 
 def _is_results(path):
     """Whether `path` holds a benchmark's results (:func:`write`'s JSON object, which names the machine)."""
-    from dlpy35.storage.bounded import read_bounded
+    from dlpy35.storage.bounded import read_json
 
     try:
-        doc = json.loads(read_bounded(path, 1 << 26))
-    except (OSError, ValueError, RecursionError):
+        doc = read_json(path, 1 << 26)
+    except (OSError, ValueError):
         return False
     return isinstance(doc, dict) and "machine" in doc
 
