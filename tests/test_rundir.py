@@ -92,6 +92,10 @@ def test_a_run_replacing_another_removes_that_runs_files_of_either_kind_and_noth
     monkeypatch.setattr("sys.argv", ["dlpy35", "train-conv", "--overwrite"])
     outside = tmp_path / "precious.png"
     outside.write_text("kept")
+    (tmp_path / "mine").mkdir()  # no run wrote it: the user's network.npz there stays
+    (tmp_path / "mine" / "network.npz").write_text("the user's")
+    RunDir(tmp_path / "mine", "network.json", replacing=True).start("dlpy35 train", SimpleNamespace())
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["args.json", "network.npz"]
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "curves.png").symlink_to(outside)  # a link: removed, what it points to kept
     for name in {*RunDir.FILES, "notes.txt"} - {"curves.png"}:

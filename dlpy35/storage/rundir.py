@@ -160,7 +160,13 @@ class RunDir:
 
     def _remove_the_run_replaced(self):
         """Remove the files of the run this one replaces (:data:`FILES`): none of them stays beside this
-        run's (a curve it does not redraw, a network file of the other kind, another command's files)."""
+        run's (a curve it does not redraw, a network file of the other kind, another command's files).
+
+        Only a run's directory (one with its ``args.json``) is cleared: files of those names in a
+        directory no run wrote are the user's, and stay.
+        """
+        if not (self.path / self.ARGS).is_file():
+            return
         for name in self.FILES:
             path = self.path / name
             if path.is_file() or path.is_symlink():
