@@ -132,6 +132,49 @@ def test_the_library_leaves_jax_s_compile_cache_as_it_found_it(tmp_path):
     assert _jax_cache_in_a_child(f"{own}; caches.keep_jax_compiles()", env) == str(tmp_path / "own")
 
 
+def test_training_on_jax_hides_jax_s_noise_from_its_own_calls_only():
+    """PyTensor's float64 and int64 requests and Asserts make JAX warn as it traces dlpy35's graphs;
+    none escapes, and the program's own JAX code still gets that warning (before, dlpy35 silenced
+    it for the whole process)."""
+    child = textwrap.dedent("""
+        import warnings
+        import numpy as np
+        import jax
+        warnings.filterwarnings("error", category=UserWarning)  # the program's choice
+        from dlpy35 import network3
+        rng = np.random.default_rng(0)
+        x, y = rng.random((20, 784), dtype=np.float32), rng.integers(0, 10, 20)
+        net = network3.Network(network3.book_layers("conv1", 10), 10, seed=0, mode="JAX", device="cpu")
+        net.SGD((x, y), 1, 10, 0.1, (x, y), verbose=False)
+        noise = [f for f in warnings.filters if f[1] and "requested dtype" in f[1].pattern]
+        print("filters of the noise:", noise)
+        try:
+            jax.numpy.zeros(2, dtype="float64")
+        except UserWarning as exc:
+            print("own warning:", exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "filters of the noise: []" in proc.stdout
+    assert "own warning: Explicitly requested dtype float64 requested in zeros" in proc.stdout
+
+
+def test_a_jax_function_is_quiet_at_every_shape_it_traces():
+    """Argmax asks JAX for int64 at each trace: at a new shape too, the warning stays inside the call."""
+    import warnings
+
+    import pytensor.tensor as pt
+
+    x = pt.matrix("x", dtype="float32")
+    fn = dv.resolve("cpu", "JAX").function([x], pt.argmax(x, axis=1))
+    assert fn.maker.fgraph.outputs  # the PyTensor function's own attributes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for rows in (3, 5, 3):
+            np.testing.assert_array_equal(fn(np.eye(rows, 6, dtype=np.float32)), np.arange(rows))
+
+
 def test_the_compile_cache_stays_where_it_was_first_asked_for(monkeypatch, tmp_path):
     monkeypatch.setattr(caches, "_jax_compiles", None)
     monkeypatch.setenv("DLPY35_CACHE", str(tmp_path / "first"))

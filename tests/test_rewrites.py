@@ -75,7 +75,7 @@ def test_a_shared_order_population_step_copies_no_weights(mnist):
     pop = Population([784, 12, 10], [0, 1, 2], 3.0, mode="JAX", device="cpu", order="shared")
     pop.SGD((tx[:40], ty[:40]), 1, 10)
     (step,) = [f for key, f in pop.trainer._fns.items() if key[:2] == ("train", "scan")]
-    text = pytensor.printing.debugprint(step, file="str")
+    text = pytensor.printing.debugprint(step.maker.fgraph, file="str")
     assert "Transpose{axes=(2, 0, 1)}" not in text and "Dot" in text
 
 
@@ -180,7 +180,7 @@ def test_a_shared_order_population_of_a_fully_connected_first_layer_copies_no_we
     pop = LayerPopulation(layers, 10, [0, 1, 2], 0.1, mode="JAX", device="cpu", order="shared")
     pop.SGD((tx[:40], ty[:40]), 1)
     (step,) = [f for key, f in pop.trainer._fns.items() if key[:2] == ("train", "scan")]
-    text = pytensor.printing.debugprint(step, file="str")
+    text = pytensor.printing.debugprint(step.maker.fgraph, file="str")
     assert "Transpose{axes=(1, 0, 2)}" not in text and "BatchedDot" in text
 
 

@@ -22,6 +22,7 @@ Two paths exist:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import warnings
@@ -64,14 +65,6 @@ def _jax():
         import jax
     except ImportError:
         return None
-    # PyTensor accumulates float32 sums in float64 and counts in int64; JAX without
-    # x64 computes them in 32 bits and warns at every trace.  That is the intended
-    # float32 behaviour on the device, so the warning is noise.
-    warnings.filterwarnings("ignore", message="Explicitly requested dtype .* is not available",
-                            category=UserWarning)
-    # PyTensor's JAX backend drops the shape assertions it cannot trace; the shapes
-    # are fixed by the data and the layers, so the warning says nothing to act on.
-    warnings.filterwarnings("ignore", message="Skipping Assert", category=UserWarning)
     path = caches.jax_compiles_dir()
     if path is not None and not jax.config.jax_compilation_cache_dir:  # asked for, and not chosen already
         path.mkdir(parents=True, exist_ok=True)
@@ -294,7 +287,7 @@ class Device:
 
     # -- compilation ----------------------------------------------------------
     def function(self, inputs, outputs, updates=None, name=None):
-        """Compile a PyTensor function for this device with ``trust_input`` on.
+        """Compile a PyTensor function for this device, ``trust_input`` on (for JAX, a :class:`JaxFunction`).
 
         Callers pass arrays made by :meth:`put`, so input validation and the
         implicit host copies it would cause are skipped.  The mode includes
@@ -313,13 +306,56 @@ class Device:
             raise DeviceError("JAX runs in 64-bit mode in this process (jax_enable_x64 is on: a float64 "
                               "function was compiled for JAX earlier), where PyTensor's float32 graphs fail; "
                               "train float32 with mode='NUMBA', or in a new process")
-        with pytensor.config.change_flags(floatX=self.dtype, generated_src_dir=str(generated_src_dir())):
+        flags = pytensor.config.change_flags(floatX=self.dtype, generated_src_dir=str(generated_src_dir()))
+        with flags, (jax_quiet() if self.uses_jax else contextlib.nullcontext()):
             fn = pytensor.function(
                 inputs, outputs, updates=updates, mode=rewrites.mode(self.mode), name=name,
                 on_unused_input="ignore",
             )
         fn.trust_input = True
-        return fn
+        return JaxFunction(fn) if self.uses_jax else fn
+
+
+#: What JAX says of PyTensor's float32 graphs, with nothing to act on: PyTensor asks for float64
+#: accumulators and int64 indices, which JAX without 64-bit mode computes in 32 bits (the intended
+#: float32 behaviour on the device), and JAX drops the shape assertions it cannot trace (the data and
+#: the layers fix the shapes).
+JAX_NOISE = ("Explicitly requested dtype .* is not available", "Skipping Assert")
+
+
+@contextlib.contextmanager
+def jax_quiet():
+    """Ignore :data:`JAX_NOISE` inside the block only: the program's own warnings filters stay as they are."""
+    with warnings.catch_warnings():
+        for message in JAX_NOISE:
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        yield
+
+
+class JaxFunction:
+    """A compiled PyTensor function for JAX whose calls that trace the graph are :func:`jax_quiet`.
+
+    JAX traces at the first call with each set of argument shapes (an epoch's
+    last, shorter chunk of mini-batches is another); later calls skip the quiet,
+    which costs about 5 us a call.  Every attribute but the call is the
+    function's own (``maker``, ``vm``...).
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+        self._traced = set()  # the argument shapes JAX has traced the function for
+
+    def __call__(self, *args):
+        shapes = tuple(np.shape(a) for a in args)
+        if shapes in self._traced:
+            return self.fn(*args)
+        with jax_quiet():
+            out = self.fn(*args)
+        self._traced.add(shapes)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.fn, name)
 
 
 def resolve(device: str = "auto", mode: str | None = None, dtype: str = "float32") -> Device:
