@@ -16,7 +16,8 @@ Usage::
     python scripts/mutation.py --report-only --sample 40   # the report of that draw alone
 
 Writes ``runs/mutation/report.md`` (the table and every unexplained survivor) and
-``report.json``; exits 1 when the core's score is below ``--target``.
+``report.json``; exits 1 when the core's score is below ``--target``.  ``--out`` is checked
+before any mutant runs: it replaces an earlier report there and no other file.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from dlpy35.cli.common import USER_ERROR, ArgumentParser, finite_float, natural_int, positive_int  # noqa: E402
 from dlpy35.storage.atomic import atomic_write  # noqa: E402  (the checkout's package, before any installed one)
+from dlpy35.storage.bounded import read_bounded, read_json  # noqa: E402
+from dlpy35.storage.outputs import Outputs  # noqa: E402
 from dlpy35.text import plural  # noqa: E402
 
 PROG = "scripts/mutation.py"
@@ -43,6 +46,11 @@ ACCEPTED = ROOT / "tests" / "mutation_accepted.txt"
 #: mutmut's exit codes of a mutant's test run, as it reads them (mutmut.stats.status_by_exit_code).
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
           36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout", None: "not run"}
+
+
+#: The report's columns; its Markdown begins with their header (a file that begins otherwise is no report).
+COLUMNS = ["module", "mutants", "run", "killed", "timeout", "survived", "no tests", "accepted", "score"]
+REPORT_HEAD = "| " + " | ".join(COLUMNS) + " |"
 
 
 def parser():
@@ -145,15 +153,14 @@ def report(found, ok, sampled=False):
         unexplained += [(n, s) for n, s in sorted(statuses.items()) if s in ("survived", "no tests")]
     killed, counted, value = score(total)
     low_high = interval(killed, counted)
-    head = ["module", "mutants", "run", "killed", "timeout", "survived", "no tests", "accepted", "score"]
 
     def line(r):
         return "| " + " | ".join(f"{r[h]:.1%}" if h == "score" and r[h] is not None else str(r[h])
-                                 for h in head) + " |"
+                                 for h in COLUMNS) + " |"
 
     core = {"module": "**core**", "mutants": sum(r["mutants"] for r in rows),
-            "run": sum(r["run"] for r in rows), **{k: total[k] for k in head[3:8]}, "score": value}
-    text = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *map(line, rows), line(core), ""]
+            "run": sum(r["run"] for r in rows), **{k: total[k] for k in COLUMNS[3:8]}, "score": value}
+    text = [REPORT_HEAD, "|" + "---|" * len(COLUMNS), *map(line, rows), line(core), ""]
     if low_high and (sampled or core["run"] < core["mutants"]):
         of = plural(core["mutants"], "drawn mutant" if sampled else "mutant")
         text.append(f"Sampled: {core['run']} of {of} run; the core's "
@@ -164,8 +171,39 @@ def report(found, ok, sampled=False):
     return "\n".join(text) + "\n", data, value
 
 
+REPORTS = ("report.md", "report.json")
+
+
+def check_out(out):
+    """The directory `out` checked before any run, as dlpy35's commands check theirs: its report files,
+    where there, are this script's earlier reports (replaced) and nothing else; ValueError in one line
+    otherwise."""
+    Outputs(replace=True).directory(out, "--out", REPORTS)
+    for name in REPORTS:
+        path = out / name
+        if (path.exists() or path.is_symlink()) and not _is_report(path):
+            raise ValueError(f"--out {out}: its {name} is not a mutation report; give another directory")
+    return out
+
+
+def _is_report(path):
+    """Whether `path` holds one of :func:`report`'s files (its Markdown table, or its JSON object)."""
+    try:
+        if path.suffix == ".json":
+            doc = read_json(path, 1 << 26)
+            return isinstance(doc, dict) and {"rows", "core"} <= doc.keys()
+        return read_bounded(path, 1 << 26).startswith(REPORT_HEAD.encode())
+    except (OSError, ValueError):
+        return False
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
+    try:
+        check_out(args.out)
+    except ValueError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return USER_ERROR
     if not args.report_only:
         if importlib.util.find_spec("mutmut") is None:
             print(f"{PROG}: mutmut is not installed; pip install -e '.[mutation]'", file=sys.stderr)

@@ -102,3 +102,36 @@ def test_a_samples_report_counts_the_draw_alone(mutation, results, tmp_path, mon
                                                        for n in found[m] if n in names)
     assert {n for n, _ in data["unexplained"]} <= names
     assert f"Sampled: {core['run']} of 6 drawn mutants run" in capsys.readouterr().out
+
+
+def test_out_replaces_an_earlier_report_and_nothing_else_before_any_mutant_runs(mutation, results, tmp_path,
+                                                                                  monkeypatch, capsys):
+    found, _ = results
+    monkeypatch.setattr(mutation, "mutants", lambda: found)
+    out = tmp_path / "r"
+    assert mutation.main(["--report-only", "--out", str(out), "--target", "0"]) == 0
+    first = (out / "report.md").read_text()
+    assert first.startswith(mutation.REPORT_HEAD)
+    # its own report: replaced
+    assert mutation.main(["--report-only", "--out", str(out), "--target", "0"]) == 0
+    assert (out / "report.md").read_text() == first
+    capsys.readouterr()
+
+    ran = []
+    monkeypatch.setattr(mutation, "mutmut", lambda *a: ran.append(a) or 0)
+    for i, (name, text) in enumerate((("report.md", "my notes\n"), ("report.json", '{"mine": 1}'),
+                                      ("report.json", "["))):
+        theirs = tmp_path / f"theirs-{i}"
+        theirs.mkdir()
+        (theirs / name).write_text(text)
+        assert mutation.main(["--out", str(theirs)]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"scripts/mutation.py: error: --out {theirs}: its {name} is not a mutation report; "
+                       "give another directory\n")
+        assert (theirs / name).read_text() == text
+    file_out = tmp_path / "a-file"
+    file_out.write_text("x")
+    assert mutation.main(["--out", str(file_out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"scripts/mutation.py: error: --out {file_out}: is a file; give a directory\n"
+    assert ran == []  # refused before mutmut ran
