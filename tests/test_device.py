@@ -80,12 +80,20 @@ def test_float64_defaults_to_numba_so_jax_x64_stays_off():
     assert dv.resolve("cpu", dtype="float32").mode == "JAX"
 
 
+def _child(code, env=None):
+    """The standard output of a new Python process running `code` (dedented), which must succeed."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=300, check=False, env={**os.environ, **(env or {})})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def test_float32_on_jax_after_a_float64_jax_compile_is_refused_in_one_line():
     """PyTensor turns jax_enable_x64 on at a float64 JAX compile; float32 training then says so.
 
     In a child process: x64 is process-wide and must stay off in this one.
     """
-    child = textwrap.dedent("""
+    out = _child("""
         import numpy as np, pytensor, pytensor.tensor as pt
         from dlpy35.engine.device import DeviceError
         w = pt.vector("w", dtype="float64")
@@ -98,16 +106,13 @@ def test_float32_on_jax_after_a_float64_jax_compile_is_refused_in_one_line():
         except DeviceError as exc:
             print("refused:", exc)
     """)
-    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300,
-                          check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "refused: JAX runs in 64-bit mode in this process (jax_enable_x64 is on" in proc.stdout
-    assert "train float32 with mode='NUMBA', or in a new process" in proc.stdout
+    assert "refused: JAX runs in 64-bit mode in this process (jax_enable_x64 is on" in out
+    assert "train float32 with mode='NUMBA', or in a new process" in out
 
 
 def _jax_cache_in_a_child(code, env=None):
     """The ``jax_compilation_cache_dir`` a new process ends with after `code` and a dlpy35 compile."""
-    child = textwrap.dedent("""
+    out = _child(f"""
         import pytensor.tensor as pt
         from dlpy35.storage import caches
         from dlpy35.engine.device import resolve
@@ -116,11 +121,8 @@ def _jax_cache_in_a_child(code, env=None):
         resolve("cpu", "JAX").function([x], 2 * x)  # dlpy35 imports JAX and compiles
         import jax
         print("cache:", jax.config.jax_compilation_cache_dir)
-    """).format(code=code)
-    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300,
-                          check=False, env={**os.environ, **(env or {})})
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.split("cache: ")[-1].strip()
+    """, env)
+    return out.split("cache: ")[-1].strip()
 
 
 def test_the_library_leaves_jax_s_compile_cache_as_it_found_it(tmp_path):
@@ -136,7 +138,7 @@ def test_training_on_jax_hides_jax_s_noise_from_its_own_calls_only():
     """PyTensor's float64 and int64 requests and Asserts make JAX warn as it traces dlpy35's graphs;
     none escapes, and the program's own JAX code still gets that warning (before, dlpy35 silenced
     it for the whole process)."""
-    child = textwrap.dedent("""
+    out = _child("""
         import warnings
         import numpy as np
         import jax
@@ -153,11 +155,8 @@ def test_training_on_jax_hides_jax_s_noise_from_its_own_calls_only():
         except UserWarning as exc:
             print("own warning:", exc)
     """)
-    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300,
-                          check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "filters of the noise: []" in proc.stdout
-    assert "own warning: Explicitly requested dtype float64 requested in zeros" in proc.stdout
+    assert "filters of the noise: []" in out
+    assert "own warning: Explicitly requested dtype float64 requested in zeros" in out
 
 
 def test_a_jax_function_is_quiet_at_every_shape_it_traces():
