@@ -177,6 +177,7 @@ def test_conv_profile_writes_each_nets_ops(tmp_path, mnist_dir):
     data = written(proc, out)
     [profile] = data["profiles"]
     assert profile["net"] == "conv1" and profile["epoch_seconds"] > 0
+    assert profile["cores"] == 1  # one core, as PyTorch's one thread: XLA's pool would take them all
     ops = profile["ops"]
     assert [op["us"] for op in ops] == sorted((op["us"] for op in ops), reverse=True)
     # conv1's step has the convolution's matrix product (5760 rows x 20 filters) and the FC layer's

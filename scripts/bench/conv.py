@@ -1,8 +1,8 @@
 """Seconds per epoch of the book's conv nets: dlpy35 (per PyTensor mode) against PyTorch, CPU, one thread.
 
 Each implementation of conv1 and conv2-relu runs in its own subprocess
-(:mod:`bench.peers.conv_peers`) with one thread (XLA, Numba, BLAS and OpenMP
-pinned; ``torch.set_num_threads(1)``), trains ``--batches`` mini-batches of 10
+(:mod:`bench.peers.conv_peers`) on one core with one thread (XLA, Numba, BLAS and
+OpenMP pinned; ``torch.set_num_threads(1)``), trains ``--batches`` mini-batches of 10
 real MNIST images per timed pass after a warm-up, and its best of ``--epochs``
 passes is scaled to a 50,000-image epoch: the seconds per epoch are
 extrapolated, not measured on a full epoch.
@@ -24,8 +24,7 @@ from .peers.base import run_peer, timed
 
 NETS = ("conv1", "conv2-relu")
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "NUMBA_NUM_THREADS": "1",
-              "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+              "NUMBA_NUM_THREADS": "1", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}
 
 
 def parser():
@@ -44,7 +43,7 @@ def parser():
 def _run_one(label, python, args):
     """The rows of one subprocess, or one error row (the fields ``table`` reads) when it fails."""
     try:
-        return run_peer(python, "conv_peers", *args, env=ONE_THREAD)
+        return run_peer(python, "conv_peers", *args, env=ONE_THREAD, one_core=True)
     except Exception as exc:
         return [{"name": label, "backend": "?", "epoch_seconds": None, "note": f"error: {exc}"}]
 

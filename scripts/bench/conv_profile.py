@@ -1,7 +1,7 @@
 """Where one SGD step of the book's conv nets spends its time in dlpy35 on JAX, op by op, one thread.
 
 Each net trains ``--batches`` mini-batches of 10 real MNIST images per epoch in
-a subprocess pinned to one thread (as :mod:`bench.conv` runs it), under JAX's
+a subprocess on one core with one thread (as :mod:`bench.conv` runs it), under JAX's
 profiler.  Each compiled op's time per step is the least over ``--repeats``
 traced epochs (:mod:`bench.peers.jax_ops`), so the table holds on a shared
 machine; their sum is the step as XLA runs it, and the untraced epoch is
@@ -62,7 +62,8 @@ def main(argv=None):
     for net in args.nets:
         with tempfile.TemporaryDirectory(prefix="conv-profile-") as tmp:
             conv_peers.save_problem(tmp, tx, ty, net, args.batches)
-            profile = run_peer(sys.executable, "conv_peers", "profile", tmp, args.repeats, env=ONE_THREAD)
+            profile = run_peer(sys.executable, "conv_peers", "profile", tmp, args.repeats, env=ONE_THREAD,
+                               one_core=True)
         profiles.append(profile)
         print(table(profile, args.top), flush=True)
     results.write(args.json, {"args": {"profile": True, "network": "conv", **vars(args)}, "machine": info,

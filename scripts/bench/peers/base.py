@@ -97,11 +97,22 @@ def read_problem(directory):
     return json.loads((directory / "config.json").read_text()), arrays
 
 
-def run_peer(python, module, *args, env=None):
+def pin_to_one_core():
+    """Keep this process, and the threads it starts, on the first core it may use.
+
+    One thread per library is not one core: XLA's CPU client sizes its thread pool by the
+    cores it may use, and ran conv1's step on two threads (about 1.8 cores busy) with
+    ``--xla_cpu_multi_thread_eigen=false``; pinned, it uses one, as PyTorch with one thread does.
+    """
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def run_peer(python, module, *args, env=None, one_core=False):
     """Run ``python -m bench.peers.<module> ARGS`` and return the JSON on its last line of stdout.
 
     The child finds this package (and dlpy35, for peers that train it) through
-    ``PYTHONPATH``, whatever its working directory; `env` adds variables.
+    ``PYTHONPATH``, whatever its working directory; `env` adds variables.  With
+    `one_core`, the child runs on one CPU core (:func:`pin_to_one_core`).
 
     Raises
     ------
@@ -111,7 +122,8 @@ def run_peer(python, module, *args, env=None):
     path = [str(SCRIPTS), str(SCRIPTS.parent), os.environ.get("PYTHONPATH", "")]
     child_env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(filter(None, path))}
     cmd = [str(python), "-m", f"bench.peers.{module}", *map(str, args)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, check=False,
+                          preexec_fn=pin_to_one_core if one_core else None)
     if proc.returncode:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"{python} -m bench.peers.{module} exited {proc.returncode}: {tail}")

@@ -17,6 +17,7 @@ Numpy only at import, so that the PyTorch side runs in another interpreter::
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -40,10 +41,15 @@ def _epoch_seconds(pass_seconds, batches):
     return min(pass_seconds) * EPOCH_IMAGES / 10 / batches
 
 
+def _cores():
+    """How many CPU cores this process may run on (:func:`bench.peers.base.pin_to_one_core` makes it 1)."""
+    return len(os.sched_getaffinity(0))
+
+
 def _result(name, backend, pass_seconds, batches, compile_seconds, note=""):
     return {"name": name, "backend": backend, "pass_seconds": pass_seconds, "batches": batches,
             "epoch_seconds": _epoch_seconds(pass_seconds, batches), "compile_seconds": compile_seconds,
-            "note": note}
+            "cores": _cores(), "note": note}
 
 
 # -- PyTorch -----------------------------------------------------------------------------
@@ -91,7 +97,7 @@ def train_torch(x, y, cfg):
 
     warm = elapsed(train, (k % batches for k in range(WARM_UP_BATCHES)))
     seconds = [elapsed(train, range(batches)) for _ in range(cfg["passes"])]
-    return [_result(f"PyTorch {torch.__version__} autograd", "torch cpu float32, 1 thread", seconds, batches,
+    return [_result(f"PyTorch {torch.__version__} autograd", "torch cpu float32, 1 core", seconds, batches,
                     warm)]
 
 
@@ -104,7 +110,7 @@ def train_dlpy35(x, y, cfg, mode):
     preset = n3.PRESETS[name]
     net = n3.Network(n3.book_layers(name, cfg["m"]), cfg["m"], seed=0, mode=mode, device="cpu")
     history = net.SGD((x, y), cfg["passes"], cfg["m"], preset["eta"], lmbda=preset["lmbda"], verbose=False)
-    return [_result(f"dlpy35 network3 ({mode}, scan)", f"{mode} cpu float32, 1 thread",
+    return [_result(f"dlpy35 network3 ({mode}, scan)", f"{mode} cpu float32, 1 core",
                     [r["seconds"] for r in history], cfg["batches"], net.compile_seconds)]
 
 
@@ -143,7 +149,7 @@ def profile_dlpy35(x, y, cfg, repeats):
 
     seconds = [epoch() for _ in range(cfg["passes"] + 1)][1:]  # the first compiles
     ops = profile(epoch, _train_function_hlo(net, batches, m), repeats, per_step_at_least=batches)
-    return {"net": name, "ops": ops, "epoch_seconds": _epoch_seconds(seconds, batches)}
+    return {"net": name, "ops": ops, "epoch_seconds": _epoch_seconds(seconds, batches), "cores": _cores()}
 
 
 # -- the conv implementation choice ---------------------------------------------------------------
