@@ -161,7 +161,8 @@ def test_bad_flags_exit_2_with_one_line(args):
     (["--network", "conv"], ["--modes", "--epochs", "--batches", "--data-dir", "--torch-python", "--json"]),
     (["--profile"], ["--modes", "--repeat", "--epochs", "--n-train", "--seed", "--data-dir", "--json"]),
     (["--profile", "--network", "conv"],
-     ["--nets", "--batches", "--repeats", "--top", "--data-dir", "--json"]),
+     ["--nets", "--batches", "--repeats", "--ensemble", "--order", "--dropout", "--top", "--data-dir",
+      "--json"]),
 ])
 def test_help_lists_the_shared_flags(args, flags):
     proc = bench(*args, "--help", timeout=120)
@@ -183,6 +184,18 @@ def test_conv_profile_writes_each_nets_ops(tmp_path, mnist_dir):
     # conv1's step has the convolution's matrix product (5760 rows x 20 filters) and the FC layer's
     assert {"f32[5760,20]", "f32[10,100]"} <= {op["shape"] for op in ops if op["what"] == "dot_general"}
     assert f"{len(ops) - 3} others" in proc.stdout and "conv1: the ops sum to" in proc.stdout
+
+
+@pytest.mark.slow
+def test_conv_profile_of_a_population_profiles_its_batched_step(tmp_path, mnist_dir):
+    out = tmp_path / "profile_conv.json"
+    proc = bench("--profile", "--network", "conv", "--nets", "conv1", "--ensemble", 3, "--order", "own",
+                 "--batches", 4, "--repeats", 1, "--data-dir", mnist_dir, "--json", out)
+    [profile] = written(proc, out)["profiles"]
+    assert profile["net"] == "conv1, a population of 3 (own order)" and profile["cores"] == 1
+    # each network's own images: the convolution's product is batched over the 3 (one network: f32[5760,20])
+    assert "f32[3,5760,20]" in {op["shape"] for op in profile["ops"] if op["what"] == "dot_general"}
+    assert "conv1, a population of 3 (own order): the ops sum to" in proc.stdout
 
 
 @pytest.fixture

@@ -6,11 +6,14 @@ profiler.  Each compiled op's time per step is the least over ``--repeats``
 traced epochs (:mod:`bench.peers.jax_ops`), so the table holds on a shared
 machine; their sum is the step as XLA runs it, and the untraced epoch is
 printed beside it.  "what" is the operation an op (or a fusion's root) came
-from; a fusion can hold more, and the shape is its output's.
+from; a fusion can hold more, and the shape is its output's.  ``--ensemble K``
+profiles K networks trained as one population (``train-conv --ensemble K``, of
+``--order``), ``--dropout`` chapter 6's dropout form.
 
 Usage::
 
     python scripts/bench.py --profile --network conv [--nets conv1] [--batches 100] [--repeats 5]
+    python scripts/bench.py --profile --network conv --nets conv2-relu --dropout --ensemble 5
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ def parser():
                    help="mini-batches per traced epoch (default %(default)s)")
     p.add_argument("--repeats", type=cli.positive_int, default=5, metavar="N",
                    help="traced epochs; each op's least time counts (default %(default)s)")
+    p.add_argument("--ensemble", type=cli.positive_int, default=None, metavar="K",
+                   help="K networks trained as one population (train-conv --ensemble K)")
+    p.add_argument("--order", choices=("own", "shared"), default="shared",
+                   help="with --ensemble: each network's own shuffles, or one shared order (default)")
+    p.add_argument("--dropout", action="store_true", help="chapter 6's dropout form of each net")
     p.add_argument("--top", type=cli.positive_int, default=15, metavar="N",
                    help="ops shown per net; the rest are summed in one line (default %(default)s)")
     cli.add(p, "data_dir")
@@ -61,7 +69,8 @@ def main(argv=None):
     profiles = []
     for net in args.nets:
         with tempfile.TemporaryDirectory(prefix="conv-profile-") as tmp:
-            conv_peers.save_problem(tmp, tx, ty, net, args.batches)
+            conv_peers.save_problem(tmp, tx, ty, net, args.batches, k=args.ensemble, order=args.order,
+                                    dropout=args.dropout)
             profile = run_peer(sys.executable, "conv_peers", "profile", tmp, args.repeats, env=ONE_THREAD,
                                one_core=True)
         profiles.append(profile)

@@ -29,11 +29,12 @@ EPOCH_IMAGES = 50_000
 NETS = {"conv1": ("sigmoid", 1, 0.1, 0.0), "conv2-relu": ("relu", 2, 0.03, 0.1)}
 
 
-def save_problem(directory, x, y, net, batches, m=10, passes=2):
-    """Write the images, labels and settings a subprocess reads."""
+def save_problem(directory, x, y, net, batches, m=10, passes=2, **population):
+    """Write the images, labels and settings a subprocess reads (`population`: the profile's
+    ``k``, ``order`` and ``dropout``)."""
     n = batches * m
     arrays = {"x": np.ascontiguousarray(x[:n], np.float32), "y": np.asarray(y[:n], np.int64)}
-    write_problem(directory, {"net": net, "batches": batches, "m": m, "passes": passes}, arrays)
+    write_problem(directory, {"net": net, "batches": batches, "m": m, "passes": passes, **population}, arrays)
 
 
 def _epoch_seconds(pass_seconds, batches):
@@ -114,42 +115,60 @@ def train_dlpy35(x, y, cfg, mode):
                     [r["seconds"] for r in history], cfg["batches"], net.compile_seconds)]
 
 
-def _train_function_hlo(net, batches, m):
-    """The optimized HLO of `net`'s compiled whole-epoch SGD function, lowered for `batches` mini-batches."""
+def _train_function_hlo(trainer, batches, m):
+    """The optimized HLO of `trainer`'s compiled whole-epoch SGD function, lowered for `batches` batches."""
     import jax
 
-    [fn] = [f for key, f in net.trainer._fns.items() if key[:2] == ("train", "scan")]
+    [fn] = [f for key, f in trainer._fns.items() if key[:2] == ("train", "scan")]
 
     def arg(var, value):  # the explicit inputs (mini-batch rows, hyperparameters) hold no value between calls
         if value is not None:
             return value
-        shape = tuple((batches, m)[i] if d is None else d for i, d in enumerate(var.type.shape))
+        # (mini-batches, [K orders,] rows of a mini-batch): the first size is the count, a later one m
+        shape = tuple(d if d is not None else batches if i == 0 else m for i, d in enumerate(var.type.shape))
         return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(var.type.dtype))
 
     args = [arg(v, c.storage[0]) for v, c in zip(fn.maker.fgraph.inputs, fn.input_storage, strict=True)]
     return fn.vm.jit_fn.lower(*args).compile().as_text()
 
 
+def _profiled(x, y, cfg):
+    """``(label, epoch, trainer)``: what the profile trains (one network, or ``cfg["k"]`` networks as a
+    population of ``cfg["order"]``, with chapter 6's dropout when ``cfg["dropout"]``); `epoch()` trains
+    one epoch and returns its seconds."""
+    from types import SimpleNamespace
+
+    from dlpy35.engine.population import LayerPopulation
+    from dlpy35.network3 import Network
+
+    from ..population import conv_settings
+
+    name, m, k, dropout = cfg["net"], cfg["m"], cfg.get("k"), cfg.get("dropout", False)
+    layers, eta, lmbda = conv_settings(SimpleNamespace(net=name, mini_batch_size=m, dropout=dropout))
+    label = name + (" + dropout" if dropout else "")
+    if not k:
+        net = Network(layers, m, seed=0, mode="JAX", device="cpu")
+        return label, lambda: net.SGD((x, y), 1, m, eta, lmbda=lmbda, verbose=False)[-1]["seconds"], \
+            lambda: net.trainer
+    pop = LayerPopulation(layers, m, list(range(k)), eta, lmbda, mode="JAX", device="cpu", order=cfg["order"])
+    return (f"{label}, a population of {k} ({cfg['order']} order)",
+            lambda: pop.SGD((x, y), 1)[0][-1]["seconds"], lambda: pop.trainer)
+
+
 def profile_dlpy35(x, y, cfg, repeats):
     """dlpy35's conv step on JAX op by op (:func:`bench.peers.jax_ops.profile`), and its untraced epoch.
 
-    Returns ``{"ops": [...], "epoch_seconds": ...}``: microseconds per step of each
-    op, and the best untraced pass scaled to a 50,000-image epoch.
+    Returns ``{"net", "ops": [...], "epoch_seconds", "cores"}``: microseconds per step
+    of each op, and the best untraced pass scaled to a 50,000-image epoch.
     """
-    from dlpy35 import network3 as n3
-
     from .jax_ops import profile
 
-    name, m, batches = cfg["net"], cfg["m"], cfg["batches"]
-    preset = n3.PRESETS[name]
-    net = n3.Network(n3.book_layers(name, m), m, seed=0, mode="JAX", device="cpu")
-
-    def epoch():
-        return net.SGD((x, y), 1, m, preset["eta"], lmbda=preset["lmbda"], verbose=False)[-1]["seconds"]
-
+    label, epoch, trainer = _profiled(x, y, cfg)
     seconds = [epoch() for _ in range(cfg["passes"] + 1)][1:]  # the first compiles
-    ops = profile(epoch, _train_function_hlo(net, batches, m), repeats, per_step_at_least=batches)
-    return {"net": name, "ops": ops, "epoch_seconds": _epoch_seconds(seconds, batches), "cores": _cores()}
+    ops = profile(epoch, _train_function_hlo(trainer(), cfg["batches"], cfg["m"]), repeats,
+                  per_step_at_least=cfg["batches"])
+    return {"net": label, "ops": ops, "epoch_seconds": _epoch_seconds(seconds, cfg["batches"]),
+            "cores": _cores()}
 
 
 # -- the conv implementation choice ---------------------------------------------------------------
