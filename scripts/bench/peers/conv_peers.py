@@ -116,7 +116,7 @@ def train_dlpy35(x, y, cfg, mode):
 
 
 def _train_function_hlo(trainer, batches, m):
-    """The optimized HLO of `trainer`'s compiled whole-epoch SGD function, lowered for `batches` batches."""
+    """The optimized HLO of `trainer`'s compiled scan epoch, lowered for `batches` mini-batches."""
     import jax
 
     [fn] = [f for key, f in trainer._fns.items() if key[:2] == ("train", "scan")]
@@ -133,9 +133,9 @@ def _train_function_hlo(trainer, batches, m):
 
 
 def _profiled(x, y, cfg):
-    """``(label, epoch, trainer)``: what the profile trains (one network, or ``cfg["k"]`` networks as a
+    """``(label, epoch, trained)``: what the profile trains (one network, or ``cfg["k"]`` networks as a
     population of ``cfg["order"]``, with chapter 6's dropout when ``cfg["dropout"]``); `epoch()` trains
-    one epoch and returns its seconds."""
+    one epoch and returns its seconds, after which ``trained.trainer`` holds the compiled functions."""
     from types import SimpleNamespace
 
     from dlpy35.engine.population import LayerPopulation
@@ -148,11 +148,10 @@ def _profiled(x, y, cfg):
     label = name + (" + dropout" if dropout else "")
     if not k:
         net = Network(layers, m, seed=0, mode="JAX", device="cpu")
-        return label, lambda: net.SGD((x, y), 1, m, eta, lmbda=lmbda, verbose=False)[-1]["seconds"], \
-            lambda: net.trainer
+        return label, lambda: net.SGD((x, y), 1, m, eta, lmbda=lmbda, verbose=False)[-1]["seconds"], net
     pop = LayerPopulation(layers, m, list(range(k)), eta, lmbda, mode="JAX", device="cpu", order=cfg["order"])
-    return (f"{label}, a population of {k} ({cfg['order']} order)",
-            lambda: pop.SGD((x, y), 1)[0][-1]["seconds"], lambda: pop.trainer)
+    label = f"{label}, a population of {k} ({cfg['order']} order)"
+    return label, lambda: pop.SGD((x, y), 1)[0][-1]["seconds"], pop
 
 
 def profile_dlpy35(x, y, cfg, repeats):
@@ -163,9 +162,9 @@ def profile_dlpy35(x, y, cfg, repeats):
     """
     from .jax_ops import profile
 
-    label, epoch, trainer = _profiled(x, y, cfg)
+    label, epoch, trained = _profiled(x, y, cfg)
     seconds = [epoch() for _ in range(cfg["passes"] + 1)][1:]  # the first compiles
-    ops = profile(epoch, _train_function_hlo(trainer(), cfg["batches"], cfg["m"]), repeats,
+    ops = profile(epoch, _train_function_hlo(trained.trainer, cfg["batches"], cfg["m"]), repeats,
                   per_step_at_least=cfg["batches"])
     return {"net": label, "ops": ops, "epoch_seconds": _epoch_seconds(seconds, cfg["batches"]),
             "cores": _cores()}
